@@ -1,0 +1,1 @@
+"""callbridge's shared contracts: every schema, subject, bucket and helper the services agree on."""

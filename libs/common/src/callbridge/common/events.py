@@ -1,0 +1,126 @@
+"""Every event callbridge publishes: frozen, with ``eventId``, UTC ``occurredAt`` and the ``callId``.
+
+An event's subject is ``callbridge.calls.<callId>.<EVENT>`` (see :mod:`callbridge.common.subjects`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import ConfigDict, Field
+
+from callbridge.common import subjects
+from callbridge.common.models.base import ApiModel
+from callbridge.common.models.call import Call, EndReason, ProviderDetails
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallEvent(ApiModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    EVENT: ClassVar[str]
+
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: datetime = Field(default_factory=utc_now)
+    call_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return subjects.call_event(self.call_id, self.EVENT)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class CallCreated(CallEvent):
+    EVENT = "created"
+    call: Call
+
+
+class CallJoined(CallEvent):
+    EVENT = "joined"
+    provider_details: ProviderDetails | None = None
+    media_replica: str
+
+
+class CallEnded(CallEvent):
+    EVENT = "ended"
+    end_reason: EndReason
+    duration_ms: int | None = Field(default=None, description="From joined to ended; None if never joined.")
+    detail: str | None = None
+    rejected_frames: int = Field(default=0, description="Provider frames that could not be parsed and were skipped.")
+
+
+class DtmfReceived(CallEvent):
+    EVENT = "dtmf"
+    digit: str = Field(pattern=r"^[0-9*#A-Da-dw]$")
+
+
+class AgentTranscript(CallEvent):
+    EVENT = "transcript"
+    role: Literal["user", "agent"]
+    text: str | None = None
+    delta: str | None = None
+    final: bool = False
+    ordinal: int | None = None
+
+
+class AgentStateChanged(CallEvent):
+    EVENT = "state"
+    state: str
+
+
+class PlayoutTruncated(CallEvent):
+    """Barge-in: the agent's turn was cut; ``heardMs`` is how much of it the caller actually heard."""
+
+    EVENT = "playout.truncated"
+    turn: int
+    sent_ms: int
+    acknowledged_ms: int = Field(description="Audio whose marks the provider echoed as played.")
+    heard_ms: int = Field(description="acknowledgedMs plus what the media clock says played since.")
+    dropped_frames: int
+
+
+class AgentToolInvoked(CallEvent):
+    EVENT = "tool"
+    tool_name: str
+    invocation_id: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    handled: bool
+
+
+class MediaFramesRejected(CallEvent):
+    """A provider frame could not be parsed; published once per call, the rest are counted."""
+
+    EVENT = "media.rejected"
+    count: int
+    detail: str
+
+
+EVENT_TYPES: tuple[type[CallEvent], ...] = (
+    CallCreated,
+    CallJoined,
+    CallEnded,
+    DtmfReceived,
+    AgentTranscript,
+    AgentStateChanged,
+    PlayoutTruncated,
+    AgentToolInvoked,
+    MediaFramesRejected,
+)
+EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
+
+
+def parse_event(subject: str, data: bytes) -> CallEvent:
+    """Decode an event from its subject's last part and its JSON body."""
+    name = subject.split(".", 3)[3] if subject.count(".") >= 3 else ""
+    try:
+        cls = EVENT_BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown event subject {subject!r}") from None
+    return cls.model_validate_json(data)

@@ -1,0 +1,46 @@
+"""Agents: a name and a call template, from which calls are started (Ultravox §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import Field
+
+from callbridge.common.models.base import ApiModel, StoredModel
+from callbridge.common.models.call import CallSettings
+
+
+class CallTemplate(CallSettings):
+    """The call fields of an agent; ``{{var}}`` placeholders are filled from ``templateContext``."""
+
+    context_schema: dict[str, object] | None = None
+
+
+class AgentCreate(ApiModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    call_template: CallTemplate = Field(default_factory=CallTemplate)
+
+
+class AgentUpdate(ApiModel):
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    call_template: CallTemplate | None = None
+
+
+class AgentStatistics(ApiModel):
+    calls: int = 0
+
+
+class Agent(StoredModel):
+    agent_id: UUID
+    name: str
+    created: datetime
+    call_template: CallTemplate
+    statistics: AgentStatistics = Field(default_factory=AgentStatistics)
+
+
+class AgentPage(ApiModel):
+    results: list[Agent]
+    next: str | None = None
+    previous: str | None = None
+    total: int

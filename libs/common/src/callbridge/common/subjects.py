@@ -1,0 +1,35 @@
+"""The NATS subject catalogue. Services build subjects here and never type one by hand."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+PREFIX = "callbridge"
+
+EVENTS_STREAM = "CALLBRIDGE_EVENTS"
+"""JetStream stream that keeps every call event, so subscribers can follow and replay calls."""
+
+EVENTS_WILDCARD = f"{PREFIX}.calls.>"
+
+JOIN_DEADLINE_CONSUMER = "media-join-deadline"
+"""Durable consumer (queue-shared by media replicas) that ends calls nobody joined in time."""
+
+
+def call_event(call_id: UUID | str, event: str) -> str:
+    """``callbridge.calls.<call_id>.<event>``, e.g. ``callbridge.calls.<id>.ended``."""
+    return f"{PREFIX}.calls.{call_id}.{event}"
+
+
+def call_events_wildcard(event: str = "*") -> str:
+    """Every call's ``event`` (``callbridge.calls.*.created``); ``"*"`` for every event of every call."""
+    return f"{PREFIX}.calls.*.{event}"
+
+
+def one_call_events(call_id: UUID | str) -> str:
+    """Every event of one call."""
+    return f"{PREFIX}.calls.{call_id}.>"
+
+
+def media_command(call_id: UUID | str, verb: str) -> str:
+    """A command for the media replica that holds ``call_id``'s WebSocket (core NATS, not persisted)."""
+    return f"{PREFIX}.media.{call_id}.{verb}"

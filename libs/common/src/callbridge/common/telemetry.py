@@ -1,0 +1,40 @@
+"""OpenTelemetry set-up: one tracer provider per service process, exporting over OTLP/HTTP when configured."""
+
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+logger = logging.getLogger(__name__)
+
+
+def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    """Create the process's tracer provider; spans are exported only when ``otlp_endpoint`` is set.
+
+    The OTLP exporter is optional (``pip install opentelemetry-exporter-otlp-proto-http``, which the
+    Docker images include) so that tests and the local stack need no collector.
+    """
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415  (optional dependency)
+                OTLPSpanExporter,
+            )
+        except ImportError:
+            logger.warning("CALLBRIDGE_OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed")
+        else:
+            endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

@@ -1,0 +1,1 @@
+"""callbridge developer kit: CLI, provider simulators and test agents."""

@@ -1,0 +1,84 @@
+"""A real ``nats-server`` with JetStream on a free port in a temporary directory, for tests and the dev stack.
+
+Modelled on nats.py's own test helper: port 0 is not used because the client needs the port up front;
+instead a free port is picked, and readiness is read from the server's log output.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+READY_LINE = "Server is ready"
+START_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class NatsServer:
+    def __init__(self, binary: str | None = None) -> None:
+        found = binary or shutil.which("nats-server")
+        if found is None:
+            raise RuntimeError("nats-server not found: install the Debian package 'nats-server'")
+        self.binary = found
+        self.port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="callbridge-nats-")
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = Path(self._tmp.name) / "nats.log"
+        self._process = subprocess.Popen(
+            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self._tmp.name, "-l", str(log)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self._process.returncode}: {_read(log)}")
+            if READY_LINE in _read(log):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"nats-server not ready after {START_TIMEOUT_S}s: {_read(log)}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> NatsServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

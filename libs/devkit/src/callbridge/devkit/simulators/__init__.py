@@ -1,0 +1,1 @@
+"""Provider simulators: stand-ins for the providers, speaking their documented wire protocols."""

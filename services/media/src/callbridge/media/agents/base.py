@@ -1,0 +1,51 @@
+"""The agent side of a call: audio and data messages both ways, as in Ultravox's serverWebSocket protocol.
+
+Audio is s16le mono PCM: to the agent at ``input_rate_hz``, from it at ``output_rate_hz``. Data
+messages are the protocol's JSON objects (``playback_clear_buffer``, ``transcript``,
+``client_tool_invocation``... from the agent; ``user_text_message``, ``client_tool_result``... to it).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
+
+
+class AgentError(Exception):
+    """The agent could not be reached or broke the protocol."""
+
+
+class AgentListener(Protocol):
+    """The call session, as the agent sees it."""
+
+    async def on_agent_audio(self, pcm: bytes) -> None:
+        """s16le audio at the agent's output rate, any length."""
+
+    async def on_agent_message(self, message: dict[str, Any]) -> None:
+        """A JSON data message from the agent."""
+
+    def on_agent_closed(self, error: str | None) -> None:
+        """The agent went away: cleanly (``None``) or with an error."""
+
+
+class AgentConnection(ABC):
+    input_rate_hz: int
+    output_rate_hz: int
+    speaks_text: bool = False
+    """Whether ``forced_agent_message`` makes this agent speak (used for ``timeExceededMessage``)."""
+
+    @abstractmethod
+    async def start(self, listener: AgentListener) -> None:
+        """Connect; from now on the listener receives the agent's audio and messages."""
+
+    @abstractmethod
+    async def send_audio(self, pcm: bytes) -> None:
+        """Caller audio, s16le at ``input_rate_hz``."""
+
+    @abstractmethod
+    async def send_message(self, message: dict[str, Any]) -> None:
+        """A JSON data message to the agent."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Disconnect; idempotent."""

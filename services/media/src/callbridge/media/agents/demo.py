@@ -1,0 +1,98 @@
+"""The built-in demo agent: greets the caller, reads back the keys pressed, and hangs up on '#'.
+
+It speaks recorded prompts (espeak-ng, 16 kHz, shipped in ``prompts/``) and behaves like a real agent on
+the serverWebSocket protocol: it sends its audio faster than real time (callbridge paces it), barges in on
+itself with ``playback_clear_buffer`` when a key is pressed mid-prompt, reports ``transcript`` and ``state``,
+and ends the call by invoking the ``hangUp`` tool.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+import wave
+from importlib import resources
+from typing import Any
+
+from callbridge.media.agents.base import AgentConnection, AgentListener
+
+SAMPLE_RATE_HZ = 16000
+HANG_UP_KEY = "#"
+_DIGIT_FILES = {**{d: f"digit_{d}" for d in "0123456789ABCD"}, "*": "digit_star"}
+_DIGIT_WORDS = {"*": "star", "#": "pound"}
+
+
+@functools.cache
+def prompt(name: str) -> bytes:
+    """A prompt's s16le samples at 16 kHz, read once per process."""
+    with resources.files(__package__).joinpath("prompts", f"{name}.wav").open("rb") as handle, wave.open(
+        handle
+    ) as wav:
+        if wav.getframerate() != SAMPLE_RATE_HZ or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise ValueError(f"prompt {name}: expected 16 kHz mono 16-bit")
+        return wav.readframes(wav.getnframes())
+
+
+class DemoAgent(AgentConnection):
+    input_rate_hz = SAMPLE_RATE_HZ
+    output_rate_hz = SAMPLE_RATE_HZ
+
+    def __init__(self) -> None:
+        self._listener: AgentListener | None = None
+        self._ordinal = 0
+        self._hanging_up = False
+
+    async def start(self, listener: AgentListener) -> None:
+        self._listener = listener
+        await self._say(
+            prompt("greeting"),
+            "Hello, this is the callbridge demo agent. Press any key and I will read it back to you. "
+            "Press the pound key to hang up.",
+        )
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """The demo agent does not listen to speech; it reacts to keys (DTMF as user_text_message)."""
+
+    async def send_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") not in ("user_text_message", "input_text_message") or self._hanging_up:
+            return
+        text = str(message.get("text", ""))
+        keys = [c for c in text if c in _DIGIT_FILES or c == HANG_UP_KEY]
+        for key in keys:
+            await self._on_key(key)
+
+    async def _on_key(self, key: str) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        # A key pressed while the agent talks interrupts it, as a caller's speech would.
+        await listener.on_agent_message({"type": "playback_clear_buffer"})
+        if key == HANG_UP_KEY:
+            self._hanging_up = True
+            await self._say(prompt("goodbye"), "Goodbye.")
+            await listener.on_agent_message(
+                {
+                    "type": "client_tool_invocation",
+                    "toolName": "hangUp",
+                    "invocationId": str(uuid.uuid4()),
+                    "parameters": {"reason": "caller pressed #"},
+                }
+            )
+            return
+        word = _DIGIT_WORDS.get(key, key)
+        await self._say(prompt("pressed") + prompt(_DIGIT_FILES[key]), f"You pressed {word}.")
+
+    async def _say(self, audio: bytes, text: str) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        self._ordinal += 1
+        await listener.on_agent_message({"type": "state", "state": "speaking"})
+        await listener.on_agent_message(
+            {"type": "transcript", "role": "agent", "medium": "voice", "text": text, "final": True, "ordinal": self._ordinal}
+        )
+        await listener.on_agent_audio(audio)
+        await listener.on_agent_message({"type": "state", "state": "listening"})
+
+    async def close(self) -> None:
+        self._listener = None

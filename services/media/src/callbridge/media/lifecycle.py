@@ -1,0 +1,88 @@
+"""A call's record and events as the media service changes them: claim on join, details on start, end."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from uuid import UUID
+
+from callbridge.common.bus import EventPublisher
+from callbridge.common.events import CallEnded, CallEvent, CallJoined
+from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.store import KvStore, UnchangedError
+
+logger = logging.getLogger(__name__)
+
+
+class CallUnavailableError(Exception):
+    """The call cannot be joined: it ended, or somebody joined it already (join URLs are single-use)."""
+
+
+class CallLifecycle:
+    def __init__(self, calls: KvStore[Call], publisher: EventPublisher, replica: str) -> None:
+        self._calls = calls
+        self._publisher = publisher
+        self.replica = replica
+
+    async def claim(self, call_id: UUID) -> Call:
+        """Mark the call joined, atomically: of two sockets racing for one join URL, one wins."""
+        now = datetime.now(UTC)
+
+        def join(call: Call) -> Call:
+            if call.ended is not None:
+                raise CallUnavailableError(f"call {call_id} has ended ({call.end_reason})")
+            if call.joined is not None:
+                raise CallUnavailableError(f"call {call_id} was joined already; join URLs are single-use")
+            return call.model_copy(update={"joined": now})
+
+        return (await self._calls.mutate(str(call_id), join)).value
+
+    async def started(self, call: Call, details: ProviderDetails) -> Call:
+        """Record the provider's identifiers from the stream's start and announce the join."""
+
+        def merge(current: Call) -> Call:
+            known = current.provider_details
+            merged = details if known is None else known.model_copy(
+                update=details.model_dump(exclude_none=True, by_alias=False)
+            )
+            return current.model_copy(update={"provider_details": merged})
+
+        updated = (await self._calls.mutate(str(call.call_id), merge)).value
+        await self.publish(
+            CallJoined(call_id=call.call_id, provider_details=updated.provider_details, media_replica=self.replica)
+        )
+        return updated
+
+    async def end(self, call_id: UUID, reason: EndReason, *, detail: str | None = None, rejected_frames: int = 0) -> bool:
+        """Make the record final and publish ``ended``; False if the call had ended already."""
+        now = datetime.now(UTC)
+        ended_here = False
+
+        def finish(call: Call) -> Call:
+            nonlocal ended_here
+            if call.ended is not None:
+                raise UnchangedError
+            ended_here = True
+            return call.model_copy(update={"ended": now, "end_reason": reason})
+
+        final = (await self._calls.mutate(str(call_id), finish)).value
+        if not ended_here:
+            return False
+        duration_ms = None if final.joined is None else round((now - final.joined).total_seconds() * 1000)
+        await self.publish(
+            CallEnded(
+                call_id=call_id,
+                end_reason=reason,
+                duration_ms=duration_ms,
+                detail=detail,
+                rejected_frames=rejected_frames,
+            )
+        )
+        logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
+        return True
+
+    async def publish(self, event: CallEvent) -> None:
+        try:
+            await self._publisher.publish(event)
+        except Exception:  # an event lost must not take the call down; it is logged with its id
+            logger.exception("could not publish %s for call %s", event.EVENT, event.call_id)

@@ -1,0 +1,92 @@
+"""The media service process: NATS, the deadline consumer, the WebSocket server, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from websockets.asyncio.server import serve
+
+from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.media import metrics
+from callbridge.media.config import MediaSettings
+from callbridge.media.deadlines import register_deadlines
+from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.server import MediaServer
+
+logger = logging.getLogger("callbridge.media")
+
+SERVICE_NAME = "callbridge-media"
+LAG_INTERVAL_S = 0.5
+
+
+async def serve_media(settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    """Run the media service until ``stop`` is set, then drain the calls in progress."""
+    tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
+    broker = create_broker(settings.nats_url, tracer_provider)
+    connection = await broker.connect()
+    await ensure_jetstream(connection)
+    stores = await open_stores(broker)
+    replica = f"media-{settings.instance_id}"
+    lifecycle = CallLifecycle(stores.calls, EventPublisher(broker), replica)
+    register_deadlines(broker, stores.calls, lifecycle)
+    await broker.start()
+    server = MediaServer(settings, lifecycle, JoinTokenSigner(settings.secret_key.get_secret_value()))
+    lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
+    try:
+        async with serve(
+            server.handle,
+            settings.media_host,
+            settings.media_port,
+            process_request=server.process_request,
+            compression=None,  # providers do not negotiate permessage-deflate; it would only cost CPU
+            max_size=settings.max_message_bytes,
+            max_queue=64,
+            server_header="callbridge-media",
+        ) as ws_server:
+            logger.info("media %s listening on ws://%s:%d", replica, settings.media_host, settings.media_port)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            logger.info("draining: %d calls in progress", len(server.sessions))
+            ws_server.close(close_connections=False)  # new joins go to other replicas
+            if not await server.wait_idle(settings.drain_timeout_s):
+                logger.warning("drain timeout: cutting %d calls", len(server.sessions))
+    finally:
+        lag_monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag_monitor
+        await broker.stop()
+        tracer_provider.shutdown()
+
+
+async def _monitor_loop_lag() -> None:
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(LAG_INTERVAL_S)
+        metrics.EVENT_LOOP_LAG.set(max(0.0, time.monotonic() - before - LAG_INTERVAL_S))
+
+
+async def _main() -> None:
+    settings = MediaSettings()
+    configure_logging(settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_media(settings, stop)
+
+
+def run() -> None:
+    """``callbridge-media``: serve join URLs on CALLBRIDGE_MEDIA_HOST:CALLBRIDGE_MEDIA_PORT."""
+    try:
+        import uvloop  # noqa: PLC0415  (optional: a faster event loop where it is installed)
+    except ImportError:
+        asyncio.run(_main())
+    else:
+        uvloop.run(_main())

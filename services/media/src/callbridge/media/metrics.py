@@ -1,0 +1,18 @@
+"""Prometheus metrics of the media service, served on ``/metrics`` of the media port.
+
+Per-frame figures are counted per call and added when the call ends, to keep the frame path free of locks.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+ACTIVE_CALLS = Gauge("callbridge_media_active_calls", "Calls whose media WebSocket this replica holds")
+CALLS_ENDED = Counter("callbridge_media_calls_ended_total", "Calls ended on this replica", ["end_reason"])
+FRAMES_REJECTED = Counter("callbridge_media_frames_rejected_total", "Provider frames that could not be parsed")
+FRAMES_DROPPED = Counter(
+    "callbridge_media_frames_dropped_total", "Agent frames dropped (barge-in, queue limit, peer not reading)"
+)
+BARGE_INS = Counter("callbridge_media_barge_ins_total", "playback_clear_buffer requests carried out")
+JOINS_REFUSED = Counter("callbridge_media_joins_refused_total", "Join attempts refused", ["reason"])
+EVENT_LOOP_LAG = Gauge("callbridge_media_event_loop_lag_seconds", "How late the last 0.5 s loop tick fired")

@@ -1,0 +1,196 @@
+"""Agent audio to the provider: one 20 ms frame at a time, paced against real time, each followed by a mark.
+
+The provider plays what we send into its own buffer. Sending far ahead of real time would let that buffer
+hold seconds of speech that a barge-in ``clear`` must then discard, and a provider that does not clear
+(or a lost clear) would keep talking. So frames leave at most ``lead_ms`` ahead of the provider's
+playout clock, which we model as: everything sent plays back to back from the moment it is sent.
+
+Each frame is followed by a mark named ``<turn>.<seq>``. The provider echoes a mark when the audio before
+it has played, so acknowledged marks say what the caller actually heard. A clear makes Twilio echo every
+pending mark at once; those marks were flagged at the clear and count as not heard (reference §1.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from callbridge.media.providers.base import ProviderStream
+
+logger = logging.getLogger(__name__)
+
+FRAME_MS = 20
+# Five minutes of 20 ms frames: more than any single agent turn; a runaway agent is cut off here.
+MAX_QUEUED_FRAMES = 15_000
+
+
+@dataclass(slots=True)
+class _PendingMark:
+    name: str
+    turn: int
+    cleared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """What a barge-in cut: the turn, how much of it was sent, acknowledged and (estimated) heard."""
+
+    turn: int
+    sent_ms: int
+    acknowledged_ms: int
+    heard_ms: int
+    dropped_frames: int
+
+
+class Playout:
+    def __init__(
+        self,
+        stream: ProviderStream,
+        send: Callable[[str], Awaitable[None]],
+        *,
+        lead_ms: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream
+        self._send = send
+        self._lead_s = lead_ms / 1000
+        self._frame_s = FRAME_MS / 1000
+        self._clock = clock
+        self._queue: collections.deque[str] = collections.deque()
+        self._pending: collections.deque[_PendingMark] = collections.deque()
+        self._pending_names: set[str] = set()
+        self._play_end = 0.0  # when the provider will have played everything sent so far (clock seconds)
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._pacer: asyncio.Task[None] | None = None
+        self.turn = 0
+        self._seq = 0
+        self._turn_sent_ms = 0
+        self._turn_acked_ms = 0
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.marks_unknown = 0
+
+    def start(self, name: str) -> None:
+        self._pacer = asyncio.create_task(self._pace(), name=name)
+        self._pacer.add_done_callback(_log_failure)
+
+    async def close(self) -> None:
+        if self._pacer is not None:
+            self._pacer.cancel()
+            try:
+                await self._pacer
+            except asyncio.CancelledError:
+                pass
+            self._pacer = None
+
+    @property
+    def ahead_s(self) -> float:
+        """How much sent audio the provider has not played yet, by our clock model."""
+        return max(0.0, self._play_end - self._clock())
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self._queue)
+
+    async def play(self, pcm: npt.NDArray[np.int16]) -> None:
+        """Queue one 20 ms frame at the provider's rate; sent at once when within the lead."""
+        message = self._stream.media_message(pcm)
+        self._drained.clear()
+        if not self._queue and self._play_end - self._clock() <= self._lead_s:
+            await self._send_frame(message)
+            return
+        if len(self._queue) >= MAX_QUEUED_FRAMES:
+            self.frames_dropped += 1
+            return
+        self._queue.append(message)
+        self._wake.set()
+
+    async def _send_frame(self, message: str) -> None:
+        self._seq += 1
+        name = f"{self.turn}.{self._seq}"
+        now = self._clock()
+        self._play_end = max(self._play_end, now) + self._frame_s
+        self._pending.append(_PendingMark(name, self.turn))
+        self._pending_names.add(name)
+        self._turn_sent_ms += FRAME_MS
+        self.frames_sent += 1
+        await self._send(message)
+        await self._send(self._stream.mark_message(name))
+
+    async def _pace(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                ahead = self._play_end - self._clock()
+                if ahead > self._lead_s:
+                    await asyncio.sleep(ahead - self._lead_s)
+                    continue
+                await self._send_frame(self._queue.popleft())
+
+    def on_mark(self, name: str) -> bool:
+        """The provider echoed a mark. Returns True when it stands for audio the caller heard."""
+        if name not in self._pending_names:
+            self.marks_unknown += 1
+            return False
+        heard = False
+        # Providers echo marks in order; anything before this one was lost and is dropped with it.
+        while self._pending:
+            mark = self._pending.popleft()
+            self._pending_names.discard(mark.name)
+            if mark.name == name:
+                heard = not mark.cleared and mark.turn == self.turn
+                if heard:
+                    self._turn_acked_ms += FRAME_MS
+                break
+        if not self._pending and not self._queue:
+            self._drained.set()
+        return heard
+
+    async def clear(self) -> Truncation:
+        """Barge-in: drop every queued frame, tell the provider to clear, start a new turn."""
+        dropped = len(self._queue)
+        self._queue.clear()
+        self.frames_dropped += dropped
+        for mark in self._pending:
+            mark.cleared = True
+        unplayed_ms = round(self.ahead_s * 1000)
+        clock_heard_ms = self._turn_sent_ms - unplayed_ms
+        truncation = Truncation(
+            turn=self.turn,
+            sent_ms=self._turn_sent_ms,
+            acknowledged_ms=self._turn_acked_ms,
+            heard_ms=min(self._turn_sent_ms, max(self._turn_acked_ms, clock_heard_ms)),
+            dropped_frames=dropped,
+        )
+        self.turn += 1
+        self._turn_sent_ms = self._turn_acked_ms = 0
+        self._play_end = self._clock()  # the provider's buffer is empty once it has the clear
+        # Always send the clear, even with nothing queued here: the provider may still be playing
+        # audio it already has (reference §1.5).
+        await self._send(self._stream.clear_message())
+        if not self._pending:
+            self._drained.set()
+        return truncation
+
+    async def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until every frame sent has been played (its mark echoed); False on timeout."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""Provider media-stream protocols, one module per provider."""

@@ -1,0 +1,158 @@
+"""Twilio Media Streams, bidirectional (``<Connect><Stream>``), reference §1.
+
+In: ``connected``, ``start``, ``media``, ``dtmf``, ``mark``, ``stop``. Out: ``media``, ``mark``, ``clear``.
+Audio is μ-law at 8 kHz in practice, but the codec is read from ``start.mediaFormat``, never assumed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from callbridge.common.models.medium import Provider
+from callbridge.media.audio.g711 import alaw_decode, ulaw_decode, ulaw_encode
+from callbridge.media.providers.base import (
+    Codec,
+    Connected,
+    DtmfPressed,
+    Ignored,
+    Inbound,
+    MarkPlayed,
+    MediaReceived,
+    ProtocolError,
+    ProviderStream,
+    Started,
+    Stopped,
+    StreamInfo,
+)
+
+_ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
+_DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
+# JSON strings we build by concatenation must not need escaping: Twilio's SIDs and our mark names are
+# plain ASCII identifiers; anything else is refused rather than emitted as broken JSON.
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def _require_safe(value: str, what: str) -> str:
+    if not value or not set(value) <= _SAFE:
+        raise ProtocolError(f"{what} has unexpected characters: {value[:64]!r}")
+    return value
+
+
+class TwilioMediaStream(ProviderStream):
+    provider: ClassVar[Provider] = Provider.TWILIO
+    acknowledges_clear_with_marks: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._info: StreamInfo | None = None
+        self._media_prefix = ""
+        self._mark_prefix = ""
+        self._clear = ""
+
+    @property
+    def info(self) -> StreamInfo | None:
+        return self._info
+
+    def parse(self, message: str | bytes) -> Inbound:
+        try:
+            data = orjson.loads(message)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError("message is not a JSON object")
+        event = data.get("event")
+        # Ordered by frequency: media is 50 messages a second, the rest a handful per call.
+        if event == "media":
+            return self._media(data)
+        if event == "mark":
+            return MarkPlayed(_field(_section(data, "mark"), "name"))
+        if event == "dtmf":
+            digit = _field(_section(data, "dtmf"), "digit")
+            if digit not in _DTMF_DIGITS:
+                raise ProtocolError(f"unknown DTMF digit {digit!r}")
+            return DtmfPressed(digit)
+        if event == "start":
+            return Started(self._start(data))
+        if event == "connected":
+            return Connected()
+        if event == "stop":
+            return Stopped()
+        raise ProtocolError(f"unknown event {event!r}")
+
+    def _media(self, data: dict[str, Any]) -> MediaReceived | Ignored:
+        info = self._info
+        if info is None:
+            raise ProtocolError("media before start")
+        media = _section(data, "media")
+        track = media.get("track", "inbound")
+        if track != "inbound":
+            return Ignored(f"track {track}")
+        try:
+            payload = base64.b64decode(_field(media, "payload"), validate=True)
+        except binascii.Error as exc:
+            raise ProtocolError(f"media payload is not base64: {exc}") from None
+        if info.codec is Codec.PCMU:
+            return MediaReceived(ulaw_decode(payload))
+        return MediaReceived(alaw_decode(payload))
+
+    def _start(self, data: dict[str, Any]) -> StreamInfo:
+        if self._info is not None:
+            raise ProtocolError("second start message")
+        start = _section(data, "start")
+        media_format = start.get("mediaFormat")
+        if not isinstance(media_format, dict):
+            raise ProtocolError("start.mediaFormat missing")
+        encoding = media_format.get("encoding")
+        codec = _ENCODINGS.get(str(encoding))
+        if codec is None:
+            raise ProtocolError(f"unsupported encoding {encoding!r}")
+        rate = media_format.get("sampleRate")
+        channels = media_format.get("channels", 1)
+        if rate != 8000 or channels != 1:
+            raise ProtocolError(f"unsupported media format: {rate} Hz, {channels} channels (Twilio sends 8000/1)")
+        stream_id = _require_safe(str(data.get("streamSid") or _field(start, "streamSid")), "streamSid")
+        parameters = start.get("customParameters") or {}
+        if not isinstance(parameters, dict):
+            raise ProtocolError("start.customParameters is not an object")
+        self._info = StreamInfo(
+            stream_id=stream_id,
+            call_id=_field(start, "callSid"),
+            account_id=start.get("accountSid"),
+            codec=codec,
+            sample_rate_hz=8000,
+            channels=1,
+            custom_parameters={str(k): str(v) for k, v in parameters.items()},
+        )
+        self._media_prefix = f'{{"event":"media","streamSid":"{stream_id}","media":{{"payload":"'
+        self._mark_prefix = f'{{"event":"mark","streamSid":"{stream_id}","mark":{{"name":"'
+        self._clear = f'{{"event":"clear","streamSid":"{stream_id}"}}'
+        return self._info
+
+    def media_message(self, pcm: npt.NDArray[np.int16]) -> str:
+        # Twilio plays only μ-law 8 kHz whatever it sends us (reference §1.3).
+        return self._media_prefix + base64.b64encode(ulaw_encode(pcm)).decode() + '"}}'
+
+    def mark_message(self, name: str) -> str:
+        return self._mark_prefix + _require_safe(name, "mark name") + '"}}'
+
+    def clear_message(self) -> str:
+        return self._clear
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    section = data.get(name)
+    if not isinstance(section, dict):
+        raise ProtocolError(f"{data.get('event')} message without a {name!r} object")
+    return section
+
+
+def _field(section: dict[str, Any], name: str) -> str:
+    value = section.get(name)
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name!r} missing or not a string")
+    return value

@@ -1,0 +1,146 @@
+"""The media WebSocket server: join URLs in, call sessions out; ``/healthz`` and ``/metrics`` beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
+from callbridge.common.store import NotFoundError
+from callbridge.media import metrics
+from callbridge.media.agents.factory import create_agent
+from callbridge.media.config import MediaSettings
+from callbridge.media.lifecycle import CallLifecycle, CallUnavailableError
+from callbridge.media.providers.registry import stream_for
+from callbridge.media.session import CallSession
+
+logger = logging.getLogger(__name__)
+
+JOIN_PATH = re.compile(r"/calls/(?P<call_id>[0-9a-fA-F-]{36})/telephony/(?P<token>[0-9]+\.[A-Za-z0-9_-]+)")
+# Close codes for a join refused after the handshake (RFC 6455 leaves 4000-4999 to applications).
+CLOSE_CALL_UNAVAILABLE = 4409
+CLOSE_CALL_NOT_FOUND = 4404
+# A provider that stops reading must not grow our memory: past this much unsent data, frames are dropped.
+MAX_WRITE_BUFFER_BYTES = 64 * 1024
+
+
+class WebsocketsProviderSocket:
+    """:class:`~callbridge.media.transport.ProviderSocket` over a ``websockets`` server connection."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self._connection = connection
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        try:
+            async for message in self._connection:
+                yield message
+        except ConnectionClosed:
+            return
+
+    async def send(self, message: str) -> bool:
+        connection = self._connection
+        if connection.transport.get_write_buffer_size() > MAX_WRITE_BUFFER_BYTES:
+            return False
+        try:
+            await connection.send(message)
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._connection.close(code, reason)
+
+    @property
+    def close_code(self) -> int | None:
+        return self._connection.close_code
+
+
+class MediaServer:
+    def __init__(self, settings: MediaSettings, lifecycle: CallLifecycle, signer: JoinTokenSigner) -> None:
+        self._settings = settings
+        self._lifecycle = lifecycle
+        self._signer = signer
+        self.sessions: set[CallSession] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer plain HTTP, and refuse bad joins before the WebSocket handshake with a clear status."""
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path == "/metrics":
+            return Response(200, "OK", Headers({"Content-Type": CONTENT_TYPE_LATEST}), generate_latest())
+        match = JOIN_PATH.fullmatch(path)
+        if match is None:
+            return self._refuse(connection, HTTPStatus.NOT_FOUND, "not a join URL", "not_found")
+        try:
+            call_id = UUID(match["call_id"])
+            self._signer.verify(call_id, match["token"])
+        except ExpiredJoinTokenError:
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "join URL has expired", "expired")
+        except (InvalidJoinTokenError, ValueError):
+            return self._refuse(connection, HTTPStatus.FORBIDDEN, "invalid join URL", "invalid_token")
+        if len(self.sessions) >= self._settings.max_calls:
+            return self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "media replica full", "full")
+        return None
+
+    def _refuse(self, connection: ServerConnection, status: HTTPStatus, text: str, reason: str) -> Response:
+        metrics.JOINS_REFUSED.labels(reason).inc()
+        logger.info("join refused (%s): %s", status.value, text)
+        return connection.respond(status, text + "\n")
+
+    async def handle(self, connection: ServerConnection) -> None:
+        match = JOIN_PATH.fullmatch(urlsplit(connection.request.path).path) if connection.request else None
+        assert match is not None  # process_request let only join URLs through
+        call_id = UUID(match["call_id"])
+        # The claim happens after the handshake so that a handshake that fails leaves the call joinable.
+        try:
+            call = await self._lifecycle.claim(call_id)
+        except NotFoundError:
+            metrics.JOINS_REFUSED.labels("unknown_call").inc()
+            await connection.close(CLOSE_CALL_NOT_FOUND, "unknown call")
+            return
+        except CallUnavailableError as exc:
+            metrics.JOINS_REFUSED.labels("unavailable").inc()
+            await connection.close(CLOSE_CALL_UNAVAILABLE, str(exc)[:120])
+            return
+        session = CallSession(
+            call,
+            WebsocketsProviderSocket(connection),
+            stream_for(call.medium.provider),
+            create_agent(
+                call,
+                connect_timeout_s=self._settings.agent_connect_timeout_s,
+                max_message_bytes=self._settings.max_message_bytes,
+            ),
+            self._lifecycle,
+            self._settings,
+        )
+        self.sessions.add(session)
+        self._idle.clear()
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            if not self.sessions:
+                self._idle.set()
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Graceful shutdown: wait for the calls in progress to end; False if some outlived the timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True

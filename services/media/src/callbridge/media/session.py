@@ -1,0 +1,363 @@
+"""One call on one media replica: the provider stream, the audio conversions, the agent, the timers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from opentelemetry import trace
+
+from callbridge.common.events import (
+    AgentStateChanged,
+    AgentToolInvoked,
+    AgentTranscript,
+    DtmfReceived,
+    MediaFramesRejected,
+    PlayoutTruncated,
+)
+from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.media import metrics
+from callbridge.media.agents.base import AgentConnection, AgentError
+from callbridge.media.audio.resampler import create_resampler
+from callbridge.media.config import MediaSettings
+from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.playout import FRAME_MS, Playout
+from callbridge.media.providers.base import (
+    Connected,
+    DtmfPressed,
+    Ignored,
+    MarkPlayed,
+    MediaReceived,
+    ProtocolError,
+    ProviderStream,
+    Started,
+    Stopped,
+    StreamInfo,
+)
+from callbridge.media.transport import ProviderSocket
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("callbridge.media")
+
+HANG_UP_TOOL = "hangUp"
+TIME_EXCEEDED_DRAIN_S = 15.0
+MAX_EARLY_AGENT_AUDIO_S = 30
+
+
+class CallSession:
+    def __init__(
+        self,
+        call: Call,
+        socket: ProviderSocket,
+        stream: ProviderStream,
+        agent: AgentConnection,
+        lifecycle: CallLifecycle,
+        settings: MediaSettings,
+    ) -> None:
+        self.call = call
+        self._socket = socket
+        self._stream = stream
+        self._agent = agent
+        self._lifecycle = lifecycle
+        self._settings = settings
+        self._playout = Playout(stream, self._send, lead_ms=settings.playout_lead_ms)
+        self._end_reason: EndReason | None = None
+        self._end_detail: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._agent_buffer = bytearray()
+        self._agent_frame_bytes = agent.output_rate_hz * FRAME_MS // 1000 * 2
+        self._in_resampler: Any = None
+        self._out_resampler: Any = None
+        self._rejected = 0
+        self._dropped_sends = 0
+        self._log = logging.LoggerAdapter(logger, {"call_id": str(call.call_id)})
+
+    # -- running the call -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        with tracer.start_as_current_span("media.call", attributes={"callbridge.call_id": str(self.call.call_id)}):
+            metrics.ACTIVE_CALLS.inc()
+            try:
+                await self._run()
+            except Exception as exc:  # anything unexpected ends this call, never the replica
+                self._log.exception("call %s failed", self.call.call_id)
+                self._request_end(EndReason.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
+            finally:
+                await self._finish()
+                metrics.ACTIVE_CALLS.dec()
+
+    async def _run(self) -> None:
+        agent_ready = self._spawn(self._start_agent(), "agent-connect")
+        messages = self._socket.messages()
+        info = await self._await_start(messages)
+        if info is None:
+            return
+        self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
+        self._out_resampler = create_resampler(self._agent.output_rate_hz, info.sample_rate_hz)
+        self._playout.start(f"playout-{self.call.call_id}")
+        await agent_ready
+        if self._end_reason is not None:
+            return
+        await self.on_agent_audio(b"")  # what the agent said before the stream started (a greeting)
+        self._arm_timers()
+        async for message in messages:
+            try:
+                parsed = self._stream.parse(message)
+            except ProtocolError as exc:
+                await self._reject(exc)
+                continue
+            if isinstance(parsed, MediaReceived):
+                await self._on_caller_audio(parsed.pcm)
+            elif isinstance(parsed, MarkPlayed):
+                self._playout.on_mark(parsed.name)
+            elif isinstance(parsed, DtmfPressed):
+                await self._on_dtmf(parsed.digit)
+            elif isinstance(parsed, Stopped):
+                self._request_end(EndReason.HANGUP, "provider sent stop")
+                break
+            elif isinstance(parsed, Started | Connected | Ignored):
+                continue
+            if self._end_reason is not None:
+                break
+        self._request_end(EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})")
+
+    async def _await_start(self, messages: Any) -> StreamInfo | None:
+        """Read up to the provider's ``start``; end the call when it does not come in time."""
+        try:
+            async with asyncio.timeout(self._settings.start_timeout_s):
+                async for message in messages:
+                    try:
+                        parsed = self._stream.parse(message)
+                    except ProtocolError as exc:
+                        await self._reject(exc)
+                        continue
+                    if isinstance(parsed, Started):
+                        await self._on_started(parsed.info)
+                        return parsed.info
+                    if isinstance(parsed, Stopped):
+                        break
+        except TimeoutError:
+            self._request_end(EndReason.CONNECTION_ERROR, "no start message from the provider")
+            return None
+        self._request_end(EndReason.HANGUP, "stream closed before start")
+        return None
+
+    async def _on_started(self, info: StreamInfo) -> None:
+        details = ProviderDetails(
+            provider=self._stream.provider,
+            call_id=info.call_id,
+            stream_id=info.stream_id,
+            account_id=info.account_id,
+            media_format=info.media_format,
+        )
+        self.call = await self._lifecycle.started(self.call, details)
+        self._log.info("call %s joined: stream %s, %s", self.call.call_id, info.stream_id, info.media_format)
+
+    async def _start_agent(self) -> None:
+        try:
+            await asyncio.wait_for(self._agent.start(self), timeout=self._settings.agent_connect_timeout_s)
+        except (AgentError, TimeoutError) as exc:
+            self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
+
+    # -- caller to agent --------------------------------------------------------------------------
+
+    async def _on_caller_audio(self, pcm: npt.NDArray[np.int16]) -> None:
+        converted = self._in_resampler.process(pcm)
+        await self._agent.send_audio(converted.tobytes())
+
+    async def _on_dtmf(self, digit: str) -> None:
+        await self._lifecycle.publish(DtmfReceived(call_id=self.call.call_id, digit=digit))
+        rendered = self.call.medium.dtmf_handling.render(digit)
+        if rendered is not None:
+            text, urgency = rendered
+            await self._agent.send_message({"type": "user_text_message", "text": text, "urgency": urgency.wire})
+
+    async def _reject(self, exc: ProtocolError) -> None:
+        """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
+        self._rejected += 1
+        metrics.FRAMES_REJECTED.inc()
+        if self._rejected == 1:
+            self._log.warning("call %s: skipping malformed provider frame: %s", self.call.call_id, exc)
+            await self._lifecycle.publish(
+                MediaFramesRejected(call_id=self.call.call_id, count=1, detail=str(exc)[:200])
+            )
+
+    # -- agent to caller (AgentListener) ------------------------------------------------------------
+
+    async def on_agent_audio(self, pcm: bytes) -> None:
+        if self._end_reason is not None:
+            return
+        buffer = self._agent_buffer
+        frame_bytes = self._agent_frame_bytes
+        if self._out_resampler is None:
+            # The agent may speak before the provider's start tells us the rate: keep it (bounded).
+            if len(buffer) + len(pcm) <= MAX_EARLY_AGENT_AUDIO_S * 1000 // FRAME_MS * frame_bytes:
+                buffer += pcm
+            return
+        buffer += pcm
+        if len(buffer) < frame_bytes:
+            return
+        usable = len(buffer) - len(buffer) % frame_bytes
+        samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
+        del buffer[:usable]
+        step = frame_bytes // 2
+        for start in range(0, len(samples), step):
+            await self._playout.play(self._out_resampler.process(samples[start : start + step]))
+
+    async def on_agent_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        call_id = self.call.call_id
+        if kind == "playback_clear_buffer":
+            await self._barge_in()
+        elif kind == "transcript":
+            role = message.get("role")
+            if role in ("user", "agent"):
+                await self._lifecycle.publish(
+                    AgentTranscript(
+                        call_id=call_id,
+                        role=role,
+                        text=_str_or_none(message.get("text")),
+                        delta=_str_or_none(message.get("delta")),
+                        final=bool(message.get("final", False)),
+                        ordinal=message.get("ordinal") if isinstance(message.get("ordinal"), int) else None,
+                    )
+                )
+        elif kind == "state":
+            await self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=str(message.get("state"))))
+        elif kind == "client_tool_invocation":
+            await self._on_tool(message)
+
+    def on_agent_closed(self, error: str | None) -> None:
+        if error is None:
+            self._request_end(EndReason.AGENT_HANGUP, "agent closed the connection")
+        else:
+            self._request_end(EndReason.CONNECTION_ERROR, error)
+
+    async def _barge_in(self) -> None:
+        self._agent_buffer.clear()
+        if self._out_resampler is not None:
+            self._out_resampler.reset()  # no filter tail of the cut turn leaks into the next
+        truncation = await self._playout.clear()
+        metrics.BARGE_INS.inc()
+        await self._lifecycle.publish(
+            PlayoutTruncated(
+                call_id=self.call.call_id,
+                turn=truncation.turn,
+                sent_ms=truncation.sent_ms,
+                acknowledged_ms=truncation.acknowledged_ms,
+                heard_ms=truncation.heard_ms,
+                dropped_frames=truncation.dropped_frames,
+            )
+        )
+
+    async def _on_tool(self, message: dict[str, Any]) -> None:
+        name = str(message.get("toolName", ""))
+        invocation_id = str(message.get("invocationId") or uuid.uuid4())
+        parameters = message.get("parameters") if isinstance(message.get("parameters"), dict) else {}
+        handled = name == HANG_UP_TOOL
+        await self._lifecycle.publish(
+            AgentToolInvoked(
+                call_id=self.call.call_id,
+                tool_name=name[:64],
+                invocation_id=invocation_id[:128],
+                parameters=parameters or {},
+                handled=handled,
+            )
+        )
+        if handled:
+            self._spawn(self._hang_up(invocation_id), "hang-up")
+            return
+        await self._agent.send_message(
+            {
+                "type": "client_tool_result",
+                "invocationId": invocation_id,
+                "errorType": "undefined",
+                "errorMessage": f"tool {name!r} is not implemented by callbridge",
+            }
+        )
+
+    async def _hang_up(self, invocation_id: str) -> None:
+        """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
+        drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
+        if not drained:
+            self._log.warning("call %s: hanging up before the agent's audio finished playing", self.call.call_id)
+        await self._agent.send_message(
+            {"type": "client_tool_result", "invocationId": invocation_id, "result": "call ended", "responseType": "hang-up"}
+        )
+        self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
+        await self._socket.close(1000, "agent hung up")
+
+    # -- timers and ending ------------------------------------------------------------------------
+
+    def _arm_timers(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers.append(
+            loop.call_later(self.call.max_duration.total_seconds(), self._on_max_duration)
+        )
+
+    def _on_max_duration(self) -> None:
+        self._spawn(self._time_exceeded(), "time-exceeded")
+
+    async def _time_exceeded(self) -> None:
+        message = self.call.time_exceeded_message
+        if message and self._agent.speaks_text:
+            await self._agent.send_message({"type": "forced_agent_message", "content": message, "urgency": "immediate"})
+            # Give the agent time to speak it: the goodbye has played once audio started and drained.
+            await asyncio.sleep(1.0)
+            await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
+        self._request_end(EndReason.TIMEOUT, "maxDuration reached")
+        await self._socket.close(1000, "maxDuration reached")
+
+    def _request_end(self, reason: EndReason, detail: str) -> None:
+        """The first reason wins; closing the provider socket then ends the receive loop."""
+        if self._end_reason is None:
+            self._end_reason = reason
+            self._end_detail = detail
+            self._spawn(self._socket.close(1000, reason.value), "close-provider")
+
+    async def _finish(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        reason = self._end_reason or EndReason.HANGUP
+        await self._playout.close()
+        try:
+            await self._agent.close()
+        except Exception:
+            self._log.exception("call %s: closing the agent failed", self.call.call_id)
+        await self._socket.close(1000, reason.value)
+        current = asyncio.current_task()
+        pending = [task for task in self._tasks if task is not current and not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._lifecycle.end(
+            self.call.call_id, reason, detail=self._end_detail, rejected_frames=self._rejected
+        )
+        metrics.CALLS_ENDED.labels(reason.value).inc()
+        metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._dropped_sends)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _send(self, message: str) -> None:
+        if not await self._socket.send(message):
+            self._dropped_sends += 1
+
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=f"{name}-{self.call.call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("call %s: task %s failed", self.call.call_id, task.get_name(), exc_info=task.exception())
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,23 @@
+"""The provider WebSocket as the call session needs it; one small interface so the server library can change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+
+class ProviderSocket(Protocol):
+    def messages(self) -> AsyncIterator[str | bytes]:
+        """Inbound messages until the peer closes (ends quietly on close)."""
+        ...
+
+    async def send(self, message: str) -> bool:
+        """Send a text message; False when it was dropped (peer gone or not reading)."""
+        ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        ...
+
+    @property
+    def close_code(self) -> int | None:
+        ...

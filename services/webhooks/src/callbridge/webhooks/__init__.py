@@ -1,0 +1,1 @@
+"""callbridge webhooks service: REST API and provider webhooks."""

@@ -1,0 +1,119 @@
+"""Creating calls: merge an agent's template with per-call overrides, fill templates, sign the join URL."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from callbridge.common.bus import EventPublisher
+from callbridge.common.events import CallCreated
+from callbridge.common.join_tokens import JoinTokenSigner, join_url
+from callbridge.common.models.agent import Agent
+from callbridge.common.models.call import (
+    DEFAULT_JOIN_TIMEOUT,
+    DEFAULT_MAX_DURATION,
+    AgentCallCreate,
+    Call,
+    CallSettings,
+    ProviderDetails,
+)
+from callbridge.common.store import KvStore
+from callbridge.common.templating import MissingTemplateVariableError, render
+from callbridge.webhooks.errors import InvalidRequestError
+
+logger = logging.getLogger(__name__)
+
+# Fields of an agent call request that override the agent's template (Ultravox §2.2).
+_AGENT_CALL_OVERRIDES = (
+    "initial_messages",
+    "metadata",
+    "medium",
+    "join_timeout",
+    "max_duration",
+    "recording_enabled",
+    "first_speaker_settings",
+    "voice",
+    "agent_backend",
+)
+
+
+def merge_agent_call(agent: Agent, request: AgentCallCreate) -> CallSettings:
+    """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled."""
+    fields = agent.call_template.model_dump(exclude_none=True, exclude={"context_schema"}, by_alias=False)
+    settings = CallSettings.model_validate(fields)
+    overrides = {name: getattr(request, name) for name in _AGENT_CALL_OVERRIDES if getattr(request, name) is not None}
+    settings = settings.model_copy(update=overrides)
+    return fill_templates(settings, request.template_context)
+
+
+def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSettings:
+    """Render ``{{var}}`` in the fields Ultravox templates: systemPrompt, languageHint,
+    timeExceededMessage and each inactivity message."""
+    try:
+        update: dict[str, Any] = {}
+        if settings.system_prompt is not None:
+            update["system_prompt"] = render(settings.system_prompt, context)
+        if settings.language_hint is not None:
+            update["language_hint"] = render(settings.language_hint, context)
+        if settings.time_exceeded_message is not None:
+            update["time_exceeded_message"] = render(settings.time_exceeded_message, context)
+        if settings.inactivity_messages:
+            update["inactivity_messages"] = [
+                message.model_copy(update={"message": render(message.message, context)})
+                for message in settings.inactivity_messages
+            ]
+    except MissingTemplateVariableError as exc:
+        raise InvalidRequestError(f"templateContext has no value for {{{{{exc.args[0]}}}}}") from exc
+    return settings.model_copy(update=update)
+
+
+class CallFactory:
+    """Builds, stores and announces new calls."""
+
+    def __init__(
+        self,
+        calls: KvStore[Call],
+        publisher: EventPublisher,
+        signer: JoinTokenSigner,
+        media_public_url: str,
+    ) -> None:
+        self._calls = calls
+        self._publisher = publisher
+        self._signer = signer
+        self._media_public_url = media_public_url
+
+    async def create(
+        self,
+        settings: CallSettings,
+        *,
+        agent_id: UUID | None = None,
+        template_context: dict[str, Any] | None = None,
+        provider_details: ProviderDetails | None = None,
+    ) -> Call:
+        if settings.medium is not None and settings.medium.outgoing is not None:
+            raise InvalidRequestError(
+                "medium.twilio.outgoing needs the dialer service, which this build does not include yet; "
+                "place the call yourself and point its <Connect><Stream> at the returned joinUrl"
+            )
+        call_id = uuid4()
+        created = datetime.now(UTC)
+        join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
+        token = self._signer.sign(call_id, created + join_timeout)
+        fields = settings.model_dump(exclude_none=True, by_alias=False)
+        fields.update(
+            call_id=call_id,
+            agent_id=agent_id,
+            created=created,
+            join_url=join_url(self._media_public_url, call_id, token),
+            join_timeout=join_timeout,
+            max_duration=settings.max_duration or DEFAULT_MAX_DURATION,
+            template_context=template_context or {},
+            provider_details=provider_details,
+        )
+        call = Call.model_validate(fields)
+        await self._calls.create(str(call_id), call)
+        await self._publisher.publish(CallCreated(call_id=call_id, call=call))
+        logger.info("call %s created (agent %s)", call_id, agent_id)
+        return call

@@ -1,0 +1,35 @@
+"""Settings of the webhooks service (environment variables ``CALLBRIDGE_*``)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from callbridge.common.settings import DEV_API_KEY, CommonSettings, require_real_secret
+
+
+class WebhooksSettings(CommonSettings):
+    api_key: SecretStr = Field(default=SecretStr(DEV_API_KEY), description="X-API-Key for every /api route.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The URL providers reach this service at; Twilio signs requests over it.",
+    )
+    media_public_url: str = Field(
+        default="ws://127.0.0.1:8001",
+        description="The URL providers reach the media service at; join URLs start with it (wss in production).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _refuse_dev_api_key(self) -> Self:
+        if self.is_production:
+            require_real_secret("CALLBRIDGE_API_KEY", self.api_key.get_secret_value(), min_length=16)
+            if not self.media_public_url.startswith("wss://"):
+                raise ValueError("CALLBRIDGE_MEDIA_PUBLIC_URL must be wss:// in production (Twilio accepts only wss)")
+        return self
+
+    @property
+    def uses_dev_api_key(self) -> bool:
+        return self.api_key.get_secret_value() == DEV_API_KEY

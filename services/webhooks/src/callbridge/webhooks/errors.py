@@ -1,0 +1,33 @@
+"""The webhooks service's errors; each maps to one HTTP status at the edge (see main.py)."""
+
+from __future__ import annotations
+
+
+class WebhooksError(Exception):
+    """Base of this service's errors."""
+
+    status_code = 400
+
+
+class NotFoundError(WebhooksError):
+    """The resource does not exist."""
+
+    status_code = 404
+
+
+class AlreadyExistsError(WebhooksError):
+    """The resource exists already (use PATCH)."""
+
+    status_code = 409
+
+
+class InvalidRequestError(WebhooksError):
+    """The request is well-formed but cannot be carried out as asked."""
+
+    status_code = 422
+
+
+class ForbiddenError(WebhooksError):
+    """A provider request that failed verification, or an agent the provider may not create calls for."""
+
+    status_code = 403
