@@ -1,0 +1,79 @@
+"""The whole callbridge stack in one process: webhooks and media on one event loop, against a NATS server.
+
+Used by ``callbridge up``, the end-to-end tests and the benchmark's quick mode. In production each service
+runs as its own process (see docker-compose.yml and k8s/); here they share a loop but still talk only
+over NATS, exactly as they do there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
+from callbridge.devkit.nats_server import free_port
+from callbridge.media.config import MediaSettings
+from callbridge.media.main import serve_media
+from callbridge.webhooks.config import WebhooksSettings
+from callbridge.webhooks.main import create_app
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    nats_url: str
+    api_key: str
+    secret_key: str
+    host: str = "127.0.0.1"
+    webhooks_port: int = 0
+    media_port: int = 0
+    public_base_url: str | None = None
+    media_public_url: str | None = None
+    log_level: str = "WARNING"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningStack:
+    webhooks_url: str
+    public_base_url: str
+    media_url: str
+    media_public_url: str
+    api_key: str
+
+
+@contextlib.asynccontextmanager
+async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
+    """Start webhooks and media; stop both (media drains its calls briefly) on exit."""
+    webhooks_port = config.webhooks_port or free_port()
+    media_port = config.media_port or free_port()
+    webhooks_url = f"http://{config.host}:{webhooks_port}"
+    media_url = f"ws://{config.host}:{media_port}"
+    public_base_url = config.public_base_url or webhooks_url
+    media_public_url = config.media_public_url or media_url
+    common = {"nats_url": config.nats_url, "secret_key": config.secret_key, "log_level": config.log_level}
+    webhooks_settings = WebhooksSettings(
+        **common,
+        api_key=config.api_key,
+        public_base_url=public_base_url,
+        media_public_url=media_public_url,
+        host=config.host,
+        port=webhooks_port,
+    )
+    media_settings = MediaSettings(**common, media_host=config.host, media_port=media_port, drain_timeout_s=2.0)
+
+    media_stop, media_ready = asyncio.Event(), asyncio.Event()
+    media_task = asyncio.create_task(serve_media(media_settings, media_stop, media_ready), name="media")
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            ready = asyncio.create_task(media_ready.wait())
+            await asyncio.wait({ready, media_task}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            if media_task.done():
+                media_task.result()  # raises what stopped it
+                raise RuntimeError("media stopped during start-up")
+        async with serve_asgi(create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()):
+            yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
+    finally:
+        media_stop.set()
+        await media_task
