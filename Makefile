@@ -1,0 +1,44 @@
+# callbridge developer commands. `make up` runs the stack, `make test` runs the tests; both set up what is
+# missing first (a virtualenv in .venv with every package, and nats-server from the Debian package).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint typecheck bench setup clean nats-server
+
+up: setup
+	$(BIN)/callbridge up $(ARGS)
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy libs/common/src libs/devkit/src services/webhooks/src services/media/src tests bench
+
+bench: setup
+	$(BIN)/python bench/bench_audio.py
+	$(BIN)/python bench/bench_calls.py $(ARGS)
+
+setup: $(STAMP) nats-server
+
+$(STAMP): requirements-dev.txt libs/common/pyproject.toml libs/devkit/pyproject.toml services/media/pyproject.toml services/webhooks/pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+# nats-server comes from the Debian package; install it when it is missing (needs root or sudo).
+nats-server:
+	@command -v nats-server >/dev/null 2>&1 || { \
+		echo "installing nats-server (Debian package)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server; \
+	}
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
