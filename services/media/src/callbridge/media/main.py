@@ -36,7 +36,9 @@ async def serve_media(settings: MediaSettings, stop: asyncio.Event, ready: async
     lifecycle = CallLifecycle(stores.calls, EventPublisher(broker), replica)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
-    server = MediaServer(settings, lifecycle, JoinTokenSigner(settings.secret_key.get_secret_value()))
+    server = MediaServer(
+        settings, lifecycle, JoinTokenSigner(settings.secret_key.get_secret_value()), tracer_provider.get_tracer(SERVICE_NAME)
+    )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:
         async with serve(

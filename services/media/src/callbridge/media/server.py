@@ -10,6 +10,7 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -67,8 +68,11 @@ class WebsocketsProviderSocket:
 
 
 class MediaServer:
-    def __init__(self, settings: MediaSettings, lifecycle: CallLifecycle, signer: JoinTokenSigner) -> None:
+    def __init__(
+        self, settings: MediaSettings, lifecycle: CallLifecycle, signer: JoinTokenSigner, tracer: Tracer
+    ) -> None:
         self._settings = settings
+        self._tracer = tracer
         self._lifecycle = lifecycle
         self._signer = signer
         self.sessions: set[CallSession] = set()
@@ -127,6 +131,7 @@ class MediaServer:
             ),
             self._lifecycle,
             self._settings,
+            self._tracer,
         )
         self.sessions.add(session)
         self._idle.clear()

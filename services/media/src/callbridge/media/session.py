@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from callbridge.common.events import (
     AgentStateChanged,
@@ -22,7 +22,7 @@ from callbridge.common.events import (
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.media import metrics
 from callbridge.media.agents.base import AgentConnection, AgentError
-from callbridge.media.audio.resampler import create_resampler
+from callbridge.media.audio.resampler import Resampler, create_resampler
 from callbridge.media.config import MediaSettings
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import FRAME_MS, Playout
@@ -41,11 +41,9 @@ from callbridge.media.providers.base import (
 from callbridge.media.transport import ProviderSocket
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer("callbridge.media")
 
 HANG_UP_TOOL = "hangUp"
 TIME_EXCEEDED_DRAIN_S = 15.0
-MAX_EARLY_AGENT_AUDIO_S = 30
 
 
 class CallSession:
@@ -57,8 +55,10 @@ class CallSession:
         agent: AgentConnection,
         lifecycle: CallLifecycle,
         settings: MediaSettings,
+        tracer: Tracer,
     ) -> None:
         self.call = call
+        self._tracer = tracer
         self._socket = socket
         self._stream = stream
         self._agent = agent
@@ -71,8 +71,8 @@ class CallSession:
         self._timers: list[asyncio.TimerHandle] = []
         self._agent_buffer = bytearray()
         self._agent_frame_bytes = agent.output_rate_hz * FRAME_MS // 1000 * 2
-        self._in_resampler: Any = None
-        self._out_resampler: Any = None
+        self._in_resampler: Resampler | None = None
+        self._out_resampler: Resampler | None = None
         self._rejected = 0
         self._dropped_sends = 0
         self._log = logging.LoggerAdapter(logger, {"call_id": str(call.call_id)})
@@ -80,7 +80,7 @@ class CallSession:
     # -- running the call -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        with tracer.start_as_current_span("media.call", attributes={"callbridge.call_id": str(self.call.call_id)}):
+        with self._tracer.start_as_current_span("media.call", attributes={"callbridge.call_id": str(self.call.call_id)}):
             metrics.ACTIVE_CALLS.inc()
             try:
                 await self._run()
@@ -92,7 +92,7 @@ class CallSession:
                 metrics.ACTIVE_CALLS.dec()
 
     async def _run(self) -> None:
-        agent_ready = self._spawn(self._start_agent(), "agent-connect")
+        agent_connected = self._spawn(self._connect_agent(), "agent-connect")
         messages = self._socket.messages()
         info = await self._await_start(messages)
         if info is None:
@@ -100,10 +100,10 @@ class CallSession:
         self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
         self._out_resampler = create_resampler(self._agent.output_rate_hz, info.sample_rate_hz)
         self._playout.start(f"playout-{self.call.call_id}")
-        await agent_ready
+        await agent_connected
         if self._end_reason is not None:
             return
-        await self.on_agent_audio(b"")  # what the agent said before the stream started (a greeting)
+        await self._agent.start(self)
         self._arm_timers()
         async for message in messages:
             try:
@@ -158,16 +158,18 @@ class CallSession:
         self.call = await self._lifecycle.started(self.call, details)
         self._log.info("call %s joined: stream %s, %s", self.call.call_id, info.stream_id, info.media_format)
 
-    async def _start_agent(self) -> None:
+    async def _connect_agent(self) -> None:
         try:
-            await asyncio.wait_for(self._agent.start(self), timeout=self._settings.agent_connect_timeout_s)
+            await asyncio.wait_for(self._agent.connect(), timeout=self._settings.agent_connect_timeout_s)
         except (AgentError, TimeoutError) as exc:
             self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
     # -- caller to agent --------------------------------------------------------------------------
 
     async def _on_caller_audio(self, pcm: npt.NDArray[np.int16]) -> None:
-        converted = self._in_resampler.process(pcm)
+        resampler = self._in_resampler
+        assert resampler is not None  # set when the stream started, before any media is read
+        converted = resampler.process(pcm)
         await self._agent.send_audio(converted.tobytes())
 
     async def _on_dtmf(self, digit: str) -> None:
@@ -194,20 +196,17 @@ class CallSession:
             return
         buffer = self._agent_buffer
         frame_bytes = self._agent_frame_bytes
-        if self._out_resampler is None:
-            # The agent may speak before the provider's start tells us the rate: keep it (bounded).
-            if len(buffer) + len(pcm) <= MAX_EARLY_AGENT_AUDIO_S * 1000 // FRAME_MS * frame_bytes:
-                buffer += pcm
-            return
         buffer += pcm
         if len(buffer) < frame_bytes:
             return
         usable = len(buffer) - len(buffer) % frame_bytes
         samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
         del buffer[:usable]
+        resampler = self._out_resampler
+        assert resampler is not None  # the agent is started only after the stream's start
         step = frame_bytes // 2
         for start in range(0, len(samples), step):
-            await self._playout.play(self._out_resampler.process(samples[start : start + step]))
+            await self._playout.play(resampler.process(samples[start : start + step]))
 
     async def on_agent_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -244,6 +243,8 @@ class CallSession:
             self._out_resampler.reset()  # no filter tail of the cut turn leaks into the next
         truncation = await self._playout.clear()
         metrics.BARGE_INS.inc()
+        if truncation.heard_ms >= truncation.sent_ms and not truncation.dropped_frames:
+            return  # the turn had fully played: nothing was cut
         await self._lifecycle.publish(
             PlayoutTruncated(
                 call_id=self.call.call_id,

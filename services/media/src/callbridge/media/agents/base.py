@@ -34,9 +34,13 @@ class AgentConnection(ABC):
     speaks_text: bool = False
     """Whether ``forced_agent_message`` makes this agent speak (used for ``timeExceededMessage``)."""
 
+    async def connect(self) -> None:
+        """Open the connection. Called as soon as the provider's socket arrives, before its ``start``,
+        so that the agent's network set-up overlaps the provider's; built-in agents need none."""
+
     @abstractmethod
     async def start(self, listener: AgentListener) -> None:
-        """Connect; from now on the listener receives the agent's audio and messages."""
+        """The stream has started: from now on the listener receives the agent's audio and messages."""
 
     @abstractmethod
     async def send_audio(self, pcm: bytes) -> None:

@@ -42,7 +42,7 @@ class WebSocketAgent(AgentConnection):
         self.dropped_frames = 0
         self.bad_messages = 0
 
-    async def start(self, listener: AgentListener) -> None:
+    async def connect(self) -> None:
         headers = {**self._backend.headers, "X-Callbridge-Call-Id": str(self._call_id)}
         try:
             self._ws = await connect(
@@ -56,6 +56,11 @@ class WebSocketAgent(AgentConnection):
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             raise AgentError(f"cannot connect to agent {self._backend.url}: {exc}") from exc
+
+    async def start(self, listener: AgentListener) -> None:
+        # What the agent sent before this waits in the connection's bounded receive queue.
+        if self._ws is None:
+            raise AgentError("start before connect")
         self._reader = asyncio.create_task(self._read(self._ws, listener), name=f"agent-reader-{self._call_id}")
 
     async def _read(self, ws: ClientConnection, listener: AgentListener) -> None:

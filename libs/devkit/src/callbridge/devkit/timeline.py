@@ -1,0 +1,84 @@
+"""Follow one call's events on the JetStream events stream and print them as a timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from uuid import UUID
+
+import nats
+from nats.js.api import DeliverPolicy
+
+from callbridge.common import subjects
+from callbridge.common.events import (
+    AgentStateChanged,
+    AgentToolInvoked,
+    AgentTranscript,
+    CallEnded,
+    CallEvent,
+    CallJoined,
+    DtmfReceived,
+    PlayoutTruncated,
+    parse_event,
+)
+
+
+def describe(event: CallEvent) -> str:
+    """One line a person can read for each event."""
+    if isinstance(event, CallJoined):
+        details = event.provider_details
+        media = details.media_format if details else "?"
+        return f"joined ({media}, stream {details.stream_id if details else '?'})"
+    if isinstance(event, CallEnded):
+        return f"ended: {event.end_reason} ({event.detail or ''}, {event.duration_ms} ms)"
+    if isinstance(event, DtmfReceived):
+        return f"caller pressed {event.digit}"
+    if isinstance(event, AgentTranscript):
+        return f"{event.role} says: {event.text or event.delta}"
+    if isinstance(event, AgentStateChanged):
+        return f"agent is {event.state}"
+    if isinstance(event, PlayoutTruncated):
+        return f"barge-in: turn {event.turn} cut after {event.heard_ms} of {event.sent_ms} ms heard"
+    if isinstance(event, AgentToolInvoked):
+        return f"agent invoked {event.tool_name}{'' if event.handled else ' (not handled)'}"
+    return event.EVENT
+
+
+@contextlib.asynccontextmanager
+async def follow_call(nats_url: str, call_id: UUID | str) -> AsyncIterator[asyncio.Queue[CallEvent]]:
+    """Yield a queue that receives the call's events from its first one on (replayed from the stream)."""
+    client = await nats.connect(nats_url, connect_timeout=5)
+    queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=10_000)
+
+    async def on_message(message: nats.aio.msg.Msg) -> None:
+        with contextlib.suppress(ValueError, asyncio.QueueFull):
+            queue.put_nowait(parse_event(message.subject, message.data))
+
+    js = client.jetstream()
+    subscription = await js.subscribe(
+        subjects.one_call_events(call_id), cb=on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+    )
+    try:
+        yield queue
+    finally:
+        await subscription.unsubscribe()
+        await client.drain()
+
+
+async def print_timeline(
+    queue: asyncio.Queue[CallEvent], *, until_ended: bool = True, timeout_s: float = 120.0,
+    write: Callable[[str], None] = print,
+) -> list[CallEvent]:
+    """Print events as they come, with seconds since the first; stop after ``ended`` (or the timeout)."""
+    events: list[CallEvent] = []
+    start: datetime | None = None
+    async with asyncio.timeout(timeout_s):
+        while True:
+            event = await queue.get()
+            events.append(event)
+            start = start or event.occurred_at
+            write(f"  {(event.occurred_at - start).total_seconds():7.3f}s  {describe(event)}")
+            if until_ended and isinstance(event, CallEnded):
+                return events

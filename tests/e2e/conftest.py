@@ -1,0 +1,31 @@
+"""The whole stack (webhooks + media on real HTTP and WebSockets, a real nats-server) for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from callbridge.devkit.provision import Provisioned, provision_twilio_agent
+from callbridge.devkit.simulators.twilio import TwilioSimulator
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
+
+API_KEY = "e2e-api-key-0123456789"
+SECRET_KEY = "e2e-secret-key-0123456789-0123456789"
+
+
+@pytest.fixture
+async def stack(nats_url: str, clean_jetstream: None) -> AsyncIterator[RunningStack]:
+    async with run_stack(StackConfig(nats_url=nats_url, api_key=API_KEY, secret_key=SECRET_KEY)) as running:
+        yield running
+
+
+async def twilio_for(stack: RunningStack, call_template: dict[str, Any], name: str = "e2e") -> tuple[TwilioSimulator, Provisioned]:
+    provisioned = await provision_twilio_agent(
+        stack.webhooks_url, stack.api_key, stack.public_base_url, name=name, call_template=call_template
+    )
+    simulator = TwilioSimulator(
+        provisioned.webhook_url, provisioned.auth_token, provisioned.account_sid, allow_insecure_ws=True
+    )
+    return simulator, provisioned
