@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -13,7 +12,10 @@ logger = logging.getLogger(__name__)
 
 
 def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Create the process's tracer provider; spans are exported only when ``otlp_endpoint`` is set.
+    """Create a service's tracer provider; spans are exported only when ``otlp_endpoint`` is set.
+
+    The provider is handed to what traces (FastAPI, the NATS middleware, the media session) rather than
+    installed globally, so that two services embedded in one process (``callbridge up``) keep apart.
 
     The OTLP exporter is optional (``pip install opentelemetry-exporter-otlp-proto-http``, which the
     Docker images include) so that tests and the local stack need no collector.
@@ -29,7 +31,6 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvide
         else:
             endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
     return provider
 
 

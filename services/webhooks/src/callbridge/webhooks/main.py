@@ -29,10 +29,10 @@ SERVICE_NAME = "callbridge-webhooks"
 
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     settings = settings or WebhooksSettings()
+    tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
         broker = create_broker(settings.nats_url, tracer_provider)
         connection = await broker.connect()
         await ensure_jetstream(connection)
@@ -66,7 +66,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     for router in (health.router, agents.router, calls.router, telephony_configs.router, telephony_xml.router):
         app.include_router(router)
     _install_error_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="healthz")
     return app
 
 
