@@ -1,0 +1,73 @@
+"""A scripted agent for end-to-end tests: a real WebSocket server speaking the serverWebSocket protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from websockets.asyncio.server import ServerConnection, serve
+
+from callbridge.devkit.nats_server import free_port
+
+
+@dataclass
+class AgentPeer:
+    """One connection from callbridge, as the agent sees it."""
+
+    connection: ServerConnection
+    headers: dict[str, str]
+    audio_in: bytearray = field(default_factory=bytearray)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    message_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send_audio(self, pcm: bytes) -> None:
+        await self.connection.send(pcm)
+
+    async def send_message(self, message: dict[str, Any]) -> None:
+        await self.connection.send(orjson.dumps(message).decode())
+
+    async def wait_for_message(self, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for message in self.messages:
+                    if message.get("type") == kind:
+                        return message
+                self.message_arrived.clear()
+                await self.message_arrived.wait()
+
+
+Script = Callable[[AgentPeer], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def agent_server(script: Script | None = None, *, echo: bool = False) -> AsyncIterator[tuple[str, list[AgentPeer]]]:
+    """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected."""
+    peers: list[AgentPeer] = []
+
+    async def handler(connection: ServerConnection) -> None:
+        assert connection.request is not None
+        peer = AgentPeer(connection, dict(connection.request.headers.raw_items()))
+        peers.append(peer)
+        runner = asyncio.create_task(script(peer)) if script else None
+        try:
+            async for message in connection:
+                if isinstance(message, bytes):
+                    peer.audio_in += message
+                    if echo:
+                        await connection.send(message)
+                else:
+                    peer.messages.append(orjson.loads(message))
+                    peer.message_arrived.set()
+        finally:
+            if runner is not None:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runner
+
+    port = free_port()
+    async with serve(handler, "127.0.0.1", port, compression=None):
+        yield f"ws://127.0.0.1:{port}/agent", peers

@@ -1,0 +1,301 @@
+"""A simulated inbound Twilio call through webhooks and media to an agent, measured from the caller's side."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from callbridge.common.events import (
+    CallCreated,
+    CallEnded,
+    CallEvent,
+    CallJoined,
+    DtmfReceived,
+    MediaFramesRejected,
+    PlayoutTruncated,
+)
+from callbridge.devkit.signals import delay_samples, sinad_db, tone
+from callbridge.devkit.simulators.twilio import TwilioSimulator
+from callbridge.devkit.stack import RunningStack
+from callbridge.devkit.timeline import follow_call
+from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
+from callbridge.media.audio.resampler import create_resampler
+from tests.e2e.agent_server import AgentPeer, agent_server
+from tests.e2e.conftest import twilio_for
+
+RATE_HZ = 8000
+FRAME_SAMPLES = 160
+TONE_HZ = 1000.0
+
+
+async def events_of(nats_url: str, call_id: str, *, until: type[CallEvent] = CallEnded, timeout_s: float = 10.0) -> list[CallEvent]:
+    events: list[CallEvent] = []
+    async with follow_call(nats_url, call_id) as queue, asyncio.timeout(timeout_s):
+        while not any(isinstance(e, until) for e in events):
+            events.append(await queue.get())
+    return events
+
+
+async def get_call(stack: RunningStack, call_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        response = await api.get(f"/api/calls/{call_id}")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def heard_span_s(pcm: np.ndarray, threshold: int = 200) -> float:
+    """From the first to the last sample above the threshold: how long the caller heard a continuous sound."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return 0.0 if len(loud) == 0 else float(loud[-1] - loud[0] + 1) / RATE_HZ
+
+
+async def test_echo_call_returns_the_callers_audio_with_low_delay_and_full_quality(
+    stack: RunningStack, nats_url: str
+) -> None:
+    simulator, provisioned = await twilio_for(stack, {"agentBackend": {"echo": {"sampleRate": 16000}}})
+    signal = tone(TONE_HZ, 2.0, RATE_HZ, -10.0)
+    call = await simulator.place_call(signal, tail_s=0.3)
+    recording = call.recording
+    call_id = call.answer.parameters["callId"]
+
+    assert recording.ended_by == "simulator"
+    assert recording.violations == []
+    assert recording.heard is not None
+    # Delay: the two resampler passes (8k->16k->8k) plus the simulated carrier's playout, which starts
+    # audio reaching an empty buffer on its next 20 ms tick (one or two ticks, by the arrival's jitter).
+    delay = delay_samples(recording.sent_audio, recording.heard)
+    assert 0 < delay < 0.060 * RATE_HZ, f"round-trip delay {delay / RATE_HZ * 1000:.1f} ms"
+    media_delay_ms = (delay % FRAME_SAMPLES) / RATE_HZ * 1000
+    expected_ms = create_resampler(8000, 16000).delay_ms + create_resampler(16000, 8000).delay_ms
+    assert expected_ms <= 6.0
+    assert abs(media_delay_ms - expected_ms) <= 0.25, f"media path adds {media_delay_ms:.2f} ms"
+    heard = recording.heard[delay + 800 : delay + len(signal) - 800].astype(np.int16)
+    measured = sinad_db(heard, TONE_HZ, RATE_HZ)
+    # The best a μ-law carrier allows: the same tone through two μ-law passes with no resampling at all.
+    reference = sinad_db(ulaw_decode(ulaw_encode(ulaw_decode(ulaw_encode(signal))))[800:-800], TONE_HZ, RATE_HZ)
+    assert measured > reference - 3.0, f"SINAD {measured:.1f} dB vs μ-law-only {reference:.1f} dB"
+    # Every frame sent back was followed by a mark, and every mark came back as played.
+    assert len(recording.marks) == len(recording.outbound_media_bytes) >= 100
+    assert all(m.echoed_at_s is not None and not m.cleared for m in recording.marks[:-20])
+    assert set(recording.outbound_media_bytes) == {160}
+    latencies = recording.echo_latencies_s()
+    assert np.percentile(latencies, 99) < 0.020
+
+    events = await events_of(nats_url, call_id)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is CallCreated and kinds[1] is CallJoined and kinds[-1] is CallEnded
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup" and ended.rejected_frames == 0
+    record = await get_call(stack, call_id)
+    assert record["joined"] and record["ended"] and record["endReason"] == "hangup"
+    assert record["agentId"] == provisioned.agent_id
+    details = record["providerDetails"]
+    assert details["callId"] == recording.call_sid and details["streamId"] == recording.stream_sid
+    assert details["mediaFormat"] == "pcmu/8000"
+
+
+async def test_dtmf_reaches_a_websocket_agent_as_user_text_message(stack: RunningStack, nats_url: str) -> None:
+    async with agent_server(echo=True) as (agent_url, peers):
+        backend = {"websocket": {"url": agent_url, "inputSampleRate": 16000, "headers": {"Authorization": "Bearer t"}}}
+        simulator, _ = await twilio_for(stack, {"agentBackend": backend})
+        call = await simulator.place_call(tone(TONE_HZ, 1.0, RATE_HZ, -10.0), dtmf=[(0.3, "5"), (0.5, "#")], tail_s=0.2)
+    (peer,) = peers
+    texts = [m for m in peer.messages if m["type"] == "user_text_message"]
+    assert texts == [{"type": "user_text_message", "text": "5", "urgency": "immediate"},
+                     {"type": "user_text_message", "text": "#", "urgency": "immediate"}]
+    assert peer.headers["Authorization"] == "Bearer t"
+    assert peer.headers["X-Callbridge-Call-Id"] == call.answer.parameters["callId"]
+    # The agent got the caller's audio as s16le at its own rate: 1.2 s at 16 kHz, give or take a frame.
+    assert abs(len(peer.audio_in) - 1.2 * 16000 * 2) <= 2 * 640
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    assert [e.digit for e in events if isinstance(e, DtmfReceived)] == ["5", "#"]
+
+
+async def test_dtmf_handling_can_template_or_ignore_digits(stack: RunningStack) -> None:
+    async with agent_server() as (agent_url, peers):
+        medium = {"twilio": {"dtmfHandling": {"userTextMessage": {"text": "Caller pressed {digits}", "urgency": "URGENCY_SOON"}}}}
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}, "medium": medium})
+        await simulator.place_call(tone(TONE_HZ, 0.5, RATE_HZ, -10.0), dtmf=[(0.2, "7")], tail_s=0.1)
+    assert [m for m in peers[0].messages if m["type"] == "user_text_message"] == [
+        {"type": "user_text_message", "text": "Caller pressed 7", "urgency": "soon"}
+    ]
+
+
+async def test_barge_in_clears_the_carrier_at_once_and_reports_what_was_heard(stack: RunningStack, nats_url: str) -> None:
+    speech = tone(500.0, 3.0, 16000, -6.0).tobytes()  # 3 s of agent audio, sent all at once like a TTS
+
+    async def talk_then_get_interrupted(peer: AgentPeer) -> None:
+        await peer.send_audio(speech)
+        await asyncio.sleep(0.6)
+        await peer.send_message({"type": "playback_clear_buffer"})
+
+    async with agent_server(talk_then_get_interrupted) as (agent_url, _):
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}})
+        call = await simulator.place_call(tone(TONE_HZ, 1.5, RATE_HZ, -30.0), tail_s=0.3)
+    recording = call.recording
+    assert len(recording.clears_at_s) == 1
+    clear_at = recording.clears_at_s[0]
+    # Paced: never more than the 100 ms lead (plus a frame) ahead of real time.
+    first = recording.outbound_media_at_s[0]
+    for index, arrived in enumerate(recording.outbound_media_at_s):
+        assert (index + 1) * 0.020 - (arrived - first) <= 0.120 + 0.005
+    # Nothing of the interrupted turn arrives after the clear.
+    assert not [t for t in recording.outbound_media_at_s if t > clear_at]
+    assert sum(recording.outbound_media_bytes) <= (0.6 + 0.15) * RATE_HZ
+    # The caller hears about 0.6 s, and the marks the clear released count as not played.
+    assert recording.heard is not None
+    heard_s = heard_span_s(recording.heard)
+    assert 0.5 <= heard_s <= 0.72, heard_s
+    assert any(m.cleared for m in recording.marks)
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    (truncated,) = [e for e in events if isinstance(e, PlayoutTruncated)]
+    assert truncated.turn == 0 and truncated.dropped_frames > 100
+    assert abs(truncated.heard_ms - heard_s * 1000) <= 40
+    assert truncated.acknowledged_ms <= truncated.heard_ms <= truncated.sent_ms <= 800
+
+
+async def test_agent_hang_up_waits_for_the_goodbye_to_play(stack: RunningStack, nats_url: str) -> None:
+    goodbye = tone(700.0, 1.0, 16000, -6.0).tobytes()
+
+    async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
+        await asyncio.sleep(0.2)
+        await peer.send_audio(goodbye)
+        await peer.send_message({"type": "client_tool_invocation", "toolName": "hangUp", "invocationId": "inv-1",
+                                 "parameters": {"reason": "done"}})
+
+    async with agent_server(say_goodbye_and_hang_up) as (agent_url, peers):
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}})
+        call = await simulator.place_call(tone(TONE_HZ, 5.0, RATE_HZ, -30.0), tail_s=0.0)
+        result = await peers[0].wait_for_message("client_tool_result")
+    recording = call.recording
+    assert recording.ended_by == "server" and recording.close_code == 1000
+    assert recording.heard is not None
+    assert heard_span_s(recording.heard) >= 0.99  # all of the goodbye
+    assert recording.ended_at_s is not None and recording.ended_at_s < 2.5
+    assert result["invocationId"] == "inv-1"
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "agent_hangup"
+
+
+async def test_unknown_tools_are_answered_with_an_error(stack: RunningStack) -> None:
+    async def invoke(peer: AgentPeer) -> None:
+        await peer.send_message({"type": "client_tool_invocation", "toolName": "lookupOrder", "invocationId": "x"})
+
+    async with agent_server(invoke) as (agent_url, peers):
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}})
+        await simulator.place_call(tone(TONE_HZ, 0.5, RATE_HZ, -30.0), tail_s=0.0)
+        result = await peers[0].wait_for_message("client_tool_result")
+    assert result["invocationId"] == "x" and result["errorType"] == "undefined"
+
+
+async def test_caller_hang_up_ends_the_call(stack: RunningStack, nats_url: str) -> None:
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    call = await simulator.place_call(tone(TONE_HZ, 5.0, RATE_HZ, -10.0), hang_up_after_s=0.4)
+    assert call.recording.ended_by == "simulator"
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup"
+    assert ended.duration_ms is not None and 300 <= ended.duration_ms <= 1500
+
+
+async def test_max_duration_ends_the_call_after_the_time_exceeded_message(stack: RunningStack, nats_url: str) -> None:
+    async with agent_server() as (agent_url, peers):
+        template = {"agentBackend": {"websocket": {"url": agent_url}}, "maxDuration": "1s",
+                    "timeExceededMessage": "Sorry, we are out of time."}
+        simulator, _ = await twilio_for(stack, template)
+        call = await simulator.place_call(tone(TONE_HZ, 6.0, RATE_HZ, -30.0), tail_s=0.0)
+    assert call.recording.ended_by == "server"
+    forced = [m for m in peers[0].messages if m["type"] == "forced_agent_message"]
+    assert forced == [{"type": "forced_agent_message", "content": "Sorry, we are out of time.", "urgency": "immediate"}]
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "timeout"
+    assert ended.duration_ms is not None and 1000 <= ended.duration_ms <= 3500
+
+
+async def test_unreachable_agent_ends_the_call_with_connection_error(stack: RunningStack, nats_url: str) -> None:
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": "ws://127.0.0.1:9/nobody"}}})
+    call = await simulator.place_call(tone(TONE_HZ, 3.0, RATE_HZ, -30.0), tail_s=0.0)
+    assert call.recording.ended_by == "server"
+    events = await events_of(nats_url, call.answer.parameters["callId"])
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "connection_error"
+    assert ended.detail is not None and "agent unavailable" in ended.detail
+
+
+async def test_a_join_url_works_once(stack: RunningStack) -> None:
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    call = await simulator.place_call(tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
+    with pytest.raises(ConnectionClosed) as closed:
+        async with connect(call.answer.stream_url, open_timeout=5) as again:
+            await again.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+
+
+async def test_forged_join_urls_are_refused_before_the_handshake(stack: RunningStack) -> None:
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    answer = await simulator.incoming_call(from_number="+15550001", to_number="+15550002")
+    expires, _, mac = answer.stream_url.rsplit("/", 1)[1].partition(".")
+    base = answer.stream_url.rsplit("/", 1)[0]
+    for url in (f"{base}/{int(expires) + 60}.{mac}", f"{base}/{expires}.{'A' * len(mac)}",
+                answer.stream_url.replace("/calls/", "/calls/x"), stack.media_url + "/elsewhere"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, open_timeout=5):
+                pass
+        assert refused.value.response.status_code in (403, 404)
+    # The genuine URL still works: refusals did not consume it.
+    recording = await simulator.stream(answer, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
+    assert recording.ended_by == "simulator" and recording.frames_sent == 15
+
+
+async def test_unjoined_call_ends_at_join_timeout_and_its_url_expires(stack: RunningStack, nats_url: str) -> None:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        call = (await api.post("/api/calls", json={"joinTimeout": "1s", "agentBackend": {"echo": {}}})).json()
+    events = await events_of(nats_url, call["callId"], timeout_s=8)
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "unjoined" and ended.duration_ms is None
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(call["joinUrl"], open_timeout=5):
+            pass
+    assert refused.value.response.status_code == 403
+    assert (await get_call(stack, call["callId"]))["endReason"] == "unjoined"
+
+
+async def test_malformed_frames_are_counted_and_skipped_without_harming_the_call(
+    stack: RunningStack, nats_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        call = (await api.post("/api/calls", json={"agentBackend": {"echo": {"sampleRate": 8000}}})).json()
+    stream_sid = "MZ" + "0" * 32
+    payload = __import__("base64").b64encode(ulaw_encode(tone(TONE_HZ, 0.02, RATE_HZ, -10.0))).decode()
+    media = '{"event":"media","streamSid":"%s","media":{"track":"inbound","payload":"%s"}}' % (stream_sid, payload)
+    bad = ["not json", '{"event":"media","media":{"payload":"***"}}', '{"event":"bogus"}', "[1,2]",
+           '{"event":"dtmf","dtmf":{"digit":"X"}}', b"\x00\x01"]
+    async with connect(call["joinUrl"], open_timeout=5) as twilio:
+        await twilio.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+        await twilio.send('{"event":"start","sequenceNumber":"1","streamSid":"%s","start":{"streamSid":"%s",'
+                          '"callSid":"CA1","accountSid":"AC1","tracks":["inbound"],'
+                          '"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},'
+                          '"customParameters":{}}}' % (stream_sid, stream_sid))
+        for message in bad:
+            await twilio.send(message)
+            await twilio.send(media)
+        echoed = 0
+        async with asyncio.timeout(5):
+            while echoed < len(bad):
+                reply = await twilio.recv()
+                echoed += '"event":"media"' in str(reply)
+        await twilio.send('{"event":"stop","streamSid":"%s","stop":{"accountSid":"AC1","callSid":"CA1"}}' % stream_sid)
+    events = await events_of(nats_url, call["callId"])
+    rejected = [e for e in events if isinstance(e, MediaFramesRejected)]
+    assert len(rejected) == 1
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup" and ended.rejected_frames == len(bad)
