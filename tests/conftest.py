@@ -32,9 +32,8 @@ async def nats_client(nats_url: str) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def clean_jetstream(nats_client: Client) -> AsyncIterator[None]:
+async def clean_jetstream(nats_client: Client) -> None:
     """Delete every stream and KV bucket before the test, so tests do not see each other's records."""
     js = nats_client.jetstream()
     for stream in await js.streams_info():
         await js.delete_stream(stream.config.name or "")
-    yield

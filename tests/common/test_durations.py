@@ -8,14 +8,22 @@ from callbridge.common.durations import Duration, InvalidDurationError, format_d
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30s", timedelta(seconds=30)), ("0.384s", timedelta(milliseconds=384)), ("0s", timedelta(0)),
-     ("3600s", timedelta(hours=1)), ("-1.5s", timedelta(seconds=-1.5)), ("0.000000001s", timedelta(0))],
+    [
+        ("30s", timedelta(seconds=30)),
+        ("0.384s", timedelta(milliseconds=384)),
+        ("0s", timedelta(0)),
+        ("3600s", timedelta(hours=1)),
+        ("-1.5s", timedelta(seconds=-1.5)),
+        ("0.000000001s", timedelta(0)),
+    ],
 )
 def test_parse_duration_accepts_protobuf_durations(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["30", "30ms", "1m", "01s", "1.s", ".5s", "1.0000000001s", "s", "", " 30s", "1e3s"])
+@pytest.mark.parametrize(
+    "text", ["30", "30ms", "1m", "01s", "1.s", ".5s", "1.0000000001s", "s", "", " 30s", "1e3s"]
+)
 def test_parse_duration_refuses_what_ultravox_refuses(text: str) -> None:
     with pytest.raises(InvalidDurationError):
         parse_duration(text)
@@ -23,8 +31,12 @@ def test_parse_duration_refuses_what_ultravox_refuses(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(timedelta(seconds=30), "30s"), (timedelta(milliseconds=384), "0.384s"), (timedelta(0), "0s"),
-     (timedelta(hours=1), "3600s")],
+    [
+        (timedelta(seconds=30), "30s"),
+        (timedelta(milliseconds=384), "0.384s"),
+        (timedelta(0), "0s"),
+        (timedelta(hours=1), "3600s"),
+    ],
 )
 def test_format_duration_round_trips(value: timedelta, text: str) -> None:
     assert format_duration(value) == text

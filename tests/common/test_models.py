@@ -26,8 +26,10 @@ def test_call_definition_reads_ultravox_fields_in_camel_case() -> None:
         "agentBackend": {"websocket": {"url": "wss://agent.example.com/ws", "inputSampleRate": 24000}},
     }
     call = CallCreate.model_validate(body)
-    assert call.join_timeout is not None and call.join_timeout.total_seconds() == 15
-    assert call.agent_backend is not None and call.agent_backend.websocket is not None
+    assert call.join_timeout is not None
+    assert call.join_timeout.total_seconds() == 15
+    assert call.agent_backend is not None
+    assert call.agent_backend.websocket is not None
     assert call.agent_backend.websocket.effective_output_sample_rate == 24000
     assert call.model_dump(exclude_none=True)["vadSettings"]["turnEndpointDelay"] == "0.384s"
 
@@ -54,7 +56,9 @@ def test_call_definition_refuses_invalid_bodies(body: dict[str, object]) -> None
 
 def test_dtmf_handling_defaults_to_immediate_digits_and_can_ignore() -> None:
     assert DtmfHandling().render("5") == ("5", Urgency.IMMEDIATE)
-    custom = DtmfHandling.model_validate({"userTextMessage": {"text": "Key {digits}", "urgency": "URGENCY_SOON"}})
+    custom = DtmfHandling.model_validate(
+        {"userTextMessage": {"text": "Key {digits}", "urgency": "URGENCY_SOON"}}
+    )
     assert custom.render("12") == ("Key 12", Urgency.SOON)
     assert DtmfHandling(ignore=True).render("1") is None
     assert CallMedium.model_validate({"twilio": {}}).dtmf_handling.render("#") == ("#", Urgency.IMMEDIATE)
@@ -67,8 +71,12 @@ def test_backend_kind() -> None:
 def test_twilio_config_refuses_allow_all_with_an_allow_list() -> None:
     with pytest.raises(ValidationError, match="may not be set"):
         TwilioConfigCreate.model_validate(
-            {"accountSid": "AC" + "0" * 32, "authToken": "x" * 32, "callCreationAllowAllAgents": True,
-             "callCreationAllowedAgentIds": [str(uuid4())]}
+            {
+                "accountSid": "AC" + "0" * 32,
+                "authToken": "x" * 32,
+                "callCreationAllowAllAgents": True,
+                "callCreationAllowedAgentIds": [str(uuid4())],
+            }
         )
 
 

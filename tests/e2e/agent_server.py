@@ -44,7 +44,9 @@ Script = Callable[[AgentPeer], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def agent_server(script: Script | None = None, *, echo: bool = False) -> AsyncIterator[tuple[str, list[AgentPeer]]]:
+async def agent_server(
+    script: Script | None = None, *, echo: bool = False
+) -> AsyncIterator[tuple[str, list[AgentPeer]]]:
     """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected."""
     peers: list[AgentPeer] = []
 
@@ -52,7 +54,9 @@ async def agent_server(script: Script | None = None, *, echo: bool = False) -> A
         assert connection.request is not None
         peer = AgentPeer(connection, dict(connection.request.headers.raw_items()))
         peers.append(peer)
-        runner = asyncio.create_task(script(peer)) if script else None
+        runner: asyncio.Task[None] | None = None
+        if script is not None:
+            runner = asyncio.create_task(_run(script, peer))
         try:
             async for message in connection:
                 if isinstance(message, bytes):
@@ -67,6 +71,9 @@ async def agent_server(script: Script | None = None, *, echo: bool = False) -> A
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
+
+    async def _run(script: Script, peer: AgentPeer) -> None:
+        await script(peer)
 
     port = free_port()
     async with serve(handler, "127.0.0.1", port, compression=None):

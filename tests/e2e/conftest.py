@@ -21,7 +21,9 @@ async def stack(nats_url: str, clean_jetstream: None) -> AsyncIterator[RunningSt
         yield running
 
 
-async def twilio_for(stack: RunningStack, call_template: dict[str, Any], name: str = "e2e") -> tuple[TwilioSimulator, Provisioned]:
+async def twilio_for(
+    stack: RunningStack, call_template: dict[str, Any], name: str = "e2e"
+) -> tuple[TwilioSimulator, Provisioned]:
     provisioned = await provision_twilio_agent(
         stack.webhooks_url, stack.api_key, stack.public_base_url, name=name, call_template=call_template
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -21,7 +23,6 @@ from callbridge.common.events import (
     PlayoutTruncated,
 )
 from callbridge.devkit.signals import delay_samples, sinad_db, tone
-from callbridge.devkit.simulators.twilio import TwilioSimulator
 from callbridge.devkit.stack import RunningStack
 from callbridge.devkit.timeline import follow_call
 from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
@@ -34,7 +35,9 @@ FRAME_SAMPLES = 160
 TONE_HZ = 1000.0
 
 
-async def events_of(nats_url: str, call_id: str, *, until: type[CallEvent] = CallEnded, timeout_s: float = 10.0) -> list[CallEvent]:
+async def events_of(
+    nats_url: str, call_id: str, *, until: type[CallEvent] = CallEnded, timeout_s: float = 10.0
+) -> list[CallEvent]:
     events: list[CallEvent] = []
     async with follow_call(nats_url, call_id) as queue, asyncio.timeout(timeout_s):
         while not any(isinstance(e, until) for e in events):
@@ -79,7 +82,9 @@ async def test_echo_call_returns_the_callers_audio_with_low_delay_and_full_quali
     heard = recording.heard[delay + 800 : delay + len(signal) - 800].astype(np.int16)
     measured = sinad_db(heard, TONE_HZ, RATE_HZ)
     # The best a μ-law carrier allows: the same tone through two μ-law passes with no resampling at all.
-    reference = sinad_db(ulaw_decode(ulaw_encode(ulaw_decode(ulaw_encode(signal))))[800:-800], TONE_HZ, RATE_HZ)
+    reference = sinad_db(
+        ulaw_decode(ulaw_encode(ulaw_decode(ulaw_encode(signal))))[800:-800], TONE_HZ, RATE_HZ
+    )
     assert measured > reference - 3.0, f"SINAD {measured:.1f} dB vs μ-law-only {reference:.1f} dB"
     # Every frame sent back was followed by a mark, and every mark came back as played.
     assert len(recording.marks) == len(recording.outbound_media_bytes) >= 100
@@ -90,26 +95,45 @@ async def test_echo_call_returns_the_callers_audio_with_low_delay_and_full_quali
 
     events = await events_of(nats_url, call_id)
     kinds = [type(e) for e in events]
-    assert kinds[0] is CallCreated and kinds[1] is CallJoined and kinds[-1] is CallEnded
+    assert kinds[0] is CallCreated
+    assert kinds[1] is CallJoined
+    assert kinds[-1] is CallEnded
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup" and ended.rejected_frames == 0
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "hangup"
+    assert ended.rejected_frames == 0
     record = await get_call(stack, call_id)
-    assert record["joined"] and record["ended"] and record["endReason"] == "hangup"
+    assert record["joined"]
+    assert record["ended"]
+    assert record["endReason"] == "hangup"
     assert record["agentId"] == provisioned.agent_id
     details = record["providerDetails"]
-    assert details["callId"] == recording.call_sid and details["streamId"] == recording.stream_sid
+    assert details["callId"] == recording.call_sid
+    assert details["streamId"] == recording.stream_sid
     assert details["mediaFormat"] == "pcmu/8000"
 
 
-async def test_dtmf_reaches_a_websocket_agent_as_user_text_message(stack: RunningStack, nats_url: str) -> None:
+async def test_dtmf_reaches_a_websocket_agent_as_user_text_message(
+    stack: RunningStack, nats_url: str
+) -> None:
     async with agent_server(echo=True) as (agent_url, peers):
-        backend = {"websocket": {"url": agent_url, "inputSampleRate": 16000, "headers": {"Authorization": "Bearer t"}}}
+        backend = {
+            "websocket": {
+                "url": agent_url,
+                "inputSampleRate": 16000,
+                "headers": {"Authorization": "Bearer t"},
+            }
+        }
         simulator, _ = await twilio_for(stack, {"agentBackend": backend})
-        call = await simulator.place_call(tone(TONE_HZ, 1.0, RATE_HZ, -10.0), dtmf=[(0.3, "5"), (0.5, "#")], tail_s=0.2)
+        call = await simulator.place_call(
+            tone(TONE_HZ, 1.0, RATE_HZ, -10.0), dtmf=[(0.3, "5"), (0.5, "#")], tail_s=0.2
+        )
     (peer,) = peers
     texts = [m for m in peer.messages if m["type"] == "user_text_message"]
-    assert texts == [{"type": "user_text_message", "text": "5", "urgency": "immediate"},
-                     {"type": "user_text_message", "text": "#", "urgency": "immediate"}]
+    assert texts == [
+        {"type": "user_text_message", "text": "5", "urgency": "immediate"},
+        {"type": "user_text_message", "text": "#", "urgency": "immediate"},
+    ]
     assert peer.headers["Authorization"] == "Bearer t"
     assert peer.headers["X-Callbridge-Call-Id"] == call.answer.parameters["callId"]
     # The agent got the caller's audio as s16le at its own rate: 1.2 s at 16 kHz, give or take a frame.
@@ -120,15 +144,25 @@ async def test_dtmf_reaches_a_websocket_agent_as_user_text_message(stack: Runnin
 
 async def test_dtmf_handling_can_template_or_ignore_digits(stack: RunningStack) -> None:
     async with agent_server() as (agent_url, peers):
-        medium = {"twilio": {"dtmfHandling": {"userTextMessage": {"text": "Caller pressed {digits}", "urgency": "URGENCY_SOON"}}}}
-        simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}, "medium": medium})
+        medium = {
+            "twilio": {
+                "dtmfHandling": {
+                    "userTextMessage": {"text": "Caller pressed {digits}", "urgency": "URGENCY_SOON"}
+                }
+            }
+        }
+        simulator, _ = await twilio_for(
+            stack, {"agentBackend": {"websocket": {"url": agent_url}}, "medium": medium}
+        )
         await simulator.place_call(tone(TONE_HZ, 0.5, RATE_HZ, -10.0), dtmf=[(0.2, "7")], tail_s=0.1)
     assert [m for m in peers[0].messages if m["type"] == "user_text_message"] == [
         {"type": "user_text_message", "text": "Caller pressed 7", "urgency": "soon"}
     ]
 
 
-async def test_barge_in_clears_the_carrier_at_once_and_reports_what_was_heard(stack: RunningStack, nats_url: str) -> None:
+async def test_barge_in_clears_the_carrier_at_once_and_reports_what_was_heard(
+    stack: RunningStack, nats_url: str
+) -> None:
     speech = tone(500.0, 3.0, 16000, -6.0).tobytes()  # 3 s of agent audio, sent all at once like a TTS
 
     async def talk_then_get_interrupted(peer: AgentPeer) -> None:
@@ -156,7 +190,8 @@ async def test_barge_in_clears_the_carrier_at_once_and_reports_what_was_heard(st
     assert any(m.cleared for m in recording.marks)
     events = await events_of(nats_url, call.answer.parameters["callId"])
     (truncated,) = [e for e in events if isinstance(e, PlayoutTruncated)]
-    assert truncated.turn == 0 and truncated.dropped_frames > 100
+    assert truncated.turn == 0
+    assert truncated.dropped_frames > 100
     assert abs(truncated.heard_ms - heard_s * 1000) <= 40
     assert truncated.acknowledged_ms <= truncated.heard_ms <= truncated.sent_ms <= 800
 
@@ -167,33 +202,45 @@ async def test_agent_hang_up_waits_for_the_goodbye_to_play(stack: RunningStack, 
     async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
         await asyncio.sleep(0.2)
         await peer.send_audio(goodbye)
-        await peer.send_message({"type": "client_tool_invocation", "toolName": "hangUp", "invocationId": "inv-1",
-                                 "parameters": {"reason": "done"}})
+        await peer.send_message(
+            {
+                "type": "client_tool_invocation",
+                "toolName": "hangUp",
+                "invocationId": "inv-1",
+                "parameters": {"reason": "done"},
+            }
+        )
 
     async with agent_server(say_goodbye_and_hang_up) as (agent_url, peers):
         simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}})
         call = await simulator.place_call(tone(TONE_HZ, 5.0, RATE_HZ, -30.0), tail_s=0.0)
         result = await peers[0].wait_for_message("client_tool_result")
     recording = call.recording
-    assert recording.ended_by == "server" and recording.close_code == 1000
+    assert recording.ended_by == "server"
+    assert recording.close_code == 1000
     assert recording.heard is not None
     assert heard_span_s(recording.heard) >= 0.99  # all of the goodbye
-    assert recording.ended_at_s is not None and recording.ended_at_s < 2.5
+    assert recording.ended_at_s is not None
+    assert recording.ended_at_s < 2.5
     assert result["invocationId"] == "inv-1"
     events = await events_of(nats_url, call.answer.parameters["callId"])
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "agent_hangup"
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "agent_hangup"
 
 
 async def test_unknown_tools_are_answered_with_an_error(stack: RunningStack) -> None:
     async def invoke(peer: AgentPeer) -> None:
-        await peer.send_message({"type": "client_tool_invocation", "toolName": "lookupOrder", "invocationId": "x"})
+        await peer.send_message(
+            {"type": "client_tool_invocation", "toolName": "lookupOrder", "invocationId": "x"}
+        )
 
     async with agent_server(invoke) as (agent_url, peers):
         simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": agent_url}}})
         await simulator.place_call(tone(TONE_HZ, 0.5, RATE_HZ, -30.0), tail_s=0.0)
         result = await peers[0].wait_for_message("client_tool_result")
-    assert result["invocationId"] == "x" and result["errorType"] == "undefined"
+    assert result["invocationId"] == "x"
+    assert result["errorType"] == "undefined"
 
 
 async def test_caller_hang_up_ends_the_call(stack: RunningStack, nats_url: str) -> None:
@@ -202,33 +249,50 @@ async def test_caller_hang_up_ends_the_call(stack: RunningStack, nats_url: str) 
     assert call.recording.ended_by == "simulator"
     events = await events_of(nats_url, call.answer.parameters["callId"])
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup"
-    assert ended.duration_ms is not None and 300 <= ended.duration_ms <= 1500
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "hangup"
+    assert ended.duration_ms is not None
+    assert 300 <= ended.duration_ms <= 1500
 
 
-async def test_max_duration_ends_the_call_after_the_time_exceeded_message(stack: RunningStack, nats_url: str) -> None:
+async def test_max_duration_ends_the_call_after_the_time_exceeded_message(
+    stack: RunningStack, nats_url: str
+) -> None:
     async with agent_server() as (agent_url, peers):
-        template = {"agentBackend": {"websocket": {"url": agent_url}}, "maxDuration": "1s",
-                    "timeExceededMessage": "Sorry, we are out of time."}
+        template = {
+            "agentBackend": {"websocket": {"url": agent_url}},
+            "maxDuration": "1s",
+            "timeExceededMessage": "Sorry, we are out of time.",
+        }
         simulator, _ = await twilio_for(stack, template)
         call = await simulator.place_call(tone(TONE_HZ, 6.0, RATE_HZ, -30.0), tail_s=0.0)
     assert call.recording.ended_by == "server"
     forced = [m for m in peers[0].messages if m["type"] == "forced_agent_message"]
-    assert forced == [{"type": "forced_agent_message", "content": "Sorry, we are out of time.", "urgency": "immediate"}]
+    assert forced == [
+        {"type": "forced_agent_message", "content": "Sorry, we are out of time.", "urgency": "immediate"}
+    ]
     events = await events_of(nats_url, call.answer.parameters["callId"])
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "timeout"
-    assert ended.duration_ms is not None and 1000 <= ended.duration_ms <= 3500
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "timeout"
+    assert ended.duration_ms is not None
+    assert 1000 <= ended.duration_ms <= 3500
 
 
-async def test_unreachable_agent_ends_the_call_with_connection_error(stack: RunningStack, nats_url: str) -> None:
-    simulator, _ = await twilio_for(stack, {"agentBackend": {"websocket": {"url": "ws://127.0.0.1:9/nobody"}}})
+async def test_unreachable_agent_ends_the_call_with_connection_error(
+    stack: RunningStack, nats_url: str
+) -> None:
+    simulator, _ = await twilio_for(
+        stack, {"agentBackend": {"websocket": {"url": "ws://127.0.0.1:9/nobody"}}}
+    )
     call = await simulator.place_call(tone(TONE_HZ, 3.0, RATE_HZ, -30.0), tail_s=0.0)
     assert call.recording.ended_by == "server"
     events = await events_of(nats_url, call.answer.parameters["callId"])
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "connection_error"
-    assert ended.detail is not None and "agent unavailable" in ended.detail
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "connection_error"
+    assert ended.detail is not None
+    assert "agent unavailable" in ended.detail
 
 
 async def test_a_join_url_works_once(stack: RunningStack) -> None:
@@ -237,7 +301,8 @@ async def test_a_join_url_works_once(stack: RunningStack) -> None:
     with pytest.raises(ConnectionClosed) as closed:
         async with connect(call.answer.stream_url, open_timeout=5) as again:
             await again.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4409
 
 
 async def test_forged_join_urls_are_refused_before_the_handshake(stack: RunningStack) -> None:
@@ -245,23 +310,32 @@ async def test_forged_join_urls_are_refused_before_the_handshake(stack: RunningS
     answer = await simulator.incoming_call(from_number="+15550001", to_number="+15550002")
     expires, _, mac = answer.stream_url.rsplit("/", 1)[1].partition(".")
     base = answer.stream_url.rsplit("/", 1)[0]
-    for url in (f"{base}/{int(expires) + 60}.{mac}", f"{base}/{expires}.{'A' * len(mac)}",
-                answer.stream_url.replace("/calls/", "/calls/x"), stack.media_url + "/elsewhere"):
+    for url in (
+        f"{base}/{int(expires) + 60}.{mac}",
+        f"{base}/{expires}.{'A' * len(mac)}",
+        answer.stream_url.replace("/calls/", "/calls/x"),
+        stack.media_url + "/elsewhere",
+    ):
         with pytest.raises(InvalidStatus) as refused:
             async with connect(url, open_timeout=5):
                 pass
         assert refused.value.response.status_code in (403, 404)
     # The genuine URL still works: refusals did not consume it.
     recording = await simulator.stream(answer, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
-    assert recording.ended_by == "simulator" and recording.frames_sent == 15
+    assert recording.ended_by == "simulator"
+    assert recording.frames_sent == 15
 
 
-async def test_unjoined_call_ends_at_join_timeout_and_its_url_expires(stack: RunningStack, nats_url: str) -> None:
+async def test_unjoined_call_ends_at_join_timeout_and_its_url_expires(
+    stack: RunningStack, nats_url: str
+) -> None:
     async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
         call = (await api.post("/api/calls", json={"joinTimeout": "1s", "agentBackend": {"echo": {}}})).json()
     events = await events_of(nats_url, call["callId"], timeout_s=8)
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "unjoined" and ended.duration_ms is None
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "unjoined"
+    assert ended.duration_ms is None
     with pytest.raises(InvalidStatus) as refused:
         async with connect(call["joinUrl"], open_timeout=5):
             pass
@@ -275,16 +349,26 @@ async def test_malformed_frames_are_counted_and_skipped_without_harming_the_call
     async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
         call = (await api.post("/api/calls", json={"agentBackend": {"echo": {"sampleRate": 8000}}})).json()
     stream_sid = "MZ" + "0" * 32
-    payload = __import__("base64").b64encode(ulaw_encode(tone(TONE_HZ, 0.02, RATE_HZ, -10.0))).decode()
-    media = '{"event":"media","streamSid":"%s","media":{"track":"inbound","payload":"%s"}}' % (stream_sid, payload)
-    bad = ["not json", '{"event":"media","media":{"payload":"***"}}', '{"event":"bogus"}', "[1,2]",
-           '{"event":"dtmf","dtmf":{"digit":"X"}}', b"\x00\x01"]
+    payload = base64.b64encode(ulaw_encode(tone(TONE_HZ, 0.02, RATE_HZ, -10.0))).decode()
+    media = orjson.dumps(
+        {"event": "media", "streamSid": stream_sid, "media": {"track": "inbound", "payload": payload}}
+    ).decode()
+    bad: list[str | bytes] = [
+        "not json",
+        '{"event":"media","media":{"payload":"***"}}',
+        '{"event":"bogus"}',
+        "[1,2]",
+        '{"event":"dtmf","dtmf":{"digit":"X"}}',
+        b"\x00\x01",
+    ]
     async with connect(call["joinUrl"], open_timeout=5) as twilio:
         await twilio.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
-        await twilio.send('{"event":"start","sequenceNumber":"1","streamSid":"%s","start":{"streamSid":"%s",'
-                          '"callSid":"CA1","accountSid":"AC1","tracks":["inbound"],'
-                          '"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},'
-                          '"customParameters":{}}}' % (stream_sid, stream_sid))
+        await twilio.send(
+            f'{{"event":"start","sequenceNumber":"1","streamSid":"{stream_sid}","start":{{"streamSid":"{stream_sid}",'
+            '"callSid":"CA1","accountSid":"AC1","tracks":["inbound"],'
+            '"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},'
+            '"customParameters":{}}}'
+        )
         for message in bad:
             await twilio.send(message)
             await twilio.send(media)
@@ -293,9 +377,13 @@ async def test_malformed_frames_are_counted_and_skipped_without_harming_the_call
             while echoed < len(bad):
                 reply = await twilio.recv()
                 echoed += '"event":"media"' in str(reply)
-        await twilio.send('{"event":"stop","streamSid":"%s","stop":{"accountSid":"AC1","callSid":"CA1"}}' % stream_sid)
+        await twilio.send(
+            f'{{"event":"stop","streamSid":"{stream_sid}","stop":{{"accountSid":"AC1","callSid":"CA1"}}}}'
+        )
     events = await events_of(nats_url, call["callId"])
     rejected = [e for e in events if isinstance(e, MediaFramesRejected)]
     assert len(rejected) == 1
     ended = events[-1]
-    assert isinstance(ended, CallEnded) and ended.end_reason == "hangup" and ended.rejected_frames == len(bad)
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "hangup"
+    assert ended.rejected_frames == len(bad)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from callbridge.devkit.nats_server import free_port
 from callbridge.devkit.asgi import serve_asgi
+from callbridge.devkit.nats_server import free_port
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 
@@ -31,13 +32,14 @@ async def api(nats_url: str, clean_jetstream: None) -> AsyncIterator[Api]:
     public_base_url = "https://callbridge.example.test"
     settings = WebhooksSettings(
         nats_url=nats_url,
-        api_key=API_KEY,
-        secret_key=SECRET_KEY,
+        api_key=SecretStr(API_KEY),
+        secret_key=SecretStr(SECRET_KEY),
         public_base_url=public_base_url,
         media_public_url=MEDIA_PUBLIC_URL,
         port=port,
     )
-    async with serve_asgi(create_app(settings), "127.0.0.1", port) as base_url, httpx.AsyncClient(
-        base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=10
-    ) as client:
+    async with (
+        serve_asgi(create_app(settings), "127.0.0.1", port) as base_url,
+        httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=10) as client,
+    ):
         yield Api(client, base_url, public_base_url)

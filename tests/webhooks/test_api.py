@@ -7,6 +7,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from nats.aio.client import Client
+from nats.js.api import DeliverPolicy
 
 from callbridge.common import subjects
 from callbridge.common.events import CallCreated, parse_event
@@ -62,7 +63,9 @@ async def test_invalid_agent_bodies_get_a_clear_422(api: Api, body: dict[str, ob
     assert fragment in response.text
 
 
-async def test_create_call_returns_a_signed_join_url_and_publishes_created(api: Api, nats_client: Client) -> None:
+async def test_create_call_returns_a_signed_join_url_and_publishes_created(
+    api: Api, nats_client: Client
+) -> None:
     js = nats_client.jetstream()
     response = await api.client.post(
         "/api/calls", json={"systemPrompt": "hello", "joinTimeout": "20s", "agentBackend": {"echo": {}}}
@@ -71,12 +74,16 @@ async def test_create_call_returns_a_signed_join_url_and_publishes_created(api: 
     call = response.json()
     assert call["joinUrl"].startswith(f"{MEDIA_PUBLIC_URL}/calls/{call['callId']}/telephony/")
     assert "?" not in call["joinUrl"]
-    assert call["joinTimeout"] == "20s" and call["maxDuration"] == "3600s"
-    assert call["joined"] is None and call["endReason"] is None
+    assert call["joinTimeout"] == "20s"
+    assert call["maxDuration"] == "3600s"
+    assert call["joined"] is None
+    assert call["endReason"] is None
     assert call["medium"] == {"twilio": {"outgoing": None, "dtmfHandling": None}}
     fetched = (await api.client.get(f"/api/calls/{call['callId']}")).json()
     assert fetched == call
-    subscription = await js.subscribe(subjects.call_event(call["callId"], "created"), deliver_policy="all")
+    subscription = await js.subscribe(
+        subjects.call_event(call["callId"], "created"), deliver_policy=DeliverPolicy.ALL
+    )
     message = await subscription.next_msg(timeout=5)
     event = parse_event(message.subject, message.data)
     assert isinstance(event, CallCreated)
@@ -85,7 +92,8 @@ async def test_create_call_returns_a_signed_join_url_and_publishes_created(api: 
 
 async def test_outgoing_calls_are_refused_until_the_dialer_exists(api: Api) -> None:
     response = await api.client.post(
-        "/api/calls", json={"medium": {"twilio": {"outgoing": {"to": "+15550001111", "from": "+15550002222"}}}}
+        "/api/calls",
+        json={"medium": {"twilio": {"outgoing": {"to": "+15550001111", "from": "+15550002222"}}}},
     )
     assert response.status_code == 422
     assert "dialer" in response.json()["detail"]
@@ -95,12 +103,19 @@ async def test_agent_calls_fill_templates_and_apply_overrides(api: Api) -> None:
     agent = (
         await api.client.post(
             "/api/agents",
-            json={"name": "a1", "callTemplate": {"systemPrompt": "Talk to {{customer.name}}", "maxDuration": "60s"}},
+            json={
+                "name": "a1",
+                "callTemplate": {"systemPrompt": "Talk to {{customer.name}}", "maxDuration": "60s"},
+            },
         )
     ).json()
     response = await api.client.post(
         f"/api/agents/{agent['agentId']}/calls",
-        json={"templateContext": {"customer": {"name": "Jane"}}, "maxDuration": "30s", "metadata": {"k": "v"}},
+        json={
+            "templateContext": {"customer": {"name": "Jane"}},
+            "maxDuration": "30s",
+            "metadata": {"k": "v"},
+        },
     )
     assert response.status_code == 201, response.text
     call = response.json()
@@ -139,11 +154,17 @@ async def test_twilio_credentials_are_write_only(api: Api) -> None:
     assert "secret-token-123456" not in created.text
     assert (await api.client.post("/api/telephony_configs/twilio", json=body)).status_code == 409
     agent_id = str(uuid4())
-    bad = await api.client.patch("/api/telephony_configs/twilio", json={"callCreationAllowedAgentIds": [agent_id]})
+    bad = await api.client.patch(
+        "/api/telephony_configs/twilio", json={"callCreationAllowedAgentIds": [agent_id]}
+    )
     assert bad.status_code == 422
     patched = await api.client.patch(
         "/api/telephony_configs/twilio",
-        json={"callCreationAllowAllAgents": False, "callCreationAllowedAgentIds": [agent_id], "authToken": "other-token-99"},
+        json={
+            "callCreationAllowAllAgents": False,
+            "callCreationAllowedAgentIds": [agent_id],
+            "authToken": "other-token-99",
+        },
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["callCreationAllowedAgentIds"] == [agent_id]

@@ -21,7 +21,9 @@ def test_published_vector_verifies() -> None:
 
 
 def test_vector_verifies_with_the_default_port_added() -> None:
-    assert verify_signature(TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2", FormData(PARAMS), SIGNATURE)
+    assert verify_signature(
+        TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2", FormData(PARAMS), SIGNATURE
+    )
 
 
 def test_any_change_breaks_the_signature() -> None:

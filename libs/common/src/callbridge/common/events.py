@@ -53,7 +53,9 @@ class CallEnded(CallEvent):
     end_reason: EndReason
     duration_ms: int | None = Field(default=None, description="From joined to ended; None if never joined.")
     detail: str | None = None
-    rejected_frames: int = Field(default=0, description="Provider frames that could not be parsed and were skipped.")
+    rejected_frames: int = Field(
+        default=0, description="Provider frames that could not be parsed and were skipped."
+    )
 
 
 class DtmfReceived(CallEvent):

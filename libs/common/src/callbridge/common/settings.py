@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_API_KEY = "cb-dev-key"
-DEV_SECRET_KEY = "cb-dev-secret-do-not-use-in-production"
+DEV_SECRET_KEY = "cb-dev-secret-do-not-use-in-production"  # noqa: S105  (the known dev default production refuses)
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", DEV_API_KEY, DEV_SECRET_KEY}
 
 

@@ -88,9 +88,7 @@ class KvStore(Generic[M]):
         await self.get(key)  # NotFoundError for an unknown key
         await self._kv.delete(key)
 
-    async def mutate(
-        self, key: str, change: Callable[[M], M] | Callable[[M], Awaitable[M]]
-    ) -> Versioned[M]:
+    async def mutate(self, key: str, change: Callable[[M], M] | Callable[[M], Awaitable[M]]) -> Versioned[M]:
         """Read, apply ``change`` and write back with compare-and-set, retrying when another writer won.
 
         ``change`` may raise UnchangedError to leave the record untouched (the current one is returned).

@@ -23,11 +23,13 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvide
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415  (optional dependency)
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                 OTLPSpanExporter,
             )
         except ImportError:
-            logger.warning("CALLBRIDGE_OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed")
+            logger.warning(
+                "CALLBRIDGE_OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed"
+            )
         else:
             endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))

@@ -23,7 +23,10 @@ def lookup(context: dict[str, Any], dotted: str) -> Any:
 
 
 def render(template: str, context: dict[str, Any], *, strict: bool = True) -> str:
-    """Replace each ``{{name}}`` or ``{{a.b}}`` with its value; unknown names raise unless ``strict=False``."""
+    """Replace each ``{{name}}`` or ``{{a.b}}`` with its value.
+
+    Unknown names raise MissingTemplateVariableError unless ``strict=False``, which leaves them as they are.
+    """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -35,5 +35,3 @@ async def serve_asgi(app: object, host: str, port: int, log_level: str = "warnin
     finally:
         server.should_exit = True
         await task
-
-

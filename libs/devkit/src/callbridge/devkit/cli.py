@@ -30,14 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=_env("CALLBRIDGE_HOST", "127.0.0.1"))
     up.add_argument("--webhooks-port", type=int, default=int(_env("CALLBRIDGE_PORT", "8000") or 8000))
     up.add_argument("--media-port", type=int, default=int(_env("CALLBRIDGE_MEDIA_PORT", "8001") or 8001))
-    up.add_argument("--public-url", default=_env("CALLBRIDGE_PUBLIC_BASE_URL"),
-                    help="URL providers reach the webhooks at (default: http://HOST:WEBHOOKS_PORT)")
-    up.add_argument("--media-public-url", default=_env("CALLBRIDGE_MEDIA_PUBLIC_URL"),
-                    help="URL providers reach the media service at (default: ws://HOST:MEDIA_PORT)")
+    up.add_argument(
+        "--public-url",
+        default=_env("CALLBRIDGE_PUBLIC_BASE_URL"),
+        help="URL providers reach the webhooks at (default: http://HOST:WEBHOOKS_PORT)",
+    )
+    up.add_argument(
+        "--media-public-url",
+        default=_env("CALLBRIDGE_MEDIA_PUBLIC_URL"),
+        help="URL providers reach the media service at (default: ws://HOST:MEDIA_PORT)",
+    )
     up.add_argument("--api-key", default=_env("CALLBRIDGE_API_KEY", DEV_API_KEY))
     up.add_argument("--secret-key", default=_env("CALLBRIDGE_SECRET_KEY", DEV_SECRET_KEY))
-    up.add_argument("--nats-url", default=_env("CALLBRIDGE_NATS_URL"),
-                    help="use this NATS (JetStream) instead of starting a private nats-server")
+    up.add_argument(
+        "--nats-url",
+        default=_env("CALLBRIDGE_NATS_URL"),
+        help="use this NATS (JetStream) instead of starting a private nats-server",
+    )
     up.add_argument("--no-demo", action="store_true", help="do not place the simulated demo call")
     up.add_argument("--log-level", default=_env("CALLBRIDGE_LOG_LEVEL", "WARNING"))
 
@@ -85,7 +94,9 @@ async def _up(args: argparse.Namespace) -> int:
             print(f"  REST API + webhooks {stack.webhooks_url}  (docs: {stack.webhooks_url}/docs)")
             print(f"  public base URL    {stack.public_base_url}")
             print(f"  media (join URLs)  {stack.media_public_url}")
-            key_note = "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""
+            key_note = (
+                "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""
+            )
             print(f"  API key            {args.api_key}{key_note}")
             if not args.no_demo:
                 demo = asyncio.create_task(run_demo_call(stack, nats_url), name="demo-call")
@@ -108,8 +119,10 @@ async def _up(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     if args.command == "up":
         return asyncio.run(_up(args))
     return asyncio.run(simulate_call(args))

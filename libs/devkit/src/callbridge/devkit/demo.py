@@ -26,11 +26,16 @@ SAMPLE_RATE_HZ = 8000
 
 async def run_demo_call(stack: RunningStack, nats_url: str) -> None:
     provisioned = await provision_twilio_agent(
-        stack.webhooks_url, stack.api_key, stack.public_base_url, name="demo",
+        stack.webhooks_url,
+        stack.api_key,
+        stack.public_base_url,
+        name="demo",
         call_template={"agentBackend": {"demo": {}}, "systemPrompt": "Demo for {{user.phone_number}}"},
     )
     simulator = TwilioSimulator(
-        provisioned.webhook_url, provisioned.auth_token, provisioned.account_sid,
+        provisioned.webhook_url,
+        provisioned.auth_token,
+        provisioned.account_sid,
         allow_insecure_ws=stack.media_public_url.startswith("ws://"),
     )
     print(f"\ndemo: simulated Twilio call to agent {provisioned.agent_id} (presses 5, then #)")

@@ -41,8 +41,19 @@ class NatsServer:
 
     def start(self) -> None:
         log = Path(self._tmp.name) / "nats.log"
-        self._process = subprocess.Popen(
-            [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", self._tmp.name, "-l", str(log)],
+        self._process = subprocess.Popen(  # noqa: S603  (a fixed argv of the nats-server binary, no shell)
+            [
+                self.binary,
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                self._tmp.name,
+                "-l",
+                str(log),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -1,4 +1,4 @@
-"""Set a fresh deployment up for simulated Twilio calls: imported credentials and an agent, via the REST API."""
+"""Set a deployment up for simulated Twilio calls: an agent and imported credentials, via the REST API."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ async def provision_twilio_agent(
 ) -> Provisioned:
     """Create an agent and import (or update) Twilio credentials that allow it to take calls."""
     auth_token = auth_token or secrets.token_hex(16)
-    async with httpx.AsyncClient(base_url=api_url, headers={"X-API-Key": api_key}, timeout=HTTP_TIMEOUT_S) as api:
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"X-API-Key": api_key}, timeout=HTTP_TIMEOUT_S
+    ) as api:
         response = await api.post("/api/agents", json={"name": name, "callTemplate": call_template or {}})
         response.raise_for_status()
         agent_id: str = response.json()["agentId"]

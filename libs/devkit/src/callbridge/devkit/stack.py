@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
 from callbridge.devkit.nats_server import free_port
@@ -19,6 +20,7 @@ from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
+
 
 @dataclass(frozen=True, slots=True)
 class StackConfig:
@@ -51,16 +53,26 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
     media_url = f"ws://{config.host}:{media_port}"
     public_base_url = config.public_base_url or webhooks_url
     media_public_url = config.media_public_url or media_url
-    common = {"nats_url": config.nats_url, "secret_key": config.secret_key, "log_level": config.log_level}
+    # Settings not given here still come from CALLBRIDGE_* environment variables.
+    secret_key = SecretStr(config.secret_key)
     webhooks_settings = WebhooksSettings(
-        **common,
-        api_key=config.api_key,
+        nats_url=config.nats_url,
+        secret_key=secret_key,
+        log_level=config.log_level,
+        api_key=SecretStr(config.api_key),
         public_base_url=public_base_url,
         media_public_url=media_public_url,
         host=config.host,
         port=webhooks_port,
     )
-    media_settings = MediaSettings(**common, media_host=config.host, media_port=media_port, drain_timeout_s=2.0)
+    media_settings = MediaSettings(
+        nats_url=config.nats_url,
+        secret_key=secret_key,
+        log_level=config.log_level,
+        media_host=config.host,
+        media_port=media_port,
+        drain_timeout_s=2.0,
+    )
 
     media_stop, media_ready = asyncio.Event(), asyncio.Event()
     media_task = asyncio.create_task(serve_media(media_settings, media_stop, media_ready), name="media")
@@ -72,7 +84,9 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
             if media_task.done():
                 media_task.result()  # raises what stopped it
                 raise RuntimeError("media stopped during start-up")
-        async with serve_asgi(create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()):
+        async with serve_asgi(
+            create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()
+        ):
             yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
     finally:
         media_stop.set()

@@ -9,6 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 import nats
+from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from callbridge.common import subjects
@@ -52,13 +53,16 @@ async def follow_call(nats_url: str, call_id: UUID | str) -> AsyncIterator[async
     client = await nats.connect(nats_url, connect_timeout=5)
     queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=10_000)
 
-    async def on_message(message: nats.aio.msg.Msg) -> None:
+    async def on_message(message: Msg) -> None:
         with contextlib.suppress(ValueError, asyncio.QueueFull):
             queue.put_nowait(parse_event(message.subject, message.data))
 
     js = client.jetstream()
     subscription = await js.subscribe(
-        subjects.one_call_events(call_id), cb=on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+        subjects.one_call_events(call_id),
+        cb=on_message,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
     )
     try:
         yield queue
@@ -68,7 +72,10 @@ async def follow_call(nats_url: str, call_id: UUID | str) -> AsyncIterator[async
 
 
 async def print_timeline(
-    queue: asyncio.Queue[CallEvent], *, until_ended: bool = True, timeout_s: float = 120.0,
+    queue: asyncio.Queue[CallEvent],
+    *,
+    until_ended: bool = True,
+    timeout_s: float = 120.0,
     write: Callable[[str], None] = print,
 ) -> list[CallEvent]:
     """Print events as they come, with seconds since the first; stop after ``ended`` (or the timeout)."""

@@ -10,9 +10,14 @@ from callbridge.common.settings import CommonSettings
 class MediaSettings(CommonSettings):
     media_host: str = "127.0.0.1"
     media_port: int = 8001
-    max_calls: int = Field(default=500, ge=1, description="Further joins get HTTP 503 so a balancer tries elsewhere.")
+    max_calls: int = Field(
+        default=500, ge=1, description="Further joins get HTTP 503 so a balancer tries elsewhere."
+    )
     playout_lead_ms: int = Field(
-        default=100, ge=20, le=1000, description="How far ahead of real time agent audio may be sent to the provider."
+        default=100,
+        ge=20,
+        le=1000,
+        description="How far ahead of real time agent audio may be sent to the provider.",
     )
     start_timeout_s: float = Field(default=10.0, gt=0, description="Wait for the provider's 'start' message.")
     agent_connect_timeout_s: float = Field(default=10.0, gt=0)
@@ -20,6 +25,10 @@ class MediaSettings(CommonSettings):
         default=10.0, gt=0, description="Longest wait for the agent's last audio to play before hanging up."
     )
     drain_timeout_s: float = Field(
-        default=3600.0, ge=0, description="On SIGTERM, how long calls in progress may continue before they are cut."
+        default=3600.0,
+        ge=0,
+        description="On SIGTERM, how long calls in progress may continue before they are cut.",
     )
-    max_message_bytes: int = Field(default=256 * 1024, description="Largest provider or agent WebSocket message.")
+    max_message_bytes: int = Field(
+        default=256 * 1024, description="Largest provider or agent WebSocket message."
+    )

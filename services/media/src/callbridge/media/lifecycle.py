@@ -42,18 +42,24 @@ class CallLifecycle:
 
         def merge(current: Call) -> Call:
             known = current.provider_details
-            merged = details if known is None else known.model_copy(
-                update=details.model_dump(exclude_none=True, by_alias=False)
+            merged = (
+                details
+                if known is None
+                else known.model_copy(update=details.model_dump(exclude_none=True, by_alias=False))
             )
             return current.model_copy(update={"provider_details": merged})
 
         updated = (await self._calls.mutate(str(call.call_id), merge)).value
         await self.publish(
-            CallJoined(call_id=call.call_id, provider_details=updated.provider_details, media_replica=self.replica)
+            CallJoined(
+                call_id=call.call_id, provider_details=updated.provider_details, media_replica=self.replica
+            )
         )
         return updated
 
-    async def end(self, call_id: UUID, reason: EndReason, *, detail: str | None = None, rejected_frames: int = 0) -> bool:
+    async def end(
+        self, call_id: UUID, reason: EndReason, *, detail: str | None = None, rejected_frames: int = 0
+    ) -> bool:
         """Make the record final and publish ``ended``; False if the call had ended already."""
         now = datetime.now(UTC)
         ended_here = False

@@ -25,7 +25,9 @@ SERVICE_NAME = "callbridge-media"
 LAG_INTERVAL_S = 0.5
 
 
-async def serve_media(settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+async def serve_media(
+    settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
     """Run the media service until ``stop`` is set, then drain the calls in progress."""
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider)
@@ -37,7 +39,10 @@ async def serve_media(settings: MediaSettings, stop: asyncio.Event, ready: async
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
     server = MediaServer(
-        settings, lifecycle, JoinTokenSigner(settings.secret_key.get_secret_value()), tracer_provider.get_tracer(SERVICE_NAME)
+        settings,
+        lifecycle,
+        JoinTokenSigner(settings.secret_key.get_secret_value()),
+        tracer_provider.get_tracer(SERVICE_NAME),
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:
@@ -87,7 +92,7 @@ async def _main() -> None:
 def run() -> None:
     """``callbridge-media``: serve join URLs on CALLBRIDGE_MEDIA_HOST:CALLBRIDGE_MEDIA_PORT."""
     try:
-        import uvloop  # noqa: PLC0415  (optional: a faster event loop where it is installed)
+        import uvloop
     except ImportError:
         asyncio.run(_main())
     else:

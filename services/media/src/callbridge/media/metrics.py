@@ -9,7 +9,9 @@ from prometheus_client import Counter, Gauge
 
 ACTIVE_CALLS = Gauge("callbridge_media_active_calls", "Calls whose media WebSocket this replica holds")
 CALLS_ENDED = Counter("callbridge_media_calls_ended_total", "Calls ended on this replica", ["end_reason"])
-FRAMES_REJECTED = Counter("callbridge_media_frames_rejected_total", "Provider frames that could not be parsed")
+FRAMES_REJECTED = Counter(
+    "callbridge_media_frames_rejected_total", "Provider frames that could not be parsed"
+)
 FRAMES_DROPPED = Counter(
     "callbridge_media_frames_dropped_total", "Agent frames dropped (barge-in, queue limit, peer not reading)"
 )

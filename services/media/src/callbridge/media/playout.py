@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -86,10 +87,8 @@ class Playout:
     async def close(self) -> None:
         if self._pacer is not None:
             self._pacer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._pacer
-            except asyncio.CancelledError:
-                pass
             self._pacer = None
 
     @property

@@ -80,7 +80,9 @@ class CallSession:
     # -- running the call -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        with self._tracer.start_as_current_span("media.call", attributes={"callbridge.call_id": str(self.call.call_id)}):
+        with self._tracer.start_as_current_span(
+            "media.call", attributes={"callbridge.call_id": str(self.call.call_id)}
+        ):
             metrics.ACTIVE_CALLS.inc()
             try:
                 await self._run()
@@ -177,7 +179,9 @@ class CallSession:
         rendered = self.call.medium.dtmf_handling.render(digit)
         if rendered is not None:
             text, urgency = rendered
-            await self._agent.send_message({"type": "user_text_message", "text": text, "urgency": urgency.wire})
+            await self._agent.send_message(
+                {"type": "user_text_message", "text": text, "urgency": urgency.wire}
+            )
 
     async def _reject(self, exc: ProtocolError) -> None:
         """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
@@ -286,9 +290,16 @@ class CallSession:
         """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
         drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
         if not drained:
-            self._log.warning("call %s: hanging up before the agent's audio finished playing", self.call.call_id)
+            self._log.warning(
+                "call %s: hanging up before the agent's audio finished playing", self.call.call_id
+            )
         await self._agent.send_message(
-            {"type": "client_tool_result", "invocationId": invocation_id, "result": "call ended", "responseType": "hang-up"}
+            {
+                "type": "client_tool_result",
+                "invocationId": invocation_id,
+                "result": "call ended",
+                "responseType": "hang-up",
+            }
         )
         self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
         await self._socket.close(1000, "agent hung up")
@@ -297,9 +308,7 @@ class CallSession:
 
     def _arm_timers(self) -> None:
         loop = asyncio.get_running_loop()
-        self._timers.append(
-            loop.call_later(self.call.max_duration.total_seconds(), self._on_max_duration)
-        )
+        self._timers.append(loop.call_later(self.call.max_duration.total_seconds(), self._on_max_duration))
 
     def _on_max_duration(self) -> None:
         self._spawn(self._time_exceeded(), "time-exceeded")
@@ -307,7 +316,9 @@ class CallSession:
     async def _time_exceeded(self) -> None:
         message = self.call.time_exceeded_message
         if message and self._agent.speaks_text:
-            await self._agent.send_message({"type": "forced_agent_message", "content": message, "urgency": "immediate"})
+            await self._agent.send_message(
+                {"type": "forced_agent_message", "content": message, "urgency": "immediate"}
+            )
             # Give the agent time to speak it: the goodbye has played once audio started and drained.
             await asyncio.sleep(1.0)
             await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
@@ -357,7 +368,9 @@ class CallSession:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            self._log.error("call %s: task %s failed", self.call.call_id, task.get_name(), exc_info=task.exception())
+            self._log.error(
+                "call %s: task %s failed", self.call.call_id, task.get_name(), exc_info=task.exception()
+            )
 
 
 def _str_or_none(value: object) -> str | None:

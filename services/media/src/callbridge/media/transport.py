@@ -1,4 +1,4 @@
-"""The provider WebSocket as the call session needs it; one small interface so the server library can change."""
+"""The provider WebSocket as the call session needs it: one small interface, so the library can change."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ class ProviderSocket(Protocol):
         """Send a text message; False when it was dropped (peer gone or not reading)."""
         ...
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
     @property
-    def close_code(self) -> int | None:
-        ...
+    def close_code(self) -> int | None: ...

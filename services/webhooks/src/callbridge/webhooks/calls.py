@@ -43,7 +43,9 @@ def merge_agent_call(agent: Agent, request: AgentCallCreate) -> CallSettings:
     """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled."""
     fields = agent.call_template.model_dump(exclude_none=True, exclude={"context_schema"}, by_alias=False)
     settings = CallSettings.model_validate(fields)
-    overrides = {name: getattr(request, name) for name in _AGENT_CALL_OVERRIDES if getattr(request, name) is not None}
+    overrides = {
+        name: getattr(request, name) for name in _AGENT_CALL_OVERRIDES if getattr(request, name) is not None
+    }
     settings = settings.model_copy(update=overrides)
     return fill_templates(settings, request.template_context)
 

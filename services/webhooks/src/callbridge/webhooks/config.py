@@ -17,7 +17,7 @@ class WebhooksSettings(CommonSettings):
     )
     media_public_url: str = Field(
         default="ws://127.0.0.1:8001",
-        description="The URL providers reach the media service at; join URLs start with it (wss in production).",
+        description="The URL providers reach the media service at; join URLs start with it (wss in prod).",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -27,7 +27,9 @@ class WebhooksSettings(CommonSettings):
         if self.is_production:
             require_real_secret("CALLBRIDGE_API_KEY", self.api_key.get_secret_value(), min_length=16)
             if not self.media_public_url.startswith("wss://"):
-                raise ValueError("CALLBRIDGE_MEDIA_PUBLIC_URL must be wss:// in production (Twilio accepts only wss)")
+                raise ValueError(
+                    "CALLBRIDGE_MEDIA_PUBLIC_URL must be wss:// in production (Twilio accepts only wss)"
+                )
         return self
 
     @property

@@ -36,9 +36,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="callbridge API key")
 
 
-def require_api_key(
-    request: Request, api_key: Annotated[str | None, Depends(_api_key_header)]
-) -> None:
+def require_api_key(request: Request, api_key: Annotated[str | None, Depends(_api_key_header)]) -> None:
     expected: str = request.app.state.settings.api_key.get_secret_value()
     if api_key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header")

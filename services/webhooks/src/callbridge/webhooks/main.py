@@ -1,4 +1,4 @@
-"""The webhooks service: app factory, lifespan (NATS, JetStream, KV) and the ``callbridge-webhooks`` entry point."""
+"""The webhooks service: app factory, lifespan (NATS, JetStream, KV), the ``callbridge-webhooks`` command."""
 
 from __future__ import annotations
 
@@ -44,12 +44,19 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             settings=settings,
             stores=stores,
             publisher=publisher,
-            calls=CallFactory(stores.calls, publisher, JoinTokenSigner(secret_key), settings.media_public_url),
+            calls=CallFactory(
+                stores.calls, publisher, JoinTokenSigner(secret_key), settings.media_public_url
+            ),
             secret_box=SecretBox(secret_key),
         )
         if settings.uses_dev_api_key:
-            logger.warning("using the development API key %r (set CALLBRIDGE_API_KEY)", settings.api_key.get_secret_value())
-        logger.info("webhooks ready: public %s, media %s", settings.public_base_url, settings.media_public_url)
+            logger.warning(
+                "using the development API key %r (set CALLBRIDGE_API_KEY)",
+                settings.api_key.get_secret_value(),
+            )
+        logger.info(
+            "webhooks ready: public %s, media %s", settings.public_base_url, settings.media_public_url
+        )
         try:
             yield
         finally:
@@ -63,7 +70,13 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    for router in (health.router, agents.router, calls.router, telephony_configs.router, telephony_xml.router):
+    for router in (
+        health.router,
+        agents.router,
+        calls.router,
+        telephony_configs.router,
+        telephony_xml.router,
+    ):
         app.include_router(router)
     _install_error_handlers(app)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="healthz")
@@ -89,4 +102,6 @@ def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     settings = WebhooksSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    )

@@ -29,7 +29,10 @@ def verify_signature(auth_token: str, url: str, form: FormData, signature: str |
 
 
 def map_request_context(form: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    """``{"From": "user.phone_number"}`` turns ``From=+1555…`` into ``{"user": {"phone_number": "+1555…"}}``."""
+    """Map webhook fields into the template context.
+
+    ``{"From": "user.phone_number"}`` turns ``From=+1555…`` into ``{"user": {"phone_number": "+1555…"}}``.
+    """
     context: dict[str, Any] = {}
     for source, target in mapping.items():
         try:

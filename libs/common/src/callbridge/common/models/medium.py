@@ -32,7 +32,9 @@ class DtmfUserTextMessage(ApiModel):
 
 
 class DtmfHandling(ApiModel):
-    """What happens to digits the caller presses. Absent: they reach the agent as an immediate text message."""
+    """What happens to digits the caller presses
+
+    Absent, they reach the agent as an immediate text message (Ultravox §1.2).."""
 
     ignore: bool = False
     user_text_message: DtmfUserTextMessage | None = None

@@ -34,7 +34,7 @@ class AgentConnection(ABC):
     speaks_text: bool = False
     """Whether ``forced_agent_message`` makes this agent speak (used for ``timeExceededMessage``)."""
 
-    async def connect(self) -> None:
+    async def connect(self) -> None:  # noqa: B027  (optional hook: a no-op for in-process agents)
         """Open the connection. Called as soon as the provider's socket arrives, before its ``start``,
         so that the agent's network set-up overlaps the provider's; built-in agents need none."""
 

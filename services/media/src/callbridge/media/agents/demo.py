@@ -25,12 +25,14 @@ _DIGIT_WORDS = {"*": "star", "#": "pound"}
 @functools.cache
 def prompt(name: str) -> bytes:
     """A prompt's s16le samples at 16 kHz, read once per process."""
-    with resources.files(__package__).joinpath("prompts", f"{name}.wav").open("rb") as handle, wave.open(
-        handle
-    ) as wav:
+    with (
+        resources.files(__package__).joinpath("prompts", f"{name}.wav").open("rb") as handle,
+        wave.open(handle) as wav,
+    ):
         if wav.getframerate() != SAMPLE_RATE_HZ or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
             raise ValueError(f"prompt {name}: expected 16 kHz mono 16-bit")
-        return wav.readframes(wav.getnframes())
+        frames: bytes = wav.readframes(wav.getnframes())
+        return frames
 
 
 class DemoAgent(AgentConnection):
@@ -89,7 +91,14 @@ class DemoAgent(AgentConnection):
         self._ordinal += 1
         await listener.on_agent_message({"type": "state", "state": "speaking"})
         await listener.on_agent_message(
-            {"type": "transcript", "role": "agent", "medium": "voice", "text": text, "final": True, "ordinal": self._ordinal}
+            {
+                "type": "transcript",
+                "role": "agent",
+                "medium": "voice",
+                "text": text,
+                "final": True,
+                "ordinal": self._ordinal,
+            }
         )
         await listener.on_agent_audio(audio)
         await listener.on_agent_message({"type": "state", "state": "listening"})

@@ -61,7 +61,9 @@ class WebSocketAgent(AgentConnection):
         # What the agent sent before this waits in the connection's bounded receive queue.
         if self._ws is None:
             raise AgentError("start before connect")
-        self._reader = asyncio.create_task(self._read(self._ws, listener), name=f"agent-reader-{self._call_id}")
+        self._reader = asyncio.create_task(
+            self._read(self._ws, listener), name=f"agent-reader-{self._call_id}"
+        )
 
     async def _read(self, ws: ClientConnection, listener: AgentListener) -> None:
         error: str | None = None
@@ -77,11 +79,15 @@ class WebSocketAgent(AgentConnection):
                 if not isinstance(data, dict) or not isinstance(data.get("type"), str):
                     self.bad_messages += 1
                     if self.bad_messages == 1:
-                        logger.warning("call %s: agent sent a message that is not a typed JSON object", self._call_id)
+                        logger.warning(
+                            "call %s: agent sent a message that is not a typed JSON object", self._call_id
+                        )
                     continue
                 await listener.on_agent_message(data)
         except ConnectionClosed as exc:
-            error = None if exc.rcvd is not None and exc.rcvd.code == 1000 else f"agent connection lost: {exc}"
+            error = (
+                None if exc.rcvd is not None and exc.rcvd.code == 1000 else f"agent connection lost: {exc}"
+            )
         except Exception as exc:  # the session must learn the agent is gone, whatever broke
             logger.exception("call %s: agent reader failed", self._call_id)
             error = f"agent reader failed: {exc}"

@@ -114,7 +114,9 @@ class TwilioMediaStream(ProviderStream):
         rate = media_format.get("sampleRate")
         channels = media_format.get("channels", 1)
         if rate != 8000 or channels != 1:
-            raise ProtocolError(f"unsupported media format: {rate} Hz, {channels} channels (Twilio sends 8000/1)")
+            raise ProtocolError(
+                f"unsupported media format: {rate} Hz, {channels} channels (Twilio sends 8000/1)"
+            )
         stream_id = _require_safe(str(data.get("streamSid") or _field(start, "streamSid")), "streamSid")
         parameters = start.get("customParameters") or {}
         if not isinstance(parameters, dict):

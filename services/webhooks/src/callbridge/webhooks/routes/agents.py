@@ -37,7 +37,9 @@ async def list_agents(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Agent)
 async def create_agent(services: ServicesDep, body: AgentCreate) -> Agent:
-    agent = Agent(agent_id=uuid4(), name=body.name, created=datetime.now(UTC), call_template=body.call_template)
+    agent = Agent(
+        agent_id=uuid4(), name=body.name, created=datetime.now(UTC), call_template=body.call_template
+    )
     await services.stores.agents.create(str(agent.agent_id), agent)
     return agent
 

@@ -50,7 +50,11 @@ async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCa
 
 @router.get("/agents/{agent_id}/calls", response_model=CallPage)
 async def list_agent_calls(
-    services: ServicesDep, request: Request, agent_id: UUID, cursor: str | None = None, page_size: int = PageSize
+    services: ServicesDep,
+    request: Request,
+    agent_id: UUID,
+    cursor: str | None = None,
+    page_size: int = PageSize,
 ) -> CallPage:
     await load_agent(services, agent_id)
     calls = sorted(

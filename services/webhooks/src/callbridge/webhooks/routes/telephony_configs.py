@@ -42,7 +42,9 @@ async def create_twilio_config(services: ServicesDep, body: TwilioConfigCreate) 
     try:
         await services.stores.telephony_configs.create(TWILIO_KEY, stored)
     except ConflictError:
-        raise AlreadyExistsError("Twilio credentials are already imported; use PATCH to change them") from None
+        raise AlreadyExistsError(
+            "Twilio credentials are already imported; use PATCH to change them"
+        ) from None
     return stored.public()
 
 

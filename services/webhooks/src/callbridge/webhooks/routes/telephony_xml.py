@@ -52,7 +52,9 @@ async def telephony_xml(services: ServicesDep, agent_id: UUID, request: Request)
 
     url = twilio.signed_url(services.settings.public_base_url, request.url.path, request.url.query)
     if not twilio.verify_signature(auth_token, url, form, request.headers.get(twilio.SIGNATURE_HEADER)):
-        logger.warning("refused Twilio webhook for agent %s: bad or missing signature (url %s)", agent_id, url)
+        logger.warning(
+            "refused Twilio webhook for agent %s: bad or missing signature (url %s)", agent_id, url
+        )
         raise ForbiddenError("invalid or missing X-Twilio-Signature")
     if form.get("AccountSid") != config.account_sid:
         raise ForbiddenError("AccountSid does not match the imported Twilio account")
