@@ -65,7 +65,7 @@ class Provider(enum.StrEnum):
 
 
 class CallMedium(ApiModel):
-    """Exactly one provider is set. Only Twilio is served by this build (see docs/providers.md)."""
+    """Exactly one provider is set. Only Twilio is served by this build (see docs/api.md)."""
 
     twilio: TwilioMedium | None = None
 
