@@ -6,10 +6,10 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
-from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallEnded, CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.store import KvStore, UnchangedError
+from callbridge.media.outbox import EventOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +19,9 @@ class CallUnavailableError(Exception):
 
 
 class CallLifecycle:
-    def __init__(self, calls: KvStore[Call], publisher: EventPublisher, replica: str) -> None:
+    def __init__(self, calls: KvStore[Call], outbox: EventOutbox, replica: str) -> None:
         self._calls = calls
-        self._publisher = publisher
+        self._outbox = outbox
         self.replica = replica
 
     async def claim(self, call_id: UUID) -> Call:
@@ -50,7 +50,7 @@ class CallLifecycle:
             return current.model_copy(update={"provider_details": merged})
 
         updated = (await self._calls.mutate(str(call.call_id), merge)).value
-        await self.publish(
+        self.publish(
             CallJoined(
                 call_id=call.call_id, provider_details=updated.provider_details, media_replica=self.replica
             )
@@ -75,7 +75,7 @@ class CallLifecycle:
         if not ended_here:
             return False
         duration_ms = None if final.joined is None else round((now - final.joined).total_seconds() * 1000)
-        await self.publish(
+        self.publish(
             CallEnded(
                 call_id=call_id,
                 end_reason=reason,
@@ -87,8 +87,6 @@ class CallLifecycle:
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True
 
-    async def publish(self, event: CallEvent) -> None:
-        try:
-            await self._publisher.publish(event)
-        except Exception:  # an event lost must not take the call down; it is logged with its id
-            logger.exception("could not publish %s for call %s", event.EVENT, event.call_id)
+    def publish(self, event: CallEvent) -> None:
+        """Queue the event for publishing in order (see outbox.py); never waits on NATS."""
+        self._outbox.emit(event)

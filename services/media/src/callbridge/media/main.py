@@ -17,6 +17,7 @@ from callbridge.media import metrics
 from callbridge.media.config import MediaSettings
 from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.outbox import EventOutbox
 from callbridge.media.server import MediaServer
 
 logger = logging.getLogger("callbridge.media")
@@ -35,7 +36,9 @@ async def serve_media(
     await ensure_jetstream(connection)
     stores = await open_stores(broker)
     replica = f"media-{settings.instance_id}"
-    lifecycle = CallLifecycle(stores.calls, EventPublisher(broker), replica)
+    outbox = EventOutbox(EventPublisher(broker))
+    outbox.start()
+    lifecycle = CallLifecycle(stores.calls, outbox, replica)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
     server = MediaServer(
@@ -68,6 +71,7 @@ async def serve_media(
         lag_monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await lag_monitor
+        await outbox.close()
         await broker.stop()
         tracer_provider.shutdown()
 

@@ -111,7 +111,7 @@ class CallSession:
             try:
                 parsed = self._stream.parse(message)
             except ProtocolError as exc:
-                await self._reject(exc)
+                self._reject(exc)
                 continue
             if isinstance(parsed, MediaReceived):
                 await self._on_caller_audio(parsed.pcm)
@@ -136,7 +136,7 @@ class CallSession:
                     try:
                         parsed = self._stream.parse(message)
                     except ProtocolError as exc:
-                        await self._reject(exc)
+                        self._reject(exc)
                         continue
                     if isinstance(parsed, Started):
                         await self._on_started(parsed.info)
@@ -175,7 +175,7 @@ class CallSession:
         await self._agent.send_audio(converted.tobytes())
 
     async def _on_dtmf(self, digit: str) -> None:
-        await self._lifecycle.publish(DtmfReceived(call_id=self.call.call_id, digit=digit))
+        self._lifecycle.publish(DtmfReceived(call_id=self.call.call_id, digit=digit))
         rendered = self.call.medium.dtmf_handling.render(digit)
         if rendered is not None:
             text, urgency = rendered
@@ -183,13 +183,13 @@ class CallSession:
                 {"type": "user_text_message", "text": text, "urgency": urgency.wire}
             )
 
-    async def _reject(self, exc: ProtocolError) -> None:
+    def _reject(self, exc: ProtocolError) -> None:
         """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
         self._rejected += 1
         metrics.FRAMES_REJECTED.inc()
         if self._rejected == 1:
             self._log.warning("call %s: skipping malformed provider frame: %s", self.call.call_id, exc)
-            await self._lifecycle.publish(
+            self._lifecycle.publish(
                 MediaFramesRejected(call_id=self.call.call_id, count=1, detail=str(exc)[:200])
             )
 
@@ -220,7 +220,7 @@ class CallSession:
         elif kind == "transcript":
             role = message.get("role")
             if role in ("user", "agent"):
-                await self._lifecycle.publish(
+                self._lifecycle.publish(
                     AgentTranscript(
                         call_id=call_id,
                         role=role,
@@ -231,7 +231,7 @@ class CallSession:
                     )
                 )
         elif kind == "state":
-            await self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=str(message.get("state"))))
+            self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=str(message.get("state"))))
         elif kind == "client_tool_invocation":
             await self._on_tool(message)
 
@@ -249,7 +249,7 @@ class CallSession:
         metrics.BARGE_INS.inc()
         if truncation.heard_ms >= truncation.sent_ms and not truncation.dropped_frames:
             return  # the turn had fully played: nothing was cut
-        await self._lifecycle.publish(
+        self._lifecycle.publish(
             PlayoutTruncated(
                 call_id=self.call.call_id,
                 turn=truncation.turn,
@@ -265,7 +265,7 @@ class CallSession:
         invocation_id = str(message.get("invocationId") or uuid.uuid4())
         parameters = message.get("parameters") if isinstance(message.get("parameters"), dict) else {}
         handled = name == HANG_UP_TOOL
-        await self._lifecycle.publish(
+        self._lifecycle.publish(
             AgentToolInvoked(
                 call_id=self.call.call_id,
                 tool_name=name[:64],
@@ -302,7 +302,6 @@ class CallSession:
             }
         )
         self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
-        await self._socket.close(1000, "agent hung up")
 
     # -- timers and ending ------------------------------------------------------------------------
 
@@ -323,7 +322,6 @@ class CallSession:
             await asyncio.sleep(1.0)
             await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
         self._request_end(EndReason.TIMEOUT, "maxDuration reached")
-        await self._socket.close(1000, "maxDuration reached")
 
     def _request_end(self, reason: EndReason, detail: str) -> None:
         """The first reason wins; closing the provider socket then ends the receive loop."""
