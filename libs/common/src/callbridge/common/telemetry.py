@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -12,27 +13,16 @@ logger = logging.getLogger(__name__)
 
 
 def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
-    """Create a service's tracer provider; spans are exported only when ``otlp_endpoint`` is set.
+    """A service's tracer provider; spans are exported over OTLP/HTTP only when ``otlp_endpoint`` is set.
 
     The provider is handed to what traces (FastAPI, the NATS middleware, the media session) rather than
     installed globally, so that two services embedded in one process (``callbridge up``) keep apart.
-
-    The OTLP exporter is optional (``pip install opentelemetry-exporter-otlp-proto-http``, which the
-    Docker images include) so that tests and the local stack need no collector.
     """
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            logger.warning(
-                "CALLBRIDGE_OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed"
-            )
-        else:
-            endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        logger.info("exporting traces to %s", endpoint)
     return provider
 
 
