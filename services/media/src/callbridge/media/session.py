@@ -200,12 +200,15 @@ class CallSession:
             return
         buffer = self._agent_buffer
         frame_bytes = self._agent_frame_bytes
-        buffer += pcm
-        if len(buffer) < frame_bytes:
-            return
-        usable = len(buffer) - len(buffer) % frame_bytes
-        samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
-        del buffer[:usable]
+        if not buffer and len(pcm) % frame_bytes == 0:
+            samples = np.frombuffer(pcm, dtype="<i2")  # whole frames, nothing pending: no copy
+        else:
+            buffer += pcm
+            if len(buffer) < frame_bytes:
+                return
+            usable = len(buffer) - len(buffer) % frame_bytes
+            samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
+            del buffer[:usable]
         resampler = self._out_resampler
         assert resampler is not None  # the agent is started only after the stream's start
         step = frame_bytes // 2
