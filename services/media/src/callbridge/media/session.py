@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,7 @@ class CallSession:
                 break
         self._request_end(EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})")
 
-    async def _await_start(self, messages: Any) -> StreamInfo | None:
+    async def _await_start(self, messages: AsyncIterator[str | bytes]) -> StreamInfo | None:
         """Read up to the provider's ``start``; end the call when it does not come in time."""
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
@@ -360,7 +361,7 @@ class CallSession:
         if not await self._socket.send(message):
             self._dropped_sends += 1
 
-    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[None]:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coroutine, name=f"{name}-{self.call.call_id}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)

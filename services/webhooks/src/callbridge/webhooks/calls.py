@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from callbridge.common.models.call import (
     Call,
     CallSettings,
     ProviderDetails,
+    SelectedTool,
 )
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
@@ -66,9 +68,30 @@ def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSetti
                 message.model_copy(update={"message": render(message.message, context)})
                 for message in settings.inactivity_messages
             ]
+        if settings.selected_tools:
+            update["selected_tools"] = [_fill_tool(tool, context) for tool in settings.selected_tools]
     except MissingTemplateVariableError as exc:
         raise InvalidRequestError(f"templateContext has no value for {{{{{exc.args[0]}}}}}") from exc
     return settings.model_copy(update=update)
+
+
+def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
+    """A temporary tool's templated fields (Ultravox §2.2): its description, static parameter values,
+    and HTTP auth header and query parameter values."""
+    definition = tool.temporary_tool
+    if definition is None:
+        return tool
+    filled = copy.deepcopy(definition)
+    if isinstance(filled.get("description"), str):
+        filled["description"] = render(filled["description"], context)
+    http = filled.get("http")
+    if not isinstance(http, dict):
+        http = {}
+    for items in (filled.get("staticParameters"), http.get("authHeaders"), http.get("authQueryParams")):
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("value"), str):
+                item["value"] = render(item["value"], context)
+    return tool.model_copy(update={"temporary_tool": filled})
 
 
 class CallFactory:

@@ -27,16 +27,11 @@ class AgentUpdate(ApiModel):
     call_template: CallTemplate | None = None
 
 
-class AgentStatistics(ApiModel):
-    calls: int = 0
-
-
 class Agent(StoredModel):
     agent_id: UUID
     name: str
     created: datetime
     call_template: CallTemplate
-    statistics: AgentStatistics = Field(default_factory=AgentStatistics)
 
 
 class AgentPage(ApiModel):
