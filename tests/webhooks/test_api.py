@@ -179,7 +179,8 @@ async def test_agent_calls_fill_templates_in_temporary_tools(api: Api) -> None:
         "temporaryTool": {
             "modelToolName": "lookup",
             "description": "Look up orders of {{customer}}",
-            "staticParameters": [{"name": "account", "location": "PARAMETER_LOCATION_BODY", "value": "{{account}}"}],
+            "staticParameters": [{"name": "account", "location": "PARAMETER_LOCATION_BODY",
+                                  "value": "{{account}}"}],
             "http": {"baseUrlPattern": "https://crm.example/orders", "httpMethod": "GET",
                      "authHeaders": [{"name": "Authorization", "value": "Bearer {{token}}"}]},
         }
