@@ -6,9 +6,10 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
-from callbridge.common.events import CallEnded, CallEvent, CallJoined
+from callbridge.common.call_records import finish_call
+from callbridge.common.events import CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
-from callbridge.common.store import KvStore, UnchangedError
+from callbridge.common.store import KvStore
 from callbridge.media.outbox import EventOutbox
 
 logger = logging.getLogger(__name__)
@@ -61,29 +62,12 @@ class CallLifecycle:
         self, call_id: UUID, reason: EndReason, *, detail: str | None = None, rejected_frames: int = 0
     ) -> bool:
         """Make the record final and publish ``ended``; False if the call had ended already."""
-        now = datetime.now(UTC)
-        ended_here = False
-
-        def finish(call: Call) -> Call:
-            nonlocal ended_here
-            if call.ended is not None:
-                raise UnchangedError
-            ended_here = True
-            return call.model_copy(update={"ended": now, "end_reason": reason})
-
-        final = (await self._calls.mutate(str(call_id), finish)).value
-        if not ended_here:
-            return False
-        duration_ms = None if final.joined is None else round((now - final.joined).total_seconds() * 1000)
-        self.publish(
-            CallEnded(
-                call_id=call_id,
-                end_reason=reason,
-                duration_ms=duration_ms,
-                detail=detail,
-                rejected_frames=rejected_frames,
-            )
+        ended = await finish_call(
+            self._calls, call_id, reason, detail=detail, rejected_frames=rejected_frames
         )
+        if ended is None:
+            return False
+        self.publish(ended)
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True
 
