@@ -23,6 +23,8 @@ from callbridge.common.events import (
     PlayoutTruncated,
 )
 from callbridge.devkit.signals import delay_samples, sinad_db, tone
+from callbridge.devkit.simulators.twilio import TwilioSimulator
+from callbridge.devkit.simulators.twiml import TwiMLAnswer
 from callbridge.devkit.stack import RunningStack
 from callbridge.devkit.timeline import follow_call
 from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
@@ -126,20 +128,21 @@ async def test_dtmf_reaches_a_websocket_agent_as_user_text_message(
         }
         simulator, _ = await twilio_for(stack, {"agentBackend": backend})
         call = await simulator.place_call(
-            tone(TONE_HZ, 1.0, RATE_HZ, -10.0), dtmf=[(0.3, "5"), (0.5, "#")], tail_s=0.2
+            tone(TONE_HZ, 1.6, RATE_HZ, -10.0), dtmf=[(0.2, "1"), (0.3, "2"), (1.0, "#")], tail_s=0.2
         )
     (peer,) = peers
     texts = [m for m in peer.messages if m["type"] == "user_text_message"]
+    # Keys pressed in quick succession reach the agent together, after a short pause.
     assert texts == [
-        {"type": "user_text_message", "text": "5", "urgency": "immediate"},
+        {"type": "user_text_message", "text": "12", "urgency": "immediate"},
         {"type": "user_text_message", "text": "#", "urgency": "immediate"},
     ]
     assert peer.headers["Authorization"] == "Bearer t"
     assert peer.headers["X-Callbridge-Call-Id"] == call.answer.parameters["callId"]
-    # The agent got the caller's audio as s16le at its own rate: 1.2 s at 16 kHz, give or take a frame.
-    assert abs(len(peer.audio_in) - 1.2 * 16000 * 2) <= 2 * 640
+    # The agent got the caller's audio as s16le at its own rate: 1.8 s at 16 kHz, give or take a frame.
+    assert abs(len(peer.audio_in) - 1.8 * 16000 * 2) <= 2 * 640
     events = await events_of(nats_url, call.answer.parameters["callId"])
-    assert [e.digit for e in events if isinstance(e, DtmfReceived)] == ["5", "#"]
+    assert [e.digit for e in events if isinstance(e, DtmfReceived)] == ["1", "2", "#"]
 
 
 async def test_dtmf_handling_can_template_or_ignore_digits(stack: RunningStack) -> None:
@@ -154,7 +157,7 @@ async def test_dtmf_handling_can_template_or_ignore_digits(stack: RunningStack) 
         simulator, _ = await twilio_for(
             stack, {"agentBackend": {"websocket": {"url": agent_url}}, "medium": medium}
         )
-        await simulator.place_call(tone(TONE_HZ, 0.5, RATE_HZ, -10.0), dtmf=[(0.2, "7")], tail_s=0.1)
+        await simulator.place_call(tone(TONE_HZ, 1.0, RATE_HZ, -10.0), dtmf=[(0.2, "7")], tail_s=0.1)
     assert [m for m in peers[0].messages if m["type"] == "user_text_message"] == [
         {"type": "user_text_message", "text": "Caller pressed 7", "urgency": "soon"}
     ]
@@ -387,3 +390,27 @@ async def test_malformed_frames_are_counted_and_skipped_without_harming_the_call
     assert isinstance(ended, CallEnded)
     assert ended.end_reason == "hangup"
     assert ended.rejected_frames == len(bad)
+
+
+async def test_a_call_without_a_medium_learns_its_provider_from_the_stream(stack: RunningStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        call = (await api.post("/api/calls", json={"agentBackend": {"echo": {}}})).json()
+    assert call["medium"] is None
+    simulator = TwilioSimulator("http://unused.invalid/", "token", "AC" + "0" * 32, allow_insecure_ws=True)
+    answer = TwiMLAnswer(
+        call_sid="CA" + "1" * 32,
+        stream_url=call["joinUrl"],
+        parameters={},
+        hangup_follows=True,
+        verbs_after_connect=("Hangup",),
+        twiml="",
+        stream_name=None,
+        status_callback=None,
+        stream_attributes={},
+    )
+    recording = await simulator.stream(answer, tone(TONE_HZ, 0.4, RATE_HZ, -10.0), tail_s=0.0)
+    assert recording.ended_by == "simulator"
+    assert len(recording.outbound_media_bytes) >= 15  # echoed: recognised as Twilio and bridged
+    record = await get_call(stack, call["callId"])
+    assert record["medium"] == {"twilio": {"outgoing": None, "dtmfHandling": None}}
+    assert record["providerDetails"]["provider"] == "twilio"

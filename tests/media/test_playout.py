@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from callbridge.media.playout import Playout
+from callbridge.media.providers.base import StreamOptions
 from callbridge.media.providers.twilio import TwilioMediaStream
-from tests.media.test_twilio_stream import START
+from tests.media.test_twilio_stream import CALL, START
 
 
 class FakeClock:
@@ -36,7 +37,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def playout(sent: list[dict[str, object]], clock: FakeClock) -> Playout:
-    stream = TwilioMediaStream()
+    stream = TwilioMediaStream(CALL, StreamOptions())
     stream.parse(orjson.dumps(START))
 
     async def send(message: str) -> None:
@@ -125,3 +126,13 @@ async def test_clear_is_sent_even_with_nothing_queued(
     truncation = await playout.clear()
     assert [m["event"] for m in sent] == ["clear"]
     assert truncation.sent_ms == truncation.heard_ms == 0
+
+
+async def test_confirmed_clear_resolves_pending_marks_as_not_played(playout: Playout) -> None:
+    for _ in range(3):
+        await playout.play(FRAME)
+    await playout.clear()
+    assert not await playout.wait_drained(0.01)  # three marks pending, flagged cleared
+    playout.on_cleared()  # Plivo's clearedAudio: those marks will never be acknowledged
+    assert await playout.wait_drained(0.01)
+    assert not playout.on_mark("0.1")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+from uuid import uuid4
 
 import numpy as np
 import orjson
 import pytest
 
+from callbridge.common.models.call import Call
 from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
 from callbridge.media.providers.base import (
     Codec,
@@ -19,10 +22,12 @@ from callbridge.media.providers.base import (
     ProtocolError,
     Started,
     Stopped,
+    StreamOptions,
 )
 from callbridge.media.providers.twilio import TwilioMediaStream
 
 STREAM_SID = "MZ" + "a" * 32
+CALL = Call(call_id=uuid4(), created=datetime.now(UTC))
 START = {
     "event": "start",
     "sequenceNumber": "1",
@@ -39,13 +44,13 @@ START = {
 
 
 def started() -> TwilioMediaStream:
-    stream = TwilioMediaStream()
+    stream = TwilioMediaStream(CALL, StreamOptions())
     stream.parse(orjson.dumps(START))
     return stream
 
 
 def test_connected_and_start_give_the_stream_parameters() -> None:
-    stream = TwilioMediaStream()
+    stream = TwilioMediaStream(CALL, StreamOptions())
     assert isinstance(stream.parse('{"event":"connected","protocol":"Call","version":"1.0.0"}'), Connected)
     parsed = stream.parse(orjson.dumps(START))
     assert isinstance(parsed, Started)
@@ -73,7 +78,7 @@ def test_media_is_decoded_from_mulaw() -> None:
 
 
 def test_alaw_streams_are_decoded_as_alaw() -> None:
-    stream = TwilioMediaStream()
+    stream = TwilioMediaStream(CALL, StreamOptions())
     start = orjson.loads(orjson.dumps(START))
     start["start"]["mediaFormat"]["encoding"] = "audio/x-alaw"
     parsed = stream.parse(orjson.dumps(start))
@@ -116,16 +121,16 @@ def test_malformed_messages_raise_protocol_error(message: str) -> None:
 
 def test_media_before_start_and_unsupported_formats_are_refused() -> None:
     with pytest.raises(ProtocolError, match="before start"):
-        TwilioMediaStream().parse('{"event":"media","media":{"payload":""}}')
+        TwilioMediaStream(CALL, StreamOptions()).parse('{"event":"media","media":{"payload":""}}')
     for encoding, rate in (("audio/x-l16", 8000), ("audio/x-mulaw", 16000)):
         start = orjson.loads(orjson.dumps(START))
         start["start"]["mediaFormat"].update(encoding=encoding, sampleRate=rate)
         with pytest.raises(ProtocolError):
-            TwilioMediaStream().parse(orjson.dumps(start))
+            TwilioMediaStream(CALL, StreamOptions()).parse(orjson.dumps(start))
     start = orjson.loads(orjson.dumps(START))
     start["streamSid"] = start["start"]["streamSid"] = 'MZ"injected'
     with pytest.raises(ProtocolError, match="streamSid"):
-        TwilioMediaStream().parse(orjson.dumps(start))
+        TwilioMediaStream(CALL, StreamOptions()).parse(orjson.dumps(start))
 
 
 def test_outbound_messages_are_valid_twilio_json() -> None:

@@ -96,6 +96,15 @@ class AgentToolInvoked(CallEvent):
     handled: bool
 
 
+class ProviderStreamError(CallEvent):
+    """The provider reported an error on the media stream (Telnyx ``error`` frame); the call goes on."""
+
+    EVENT = "provider.stream_error"
+    code: str
+    title: str
+    detail: str
+
+
 class MediaFramesRejected(CallEvent):
     """A provider frame could not be parsed; published once per call, the rest are counted."""
 
@@ -114,6 +123,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     PlayoutTruncated,
     AgentToolInvoked,
     MediaFramesRejected,
+    ProviderStreamError,
 )
 EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
 

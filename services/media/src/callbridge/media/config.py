@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from callbridge.common.settings import CommonSettings
@@ -28,6 +30,11 @@ class MediaSettings(CommonSettings):
         default=3600.0,
         ge=0,
         description="On SIGTERM, how long calls in progress may continue before they are cut.",
+    )
+    telnyx_l16_byte_order: Literal["big", "little"] = Field(
+        default="big",
+        description="Byte order of Telnyx L16 (undocumented; RFC 3551 says big). The first inbound frames "
+        "are checked and a wrong setting is corrected for that call, with a warning.",
     )
     max_message_bytes: int = Field(
         default=256 * 1024, description="Largest provider or agent WebSocket message."

@@ -9,6 +9,7 @@ from uuid import UUID
 from callbridge.common.call_records import finish_call
 from callbridge.common.events import CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.models.medium import CallMedium
 from callbridge.common.store import KvStore
 from callbridge.media.outbox import EventOutbox
 
@@ -48,7 +49,9 @@ class CallLifecycle:
                 if known is None
                 else known.model_copy(update=details.model_dump(exclude_none=True, by_alias=False))
             )
-            return current.model_copy(update={"provider_details": merged})
+            # A call created without a medium learns its provider from the stream.
+            medium = current.medium or CallMedium.for_provider(details.provider)
+            return current.model_copy(update={"provider_details": merged, "medium": medium})
 
         updated = (await self._calls.mutate(str(call.call_id), merge)).value
         self.publish(

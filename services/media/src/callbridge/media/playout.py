@@ -27,7 +27,6 @@ from callbridge.media.providers.base import ProviderStream
 
 logger = logging.getLogger(__name__)
 
-FRAME_MS = 20
 # Five minutes of 20 ms frames: more than any single agent turn; a runaway agent is cut off here.
 MAX_QUEUED_FRAMES = 15_000
 
@@ -62,7 +61,8 @@ class Playout:
         self._stream = stream
         self._send = send
         self._lead_s = lead_ms / 1000
-        self._frame_s = FRAME_MS / 1000
+        self._frame_ms = stream.frame_ms
+        self._frame_s = stream.frame_ms / 1000
         self._clock = clock
         self._queue: collections.deque[str] = collections.deque()
         self._pending: collections.deque[_PendingMark] = collections.deque()
@@ -101,7 +101,7 @@ class Playout:
         return len(self._queue)
 
     async def play(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Queue one 20 ms frame at the provider's rate; sent at once when within the lead."""
+        """Queue one frame (``frame_ms`` at the provider's rate); it leaves at once when within the lead."""
         message = self._stream.media_message(pcm)
         self._drained.clear()
         if not self._queue and self._play_end - self._clock() <= self._lead_s:
@@ -120,7 +120,7 @@ class Playout:
         self._play_end = max(self._play_end, now) + self._frame_s
         self._pending.append(_PendingMark(name, self.turn))
         self._pending_names.add(name)
-        self._turn_sent_ms += FRAME_MS
+        self._turn_sent_ms += self._frame_ms
         self.frames_sent += 1
         await self._send(message)
         await self._send(self._stream.mark_message(name))
@@ -149,11 +149,19 @@ class Playout:
             if mark.name == name:
                 heard = not mark.cleared and mark.turn == self.turn
                 if heard:
-                    self._turn_acked_ms += FRAME_MS
+                    self._turn_acked_ms += self._frame_ms
                 break
         if not self._pending and not self._queue:
             self._drained.set()
         return heard
+
+    def on_cleared(self) -> None:
+        """The provider confirmed a clear (Plivo ``clearedAudio``): marks still pending will never come back,
+        so they are resolved as not played (reference §3.6)."""
+        while self._pending and self._pending[0].cleared:
+            self._pending_names.discard(self._pending.popleft().name)
+        if not self._pending and not self._queue:
+            self._drained.set()
 
     async def clear(self) -> Truncation:
         """Barge-in: drop every queued frame, tell the provider to clear, start a new turn."""

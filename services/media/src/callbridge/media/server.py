@@ -10,6 +10,7 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
 
+import orjson
 from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
@@ -18,12 +19,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
+from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.medium import Provider
 from callbridge.common.store import NotFoundError
 from callbridge.media import metrics
 from callbridge.media.agents.factory import create_agent
 from callbridge.media.config import MediaSettings
 from callbridge.media.lifecycle import CallLifecycle, CallUnavailableError
-from callbridge.media.providers.registry import stream_for
+from callbridge.media.providers.base import StreamOptions
+from callbridge.media.providers.registry import detect_provider, stream_for, supported
 from callbridge.media.session import CallSession
 
 logger = logging.getLogger(__name__)
@@ -32,6 +36,9 @@ JOIN_PATH = re.compile(r"/calls/(?P<call_id>[0-9a-fA-F-]{36})/telephony/(?P<toke
 # Close codes for a join refused after the handshake (RFC 6455 leaves 4000-4999 to applications).
 CLOSE_CALL_UNAVAILABLE = 4409
 CLOSE_CALL_NOT_FOUND = 4404
+CLOSE_UNKNOWN_PROVIDER = 4415
+# Twilio, Telnyx and Exotel send `connected` before `start`; Plivo starts with `start` (reference §6.7).
+DETECTION_MESSAGES = 2
 # A provider that stops reading must not grow our memory: past this much unsent data, frames are dropped.
 MAX_WRITE_BUFFER_BYTES = 64 * 1024
 
@@ -73,6 +80,7 @@ class MediaServer:
     ) -> None:
         self._settings = settings
         self._tracer = tracer
+        self._stream_options = StreamOptions(telnyx_l16_byte_order=settings.telnyx_l16_byte_order)
         self._lifecycle = lifecycle
         self._signer = signer
         self.sessions: set[CallSession] = set()
@@ -120,10 +128,20 @@ class MediaServer:
             metrics.JOINS_REFUSED.labels("unavailable").inc()
             await connection.close(CLOSE_CALL_UNAVAILABLE, str(exc)[:120])
             return
+        socket = WebsocketsProviderSocket(connection)
+        provider, prefetched = await self._provider_of(call, socket)
+        if provider is None or not supported(provider):
+            detail = (
+                f"unsupported provider {provider}" if provider else "provider not recognised from the stream"
+            )
+            metrics.JOINS_REFUSED.labels("unknown_provider").inc()
+            await connection.close(CLOSE_UNKNOWN_PROVIDER, detail)
+            await self._lifecycle.end(call.call_id, EndReason.CONNECTION_ERROR, detail=detail)
+            return
         session = CallSession(
             call,
-            WebsocketsProviderSocket(connection),
-            stream_for(call.medium.provider),
+            socket,
+            stream_for(provider, call, self._stream_options),
             create_agent(
                 call,
                 connect_timeout_s=self._settings.agent_connect_timeout_s,
@@ -132,6 +150,7 @@ class MediaServer:
             self._lifecycle,
             self._settings,
             self._tracer,
+            prefetched,
         )
         self.sessions.add(session)
         self._idle.clear()
@@ -141,6 +160,29 @@ class MediaServer:
             self.sessions.discard(session)
             if not self.sessions:
                 self._idle.set()
+
+    async def _provider_of(
+        self, call: Call, socket: WebsocketsProviderSocket
+    ) -> tuple[Provider | None, tuple[str | bytes, ...]]:
+        """The call's medium names the provider; without one, recognise it from the first (at most two)
+        messages, which are handed on to the session."""
+        if call.medium is not None:
+            return call.medium.provider, ()
+        prefetched: list[str | bytes] = []
+        try:
+            async with asyncio.timeout(self._settings.start_timeout_s):
+                async for message in socket.messages():
+                    prefetched.append(message)
+                    try:
+                        data = orjson.loads(message)
+                    except orjson.JSONDecodeError:
+                        data = None
+                    provider = detect_provider(data) if isinstance(data, dict) else None
+                    if provider is not None or len(prefetched) >= DETECTION_MESSAGES:
+                        return provider, tuple(prefetched)
+        except TimeoutError:
+            pass
+        return None, tuple(prefetched)
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Graceful shutdown: wait for the calls in progress to end; False if some outlived the timeout."""

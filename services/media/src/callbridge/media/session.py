@@ -19,21 +19,26 @@ from callbridge.common.events import (
     DtmfReceived,
     MediaFramesRejected,
     PlayoutTruncated,
+    ProviderStreamError,
 )
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import Resampler, create_resampler
 from callbridge.media.config import MediaSettings
+from callbridge.media.dtmf import DtmfBatcher
 from callbridge.media.lifecycle import CallLifecycle
-from callbridge.media.playout import FRAME_MS, Playout
+from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
+    Cleared,
     Connected,
     DtmfPressed,
     Ignored,
     MarkPlayed,
     MediaReceived,
     ProtocolError,
+    ProviderErrorReported,
     ProviderStream,
     Started,
     Stopped,
@@ -57,6 +62,7 @@ class CallSession:
         lifecycle: CallLifecycle,
         settings: MediaSettings,
         tracer: Tracer,
+        prefetched: tuple[str | bytes, ...] = (),
     ) -> None:
         self.call = call
         self._tracer = tracer
@@ -71,7 +77,9 @@ class CallSession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         self._agent_buffer = bytearray()
-        self._agent_frame_bytes = agent.output_rate_hz * FRAME_MS // 1000 * 2
+        self._prefetched = prefetched
+        self._agent_frame_bytes = agent.output_rate_hz * stream.frame_ms // 1000 * 2
+        self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
         self._in_resampler: Resampler | None = None
         self._out_resampler: Resampler | None = None
         self._rejected = 0
@@ -96,12 +104,12 @@ class CallSession:
 
     async def _run(self) -> None:
         agent_connected = self._spawn(self._connect_agent(), "agent-connect")
-        messages = self._socket.messages()
+        messages = self._messages()
         info = await self._await_start(messages)
         if info is None:
             return
         self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
-        self._out_resampler = create_resampler(self._agent.output_rate_hz, info.sample_rate_hz)
+        self._out_resampler = create_resampler(self._agent.output_rate_hz, info.out_rate_hz)
         self._playout.start(f"playout-{self.call.call_id}")
         await agent_connected
         if self._end_reason is not None:
@@ -119,7 +127,11 @@ class CallSession:
             elif isinstance(parsed, MarkPlayed):
                 self._playout.on_mark(parsed.name)
             elif isinstance(parsed, DtmfPressed):
-                await self._on_dtmf(parsed.digit)
+                self._on_dtmf(parsed.digit)
+            elif isinstance(parsed, Cleared):
+                self._playout.on_cleared()
+            elif isinstance(parsed, ProviderErrorReported):
+                self._on_provider_error(parsed)
             elif isinstance(parsed, Stopped):
                 self._request_end(EndReason.HANGUP, "provider sent stop")
                 break
@@ -128,6 +140,13 @@ class CallSession:
             if self._end_reason is not None:
                 break
         self._request_end(EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})")
+
+    async def _messages(self) -> AsyncIterator[str | bytes]:
+        """What the server read to recognise the provider, then the socket's messages."""
+        for message in self._prefetched:
+            yield message
+        async for message in self._socket.messages():
+            yield message
 
     async def _await_start(self, messages: AsyncIterator[str | bytes]) -> StreamInfo | None:
         """Read up to the provider's ``start``; end the call when it does not come in time."""
@@ -175,14 +194,22 @@ class CallSession:
         converted = resampler.process(pcm)
         await self._agent.send_audio(converted.tobytes())
 
-    async def _on_dtmf(self, digit: str) -> None:
+    def _on_dtmf(self, digit: str) -> None:
         self._lifecycle.publish(DtmfReceived(call_id=self.call.call_id, digit=digit))
-        rendered = self.call.medium.dtmf_handling.render(digit)
-        if rendered is not None:
-            text, urgency = rendered
-            await self._agent.send_message(
-                {"type": "user_text_message", "text": text, "urgency": urgency.wire}
+        self._dtmf.press(digit)
+
+    async def _send_digits(self, text: str, urgency: Urgency) -> None:
+        await self._agent.send_message({"type": "user_text_message", "text": text, "urgency": urgency.wire})
+
+    def _on_provider_error(self, error: ProviderErrorReported) -> None:
+        self._log.warning(
+            "call %s: provider reports %s %s: %s", self.call.call_id, error.code, error.title, error.detail
+        )
+        self._lifecycle.publish(
+            ProviderStreamError(
+                call_id=self.call.call_id, code=error.code, title=error.title, detail=error.detail
             )
+        )
 
     def _reject(self, exc: ProtocolError) -> None:
         """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
@@ -339,6 +366,7 @@ class CallSession:
             timer.cancel()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
+        await self._dtmf.close()
         try:
             await self._agent.close()
         except Exception:

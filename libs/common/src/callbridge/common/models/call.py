@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from callbridge.common.durations import Duration
 from callbridge.common.models.backend import AgentBackend
 from callbridge.common.models.base import ApiModel, StoredModel
-from callbridge.common.models.medium import CallMedium, Provider, default_medium
+from callbridge.common.models.medium import CallMedium, DtmfHandling, Provider
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
 DEFAULT_MAX_DURATION = timedelta(seconds=3600)
@@ -197,7 +197,10 @@ class Call(StoredModel):
     time_exceeded_message: str | None = None
     inactivity_messages: list[TimedMessage] | None = None
     selected_tools: list[SelectedTool] = Field(default_factory=list)
-    medium: CallMedium = Field(default_factory=default_medium)
+    medium: CallMedium | None = Field(
+        default=None,
+        description="The provider carrying the call; null: media recognises it from the stream's first messages.",
+    )
     recording_enabled: bool = False
     first_speaker_settings: FirstSpeakerSettings = Field(
         default_factory=lambda: FirstSpeakerSettings(agent=AgentFirstSpeaker())
@@ -208,6 +211,10 @@ class Call(StoredModel):
     template_context: dict[str, Any] = Field(default_factory=dict)
     agent_backend: AgentBackend = Field(default_factory=lambda: AgentBackend.model_validate({"demo": {}}))
     provider_details: ProviderDetails | None = None
+
+    @property
+    def dtmf_handling(self) -> DtmfHandling:
+        return self.medium.dtmf_handling if self.medium is not None else DtmfHandling()
 
     @property
     def is_active(self) -> bool:

@@ -177,7 +177,3 @@ class CallMedium(ApiModel):
             Provider.EXOTEL: ExotelMedium(),
         }
         return cls.model_validate({provider.value: empty[provider]})
-
-
-def default_medium() -> CallMedium:
-    return CallMedium(twilio=TwilioMedium())

@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
 
 
@@ -27,21 +28,40 @@ class ProtocolError(ValueError):
     """A provider message that does not follow the provider's protocol (it is counted and skipped)."""
 
 
+ByteOrder = Literal["big", "little"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """Per-provider settings of the media service that a stream needs (see MediaSettings)."""
+
+    telnyx_l16_byte_order: ByteOrder = "big"
+
+
 @dataclass(frozen=True, slots=True)
 class StreamInfo:
-    """What the provider's ``start`` message says about the stream."""
+    """What the provider's ``start`` says about the stream, and what callbridge sends back.
+
+    The two directions are independent: Telnyx decodes by ``start.media_format`` but plays what the
+    stream was set up with (``bidirectionalCodec``), which may differ (reference §2.5).
+    """
 
     stream_id: str
     call_id: str
     account_id: str | None
     codec: Codec
     sample_rate_hz: int
+    out_codec: Codec
+    out_rate_hz: int
     channels: int = 1
     custom_parameters: dict[str, str] = field(default_factory=dict)
 
     @property
     def media_format(self) -> str:
-        return f"{self.codec.value}/{self.sample_rate_hz}"
+        """``pcmu/8000``, or ``l16/16000 in, pcmu/8000 out`` when the directions differ."""
+        inbound = f"{self.codec.value}/{self.sample_rate_hz}"
+        outbound = f"{self.out_codec.value}/{self.out_rate_hz}"
+        return inbound if inbound == outbound else f"{inbound} in, {outbound} out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,20 @@ class MarkPlayed:
 
 
 @dataclass(frozen=True, slots=True)
+class Cleared:
+    """The provider confirms a clear (Plivo ``clearedAudio``): pending marks will never be acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderErrorReported:
+    """The provider reports an error on the stream (Telnyx ``error``); the call goes on."""
+
+    code: str
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     pass
 
@@ -82,15 +116,36 @@ class Ignored:
     reason: str
 
 
-Inbound = Connected | Started | MediaReceived | DtmfPressed | MarkPlayed | Stopped | Ignored
+Inbound = (
+    Connected
+    | Started
+    | MediaReceived
+    | DtmfPressed
+    | MarkPlayed
+    | Cleared
+    | ProviderErrorReported
+    | Stopped
+    | Ignored
+)
 
 
 class ProviderStream(ABC):
-    """One call's media stream in one provider's wire format."""
+    """One call's media stream in one provider's wire format.
+
+    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for) and the
+    service's stream options; ``info`` is known once ``start`` has been parsed.
+    """
 
     provider: ClassVar[Provider]
     acknowledges_clear_with_marks: ClassVar[bool]
-    """True where a clear makes the provider echo every pending mark (Twilio): those echoes mean not heard."""
+    """True where a clear makes the provider echo every pending mark (Twilio, Telnyx): those echoes mean
+    not heard. False where the provider confirms the clear instead (Plivo ``clearedAudio``)."""
+    frame_ms: ClassVar[int] = 20
+    """Duration of one outbound audio message (Exotel wants at least 100 ms, in 320-byte multiples)."""
+
+    def __init__(self, call: Call, options: StreamOptions) -> None:
+        self.call = call
+        self.options = options
 
     @abstractmethod
     def parse(self, message: str | bytes) -> Inbound:
@@ -103,7 +158,7 @@ class ProviderStream(ABC):
 
     @abstractmethod
     def media_message(self, pcm: npt.NDArray[np.int16]) -> str:
-        """One outbound audio frame (mono int16 at the stream's rate) in the provider's format."""
+        """One outbound audio message: ``frame_ms`` of mono int16 at ``info.out_rate_hz``."""
 
     @abstractmethod
     def mark_message(self, name: str) -> str:

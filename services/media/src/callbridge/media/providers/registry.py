@@ -1,9 +1,12 @@
-"""Which ProviderStream speaks for a call's medium."""
+"""Which ProviderStream speaks for a call: from its ``medium``, or recognised from the first messages."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
-from callbridge.media.providers.base import ProviderStream
+from callbridge.media.providers.base import ProviderStream, StreamOptions
 from callbridge.media.providers.twilio import TwilioMediaStream
 
 _STREAMS: dict[Provider, type[ProviderStream]] = {
@@ -11,5 +14,29 @@ _STREAMS: dict[Provider, type[ProviderStream]] = {
 }
 
 
-def stream_for(provider: Provider) -> ProviderStream:
-    return _STREAMS[provider]()
+def supported(provider: Provider) -> bool:
+    return provider in _STREAMS
+
+
+def stream_for(provider: Provider, call: Call, options: StreamOptions) -> ProviderStream:
+    return _STREAMS[provider](call, options)
+
+
+def detect_provider(message: dict[str, Any]) -> Provider | None:
+    """Recognise the provider from a ``start`` message (reference §6.7); None for anything else.
+
+    Used for calls whose ``medium`` is not set. Twilio, Telnyx and Exotel send ``connected`` first, so the
+    caller reads up to two messages; Plivo starts with ``start``.
+    """
+    if message.get("event") != "start" or not isinstance(message.get("start"), dict):
+        return None
+    start: dict[str, Any] = message["start"]
+    if "streamSid" in start and "callSid" in start:
+        return Provider.TWILIO
+    if "stream_id" in message and "call_control_id" in start:
+        return Provider.TELNYX
+    if "streamId" in start and "callId" in start:
+        return Provider.PLIVO
+    if "call_sid" in start and ("stream_sid" in start or "stream_sid" in message):
+        return Provider.EXOTEL
+    return None

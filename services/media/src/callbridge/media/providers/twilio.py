@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
 from callbridge.media.audio.g711 import alaw_decode, ulaw_decode, ulaw_encode
 from callbridge.media.providers.base import (
@@ -29,6 +30,7 @@ from callbridge.media.providers.base import (
     Started,
     Stopped,
     StreamInfo,
+    StreamOptions,
 )
 
 _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
@@ -48,7 +50,8 @@ class TwilioMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TWILIO
     acknowledges_clear_with_marks: ClassVar[bool] = True
 
-    def __init__(self) -> None:
+    def __init__(self, call: Call, options: StreamOptions) -> None:
+        super().__init__(call, options)
         self._info: StreamInfo | None = None
         self._media_prefix = ""
         self._mark_prefix = ""
@@ -127,6 +130,8 @@ class TwilioMediaStream(ProviderStream):
             account_id=start.get("accountSid"),
             codec=codec,
             sample_rate_hz=8000,
+            out_codec=Codec.PCMU,  # Twilio plays only μ-law 8 kHz, whatever it sends (reference §1.3)
+            out_rate_hz=8000,
             channels=1,
             custom_parameters={str(k): str(v) for k, v in parameters.items()},
         )
