@@ -414,3 +414,34 @@ async def test_a_call_without_a_medium_learns_its_provider_from_the_stream(stack
     record = await get_call(stack, call["callId"])
     assert record["medium"] == {"twilio": {"outgoing": None, "dtmfHandling": None}}
     assert record["providerDetails"]["provider"] == "twilio"
+
+
+async def test_a_socket_closed_without_stop_ends_the_call_as_hangup(
+    stack: RunningStack, nats_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        call = (await api.post("/api/calls", json={"agentBackend": {"echo": {}}})).json()
+    stream_sid = "MZ" + "2" * 32
+    start = {
+        "event": "start",
+        "sequenceNumber": "1",
+        "streamSid": stream_sid,
+        "start": {
+            "streamSid": stream_sid,
+            "callSid": "CA2",
+            "accountSid": "AC2",
+            "tracks": ["inbound"],
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            "customParameters": {},
+        },
+    }
+    async with connect(call["joinUrl"], open_timeout=5) as twilio:
+        await twilio.send(orjson.dumps(start).decode())
+        await asyncio.sleep(0.2)
+    # The socket closed here, with no `stop`: the caller's leg is gone.
+    events = await events_of(nats_url, call["callId"])
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "hangup"
+    assert ended.detail is not None
+    assert "closed the stream" in ended.detail
