@@ -21,7 +21,11 @@ class WebhookUnreachableError(SimulatorError):
     """The incoming-call webhook could not be reached or did not answer in time."""
 
 
-class TwiMLError(SimulatorError):
+class AnswerError(SimulatorError):
+    """The webhook's answer (TeXML, Plivo XML, Exotel JSON) is one the provider or simulator cannot run."""
+
+
+class TwiMLError(AnswerError):
     """The webhook's TwiML is not a document the simulator (or Twilio) can run."""
 
 

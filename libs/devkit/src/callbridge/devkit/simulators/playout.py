@@ -2,13 +2,14 @@
 
 Twilio's rules (/work/shared/reference/provider-protocols.md §1.3): outbound `media` of any size is buffered
 and played in order; a `mark` is echoed when the audio sent before it has finished playing, or at once if
-nothing is buffered; `clear` empties the buffer and echoes every pending mark. Telnyx and Exotel follow the
-same mark/clear rules (§6.4), so this module is not Twilio-specific.
+nothing is buffered; `clear` empties the buffer and returns every pending mark. Telnyx and Exotel follow the
+same mark/clear rules and Plivo's `checkpoint` falls due the same way (§6.4); what is sent for a mark, and
+whether cleared marks are answered at all, is the caller's business (the provider wire modules).
 
-Time is counted in samples at 8 kHz from the start of the stream, so 20 ms is 160 samples and, for μ-law,
-160 bytes. The buffer does no work per sample: it tracks where the buffered audio ends, keeps the marks in
-the order they fall due, and (when recording) appends the payload bytes to a time-aligned μ-law track that
-is decoded once at the end.
+Time is counted in samples at the stream's outbound rate from the start of the stream, so 20 ms at 8 kHz is
+160 samples and, for μ-law, 160 bytes (L16: 2 bytes per sample). The buffer does no work per sample: it
+tracks where the buffered audio ends, keeps the marks in the order they fall due, and (when recording)
+appends the payload bytes to a time-aligned track in the wire encoding that is decoded once at the end.
 
 Playout is clocked, as a provider's RTP leg is: audio reaching an empty buffer starts at the next 20 ms tick
 of the stream clock (the one the inbound frames are sent on), and audio reaching a non-empty buffer plays
@@ -31,21 +32,33 @@ MarkT = TypeVar("MarkT")
 
 
 class PlayoutBuffer(Generic[MarkT]):
-    """Plays μ-law audio at one byte per sample from the moment it arrives, queueing marks behind it.
+    """Plays encoded audio from the moment it arrives, queueing marks behind it.
 
     ``MarkT`` is whatever the caller wants back when a mark falls due (a name, a record object).
+    ``silence`` is one sample of silence in the wire encoding, which also sets the bytes per sample: μ-law
+    by default.
     """
 
-    def __init__(self, *, record_heard: bool = True, tick_samples: int = 160) -> None:
+    def __init__(
+        self,
+        *,
+        record_heard: bool = True,
+        tick_samples: int = 160,
+        silence: bytes = bytes((ULAW_SILENCE_BYTE,)),
+    ) -> None:
         if tick_samples <= 0:
             raise ValueError(f"tick_samples must be > 0, got {tick_samples}")
+        if not silence:
+            raise ValueError("silence must be one sample of the wire encoding, got no bytes")
         self._tick_samples = tick_samples
+        self._silence = silence
+        self._bytes_per_sample = len(silence)
         self._end_sample = 0
         """Where the buffered audio finishes playing; at or before "now" when the buffer is empty."""
         self._pending: deque[tuple[int, MarkT]] = deque()
         """(due sample, mark), in due order: marks are queued behind audio whose end only moves forward."""
         self._heard: bytearray | None = bytearray() if record_heard else None
-        """μ-law as the caller hears it, one byte per sample from sample 0; silence where nothing played."""
+        """The wire bytes as the caller hears them, from sample 0; silence where nothing played."""
         self._ended_at: int | None = None
 
     @property
@@ -56,20 +69,24 @@ class PlayoutBuffer(Generic[MarkT]):
         """Audio still waiting to play at ``now_sample``."""
         return max(0, self._end_sample - now_sample)
 
-    def enqueue_audio(self, now_sample: int, ulaw: bytes) -> None:
-        """Buffer ``ulaw``: it plays right after what is buffered, or from the next tick if nothing is."""
-        if self._ended_at is not None or not ulaw:
+    def enqueue_audio(self, now_sample: int, audio: bytes) -> None:
+        """Buffer ``audio``: it plays right after what is buffered, or from the next tick if nothing is.
+
+        A trailing partial sample (an odd byte of L16) is not played.
+        """
+        samples = len(audio) // self._bytes_per_sample
+        if self._ended_at is not None or not samples:
             return
         if self._end_sample > now_sample:
             start = self._end_sample
         else:
             start = -(-now_sample // self._tick_samples) * self._tick_samples  # ceil to the next tick
         if self._heard is not None:
-            gap = start - len(self._heard)
+            gap = start - len(self._heard) // self._bytes_per_sample
             if gap > 0:
-                self._heard.extend(bytes((ULAW_SILENCE_BYTE,)) * gap)
-            self._heard.extend(ulaw)
-        self._end_sample = start + len(ulaw)
+                self._heard.extend(self._silence * gap)
+            self._heard.extend(audio[: samples * self._bytes_per_sample])
+        self._end_sample = start + samples
 
     def enqueue_mark(self, now_sample: int, mark: MarkT) -> bool:
         """Queue ``mark`` behind the buffered audio; True when nothing is buffered and it is due at once."""
@@ -86,7 +103,7 @@ class PlayoutBuffer(Generic[MarkT]):
         return played
 
     def clear(self, now_sample: int) -> list[MarkT]:
-        """Drop the unplayed audio and return every pending mark, which Twilio echoes at once (§1.3)."""
+        """Drop the unplayed audio and return every pending mark (Twilio echoes them at once, §1.3)."""
         self._truncate(now_sample)
         cleared = [mark for _, mark in self._pending]
         self._pending.clear()
@@ -100,15 +117,19 @@ class PlayoutBuffer(Generic[MarkT]):
         self._pending.clear()
         return unplayed
 
-    def heard_ulaw(self, length_samples: int) -> bytes | None:
+    def heard_bytes(self, length_samples: int) -> bytes | None:
         """The recorded track, cut or padded with silence to ``length_samples``; None when not recording."""
         if self._heard is None:
             return None
-        heard = bytes(self._heard[:length_samples])
-        return heard + bytes((ULAW_SILENCE_BYTE,)) * (length_samples - len(heard))
+        heard = bytes(self._heard[: length_samples * self._bytes_per_sample])
+        return heard + self._silence * (length_samples - len(heard) // self._bytes_per_sample)
+
+    heard_ulaw = heard_bytes
+    """The name from when the buffer only held μ-law (Twilio)."""
 
     def _truncate(self, now_sample: int) -> None:
         if self._end_sample > now_sample:
             self._end_sample = now_sample
-            if self._heard is not None and len(self._heard) > now_sample:
-                del self._heard[now_sample:]
+            cut = now_sample * self._bytes_per_sample
+            if self._heard is not None and len(self._heard) > cut:
+                del self._heard[cut:]

@@ -6,12 +6,10 @@ twilio.com/docs/voice/media-streams/websocket-messages. Key order follows the do
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from callbridge.devkit.simulators.audio_codec import PCMU_8K
+from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
 
 __all__ = [
     "ACCEPTED_EVENTS",
@@ -19,14 +17,8 @@ __all__ = [
     "FRAME_S",
     "FRAME_SAMPLES",
     "SAMPLE_RATE_HZ",
-    "ServerMessage",
-    "connected_message",
-    "dtmf_message",
-    "mark_message",
-    "media_message",
+    "TwilioWire",
     "read_server_message",
-    "start_message",
-    "stop_message",
 ]
 
 SAMPLE_RATE_HZ = 8000  # always audio/x-mulaw, 8000 Hz, mono (§1.2 `start.mediaFormat`)
@@ -36,122 +28,116 @@ DTMF_DIGITS = frozenset("0123456789*#")
 ACCEPTED_EVENTS = frozenset({"media", "mark", "clear"})  # §1.3: all Twilio accepts on <Connect><Stream>
 
 
-def connected_message() -> dict[str, Any]:
-    # The first message, and the only one without a sequenceNumber.
-    return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+class TwilioWire:
+    """Twilio's messages for one stream; `sequenceNumber` is one string counter over the stream (§1.2)."""
 
+    provider = "twilio"
+    audio_event = "media"
 
-def start_message(
-    sequence: str, *, account_sid: str, stream_sid: str, call_sid: str, custom_parameters: dict[str, str]
-) -> dict[str, Any]:
-    return {
-        "event": "start",
-        "sequenceNumber": sequence,
-        "start": {
-            "accountSid": account_sid,
-            "streamSid": stream_sid,
-            "callSid": call_sid,
-            "tracks": ["inbound"],
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE_HZ, "channels": 1},
-            "customParameters": custom_parameters,
-        },
-        "streamSid": stream_sid,
-    }
+    def __init__(
+        self, *, account_sid: str, call_sid: str, stream_sid: str, custom_parameters: dict[str, str]
+    ) -> None:
+        self.call_id = call_sid
+        self.stream_id = stream_sid
+        self._account_sid = account_sid
+        self._custom_parameters = custom_parameters
+        self._sequence = 0
 
+    def opening(self) -> list[dict[str, Any]]:
+        # `connected` is the first message, and the only one without a sequenceNumber.
+        connected = {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+        start = {
+            "event": "start",
+            "sequenceNumber": self._next(),
+            "start": {
+                "accountSid": self._account_sid,
+                "streamSid": self.stream_id,
+                "callSid": self.call_id,
+                "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE_HZ, "channels": 1},
+                "customParameters": self._custom_parameters,
+            },
+            "streamSid": self.stream_id,
+        }
+        return [connected, start]
 
-def media_message(sequence: str, *, stream_sid: str, chunk: int, payload: str) -> dict[str, Any]:
-    # `chunk` counts from 1; `timestamp` is the presentation time in ms from stream start, so chunk n of
-    # 20 ms frames starts at (n-1)·20 ms.
-    return {
-        "event": "media",
-        "sequenceNumber": sequence,
-        "media": {
-            "track": "inbound",
-            "chunk": str(chunk),
-            "timestamp": str((chunk - 1) * 20),
-            "payload": payload,
-        },
-        "streamSid": stream_sid,
-    }
+    def media(self, chunk: int, payload: str) -> dict[str, Any]:
+        # `chunk` counts from 1; `timestamp` is the presentation time in ms from stream start, so chunk n of
+        # 20 ms frames starts at (n-1)·20 ms.
+        return {
+            "event": "media",
+            "sequenceNumber": self._next(),
+            "media": {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str((chunk - 1) * 20),
+                "payload": payload,
+            },
+            "streamSid": self.stream_id,
+        }
 
+    def dtmf(self, digit: str) -> dict[str, Any]:
+        # Bidirectional streams only; the track is always `inbound_track`.
+        return {
+            "event": "dtmf",
+            "streamSid": self.stream_id,
+            "sequenceNumber": self._next(),
+            "dtmf": {"track": "inbound_track", "digit": digit},
+        }
 
-def dtmf_message(sequence: str, *, stream_sid: str, digit: str) -> dict[str, Any]:
-    # Bidirectional streams only; the track is always `inbound_track`.
-    return {
-        "event": "dtmf",
-        "streamSid": stream_sid,
-        "sequenceNumber": sequence,
-        "dtmf": {"track": "inbound_track", "digit": digit},
-    }
+    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any]:
+        # §1.3: the same echo whether the audio played or a `clear` emptied the buffer.
+        return {
+            "event": "mark",
+            "sequenceNumber": self._next(),
+            "streamSid": self.stream_id,
+            "mark": {"name": name},
+        }
 
+    def clear_ack(self) -> None:
+        return None  # Twilio answers `clear` only with the mark echoes
 
-def mark_message(sequence: str, *, stream_sid: str, name: str) -> dict[str, Any]:
-    return {"event": "mark", "sequenceNumber": sequence, "streamSid": stream_sid, "mark": {"name": name}}
+    def stop(self) -> dict[str, Any]:
+        return {
+            "event": "stop",
+            "sequenceNumber": self._next(),
+            "stop": {"accountSid": self._account_sid, "callSid": self.call_id},
+            "streamSid": self.stream_id,
+        }
 
+    def read(self, raw: str | bytes) -> ServerMessage:
+        return read_server_message(raw, self.stream_id)
 
-def stop_message(sequence: str, *, stream_sid: str, account_sid: str, call_sid: str) -> dict[str, Any]:
-    return {
-        "event": "stop",
-        "sequenceNumber": sequence,
-        "stop": {"accountSid": account_sid, "callSid": call_sid},
-        "streamSid": stream_sid,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class ServerMessage:
-    """One message from the server as Twilio reads it; ``violation`` says why Twilio would not accept it."""
-
-    event: str | None
-    message: dict[str, Any] | None
-    ulaw: bytes | None = None
-    """Decoded `media` payload, to be played (set even when a RIFF header makes it a violation)."""
-    mark_name: str | None = None
-    violation: str | None = None
+    def _next(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
 
 
 def read_server_message(raw: str | bytes, stream_sid: str) -> ServerMessage:
     """Parse and check one WebSocket message against §1.3."""
-    if isinstance(raw, bytes):
-        return ServerMessage(None, None, violation="binary frame; Twilio expects JSON text frames")
-    try:
-        message = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return ServerMessage(None, None, violation="not valid JSON")
-    if not isinstance(message, dict):
-        return ServerMessage(None, None, violation="JSON message is not an object")
+    message, problem = parse_json_object(raw, "Twilio")
+    if message is None:
+        return ServerMessage(None, None, violations=(str(problem),))
     event = message.get("event")
     name = event if isinstance(event, str) else None
     if name not in ACCEPTED_EVENTS:
-        return ServerMessage(
-            name, message, violation=f"unknown event {event!r}; Twilio accepts media, mark, clear"
-        )
+        reason = f"unknown event {event!r}; Twilio accepts media, mark, clear"
+        return ServerMessage(name, message, violations=(reason,))
     if message.get("streamSid") != stream_sid:
         reason = f"streamSid {message.get('streamSid')!r} does not match {stream_sid!r}"
-        return ServerMessage(name, message, violation=reason)
+        return ServerMessage(name, message, violations=(reason,))
     if name == "media":
-        return _read_media(message)
+        media = message.get("media")
+        payload = media.get("payload") if isinstance(media, dict) else None
+        ulaw, problems = decode_audio(payload, PCMU_8K, "media.payload")
+        if ulaw is not None and ulaw.startswith(b"RIFF"):
+            # §1.3: raw μ-law, no file header; Twilio plays the header bytes as audio, so this still plays.
+            problems.append("media.payload starts with a RIFF (WAV) header")
+        return ServerMessage(name, message, audio=ulaw, violations=tuple(problems))
     if name == "mark":
         body = message.get("mark")
         mark_name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(mark_name, str):
-            return ServerMessage(name, message, violation="mark message without a string mark.name")
+            return ServerMessage(name, message, violations=("mark message without a string mark.name",))
         return ServerMessage(name, message, mark_name=mark_name)
-    return ServerMessage(name, message)  # clear
-
-
-def _read_media(message: dict[str, Any]) -> ServerMessage:
-    media = message.get("media")
-    payload = media.get("payload") if isinstance(media, dict) else None
-    if not isinstance(payload, str):
-        return ServerMessage("media", message, violation="media message without a string media.payload")
-    try:
-        ulaw = base64.b64decode(payload, validate=True)
-    except binascii.Error:
-        return ServerMessage("media", message, violation="media.payload is not valid base64")
-    if ulaw.startswith(b"RIFF"):
-        # §1.3: raw μ-law with no file header; Twilio plays header bytes as audio, so this one still plays.
-        return ServerMessage(
-            "media", message, ulaw=ulaw, violation="media.payload starts with a RIFF (WAV) header"
-        )
-    return ServerMessage("media", message, ulaw=ulaw)
+    return ServerMessage(name, message, clear=True)

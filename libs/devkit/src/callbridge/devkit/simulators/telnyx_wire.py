@@ -1,0 +1,218 @@
+"""Telnyx media streaming wire format (bidirectional RTP mode), from Telnyx's side.
+
+Reference: /work/shared/reference/provider-protocols.md §2.2 (Telnyx SENDS), §2.3 (Telnyx ACCEPTS) and §2.5
+(audio formats), from developers.telnyx.com/docs/voice/programmable-voice/media-streaming. Key order follows
+the documented examples. Unlike Twilio, the ids and fields are snake_case, `stream_id` is top-level, and
+frames may arrive out of order (`frame_delays` makes them do so).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from callbridge.devkit.simulators.audio_codec import AudioCodec
+from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+
+__all__ = ["ACCEPTED_EVENTS", "TelnyxStreamError", "TelnyxWire", "frame_delays", "new_stream_id"]
+
+ACCEPTED_EVENTS = frozenset({"media", "mark", "clear"})  # §2.3
+# §2.3: "Chunks of audio can be 20 milliseconds to 30 seconds" in RTP mode.
+MIN_CHUNK_S = 0.020
+MAX_CHUNK_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class TelnyxStreamError:
+    """The payload of a Telnyx `error` frame (§2.2): code, title, detail.
+
+    §2.2 lists codes 100002 `unknown_error`, 100003 `malformed_frame`, 100004 `invalid_media` (not base64)
+    and 100005 `rate_limit_reached`; only 100003's detail text is documented.
+    """
+
+    code: int
+    title: str
+    detail: str
+
+    @classmethod
+    def malformed_frame(cls) -> TelnyxStreamError:
+        return cls(100003, "malformed_frame", "Received frame was not formed correctly")
+
+
+def new_stream_id() -> str:
+    """A stream id shaped like the documented ones: an upper-case UUID (§2.2)."""
+    return str(uuid.uuid4()).upper()
+
+
+def frame_delays(probability: float, max_displacement: int, seed: int | None) -> Callable[[int], int]:
+    """Per-frame hold-back in frames, for out-of-order delivery (§2.2: "Order is not guaranteed").
+
+    Each frame is held back by 1..``max_displacement`` frames with ``probability``. A frame held back d
+    frames goes out after at most d later ones, and a frame overtakes only frames at most
+    ``max_displacement`` before it, so no frame lands more than ``max_displacement`` places from its own.
+    Call the result once per frame, in frame order: the draws are reproducible for a given ``seed``.
+    """
+    if not 0.0 <= probability <= 1.0 or max_displacement < 1:
+        raise ValueError(
+            f"need 0 <= probability <= 1 and max_displacement >= 1, got {probability}, {max_displacement}"
+        )
+    rng = np.random.default_rng(seed)
+
+    def delay(_index: int) -> int:
+        if rng.random() >= probability:
+            return 0
+        return int(rng.integers(1, max_displacement, endpoint=True))
+
+    return delay
+
+
+class TelnyxWire:
+    """Telnyx's messages for one stream; `sequence_number` is one string counter from `start` on (§2.2)."""
+
+    provider = "telnyx"
+    audio_event = "media"
+
+    def __init__(
+        self,
+        *,
+        call_control_id: str,
+        stream_id: str,
+        from_number: str,
+        to_number: str,
+        custom_parameters: dict[str, str],
+        inbound: AudioCodec,
+        outbound: AudioCodec,
+        frame_ms: int,
+    ) -> None:
+        self.call_id = call_control_id
+        self.stream_id = stream_id
+        self._user_id = str(uuid.uuid4()).upper()
+        self._call_session_id = str(uuid.uuid4())
+        self._from_number = from_number
+        self._to_number = to_number
+        self._custom_parameters = custom_parameters
+        self._inbound = inbound
+        self._outbound = outbound
+        self._frame_ms = frame_ms
+        self._sequence = 0
+
+    def opening(self) -> list[dict[str, Any]]:
+        start = {
+            "event": "start",
+            "sequence_number": self._next(),
+            "start": {
+                "user_id": self._user_id,
+                "call_control_id": self.call_id,
+                "call_session_id": self._call_session_id,
+                "from": self._from_number,
+                "to": self._to_number,
+                # The codec Telnyx actually streams, which may not be the one asked for (§2.1): decode by it.
+                "media_format": {
+                    "encoding": self._inbound.encoding,
+                    "sample_rate": self._inbound.sample_rate_hz,
+                    "channels": 1,
+                },
+                # TeXML <Parameter>s are "included in the start message" without saying where (§2.1, §7.2);
+                # the simulator puts them here, named like the other snake_case start fields [INFERRED].
+                "custom_parameters": self._custom_parameters,
+            },
+            "stream_id": self.stream_id,
+        }
+        return [{"event": "connected", "version": "1.0.0"}, start]
+
+    def media(self, chunk: int, payload: str) -> dict[str, Any]:
+        # The documented example does not say what `timestamp` counts; the simulator uses ms from the
+        # stream start, as Twilio does [INFERRED]. The server should order by chunk or sequence_number.
+        return {
+            "event": "media",
+            "sequence_number": self._next(),
+            "media": {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str((chunk - 1) * self._frame_ms),
+                "payload": payload,
+            },
+            "stream_id": self.stream_id,
+        }
+
+    def dtmf(self, digit: str) -> dict[str, Any]:
+        occurred_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as in §2.2's example
+        return {
+            "event": "dtmf",
+            "stream_id": self.stream_id,
+            "occurred_at": occurred_at,
+            "sequence_number": self._next(),
+            "dtmf": {"digit": digit},
+        }
+
+    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any]:
+        # §2.3: echoed when its audio has played, and by `clear` ("sends back all queued marks").
+        return {
+            "event": "mark",
+            "stream_id": self.stream_id,
+            "sequence_number": self._next(),
+            "mark": {"name": name},
+        }
+
+    def clear_ack(self) -> None:
+        return None  # answered only with the mark echoes
+
+    def stop(self) -> dict[str, Any]:
+        return {
+            "event": "stop",
+            "sequence_number": self._next(),
+            "stop": {"user_id": self._user_id, "call_control_id": self.call_id},
+            "stream_id": self.stream_id,
+        }
+
+    def error_frame(self, error: TelnyxStreamError) -> dict[str, Any]:
+        # §2.2's example has no sequence_number on `error`.
+        payload = {"code": error.code, "title": error.title, "detail": error.detail}
+        return {"event": "error", "payload": payload, "stream_id": self.stream_id}
+
+    def read(self, raw: str | bytes) -> ServerMessage:
+        """Parse and check one server message against §2.3."""
+        message, problem = parse_json_object(raw, "Telnyx")
+        if message is None:
+            return ServerMessage(None, None, violations=(str(problem),))
+        event = message.get("event")
+        name = event if isinstance(event, str) else None
+        if name not in ACCEPTED_EVENTS:
+            reason = f"unknown event {event!r}; Telnyx accepts media, mark, clear"
+            return ServerMessage(name, message, violations=(reason,))
+        # §2.3: stream_id is optional on what the server sends; a wrong one is a server bug all the same.
+        if "stream_id" in message and message["stream_id"] != self.stream_id:
+            reason = f"stream_id {message['stream_id']!r} does not match {self.stream_id!r}"
+            return ServerMessage(name, message, violations=(reason,))
+        if name == "media":
+            return self._read_media(message)
+        if name == "mark":
+            body = message.get("mark")
+            mark_name = body.get("name") if isinstance(body, dict) else None
+            if not isinstance(mark_name, str):
+                return ServerMessage(name, message, violations=("mark message without a string mark.name",))
+            return ServerMessage(name, message, mark_name=mark_name)
+        return ServerMessage(name, message, clear=True)
+
+    def _read_media(self, message: dict[str, Any]) -> ServerMessage:
+        media = message.get("media")
+        payload = media.get("payload") if isinstance(media, dict) else None
+        # RTP mode: the payload is in the bidirectionalCodec at its rate, never the inbound format (§2.5).
+        audio, problems = decode_audio(payload, self._outbound, "media.payload")
+        if audio is not None:
+            duration_s = self._outbound.duration_s(len(audio))
+            if not MIN_CHUNK_S - 1e-9 <= duration_s <= MAX_CHUNK_S:
+                problems.append(
+                    f"media chunk of {duration_s * 1000:.1f} ms ({len(audio)} bytes of "
+                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)"
+                )
+        return ServerMessage("media", message, audio=audio, violations=tuple(problems))
+
+    def _next(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
