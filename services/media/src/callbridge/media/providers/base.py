@@ -140,8 +140,9 @@ class ProviderStream(ABC):
     acknowledges_clear_with_marks: ClassVar[bool]
     """True where a clear makes the provider echo every pending mark (Twilio, Telnyx): those echoes mean
     not heard. False where the provider confirms the clear instead (Plivo ``clearedAudio``)."""
-    frame_ms: ClassVar[int] = 20
-    """Duration of one outbound audio message (Exotel wants at least 100 ms, in 320-byte multiples)."""
+    frame_ms: int = 20
+    """Duration of one outbound audio message. A stream may set its own in ``__init__`` (Exotel's depends on
+    the call's sample rate) but never changes it after: the session and playout read it before ``start``."""
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         self.call = call

@@ -7,10 +7,16 @@ from typing import Any
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
 from callbridge.media.providers.base import ProviderStream, StreamOptions
+from callbridge.media.providers.exotel import ExotelMediaStream
+from callbridge.media.providers.plivo import PlivoMediaStream
+from callbridge.media.providers.telnyx import TelnyxMediaStream
 from callbridge.media.providers.twilio import TwilioMediaStream
 
 _STREAMS: dict[Provider, type[ProviderStream]] = {
     Provider.TWILIO: TwilioMediaStream,
+    Provider.TELNYX: TelnyxMediaStream,
+    Provider.PLIVO: PlivoMediaStream,
+    Provider.EXOTEL: ExotelMediaStream,
 }
 
 
@@ -33,7 +39,9 @@ def detect_provider(message: dict[str, Any]) -> Provider | None:
     start: dict[str, Any] = message["start"]
     if "streamSid" in start and "callSid" in start:
         return Provider.TWILIO
-    if "stream_id" in message and "call_control_id" in start:
+    # Each rule asks for what that provider's parser needs: Telnyx's stream_id is top-level per its docs,
+    # but the parser also takes it from start (as Exotel's stream_sid), and so does this rule.
+    if "call_control_id" in start and ("stream_id" in message or "stream_id" in start):
         return Provider.TELNYX
     if "streamId" in start and "callId" in start:
         return Provider.PLIVO

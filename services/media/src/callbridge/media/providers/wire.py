@@ -1,0 +1,142 @@
+"""JSON helpers shared by the provider wire formats: strict parsing, typed fields, ids safe to splice.
+
+Every malformed input raises ``ProtocolError`` with a message that names the field, so the session can count
+the frame, log the first one and carry on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from callbridge.media.providers.base import ProtocolError
+
+DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
+# Outbound JSON is built by concatenation (cheaper than a serializer on the 50-per-second path), so the
+# strings spliced into it must not need escaping: provider ids and our mark names are plain ASCII
+# identifiers; anything else is refused rather than emitted as broken JSON.
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+_MAX_PARAMETERS = 32  # custom parameters are a handful of key=value pairs (Exotel: 3, Plivo: 512 bytes)
+
+
+def load_object(message: str | bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(message)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("message is not a JSON object")
+    return data
+
+
+def section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{data.get('event')} message without a {name!r} object")
+    return value
+
+
+def text_field(container: dict[str, Any], name: str) -> str:
+    value = container.get(name)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"field {name!r} missing or not a string")
+    return value
+
+
+def optional_text(container: dict[str, Any], name: str) -> str | None:
+    """A string field that may be absent; numbers are accepted as their decimal text (Exotel)."""
+    value = container.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ProtocolError(f"field {name!r} is not a string")
+
+
+def require_safe(value: str, what: str) -> str:
+    if not value or not set(value) <= _SAFE:
+        raise ProtocolError(f"{what} has unexpected characters: {value[:64]!r}")
+    return value
+
+
+def dtmf_digit(data: dict[str, Any]) -> str:
+    digit = text_field(section(data, "dtmf"), "digit")
+    if digit not in DTMF_DIGITS:
+        raise ProtocolError(f"unknown DTMF digit {digit!r}")
+    return digit
+
+
+def payload_bytes(media: dict[str, Any]) -> bytes:
+    payload = media.get("payload")
+    if not isinstance(payload, str):
+        raise ProtocolError("field 'payload' missing or not a string")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error as exc:
+        raise ProtocolError(f"media payload is not base64: {exc}") from None
+
+
+def sequence_number(data: dict[str, Any], name: str) -> int | None:
+    """A message counter sent as a string (Telnyx, Exotel) or a number (Plivo); None when absent."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdecimal():
+        return int(value)
+    raise ProtocolError(f"{name} is not a number: {str(value)[:32]!r}")
+
+
+def custom_parameters(value: object) -> dict[str, str]:
+    """Custom parameters in any of the shapes providers use, as ``{name: value}`` strings.
+
+    ``{"k": "v"}`` (Twilio, Exotel), ``[{"name": "k", "value": "v"}]`` (Telnyx's ``custom_parameters``
+    request shape, reference §2.1) or ``"k=v;k2=v2"`` (Plivo ``extra_headers``, §3.2; the XML attribute
+    example separates with commas, so both separators are accepted).
+    """
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        pairs = []
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ProtocolError("custom parameter without a name")
+            pairs.append((item["name"], item.get("value")))
+    elif isinstance(value, str):
+        pairs = []
+        for item in value.replace(",", ";").split(";"):
+            name, _, text = item.partition("=")
+            if name.strip():
+                pairs.append((name.strip(), text.strip()))
+    else:
+        raise ProtocolError(f"custom parameters of type {type(value).__name__}")
+    if len(pairs) > _MAX_PARAMETERS:
+        raise ProtocolError(f"{len(pairs)} custom parameters (at most {_MAX_PARAMETERS})")
+    return {name: "" if v is None else str(v) for name, v in pairs}
+
+
+def rate_hz(value: object) -> int | None:
+    """A sample rate as providers write it: ``8000``, ``"8000"``, ``"8000Hz"``, ``"8 kHz"``, ``"16k"``;
+    None when absent. Exotel's own bridge strips ``Hz`` the same way (reference §4.2)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().lower().removesuffix("hz").strip()
+        scale = 1
+        if text.endswith("k"):
+            text, scale = text[:-1].strip(), 1000
+        if text.isascii() and text.isdecimal():
+            return int(text) * scale
+    raise ProtocolError(f"sample rate {str(value)[:32]!r} is not a number of Hz")
