@@ -1,0 +1,167 @@
+"""Exotel Voicebot (AgentStream) wire format, from Exotel's side.
+
+Reference: /work/shared/reference/provider-protocols.md §4.2 (Exotel SENDS), §4.3 (Exotel ACCEPTS, with the
+chunk rules for the bot's audio) and §4.4 (16-bit little-endian PCM). Exotel says its field names "can vary
+slightly by applet", so the simulator can put `stream_sid` at the top level, inside `start`, or both, and
+write `sample_rate` as "16000" or "16000Hz": a server that reads only one form fails here as it would live.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from callbridge.devkit.simulators.audio_codec import AudioCodec
+from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+
+__all__ = ["ACCEPTED_EVENTS", "ExotelWire", "SampleRateFormat", "StreamSidPlacement", "chunk_rule_violations"]
+
+ACCEPTED_EVENTS = frozenset({"media", "mark", "clear"})  # §4.3
+# §4.3 chunk rules for bot -> Exotel audio: a multiple of 320 bytes, at least 3.2 KB at 8 kHz, at most 100 KB.
+# Exotel calls 3.2 KB "100 ms at 8 kHz", though it holds 200 ms of 16-bit PCM; the simulator checks the
+# documented bytes, scaled with the rate as the callbridge contract says: 6400 at 16 kHz, 9600 at 24 kHz.
+CHUNK_ALIGNMENT_BYTES = 320
+MIN_CHUNK_BYTES_AT_8K = 3200
+MAX_CHUNK_BYTES = 100 * 1024
+DTMF_DURATION_MS = "200"  # §4.2's example; Exotel reports it as a string
+
+StreamSidPlacement = Literal["both", "top", "start"]
+SampleRateFormat = Literal["plain", "hz"]
+
+
+def chunk_rule_violations(size_bytes: int, sample_rate_hz: int) -> list[str]:
+    """What is wrong with a ``size_bytes`` chunk of 16-bit audio at ``sample_rate_hz`` by §4.3's rules."""
+    problems: list[str] = []
+    if size_bytes % CHUNK_ALIGNMENT_BYTES:
+        # "the last packet will be of lesser size than 320 Bytes, & platform will wait for 20ms": a gap.
+        problems.append(
+            f"media chunk of {size_bytes} bytes is not a multiple of 320; Exotel would leave an audible gap"
+        )
+    min_bytes = MIN_CHUNK_BYTES_AT_8K * sample_rate_hz // 8000
+    if size_bytes < min_bytes:
+        problems.append(
+            f"media chunk of {size_bytes} bytes is under Exotel's minimum "
+            f"({min_bytes} bytes at {sample_rate_hz} Hz)"
+        )
+    if size_bytes > MAX_CHUNK_BYTES:
+        problems.append(f"media chunk of {size_bytes} bytes is over Exotel's 100 KB maximum")
+    return problems
+
+
+class ExotelWire:
+    """Exotel's messages for one stream; `sequence_number` is one string counter from `start` on (§4.2)."""
+
+    provider = "exotel"
+    audio_event = "media"
+
+    def __init__(
+        self,
+        *,
+        call_sid: str,
+        stream_sid: str,
+        account_sid: str,
+        from_number: str,
+        to_number: str,
+        custom_parameters: dict[str, str],
+        codec: AudioCodec,
+        frame_ms: int,
+        stream_sid_placement: StreamSidPlacement,
+        sample_rate_format: SampleRateFormat,
+        echo_marks_on_clear: bool,
+    ) -> None:
+        self.call_id = call_sid
+        self.stream_id = stream_sid
+        self._account_sid = account_sid
+        self._from_number = from_number
+        self._to_number = to_number
+        self._custom_parameters = custom_parameters
+        self._codec = codec
+        self._frame_ms = frame_ms
+        self._placement = stream_sid_placement
+        self._sample_rate_format = sample_rate_format
+        self._echo_marks_on_clear = echo_marks_on_clear
+        self._sequence = 0
+
+    def opening(self) -> list[dict[str, Any]]:
+        rate_hz = self._codec.sample_rate_hz
+        start: dict[str, Any] = {
+            "call_sid": self.call_id,
+            "account_sid": self._account_sid,
+            "from": self._from_number,
+            "to": self._to_number,
+            "custom_parameters": self._custom_parameters,
+            "media_format": {
+                "encoding": "base64",
+                "sample_rate": f"{rate_hz}Hz" if self._sample_rate_format == "hz" else str(rate_hz),
+                "bit_rate": f"{rate_hz * 16 // 1000}kbps",  # 16-bit mono: 128kbps at 8 kHz, as in §4.2
+            },
+        }
+        if self._placement != "top":
+            start = {"stream_sid": self.stream_id, **start}
+        connected = {"event": "connected", "protocol": "Exotel Media Stream", "version": "1.0.0"}
+        return [connected, self._message("start", {"start": start})]
+
+    def media(self, chunk: int, payload: str) -> dict[str, Any]:
+        # `timestamp` is undocumented beyond the example; the simulator counts ms from the stream start.
+        timestamp = str((chunk - 1) * self._frame_ms)
+        return self._message(
+            "media", {"media": {"chunk": str(chunk), "timestamp": timestamp, "payload": payload}}
+        )
+
+    def dtmf(self, digit: str) -> dict[str, Any]:
+        return self._message("dtmf", {"dtmf": {"digit": digit, "duration": DTMF_DURATION_MS}})
+
+    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any] | None:
+        # §6.4: Exotel echoes a mark when its audio has played; what `clear` does to pending marks is
+        # undocumented (§7.3). By default it echoes them like Twilio; else they are dropped unanswered.
+        if cleared and not self._echo_marks_on_clear:
+            return None
+        return self._message("mark", {"mark": {"name": name}})
+
+    def clear_ack(self) -> None:
+        return None
+
+    def stop(self) -> dict[str, Any]:
+        stop = {"call_sid": self.call_id, "account_sid": self._account_sid, "reason": "callended"}
+        return self._message("stop", {"stop": stop})
+
+    def read(self, raw: str | bytes) -> ServerMessage:
+        """Parse and check one server message against §4.3."""
+        message, problem = parse_json_object(raw, "Exotel")
+        if message is None:
+            return ServerMessage(None, None, violations=(str(problem),))
+        event = message.get("event")
+        name = event if isinstance(event, str) else None
+        if name not in ACCEPTED_EVENTS:
+            reason = f"unknown event {event!r}; Exotel accepts media, mark, clear"
+            return ServerMessage(name, message, violations=(reason,))
+        # §4.3: Exotel takes `stream_sid`, `streamSid` or neither [INFERRED]; a wrong one is a server bug.
+        for key in ("stream_sid", "streamSid"):
+            if key in message and message[key] != self.stream_id:
+                reason = f"{key} {message[key]!r} does not match {self.stream_id!r}"
+                return ServerMessage(name, message, violations=(reason,))
+        if name == "media":
+            media = message.get("media")
+            payload = media.get("payload") if isinstance(media, dict) else None
+            audio, problems = decode_audio(payload, self._codec, "media.payload")
+            if audio is not None:
+                problems.extend(chunk_rule_violations(len(audio), self._codec.sample_rate_hz))
+            return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+        if name == "mark":
+            body = message.get("mark")
+            mark_name = body.get("name") if isinstance(body, dict) else None
+            if not isinstance(mark_name, str):
+                return ServerMessage(name, message, violations=("mark message without a string mark.name",))
+            return ServerMessage(name, message, mark_name=mark_name)
+        return ServerMessage(name, message, clear=True)
+
+    def _message(self, event: str, body: dict[str, Any]) -> dict[str, Any]:
+        # Key order of §4.2's examples: event, sequence_number, stream_sid, then the body.
+        message: dict[str, Any] = {"event": event, "sequence_number": self._next()}
+        if self._placement != "start":
+            message["stream_sid"] = self.stream_id
+        message.update(body)
+        return message
+
+    def _next(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
