@@ -200,7 +200,8 @@ async def test_barge_in_clears_the_carrier_at_once_and_reports_what_was_heard(
 
 
 async def test_agent_hang_up_waits_for_the_goodbye_to_play(stack: RunningStack, nats_url: str) -> None:
-    goodbye = tone(700.0, 1.0, 16000, -6.0).tobytes()
+    # 1.013 s: not a whole number of 20 ms frames, so the last 13 ms must be padded and sent, not held.
+    goodbye = tone(700.0, 1.013, 16000, -6.0).tobytes()
 
     async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
         await asyncio.sleep(0.2)
@@ -222,7 +223,7 @@ async def test_agent_hang_up_waits_for_the_goodbye_to_play(stack: RunningStack, 
     assert recording.ended_by == "server"
     assert recording.close_code == 1000
     assert recording.heard is not None
-    assert heard_span_s(recording.heard) >= 0.99  # all of the goodbye
+    assert heard_span_s(recording.heard) >= 1.005  # all of the goodbye, its last part-frame included
     assert recording.ended_at_s is not None
     assert recording.ended_at_s < 2.5
     assert result["invocationId"] == "inv-1"

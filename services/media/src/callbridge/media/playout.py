@@ -27,8 +27,8 @@ from callbridge.media.providers.base import ProviderStream
 
 logger = logging.getLogger(__name__)
 
-# Five minutes of 20 ms frames: more than any single agent turn; a runaway agent is cut off here.
-MAX_QUEUED_FRAMES = 15_000
+MAX_QUEUED_MS = 300_000
+"""Five minutes of audio: more than any single agent turn; a runaway agent is cut off here."""
 
 
 @dataclass(slots=True)
@@ -63,6 +63,7 @@ class Playout:
         self._lead_s = lead_ms / 1000
         self._frame_ms = stream.frame_ms
         self._frame_s = stream.frame_ms / 1000
+        self._max_queued_frames = MAX_QUEUED_MS // stream.frame_ms
         self._clock = clock
         self._queue: collections.deque[str] = collections.deque()
         self._pending: collections.deque[_PendingMark] = collections.deque()
@@ -107,7 +108,7 @@ class Playout:
         if not self._queue and self._play_end - self._clock() <= self._lead_s:
             await self._send_frame(message)
             return
-        if len(self._queue) >= MAX_QUEUED_FRAMES:
+        if len(self._queue) >= self._max_queued_frames:
             self.frames_dropped += 1
             return
         self._queue.append(message)

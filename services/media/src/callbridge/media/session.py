@@ -50,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 HANG_UP_TOOL = "hangUp"
 TIME_EXCEEDED_DRAIN_S = 15.0
+AGENT_TAIL_IDLE_S = 0.1
+"""After this long without agent audio, a part-filled frame is padded and sent: longer than the gaps of an
+agent streaming in real time (20-40 ms chunks), short enough to be heard as the end of the utterance."""
 
 
 class CallSession:
@@ -80,6 +83,7 @@ class CallSession:
         self._prefetched = prefetched
         self._agent_frame_bytes = agent.output_rate_hz * stream.frame_ms // 1000 * 2
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
+        self._tail_timer: asyncio.TimerHandle | None = None
         self._in_resampler: Resampler | None = None
         self._out_resampler: Resampler | None = None
         self._rejected = 0
@@ -232,16 +236,43 @@ class CallSession:
             samples = np.frombuffer(pcm, dtype="<i2")  # whole frames, nothing pending: no copy
         else:
             buffer += pcm
+            self._arm_tail_flush()
             if len(buffer) < frame_bytes:
                 return
             usable = len(buffer) - len(buffer) % frame_bytes
             samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
             del buffer[:usable]
+        await self._play(samples)
+
+    async def _play(self, samples: npt.NDArray[np.int16]) -> None:
+        """Whole frames at the agent's rate, resampled to the provider's and queued for playout."""
+        frame_bytes = self._agent_frame_bytes
         resampler = self._out_resampler
         assert resampler is not None  # the agent is started only after the stream's start
         step = frame_bytes // 2
         for start in range(0, len(samples), step):
             await self._playout.play(resampler.process(samples[start : start + step]))
+
+    def _arm_tail_flush(self) -> None:
+        """A frame can only leave whole; when the agent pauses, what is left of its turn is padded with
+        silence and sent, rather than waiting for the next turn (with Exotel's 100-200 ms frames that
+        would be most utterances' last words)."""
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
+        self._tail_timer = asyncio.get_running_loop().call_later(AGENT_TAIL_IDLE_S, self._on_tail_idle)
+
+    def _on_tail_idle(self) -> None:
+        self._tail_timer = None
+        if self._agent_buffer and self._end_reason is None:
+            self._spawn(self._flush_tail(), "agent-tail")
+
+    async def _flush_tail(self) -> None:
+        buffer = self._agent_buffer
+        if not buffer:
+            return
+        padded = bytes(buffer) + bytes(self._agent_frame_bytes - len(buffer) % self._agent_frame_bytes)
+        buffer.clear()
+        await self._play(np.frombuffer(padded, dtype="<i2"))
 
     async def on_agent_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -274,6 +305,9 @@ class CallSession:
 
     async def _barge_in(self) -> None:
         self._agent_buffer.clear()
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
+            self._tail_timer = None
         if self._out_resampler is not None:
             self._out_resampler.reset()  # no filter tail of the cut turn leaks into the next
         truncation = await self._playout.clear()
@@ -364,6 +398,8 @@ class CallSession:
     async def _finish(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self._tail_timer is not None:
+            self._tail_timer.cancel()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
         await self._dtmf.close()

@@ -7,12 +7,10 @@ Audio is μ-law at 8 kHz in practice, but the codec is read from ``start.mediaFo
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
@@ -32,18 +30,16 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
+from callbridge.media.providers.wire import (
+    dtmf_digit,
+    load_object,
+    payload_bytes,
+    require_safe,
+    section,
+    text_field,
+)
 
 _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
-_DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
-# JSON strings we build by concatenation must not need escaping: Twilio's SIDs and our mark names are
-# plain ASCII identifiers; anything else is refused rather than emitted as broken JSON.
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
-
-
-def _require_safe(value: str, what: str) -> str:
-    if not value or not set(value) <= _SAFE:
-        raise ProtocolError(f"{what} has unexpected characters: {value[:64]!r}")
-    return value
 
 
 class TwilioMediaStream(ProviderStream):
@@ -62,23 +58,15 @@ class TwilioMediaStream(ProviderStream):
         return self._info
 
     def parse(self, message: str | bytes) -> Inbound:
-        try:
-            data = orjson.loads(message)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(f"not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ProtocolError("message is not a JSON object")
+        data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media is 50 messages a second, the rest a handful per call.
         if event == "media":
             return self._media(data)
         if event == "mark":
-            return MarkPlayed(_field(_section(data, "mark"), "name"))
+            return MarkPlayed(text_field(section(data, "mark"), "name"))
         if event == "dtmf":
-            digit = _field(_section(data, "dtmf"), "digit")
-            if digit not in _DTMF_DIGITS:
-                raise ProtocolError(f"unknown DTMF digit {digit!r}")
-            return DtmfPressed(digit)
+            return DtmfPressed(dtmf_digit(data))
         if event == "start":
             return Started(self._start(data))
         if event == "connected":
@@ -91,14 +79,11 @@ class TwilioMediaStream(ProviderStream):
         info = self._info
         if info is None:
             raise ProtocolError("media before start")
-        media = _section(data, "media")
+        media = section(data, "media")
         track = media.get("track", "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        try:
-            payload = base64.b64decode(_field(media, "payload"), validate=True)
-        except binascii.Error as exc:
-            raise ProtocolError(f"media payload is not base64: {exc}") from None
+        payload = payload_bytes(media)
         if info.codec is Codec.PCMU:
             return MediaReceived(ulaw_decode(payload))
         return MediaReceived(alaw_decode(payload))
@@ -106,7 +91,7 @@ class TwilioMediaStream(ProviderStream):
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
             raise ProtocolError("second start message")
-        start = _section(data, "start")
+        start = section(data, "start")
         media_format = start.get("mediaFormat")
         if not isinstance(media_format, dict):
             raise ProtocolError("start.mediaFormat missing")
@@ -120,13 +105,13 @@ class TwilioMediaStream(ProviderStream):
             raise ProtocolError(
                 f"unsupported media format: {rate} Hz, {channels} channels (Twilio sends 8000/1)"
             )
-        stream_id = _require_safe(str(data.get("streamSid") or _field(start, "streamSid")), "streamSid")
+        stream_id = require_safe(str(data.get("streamSid") or text_field(start, "streamSid")), "streamSid")
         parameters = start.get("customParameters") or {}
         if not isinstance(parameters, dict):
             raise ProtocolError("start.customParameters is not an object")
         self._info = StreamInfo(
             stream_id=stream_id,
-            call_id=_field(start, "callSid"),
+            call_id=text_field(start, "callSid"),
             account_id=start.get("accountSid"),
             codec=codec,
             sample_rate_hz=8000,
@@ -145,21 +130,7 @@ class TwilioMediaStream(ProviderStream):
         return self._media_prefix + base64.b64encode(ulaw_encode(pcm)).decode() + '"}}'
 
     def mark_message(self, name: str) -> str:
-        return self._mark_prefix + _require_safe(name, "mark name") + '"}}'
+        return self._mark_prefix + require_safe(name, "mark name") + '"}}'
 
     def clear_message(self) -> str:
         return self._clear
-
-
-def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
-    section = data.get(name)
-    if not isinstance(section, dict):
-        raise ProtocolError(f"{data.get('event')} message without a {name!r} object")
-    return section
-
-
-def _field(section: dict[str, Any], name: str) -> str:
-    value = section.get(name)
-    if not isinstance(value, str):
-        raise ProtocolError(f"field {name!r} missing or not a string")
-    return value
