@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from callbridge.common.settings import DEV_API_KEY, DEV_SECRET_KEY
 from callbridge.devkit.demo import run_demo_call
 from callbridge.devkit.nats_server import NatsServer
-from callbridge.devkit.simulate import simulate_call
+from callbridge.devkit.simulate import PROVIDERS, simulate_call
 from callbridge.devkit.stack import StackConfig, run_stack
 
 
@@ -53,12 +53,32 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="provider simulators")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
     call = sim_commands.add_parser("call", help="place one simulated inbound call")
-    call.add_argument("--provider", choices=["twilio"], default="twilio")
+    call.add_argument("--provider", choices=PROVIDERS, default="twilio")
     call.add_argument("--webhook-url", required=True, help="the agent's telephony_xml URL")
-    call.add_argument("--auth-token", required=True, help="the provider auth token imported into callbridge")
-    call.add_argument("--account-sid", required=True)
+    call.add_argument("--auth-token", help="twilio, plivo: the auth token imported into callbridge")
+    call.add_argument("--account-sid", help="twilio (required), telnyx, exotel: the account id")
+    call.add_argument("--auth-id", help="plivo: the auth ID")
+    call.add_argument(
+        "--private-key-seed", help="telnyx: the 32-byte Ed25519 seed that signs webhooks, in hex or base64"
+    )
+    call.add_argument(
+        "--public-key", help="telnyx: the configured public key (base64), checked against the seed"
+    )
+    call.add_argument(
+        "--l16-byte-order",
+        choices=["big", "little"],
+        default="big",
+        help="telnyx: L16 byte order (default big)",
+    )
+    call.add_argument("--webhook-secret", help="exotel: the webhook secret imported into callbridge")
+    call.add_argument(
+        "--exotel-auth",
+        choices=["basic", "path"],
+        default="basic",
+        help="exotel: send the secret as Basic auth (default) or as the URL's last path segment",
+    )
     source = call.add_mutually_exclusive_group()
-    source.add_argument("--wav", help="caller audio: a mono WAV file at 8 kHz")
+    source.add_argument("--wav", help="caller audio: a mono WAV file at the stream's inbound rate")
     source.add_argument("--tone-hz", type=float, default=440.0, help="caller audio: a tone (default 440 Hz)")
     call.add_argument("--duration-s", type=float, default=5.0, help="length of the generated tone")
     call.add_argument("--dtmf", default="", help="keys to press, as SECONDS:KEY pairs: '2.0:5,4.5:#'")
