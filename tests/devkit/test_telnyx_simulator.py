@@ -262,6 +262,9 @@ async def test_telnyx_l16_goes_both_ways_in_the_configured_byte_order(
     lag = delay_samples(audio, recording.heard)
     assert 0 <= lag <= 0.040 * 16000
     assert sinad_db(recording.heard[lag + 320 : lag + 2880], 1000.0, 16000) > 60.0  # bit-exact, not noise
+    latencies = recording.echo_latencies_s()  # 640 bytes of L16 per 20 ms frame, not Twilio's 160
+    assert len(latencies) >= 10
+    assert 0.0 < min(latencies) <= max(latencies) < 0.050
 
 
 async def test_telnyx_inbound_codec_can_differ_from_texml_and_outbound(fake_server: FakeServer) -> None:
