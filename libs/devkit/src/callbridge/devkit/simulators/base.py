@@ -13,7 +13,7 @@ import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypedDict, TypeVar
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,13 +30,24 @@ from callbridge.devkit.simulators.recording import StreamRecording
 from callbridge.devkit.simulators.session import StreamPlan, StreamSession
 from callbridge.devkit.simulators.wire import StreamWire
 
-__all__ = ["ProviderSimulator", "SimulatedCall", "StreamSetup"]
+__all__ = ["ProviderSimulator", "SimulatedCall", "SimulatorOptions", "StreamSetup"]
 
 AnswerT = TypeVar("AnswerT")
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the providers take outbound audio in large chunks; this caps a runaway
 _DEADLINE_SLACK_S = 5.0
+
+
+class SimulatorOptions(TypedDict, total=False):
+    """The `ProviderSimulator` settings each provider's simulator passes through (see its ``__init__``)."""
+
+    http_client: httpx.AsyncClient | None
+    webhook_timeout_s: float
+    open_timeout_s: float
+    close_timeout_s: float
+    allow_insecure_ws: bool
+    ssl_context: ssl.SSLContext | None
 
 
 @dataclass(frozen=True, slots=True)

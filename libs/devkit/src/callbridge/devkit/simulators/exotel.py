@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import base64
 import secrets
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Unpack
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import httpx
 import orjson
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
-from callbridge.devkit.simulators.base import FORM_CONTENT_TYPE, ProviderSimulator, StreamSetup
+from callbridge.devkit.simulators.base import (
+    FORM_CONTENT_TYPE,
+    ProviderSimulator,
+    SimulatorOptions,
+    StreamSetup,
+)
 from callbridge.devkit.simulators.errors import AnswerError
 from callbridge.devkit.simulators.exotel_wire import ExotelWire, SampleRateFormat, StreamSidPlacement
 
@@ -100,12 +103,7 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
         stream_sid_placement: StreamSidPlacement = "both",
         sample_rate_format: SampleRateFormat = "plain",
         echo_marks_on_clear: bool = True,
-        http_client: httpx.AsyncClient | None = None,
-        webhook_timeout_s: float = 10.0,
-        open_timeout_s: float = 5.0,
-        close_timeout_s: float = 2.0,
-        allow_insecure_ws: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        **options: Unpack[SimulatorOptions],
     ) -> None:
         """Set up a simulator; nothing is opened until a call is placed (see `ProviderSimulator`).
 
@@ -116,15 +114,7 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
         ``echo_marks_on_clear`` answers pending marks on `clear` as Twilio does; off, they are dropped
         (§7.3: undocumented).
         """
-        super().__init__(
-            webhook_url,
-            http_client=http_client,
-            webhook_timeout_s=webhook_timeout_s,
-            open_timeout_s=open_timeout_s,
-            close_timeout_s=close_timeout_s,
-            allow_insecure_ws=allow_insecure_ws,
-            ssl_context=ssl_context,
-        )
+        super().__init__(webhook_url, **options)
         self._secret = webhook_secret
         self._auth = auth
         self._method = method

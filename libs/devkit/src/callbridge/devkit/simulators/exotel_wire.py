@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
-from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+from callbridge.devkit.simulators.wire import (
+    ServerMessage,
+    decode_audio,
+    media_payload,
+    read_event,
+    read_mark,
+)
 
 __all__ = ["ACCEPTED_EVENTS", "ExotelWire", "SampleRateFormat", "StreamSidPlacement", "chunk_rule_violations"]
 
@@ -126,33 +132,25 @@ class ExotelWire:
 
     def read(self, raw: str | bytes) -> ServerMessage:
         """Parse and check one server message against §4.3."""
-        message, problem = parse_json_object(raw, "Exotel")
-        if message is None:
-            return ServerMessage(None, None, violations=(str(problem),))
-        event = message.get("event")
-        name = event if isinstance(event, str) else None
-        if name not in ACCEPTED_EVENTS:
-            reason = f"unknown event {event!r}; Exotel accepts media, mark, clear"
-            return ServerMessage(name, message, violations=(reason,))
         # §4.3: Exotel takes `stream_sid`, `streamSid` or neither [INFERRED]; a wrong one is a server bug.
-        for key in ("stream_sid", "streamSid"):
-            if key in message and message[key] != self.stream_id:
-                reason = f"{key} {message[key]!r} does not match {self.stream_id!r}"
-                return ServerMessage(name, message, violations=(reason,))
-        if name == "media":
-            media = message.get("media")
-            payload = media.get("payload") if isinstance(media, dict) else None
-            audio, problems = decode_audio(payload, self._codec, "media.payload")
-            if audio is not None:
-                problems.extend(chunk_rule_violations(len(audio), self._codec.sample_rate_hz))
-            return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+        parsed = read_event(
+            raw,
+            provider="Exotel",
+            accepted=ACCEPTED_EVENTS,
+            stream_id=self.stream_id,
+            id_keys=("stream_sid", "streamSid"),
+        )
+        if isinstance(parsed, ServerMessage):
+            return parsed
+        message, name = parsed
         if name == "mark":
-            body = message.get("mark")
-            mark_name = body.get("name") if isinstance(body, dict) else None
-            if not isinstance(mark_name, str):
-                return ServerMessage(name, message, violations=("mark message without a string mark.name",))
-            return ServerMessage(name, message, mark_name=mark_name)
-        return ServerMessage(name, message, clear=True)
+            return read_mark(name, message)
+        if name == "clear":
+            return ServerMessage(name, message, clear=True)
+        audio, problems = decode_audio(media_payload(message), self._codec, "media.payload")
+        if audio is not None:
+            problems.extend(chunk_rule_violations(len(audio), self._codec.sample_rate_hz))
+        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
 
     def _message(self, event: str, body: dict[str, Any]) -> dict[str, Any]:
         # Key order of §4.2's examples: event, sequence_number, stream_sid, then the body.

@@ -17,15 +17,18 @@ import base64
 import hashlib
 import hmac
 import secrets
-import ssl
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import Unpack
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
-
 from callbridge.devkit.simulators.audio_codec import PCMU_8K, AudioCodec
-from callbridge.devkit.simulators.base import FORM_CONTENT_TYPE, ProviderSimulator, StreamSetup
+from callbridge.devkit.simulators.base import (
+    FORM_CONTENT_TYPE,
+    ProviderSimulator,
+    SimulatorOptions,
+    StreamSetup,
+)
 from callbridge.devkit.simulators.plivo_wire import PlayedEvent, PlivoWire, new_stream_id
 from callbridge.devkit.simulators.plivo_xml import PlivoAnswer, parse_plivo_xml
 
@@ -100,12 +103,7 @@ class PlivoSimulator(ProviderSimulator[PlivoAnswer]):
         played_event: PlayedEvent = "playedStream",
         send_stop: bool = True,
         stop_reason: str = "hangup",
-        http_client: httpx.AsyncClient | None = None,
-        webhook_timeout_s: float = 10.0,
-        open_timeout_s: float = 5.0,
-        close_timeout_s: float = 2.0,
-        allow_insecure_ws: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        **options: Unpack[SimulatorOptions],
     ) -> None:
         """Set up a simulator; nothing is opened until a call is placed (see `ProviderSimulator`).
 
@@ -113,15 +111,7 @@ class PlivoSimulator(ProviderSimulator[PlivoAnswer]):
         support FAQ), §3.2. Plivo does not document a `stop` over the WebSocket (the Java SDK handles one
         with a ``reason``); ``send_stop=False`` just closes the socket at the end of the call.
         """
-        super().__init__(
-            webhook_url,
-            http_client=http_client,
-            webhook_timeout_s=webhook_timeout_s,
-            open_timeout_s=open_timeout_s,
-            close_timeout_s=close_timeout_s,
-            allow_insecure_ws=allow_insecure_ws,
-            ssl_context=ssl_context,
-        )
+        super().__init__(webhook_url, **options)
         self.auth_id = auth_id
         self._auth_token = auth_token
         self._played_event = played_event

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.plivo_xml import PlivoEncoding
-from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, read_event
 
 __all__ = ["ACCEPTED_EVENTS", "PlayedEvent", "PlivoWire", "new_stream_id"]
 
@@ -125,18 +125,13 @@ class PlivoWire:
 
     def read(self, raw: str | bytes) -> ServerMessage:
         """Parse and check one server message against §3.3."""
-        message, problem = parse_json_object(raw, "Plivo")
-        if message is None:
-            return ServerMessage(None, None, violations=(str(problem),))
-        event = message.get("event")
-        name = event if isinstance(event, str) else None
-        if name not in ACCEPTED_EVENTS:
-            reason = f"unknown event {event!r}; Plivo accepts playAudio, checkpoint, clearAudio"
-            return ServerMessage(name, message, violations=(reason,))
         # §3.3: streamId is optional (the docs omit it, the Java SDK and pipecat send it).
-        if "streamId" in message and message["streamId"] != self.stream_id:
-            reason = f"streamId {message['streamId']!r} does not match {self.stream_id!r}"
-            return ServerMessage(name, message, violations=(reason,))
+        parsed = read_event(
+            raw, provider="Plivo", accepted=ACCEPTED_EVENTS, stream_id=self.stream_id, id_keys=("streamId",)
+        )
+        if isinstance(parsed, ServerMessage):
+            return parsed
+        message, name = parsed
         if name == "playAudio":
             return self._read_play_audio(message)
         if name == "checkpoint":

@@ -23,19 +23,23 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from typing import Unpack
 from urllib.parse import urlencode
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding as KeyEncoding
 from cryptography.hazmat.primitives.serialization import PublicFormat
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec, ByteOrder, Encoding, encoding_named
-from callbridge.devkit.simulators.base import FORM_CONTENT_TYPE, ProviderSimulator, StreamSetup
+from callbridge.devkit.simulators.base import (
+    FORM_CONTENT_TYPE,
+    ProviderSimulator,
+    SimulatorOptions,
+    StreamSetup,
+)
 from callbridge.devkit.simulators.telnyx_wire import (
     TelnyxStreamError,
     TelnyxWire,
@@ -85,12 +89,7 @@ class TelnyxSimulator(ProviderSimulator[TeXMLAnswer]):
         reorder_seed: int | None = None,
         error_frames: Sequence[tuple[float, TelnyxStreamError]] = (),
         clock: Callable[[], float] = time.time,
-        http_client: httpx.AsyncClient | None = None,
-        webhook_timeout_s: float = 10.0,
-        open_timeout_s: float = 5.0,
-        close_timeout_s: float = 2.0,
-        allow_insecure_ws: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        **options: Unpack[SimulatorOptions],
     ) -> None:
         """Set up a simulator; nothing is opened until a call is placed (see `ProviderSimulator`).
 
@@ -105,15 +104,7 @@ class TelnyxSimulator(ProviderSimulator[TeXMLAnswer]):
         ``error_frames`` are (seconds from stream start, error) to send as `error` frames. ``clock`` gives
         the unix time for `telnyx-timestamp`.
         """
-        super().__init__(
-            webhook_url,
-            http_client=http_client,
-            webhook_timeout_s=webhook_timeout_s,
-            open_timeout_s=open_timeout_s,
-            close_timeout_s=close_timeout_s,
-            allow_insecure_ws=allow_insecure_ws,
-            ssl_context=ssl_context,
-        )
+        super().__init__(webhook_url, **options)
         if private_key is None:
             private_key = Ed25519PrivateKey.generate()
         elif not isinstance(private_key, Ed25519PrivateKey):

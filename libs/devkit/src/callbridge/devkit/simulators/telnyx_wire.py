@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
-from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+from callbridge.devkit.simulators.wire import (
+    ServerMessage,
+    decode_audio,
+    media_payload,
+    read_event,
+    read_mark,
+)
 
 __all__ = ["ACCEPTED_EVENTS", "TelnyxStreamError", "TelnyxWire", "frame_delays", "new_stream_id"]
 
@@ -177,33 +183,19 @@ class TelnyxWire:
 
     def read(self, raw: str | bytes) -> ServerMessage:
         """Parse and check one server message against §2.3."""
-        message, problem = parse_json_object(raw, "Telnyx")
-        if message is None:
-            return ServerMessage(None, None, violations=(str(problem),))
-        event = message.get("event")
-        name = event if isinstance(event, str) else None
-        if name not in ACCEPTED_EVENTS:
-            reason = f"unknown event {event!r}; Telnyx accepts media, mark, clear"
-            return ServerMessage(name, message, violations=(reason,))
         # §2.3: stream_id is optional on what the server sends; a wrong one is a server bug all the same.
-        if "stream_id" in message and message["stream_id"] != self.stream_id:
-            reason = f"stream_id {message['stream_id']!r} does not match {self.stream_id!r}"
-            return ServerMessage(name, message, violations=(reason,))
-        if name == "media":
-            return self._read_media(message)
+        parsed = read_event(
+            raw, provider="Telnyx", accepted=ACCEPTED_EVENTS, stream_id=self.stream_id, id_keys=("stream_id",)
+        )
+        if isinstance(parsed, ServerMessage):
+            return parsed
+        message, name = parsed
         if name == "mark":
-            body = message.get("mark")
-            mark_name = body.get("name") if isinstance(body, dict) else None
-            if not isinstance(mark_name, str):
-                return ServerMessage(name, message, violations=("mark message without a string mark.name",))
-            return ServerMessage(name, message, mark_name=mark_name)
-        return ServerMessage(name, message, clear=True)
-
-    def _read_media(self, message: dict[str, Any]) -> ServerMessage:
-        media = message.get("media")
-        payload = media.get("payload") if isinstance(media, dict) else None
+            return read_mark(name, message)
+        if name == "clear":
+            return ServerMessage(name, message, clear=True)
         # RTP mode: the payload is in the bidirectionalCodec at its rate, never the inbound format (§2.5).
-        audio, problems = decode_audio(payload, self._outbound, "media.payload")
+        audio, problems = decode_audio(media_payload(message), self._outbound, "media.payload")
         if audio is not None:
             duration_s = self._outbound.duration_s(len(audio))
             if not MIN_CHUNK_S - 1e-9 <= duration_s <= MAX_CHUNK_S:
@@ -211,7 +203,7 @@ class TelnyxWire:
                     f"media chunk of {duration_s * 1000:.1f} ms ({len(audio)} bytes of "
                     f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)"
                 )
-        return ServerMessage("media", message, audio=audio, violations=tuple(problems))
+        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
 
     def _next(self) -> str:
         self._sequence += 1

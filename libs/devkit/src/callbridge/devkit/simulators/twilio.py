@@ -20,15 +20,20 @@ Typical use::
 from __future__ import annotations
 
 import secrets
-import ssl
 from collections.abc import Mapping
+from typing import Unpack
 from urllib.parse import urlencode
 
-import httpx
 from twilio.request_validator import RequestValidator
 
 from callbridge.devkit.simulators.audio_codec import PCMU_8K, AudioCodec
-from callbridge.devkit.simulators.base import FORM_CONTENT_TYPE, ProviderSimulator, SimulatedCall, StreamSetup
+from callbridge.devkit.simulators.base import (
+    FORM_CONTENT_TYPE,
+    ProviderSimulator,
+    SimulatedCall,
+    SimulatorOptions,
+    StreamSetup,
+)
 from callbridge.devkit.simulators.caller_audio import AudioSource, CallerAudio
 from callbridge.devkit.simulators.twilio_wire import DTMF_DIGITS, TwilioWire
 from callbridge.devkit.simulators.twiml import TwiMLAnswer, parse_twiml
@@ -51,32 +56,14 @@ class TwilioSimulator(ProviderSimulator[TwiMLAnswer]):
     dtmf_digits = DTMF_DIGITS
 
     def __init__(
-        self,
-        webhook_url: str,
-        auth_token: str,
-        account_sid: str,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        webhook_timeout_s: float = 10.0,
-        open_timeout_s: float = 5.0,
-        close_timeout_s: float = 2.0,
-        allow_insecure_ws: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
+        self, webhook_url: str, auth_token: str, account_sid: str, **options: Unpack[SimulatorOptions]
     ) -> None:
-        """Set up a simulator; nothing is opened until a call is placed (see `ProviderSimulator`).
+        """Set up a simulator; nothing is opened until a call is placed.
 
-        ``allow_insecure_ws`` accepts a ``ws://`` stream URL from a local stack, which real Twilio refuses
-        (error 31922).
+        ``options`` are `ProviderSimulator`'s (HTTP client, timeouts, TLS); ``allow_insecure_ws`` accepts a
+        ``ws://`` stream URL from a local stack, which real Twilio refuses (error 31922).
         """
-        super().__init__(
-            webhook_url,
-            http_client=http_client,
-            webhook_timeout_s=webhook_timeout_s,
-            open_timeout_s=open_timeout_s,
-            close_timeout_s=close_timeout_s,
-            allow_insecure_ws=allow_insecure_ws,
-            ssl_context=ssl_context,
-        )
+        super().__init__(webhook_url, **options)
         self.account_sid = account_sid
         self._validator = RequestValidator(auth_token)
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from callbridge.devkit.simulators.audio_codec import PCMU_8K
-from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, parse_json_object
+from callbridge.devkit.simulators.wire import (
+    ServerMessage,
+    decode_audio,
+    media_payload,
+    read_event,
+    read_mark,
+)
 
 __all__ = [
     "ACCEPTED_EVENTS",
@@ -114,30 +120,24 @@ class TwilioWire:
 
 
 def read_server_message(raw: str | bytes, stream_sid: str) -> ServerMessage:
-    """Parse and check one WebSocket message against §1.3."""
-    message, problem = parse_json_object(raw, "Twilio")
-    if message is None:
-        return ServerMessage(None, None, violations=(str(problem),))
-    event = message.get("event")
-    name = event if isinstance(event, str) else None
-    if name not in ACCEPTED_EVENTS:
-        reason = f"unknown event {event!r}; Twilio accepts media, mark, clear"
-        return ServerMessage(name, message, violations=(reason,))
-    if message.get("streamSid") != stream_sid:
-        reason = f"streamSid {message.get('streamSid')!r} does not match {stream_sid!r}"
-        return ServerMessage(name, message, violations=(reason,))
+    """Parse and check one WebSocket message against §1.3 (streamSid is required)."""
+    parsed = read_event(
+        raw,
+        provider="Twilio",
+        accepted=ACCEPTED_EVENTS,
+        stream_id=stream_sid,
+        id_keys=("streamSid",),
+        id_required=True,
+    )
+    if isinstance(parsed, ServerMessage):
+        return parsed
+    message, name = parsed
     if name == "media":
-        media = message.get("media")
-        payload = media.get("payload") if isinstance(media, dict) else None
-        ulaw, problems = decode_audio(payload, PCMU_8K, "media.payload")
+        ulaw, problems = decode_audio(media_payload(message), PCMU_8K, "media.payload")
         if ulaw is not None and ulaw.startswith(b"RIFF"):
             # §1.3: raw μ-law, no file header; Twilio plays the header bytes as audio, so this still plays.
             problems.append("media.payload starts with a RIFF (WAV) header")
         return ServerMessage(name, message, audio=ulaw, violations=tuple(problems))
     if name == "mark":
-        body = message.get("mark")
-        mark_name = body.get("name") if isinstance(body, dict) else None
-        if not isinstance(mark_name, str):
-            return ServerMessage(name, message, violations=("mark message without a string mark.name",))
-        return ServerMessage(name, message, mark_name=mark_name)
+        return read_mark(name, message)
     return ServerMessage(name, message, clear=True)

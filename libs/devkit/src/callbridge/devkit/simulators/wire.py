@@ -18,7 +18,7 @@ import orjson
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 
-__all__ = ["ServerMessage", "StreamWire", "decode_audio", "parse_json_object"]
+__all__ = ["ServerMessage", "StreamWire", "decode_audio", "media_payload", "read_event", "read_mark"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +70,54 @@ class StreamWire(Protocol):
     def read(self, raw: str | bytes) -> ServerMessage: ...
 
 
-def parse_json_object(raw: str | bytes, provider: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The message as a JSON object, or the reason it is not one (all four providers take JSON text)."""
+def read_event(
+    raw: str | bytes,
+    *,
+    provider: str,
+    accepted: frozenset[str],
+    stream_id: str,
+    id_keys: tuple[str, ...],
+    id_required: bool = False,
+) -> tuple[dict[str, Any], str] | ServerMessage:
+    """The message and its event, if it is a JSON object with an event ``provider`` accepts for this stream;
+    otherwise the `ServerMessage` saying why not (all four take JSON text frames).
+
+    A stream id under any of ``id_keys`` must match ``stream_id``; it must be there when ``id_required``
+    (Twilio), and may be left out otherwise (Telnyx, Plivo, Exotel).
+    """
     if isinstance(raw, bytes):
-        return None, f"binary frame; {provider} expects JSON text frames"
+        return ServerMessage(None, None, violations=(f"binary frame; {provider} expects JSON text frames",))
     try:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None, "not valid JSON"
+        return ServerMessage(None, None, violations=("not valid JSON",))
     if not isinstance(message, dict):
-        return None, "JSON message is not an object"
-    return message, None
+        return ServerMessage(None, None, violations=("JSON message is not an object",))
+    event = message.get("event")
+    name = event if isinstance(event, str) else None
+    if name not in accepted:
+        reason = f"unknown event {event!r}; {provider} accepts {', '.join(sorted(accepted))}"
+        return ServerMessage(name, message, violations=(reason,))
+    for key in id_keys:
+        if (id_required or key in message) and message.get(key) != stream_id:
+            reason = f"{key} {message.get(key)!r} does not match {stream_id!r}"
+            return ServerMessage(name, message, violations=(reason,))
+    return message, name
+
+
+def read_mark(event: str, message: dict[str, Any]) -> ServerMessage:
+    """A `mark` message (Twilio, Telnyx, Exotel): ``{"mark": {"name": …}}``."""
+    body = message.get("mark")
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str):
+        return ServerMessage(event, message, violations=("mark message without a string mark.name",))
+    return ServerMessage(event, message, mark_name=name)
+
+
+def media_payload(message: dict[str, Any]) -> object:
+    """``message["media"]["payload"]`` when there is one."""
+    media = message.get("media")
+    return media.get("payload") if isinstance(media, dict) else None
 
 
 def decode_audio(payload: object, codec: AudioCodec, field: str) -> tuple[bytes | None, list[str]]:
