@@ -79,6 +79,8 @@ async def test_signed_webhook_creates_the_call_and_answers_twiml(api: Api) -> No
     assert join_url.startswith(MEDIA_PUBLIC_URL + "/calls/")
     assert "?" not in join_url
     call_id = join_url.split("/")[4]
+    status_callback = f"{api.public_base_url}/api/calls/{call_id}/provider_status/twilio"
+    assert stream.attrib["statusCallback"] == status_callback
     parameter = stream.find("Parameter")
     assert parameter is not None
     assert parameter.attrib == {"name": "callId", "value": call_id}
@@ -89,6 +91,7 @@ async def test_signed_webhook_creates_the_call_and_answers_twiml(api: Api) -> No
     assert call["templateContext"] == {"user": {"phone_number": "+15551234567"}}
     assert call["providerDetails"]["callId"] == "CA" + "b" * 32
     assert call["providerDetails"]["from"] == "+15551234567"
+    assert call["medium"] == {"twilio": {"outgoing": None, "dtmfHandling": None}}
 
 
 async def test_forged_or_missing_signature_gets_403_and_creates_nothing(api: Api) -> None:

@@ -1,7 +1,21 @@
 """JetStream key-value bucket names: the only store callbridge has."""
 
+from datetime import timedelta
+
 CALLS = "callbridge_calls"
 AGENTS = "callbridge_agents"
 TELEPHONY_CONFIGS = "callbridge_telephony_configs"
+PROVIDER_CALLS = "callbridge_provider_calls"
+"""``<provider>.<provider call id>`` → call id: callbacks that carry only the provider's id find the call."""
+WEBHOOK_REPLAYS = "callbridge_webhook_replays"
+"""Signatures of verified provider requests; a second request with the same signature is a replay."""
 
-ALL = (CALLS, AGENTS, TELEPHONY_CONFIGS)
+WEBHOOK_REPLAYS_TTL = timedelta(hours=24)
+"""Longer than twice Telnyx's ±300 s window (a request first seen at ts−300 can be replayed until
+ts+300), and long because Plivo's V3 signature has no timestamp: its replays are caught only while the
+key lives (reference §5.2, §5.3)."""
+
+PROVIDER_CALLS_TTL = timedelta(days=7)
+"""As long as the events stream keeps a call's events; status callbacks come within the call's hour."""
+
+ALL = (CALLS, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)

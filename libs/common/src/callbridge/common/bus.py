@@ -16,7 +16,15 @@ from callbridge.common import buckets, subjects
 from callbridge.common.events import CallEvent
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import Call
-from callbridge.common.models.telephony import StoredTwilioConfig
+from callbridge.common.models.medium import Provider
+from callbridge.common.models.telephony import (
+    ProviderCallLink,
+    ReplayMark,
+    StoredExotelConfig,
+    StoredPlivoConfig,
+    StoredTelnyxConfig,
+    StoredTwilioConfig,
+)
 from callbridge.common.store import KvStore
 
 EVENTS_MAX_AGE = timedelta(days=7)
@@ -52,10 +60,33 @@ async def ensure_jetstream(connection: Client) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class TelephonyConfigStores:
+    """One bucket, one key per provider (its name), each read as that provider's stored config."""
+
+    twilio: KvStore[StoredTwilioConfig]
+    telnyx: KvStore[StoredTelnyxConfig]
+    plivo: KvStore[StoredPlivoConfig]
+    exotel: KvStore[StoredExotelConfig]
+
+    async def imported(self) -> frozenset[Provider]:
+        """The providers whose credentials are imported (a read per provider: listing a bucket's keys
+        is a watcher that can come back early, a get cannot)."""
+        found = {
+            Provider.TWILIO: await self.twilio.find(Provider.TWILIO.value),
+            Provider.TELNYX: await self.telnyx.find(Provider.TELNYX.value),
+            Provider.PLIVO: await self.plivo.find(Provider.PLIVO.value),
+            Provider.EXOTEL: await self.exotel.find(Provider.EXOTEL.value),
+        }
+        return frozenset(provider for provider, config in found.items() if config is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class Stores:
     calls: KvStore[Call]
     agents: KvStore[Agent]
-    telephony_configs: KvStore[StoredTwilioConfig]
+    telephony_configs: TelephonyConfigStores
+    provider_calls: KvStore[ProviderCallLink]
+    webhook_replays: KvStore[ReplayMark]
 
 
 async def open_stores(broker: NatsBroker) -> Stores:
@@ -63,10 +94,21 @@ async def open_stores(broker: NatsBroker) -> Stores:
     calls = await broker.key_value(buckets.CALLS, history=5)
     agents = await broker.key_value(buckets.AGENTS, history=5)
     configs = await broker.key_value(buckets.TELEPHONY_CONFIGS, history=5)
+    provider_calls = await broker.key_value(
+        buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL.total_seconds()
+    )
+    replays = await broker.key_value(buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL.total_seconds())
     return Stores(
         calls=KvStore(calls, Call),
         agents=KvStore(agents, Agent),
-        telephony_configs=KvStore(configs, StoredTwilioConfig),
+        telephony_configs=TelephonyConfigStores(
+            twilio=KvStore(configs, StoredTwilioConfig),
+            telnyx=KvStore(configs, StoredTelnyxConfig),
+            plivo=KvStore(configs, StoredPlivoConfig),
+            exotel=KvStore(configs, StoredExotelConfig),
+        ),
+        provider_calls=KvStore(provider_calls, ProviderCallLink),
+        webhook_replays=KvStore(replays, ReplayMark),
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.models.medium import Provider
 
 
 def utc_now() -> datetime:
@@ -105,6 +106,19 @@ class ProviderStreamError(CallEvent):
     detail: str
 
 
+class ProviderStatusReceived(CallEvent):
+    """A provider's status callback about the call or its stream (Twilio stream status, Telnyx
+    ``streaming.*``/``call.hangup``, Plivo ``StopStream``/hangup, Exotel status), verified."""
+
+    EVENT = "provider.status"
+    provider: Provider
+    status: str = Field(description="The provider's own word: stream-stopped, call.hangup, StopStream, …")
+    detail: str | None = Field(default=None, description="The provider's error or hang-up cause, if any.")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="The callback's identifying fields (ids, event, timestamp)."
+    )
+
+
 class MediaFramesRejected(CallEvent):
     """A provider frame could not be parsed; published once per call, the rest are counted."""
 
@@ -122,6 +136,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     AgentStateChanged,
     PlayoutTruncated,
     AgentToolInvoked,
+    ProviderStatusReceived,
     MediaFramesRejected,
     ProviderStreamError,
 )

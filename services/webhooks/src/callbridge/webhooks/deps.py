@@ -13,6 +13,7 @@ from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.secrets import SecretBox
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
+from callbridge.webhooks.replays import ReplayGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class Services:
     publisher: EventPublisher
     calls: CallFactory
     secret_box: SecretBox
+    replays: ReplayGuard
 
 
 def get_services(request: Request) -> Services:

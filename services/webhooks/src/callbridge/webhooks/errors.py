@@ -31,3 +31,19 @@ class ForbiddenError(WebhooksError):
     """A provider request that failed verification, or an agent the provider may not create calls for."""
 
     status_code = 403
+
+
+class VerificationError(ForbiddenError):
+    """A provider request whose signature or secret is missing, wrong, stale or replayed."""
+
+
+class UnknownProviderError(WebhooksError):
+    """A webhook whose provider cannot be told: it carries no provider's credentials, or several."""
+
+    status_code = 400
+
+
+class RequestTooLargeError(WebhooksError):
+    """A provider request body over the size limit."""
+
+    status_code = 413

@@ -20,7 +20,16 @@ from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
-from callbridge.webhooks.routes import agents, calls, health, telephony_configs, telephony_xml
+from callbridge.webhooks.redaction import install_log_filter, redact_span
+from callbridge.webhooks.replays import ReplayGuard
+from callbridge.webhooks.routes import (
+    agents,
+    calls,
+    health,
+    provider_status,
+    telephony_configs,
+    telephony_xml,
+)
 
 logger = logging.getLogger("callbridge.webhooks")
 
@@ -48,6 +57,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 stores.calls, publisher, JoinTokenSigner(secret_key), settings.media_public_url
             ),
             secret_box=SecretBox(secret_key),
+            replays=ReplayGuard(stores.webhook_replays),
         )
         if settings.uses_dev_api_key:
             logger.warning(
@@ -76,10 +86,14 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         calls.router,
         telephony_configs.router,
         telephony_xml.router,
+        provider_status.router,
     ):
         app.include_router(router)
     _install_error_handlers(app)
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="healthz")
+    install_log_filter()
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=tracer_provider, excluded_urls="healthz", server_request_hook=redact_span
+    )
     return app
 
 

@@ -1,0 +1,27 @@
+"""Replay protection: a verified signature may be used once (reference §5.2, §5.3).
+
+Each verified Telnyx or Plivo signature is created as a key in ``callbridge_webhook_replays``; the create
+fails when the key exists, on any replica, so a captured request sent again is refused. Keys expire with
+the bucket's TTL (``buckets.WEBHOOK_REPLAYS_TTL``), which outlasts Telnyx's timestamp window.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from callbridge.common.models.medium import Provider
+from callbridge.common.models.telephony import ReplayMark, replay_key
+from callbridge.common.store import ConflictError, KvStore
+from callbridge.webhooks.errors import VerificationError
+
+
+class ReplayGuard:
+    def __init__(self, marks: KvStore[ReplayMark]) -> None:
+        self._marks = marks
+
+    async def first_use(self, provider: Provider, signature: bytes) -> None:
+        """Record the signature; VerificationError if it was seen before."""
+        try:
+            await self._marks.create(replay_key(provider, signature), ReplayMark(seen=datetime.now(UTC)))
+        except ConflictError:
+            raise VerificationError("replayed request: this signature was already used") from None

@@ -1,0 +1,57 @@
+"""Provider status callbacks: per call (the URL callbridge puts in its answer) and per provider (URLs
+configured once at the provider, which find the call by the provider's call id).
+
+No API key: verified like the incoming webhook. Exotel's are authenticated by Basic Auth with the webhook
+secret as the password, or by ``/api/telephony/exotel/status/{webhookSecret}``.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+
+from callbridge.common.models.medium import Provider
+from callbridge.webhooks.deps import ServicesDep
+from callbridge.webhooks.provider_request import read_provider_request
+from callbridge.webhooks.status_callbacks import ProviderStatusReceipt, receive_status
+
+router = APIRouter(prefix="/api", tags=["provider webhooks"])
+
+
+@router.post("/calls/{call_id}/provider_status/{provider}", response_model=ProviderStatusReceipt)
+@router.get("/calls/{call_id}/provider_status/{provider}", response_model=ProviderStatusReceipt)
+async def call_provider_status(
+    services: ServicesDep, call_id: UUID, provider: Provider, request: Request
+) -> ProviderStatusReceipt:
+    """The ``statusCallback`` of the stream callbridge started (Twilio, Telnyx, Plivo), or any status
+    callback whose URL names the call."""
+    provider_request = await read_provider_request(
+        request, services.settings.public_base_url, allow_json=provider is Provider.TELNYX
+    )
+    return await receive_status(services, provider, provider_request, call_id)
+
+
+@router.post("/telephony/{provider}/status", response_model=ProviderStatusReceipt)
+@router.get("/telephony/{provider}/status", response_model=ProviderStatusReceipt)
+async def provider_status(
+    services: ServicesDep, provider: Provider, request: Request
+) -> ProviderStatusReceipt:
+    """A status URL configured once at the provider (Plivo hangup URL, Telnyx webhook URL, Twilio call
+    status callback, Exotel StatusCallback with Basic Auth); the call is found by the provider's id."""
+    provider_request = await read_provider_request(
+        request, services.settings.public_base_url, allow_json=provider is Provider.TELNYX
+    )
+    return await receive_status(services, provider, provider_request)
+
+
+@router.post("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
+@router.get("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
+async def exotel_status(
+    services: ServicesDep, webhook_secret: str, request: Request
+) -> ProviderStatusReceipt:
+    """Exotel's StatusCallback or Passthru URL with the webhook secret as the last path segment."""
+    provider_request = await read_provider_request(
+        request, services.settings.public_base_url, path_secret=webhook_secret
+    )
+    return await receive_status(services, Provider.EXOTEL, provider_request)

@@ -1,0 +1,133 @@
+"""Provider status callbacks: verified, published as ``provider.status``, and, when they say the stream or
+the call is over, ending the call, so a call whose media socket died still ends with the right reason.
+
+Ending is the compare-and-set of ``finish_call``: if media ended the call first, nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from callbridge.common.call_records import finish_call
+from callbridge.common.events import ProviderStatusReceived
+from callbridge.common.models.base import ApiModel
+from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.medium import Provider
+from callbridge.common.models.telephony import StoredTwilioConfig, provider_call_key
+from callbridge.common.store import NotFoundError as StoreNotFoundError
+from callbridge.webhooks import exotel, plivo, telnyx, twilio
+from callbridge.webhooks.deps import Services
+from callbridge.webhooks.detection import PROVIDER_NAMES
+from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from callbridge.webhooks.provider_request import ProviderRequest
+from callbridge.webhooks.status import ProviderStatus, StatusOutcome
+from callbridge.webhooks.verification import verify_provider_request
+
+logger = logging.getLogger(__name__)
+
+
+class ProviderStatusReceipt(ApiModel):
+    """The answer to a status callback (providers ignore it; it helps whoever reads the logs)."""
+
+    call_id: UUID
+    status: str
+    ended: bool
+    """Whether this callback ended the call."""
+    end_reason: EndReason | None
+    """The call's end reason now, whoever ended it."""
+
+
+async def receive_status(
+    services: Services, provider: Provider, request: ProviderRequest, call_id: UUID | None = None
+) -> ProviderStatusReceipt:
+    """Handle one callback; ``call_id`` None means: find the call by the provider's call id."""
+    config = await verify_provider_request(services, provider, request)
+    status = parse_status(provider, request)
+    if isinstance(config, StoredTwilioConfig) and request.field("AccountSid") not in (
+        None,
+        config.account_sid,
+    ):
+        raise ForbiddenError("AccountSid does not match the imported Twilio account")
+    if call_id is None:
+        call_id = await _find_call_id(services, provider, status.provider_call_id)
+    call = await _load_call(services, call_id)
+    _check_same_call(call, provider, status)
+    name = PROVIDER_NAMES[provider]
+    await services.publisher.publish(
+        ProviderStatusReceived(
+            call_id=call_id,
+            provider=provider,
+            status=status.status,
+            detail=status.detail,
+            fields=status.fields,
+        )
+    )
+    if status.outcome is StatusOutcome.PROGRESS:
+        return ProviderStatusReceipt(
+            call_id=call_id, status=status.status, ended=False, end_reason=call.end_reason
+        )
+    detail = f"{name} {status.status}" + (f": {status.detail}" if status.detail else "")
+    ended = await finish_call(
+        services.stores.calls, call_id, _end_reason(call, status.outcome), detail=detail
+    )
+    if ended is None:
+        final = await _load_call(services, call_id)
+        return ProviderStatusReceipt(
+            call_id=call_id, status=status.status, ended=False, end_reason=final.end_reason
+        )
+    await services.publisher.publish(ended)
+    logger.info("call %s ended by %s status %s: %s", call_id, name, status.status, ended.end_reason.value)
+    return ProviderStatusReceipt(
+        call_id=call_id, status=status.status, ended=True, end_reason=ended.end_reason
+    )
+
+
+def parse_status(provider: Provider, request: ProviderRequest) -> ProviderStatus:
+    match provider:
+        case Provider.TWILIO:
+            return twilio.parse_status(request)
+        case Provider.TELNYX:
+            return telnyx.parse_status(request)
+        case Provider.PLIVO:
+            return plivo.parse_status(request)
+        case Provider.EXOTEL:
+            return exotel.parse_status(request)
+
+
+def _end_reason(call: Call, outcome: StatusOutcome) -> EndReason:
+    # Read before finish_call: a join racing this callback could still be recorded as unjoined, which is
+    # what it was from the provider's side (the stream ended before media saw it start).
+    if call.joined is None:
+        return EndReason.UNJOINED
+    return EndReason.CONNECTION_ERROR if outcome is StatusOutcome.FAILED else EndReason.HANGUP
+
+
+async def _find_call_id(services: Services, provider: Provider, provider_call_id: str | None) -> UUID:
+    if provider_call_id is None:
+        raise InvalidRequestError(f"{PROVIDER_NAMES[provider]} status callback names no call")
+    found = await services.stores.provider_calls.find(provider_call_key(provider, provider_call_id))
+    if found is None:
+        raise NotFoundError(f"no call for {PROVIDER_NAMES[provider]} call {provider_call_id}")
+    return found.value.call_id
+
+
+async def _load_call(services: Services, call_id: UUID) -> Call:
+    try:
+        return (await services.stores.calls.get(str(call_id))).value
+    except StoreNotFoundError:
+        raise NotFoundError(f"call {call_id} not found") from None
+
+
+def _check_same_call(call: Call, provider: Provider, status: ProviderStatus) -> None:
+    """A verified callback may still be about another call of the same account: refuse it. A call
+    created through the API learns its provider only when media joins it; before that, anything goes."""
+    details = call.provider_details
+    if details is None:
+        return
+    if details.provider is not provider:
+        raise NotFoundError(f"call {call.call_id} is not a {PROVIDER_NAMES[provider]} call")
+    if status.provider_call_id and details.call_id and status.provider_call_id != details.call_id:
+        raise ForbiddenError(
+            f"the callback is about {PROVIDER_NAMES[provider]} call {status.provider_call_id}, not this one"
+        )
