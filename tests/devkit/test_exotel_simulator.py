@@ -15,6 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from callbridge.devkit.signals import silence, tone
 from callbridge.devkit.simulators.errors import AnswerError
 from callbridge.devkit.simulators.exotel import ExotelSimulator, parse_exotel_answer
+from callbridge.devkit.simulators.exotel_wire import MinChunkRule, chunk_rule_violations, min_chunk_bytes
 from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, to_text
 
 SECRET = "exotel-webhook-secret-0123456789"
@@ -175,10 +176,10 @@ async def test_exotel_chunks_off_the_size_rules_are_violations(fake_server: Fake
     async def server(ws: ServerConnection, log: ServerLog) -> None:
         await log.recv(ws)
         sid = str((await log.recv(ws))["stream_sid"])
-        await ws.send(media(bytes(6400)))  # the minimum at 16 kHz, 20 × 320: fine
+        await ws.send(media(bytes(3200)))  # 100 ms at 16 kHz, 10 × 320: fine
         await ws.send(to_text({"event": "media", "streamSid": sid, "media": {"payload": b64(bytes(6720))}}))
         await ws.send(media(bytes(6500)))  # not a multiple of 320
-        await ws.send(media(bytes(3200)))  # the 8 kHz minimum: too short at 16 kHz
+        await ws.send(media(bytes(1920)))  # 60 ms: under 3200 bytes and under 100 ms
         await ws.send(media(bytes(102720)))  # 321 × 320, over 100 KB
         await ws.send(to_text({"event": "clear", "stream_sid": "someone-else"}))
         await log.recv_until_closed(ws)
@@ -191,11 +192,34 @@ async def test_exotel_chunks_off_the_size_rules_are_violations(fake_server: Fake
     reasons = [violation.reason for violation in call.recording.violations]
     assert len(reasons) == 4
     assert "6500 bytes is not a multiple of 320" in reasons[0]
-    assert "3200 bytes is under Exotel's minimum (6400 bytes at 16000 Hz)" in reasons[1]
+    assert "1920 bytes is under Exotel's minimum (3200 bytes at 16000 Hz)" in reasons[1]
     assert "over Exotel's 100 KB maximum" in reasons[2]
     assert "stream_sid 'someone-else' does not match" in reasons[3]
     assert call.recording.clears_at_s == []
-    assert call.recording.outbound_media_bytes == [6400, 6720, 6500, 3200, 102720]
+    assert call.recording.outbound_media_bytes == [3200, 6720, 6500, 1920, 102720]
+
+
+@pytest.mark.parametrize(
+    ("rule", "rate_hz", "smallest_bytes"),
+    [
+        ("documented", 8000, 3200),  # 3.2 KB, which is 200 ms at 8 kHz
+        ("documented", 16000, 3200),  # 3.2 KB = 100 ms
+        ("documented", 24000, 4800),  # 100 ms > 3.2 KB
+        ("scaled", 8000, 3200),
+        ("scaled", 16000, 6400),
+        ("scaled", 24000, 9600),
+    ],
+)
+def test_exotel_minimum_chunk_under_either_reading_of_its_rule(
+    rule: MinChunkRule, rate_hz: int, smallest_bytes: int
+) -> None:
+    assert min_chunk_bytes(rate_hz, rule) == smallest_bytes
+    assert chunk_rule_violations(smallest_bytes, rate_hz, rule) == []
+    too_short = chunk_rule_violations(smallest_bytes - 320, rate_hz, rule)
+    assert too_short == [
+        f"media chunk of {smallest_bytes - 320} bytes is under Exotel's minimum ({smallest_bytes} bytes at "
+        f"{rate_hz} Hz)"
+    ]
 
 
 @pytest.mark.parametrize("echo_on_clear", [True, False])

@@ -31,7 +31,12 @@ from callbridge.devkit.simulators.base import (
     StreamSetup,
 )
 from callbridge.devkit.simulators.errors import AnswerError
-from callbridge.devkit.simulators.exotel_wire import ExotelWire, SampleRateFormat, StreamSidPlacement
+from callbridge.devkit.simulators.exotel_wire import (
+    ExotelWire,
+    MinChunkRule,
+    SampleRateFormat,
+    StreamSidPlacement,
+)
 
 __all__ = ["ExotelAnswer", "ExotelSimulator", "parse_exotel_answer"]
 
@@ -103,6 +108,7 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
         stream_sid_placement: StreamSidPlacement = "both",
         sample_rate_format: SampleRateFormat = "plain",
         echo_marks_on_clear: bool = True,
+        min_chunk_rule: MinChunkRule = "documented",
         **options: Unpack[SimulatorOptions],
     ) -> None:
         """Set up a simulator; nothing is opened until a call is placed (see `ProviderSimulator`).
@@ -112,7 +118,8 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
         20 ms and ~100 ms. ``stream_sid_placement`` puts `stream_sid` at the top level of every message,
         only inside `start`, or both; ``sample_rate_format`` writes "16000" or "16000Hz" (§4.2).
         ``echo_marks_on_clear`` answers pending marks on `clear` as Twilio does; off, they are dropped
-        (§7.3: undocumented).
+        (§7.3: undocumented). ``min_chunk_rule`` reads §4.3's self-contradicting minimum chunk size
+        (exotel_wire.py): "documented" (3200 bytes and 100 ms) or "scaled" (3200 bytes per 8 kHz).
         """
         super().__init__(webhook_url, **options)
         self._secret = webhook_secret
@@ -123,6 +130,7 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
         self._placement = stream_sid_placement
         self._sample_rate_format = sample_rate_format
         self._echo_marks_on_clear = echo_marks_on_clear
+        self._min_chunk_rule = min_chunk_rule
 
     def request_url(self) -> str:
         """The URL Exotel requests: the webhook URL, with the secret as its last path segment for "path"."""
@@ -195,6 +203,7 @@ class ExotelSimulator(ProviderSimulator[ExotelAnswer]):
             stream_sid_placement=self._placement,
             sample_rate_format=self._sample_rate_format,
             echo_marks_on_clear=self._echo_marks_on_clear,
+            min_chunk_rule=self._min_chunk_rule,
         )
         return StreamSetup(
             answer.stream_url, {}, wire, inbound=codec, outbound=codec, frame_ms=self._frame_ms

@@ -19,22 +19,43 @@ from callbridge.devkit.simulators.wire import (
     read_mark,
 )
 
-__all__ = ["ACCEPTED_EVENTS", "ExotelWire", "SampleRateFormat", "StreamSidPlacement", "chunk_rule_violations"]
+__all__ = [
+    "ACCEPTED_EVENTS",
+    "ExotelWire",
+    "MinChunkRule",
+    "SampleRateFormat",
+    "StreamSidPlacement",
+    "chunk_rule_violations",
+    "min_chunk_bytes",
+]
 
 ACCEPTED_EVENTS = frozenset({"media", "mark", "clear"})  # §4.3
-# §4.3 chunk rules for bot -> Exotel audio: a multiple of 320 bytes, at least 3.2 KB at 8 kHz, at most 100 KB.
-# Exotel calls 3.2 KB "100 ms at 8 kHz", though it holds 200 ms of 16-bit PCM; the simulator checks the
-# documented bytes, scaled with the rate as the callbridge contract says: 6400 at 16 kHz, 9600 at 24 kHz.
+# §4.3 chunk rules for bot -> Exotel audio: a multiple of 320 bytes, at most 100 KB, and at least
+# "3.2 KB (100 ms at 8 kHz)", which contradicts itself: 3.2 KB of 16-bit PCM at 8 kHz is 200 ms.
 CHUNK_ALIGNMENT_BYTES = 320
-MIN_CHUNK_BYTES_AT_8K = 3200
+MIN_CHUNK_BYTES = 3200
+MIN_CHUNK_S = 0.100
 MAX_CHUNK_BYTES = 100 * 1024
 DTMF_DURATION_MS = "200"  # §4.2's example; Exotel reports it as a string
 
 StreamSidPlacement = Literal["both", "top", "start"]
 SampleRateFormat = Literal["plain", "hz"]
+MinChunkRule = Literal["documented", "scaled"]
+"""How to read §4.3's minimum. ``documented``: both halves, at least 3200 bytes (Exotel's own bridge's flat
+MIN) and at least 100 ms: 3200, 3200, 4800 bytes at 8, 16, 24 kHz. ``scaled``: 3.2 KB at 8 kHz scaled with
+the rate, the reference's [INFERRED] reading: 3200, 6400, 9600 bytes."""
 
 
-def chunk_rule_violations(size_bytes: int, sample_rate_hz: int) -> list[str]:
+def min_chunk_bytes(sample_rate_hz: int, rule: MinChunkRule) -> int:
+    """The smallest chunk of 16-bit audio Exotel takes at ``sample_rate_hz`` under ``rule``."""
+    if rule == "scaled":
+        return MIN_CHUNK_BYTES * sample_rate_hz // 8000
+    return max(MIN_CHUNK_BYTES, round(MIN_CHUNK_S * sample_rate_hz) * 2)
+
+
+def chunk_rule_violations(
+    size_bytes: int, sample_rate_hz: int, rule: MinChunkRule = "documented"
+) -> list[str]:
     """What is wrong with a ``size_bytes`` chunk of 16-bit audio at ``sample_rate_hz`` by §4.3's rules."""
     problems: list[str] = []
     if size_bytes % CHUNK_ALIGNMENT_BYTES:
@@ -42,7 +63,7 @@ def chunk_rule_violations(size_bytes: int, sample_rate_hz: int) -> list[str]:
         problems.append(
             f"media chunk of {size_bytes} bytes is not a multiple of 320; Exotel would leave an audible gap"
         )
-    min_bytes = MIN_CHUNK_BYTES_AT_8K * sample_rate_hz // 8000
+    min_bytes = min_chunk_bytes(sample_rate_hz, rule)
     if size_bytes < min_bytes:
         problems.append(
             f"media chunk of {size_bytes} bytes is under Exotel's minimum "
@@ -73,6 +94,7 @@ class ExotelWire:
         stream_sid_placement: StreamSidPlacement,
         sample_rate_format: SampleRateFormat,
         echo_marks_on_clear: bool,
+        min_chunk_rule: MinChunkRule,
     ) -> None:
         self.call_id = call_sid
         self.stream_id = stream_sid
@@ -85,6 +107,7 @@ class ExotelWire:
         self._placement = stream_sid_placement
         self._sample_rate_format = sample_rate_format
         self._echo_marks_on_clear = echo_marks_on_clear
+        self._min_chunk_rule = min_chunk_rule
         self._sequence = 0
 
     def opening(self) -> list[dict[str, Any]]:
@@ -149,7 +172,9 @@ class ExotelWire:
             return ServerMessage(name, message, clear=True)
         audio, problems = decode_audio(media_payload(message), self._codec, "media.payload")
         if audio is not None:
-            problems.extend(chunk_rule_violations(len(audio), self._codec.sample_rate_hz))
+            problems.extend(
+                chunk_rule_violations(len(audio), self._codec.sample_rate_hz, self._min_chunk_rule)
+            )
         return ServerMessage(name, message, audio=audio, violations=tuple(problems))
 
     def _message(self, event: str, body: dict[str, Any]) -> dict[str, Any]:
