@@ -114,8 +114,8 @@ async def test_telnyx_forged_stale_missing_and_replayed_requests_get_403_and_cre
     tampered = body.replace(b"%2B15551234567", b"%2B15559999999")
     signed = telnyx_headers(body)
     forged = await post_form_bytes(api, path, tampered, signed)
-    stale = await post_telnyx(api, agent_id, telnyx_form(), timestamp=int(time.time()) - 301)
-    future = await post_telnyx(api, agent_id, telnyx_form(), timestamp=int(time.time()) + 301)
+    stale = await post_telnyx(api, agent_id, telnyx_form(), timestamp=int(time.time()) - 310)
+    future = await post_telnyx(api, agent_id, telnyx_form(), timestamp=int(time.time()) + 310)
     missing = await post_form_bytes(api, path, body, {"telnyx-timestamp": signed["telnyx-timestamp"]})
     assert [r.status_code for r in (forged, stale, future, missing)] == [403, 403, 403, 403]
     assert "invalid telnyx-signature-ed25519" in forged.json()["detail"]
