@@ -1,12 +1,22 @@
-"""Set a deployment up for simulated Twilio calls: an agent and imported credentials, via the REST API."""
+"""Set a deployment up for simulated calls: an agent and imported provider credentials, via the REST API,
+and a simulator signed with those credentials."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from callbridge.common.models.medium import Provider
+from callbridge.devkit.simulators.base import ProviderSimulator
+from callbridge.devkit.simulators.exotel import ExotelSimulator
+from callbridge.devkit.simulators.plivo import PlivoSimulator
+from callbridge.devkit.simulators.telnyx import TelnyxSimulator
+from callbridge.devkit.simulators.twilio import TwilioSimulator
 
 SIMULATED_ACCOUNT_SID = "AC" + "5" * 32
 HTTP_TIMEOUT_S = 10.0
@@ -33,26 +43,89 @@ async def provision_twilio_agent(
 ) -> Provisioned:
     """Create an agent and import (or update) Twilio credentials that allow it to take calls."""
     auth_token = auth_token or secrets.token_hex(16)
+    config = {
+        "accountSid": account_sid,
+        "authToken": auth_token,
+        "requestContextMapping": {"From": "user.phone_number"},
+    }
+    agent_id = await _agent_with_config(api_url, api_key, "twilio", name, call_template, config)
+    webhook_url = f"{public_base_url.rstrip('/')}/api/agents/{agent_id}/telephony_xml"
+    return Provisioned(agent_id, account_sid, auth_token, webhook_url)
+
+
+async def provision_simulated_agent(
+    api_url: str,
+    api_key: str,
+    public_base_url: str,
+    provider: Provider,
+    *,
+    name: str = "simulated",
+    call_template: dict[str, Any] | None = None,
+    allow_insecure_ws: bool = True,
+) -> tuple[ProviderSimulator[Any] | TwilioSimulator, str]:
+    """Create an agent, import fresh credentials for ``provider``, and return a simulator that signs its
+    webhooks with them, with the agent's id."""
+
+    def url(agent_id: str) -> str:
+        return f"{public_base_url.rstrip('/')}/api/agents/{agent_id}/telephony_xml"
+
+    if provider is Provider.TWILIO:
+        twilio = await provision_twilio_agent(
+            api_url, api_key, public_base_url, name=name, call_template=call_template
+        )
+        simulator = TwilioSimulator(
+            twilio.webhook_url, twilio.auth_token, twilio.account_sid, allow_insecure_ws=allow_insecure_ws
+        )
+        return simulator, twilio.agent_id
+    if provider is Provider.TELNYX:
+        key = Ed25519PrivateKey.generate()
+        config = {
+            "accountSid": "simulated-telnyx",
+            "apiKey": "KEY" + secrets.token_hex(16),
+            "publicKey": base64.b64encode(key.public_key().public_bytes_raw()).decode(),
+        }
+        agent_id = await _agent_with_config(api_url, api_key, "telnyx", name, call_template, config)
+        return TelnyxSimulator(url(agent_id), private_key=key, allow_insecure_ws=allow_insecure_ws), agent_id
+    if provider is Provider.PLIVO:
+        auth_id, auth_token = "MA" + secrets.token_hex(9).upper(), secrets.token_hex(16)
+        config = {"authId": auth_id, "authToken": auth_token}
+        agent_id = await _agent_with_config(api_url, api_key, "plivo", name, call_template, config)
+        plivo = PlivoSimulator(url(agent_id), auth_id, auth_token, allow_insecure_ws=allow_insecure_ws)
+        return plivo, agent_id
+    secret = secrets.token_urlsafe(24)
+    config = {
+        "accountSid": "simulated-exotel",
+        "apiKey": "key" + secrets.token_hex(8),
+        "apiToken": secrets.token_hex(16),
+        "webhookSecret": secret,
+    }
+    agent_id = await _agent_with_config(api_url, api_key, "exotel", name, call_template, config)
+    return ExotelSimulator(url(agent_id), secret, allow_insecure_ws=allow_insecure_ws), agent_id
+
+
+async def _agent_with_config(
+    api_url: str,
+    api_key: str,
+    provider: str,
+    name: str,
+    call_template: dict[str, Any] | None,
+    config: dict[str, Any],
+) -> str:
+    """Create the agent, then import ``config`` allowing it (or add it to the config already imported)."""
     async with httpx.AsyncClient(
         base_url=api_url, headers={"X-API-Key": api_key}, timeout=HTTP_TIMEOUT_S
     ) as api:
         response = await api.post("/api/agents", json={"name": name, "callTemplate": call_template or {}})
         response.raise_for_status()
         agent_id: str = response.json()["agentId"]
-        config = {
-            "accountSid": account_sid,
-            "authToken": auth_token,
-            "callCreationAllowedAgentIds": [agent_id],
-            "requestContextMapping": {"From": "user.phone_number"},
-        }
-        response = await api.post("/api/telephony_configs/twilio", json=config)
+        path = f"/api/telephony_configs/{provider}"
+        response = await api.post(path, json={**config, "callCreationAllowedAgentIds": [agent_id]})
         if response.status_code == 409:
-            current = (await api.get("/api/telephony_configs/twilio")).json()
+            current = (await api.get(path)).json()
             allowed = sorted({*current["callCreationAllowedAgentIds"], agent_id})
             response = await api.patch(
-                "/api/telephony_configs/twilio",
+                path,
                 json={**config, "callCreationAllowedAgentIds": allowed, "callCreationAllowAllAgents": False},
             )
         response.raise_for_status()
-    webhook_url = f"{public_base_url.rstrip('/')}/api/agents/{agent_id}/telephony_xml"
-    return Provisioned(agent_id, account_sid, auth_token, webhook_url)
+    return agent_id
