@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
@@ -108,18 +108,28 @@ class KvStore(Generic[M]):
         raise ConflictError(f"{key}: gave up after {MAX_CAS_ATTEMPTS} concurrent updates")
 
     async def keys(self) -> list[str]:
-        try:
-            return list(await self._kv.keys())
-        except NoKeysError:
-            return []
+        """Every key that holds a record (deleted keys excluded)."""
+        return [key for key in await self._subject_keys() if await self.find(key) is not None]
 
     async def all(self) -> list[M]:
         records: list[M] = []
-        for key in await self.keys():
+        for key in await self._subject_keys():
             found = await self.find(key)
             if found is not None:
                 records.append(found.value)
         return records
+
+    async def _subject_keys(self) -> list[str]:
+        """The keys the bucket's stream has messages for, deleted ones included.
+
+        nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
+        happen before the client has counted the entries already sent: it then returns no keys at all. The
+        stream's per-subject state has no such race. nats-py has no public handle to the stream or its
+        JetStream context, hence the private attributes.
+        """
+        prefix = f"$KV.{self._kv._name}."
+        info = await self._kv._js.stream_info(self._kv._stream, subjects_filter=f"{prefix}>")
+        return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
 
 
 def _dump(value: BaseModel) -> bytes:
