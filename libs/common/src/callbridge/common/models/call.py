@@ -199,7 +199,7 @@ class Call(StoredModel):
     selected_tools: list[SelectedTool] = Field(default_factory=list)
     medium: CallMedium | None = Field(
         default=None,
-        description="The provider carrying the call; null: media recognises it from the stream's first message.",
+        description="The provider carrying the call; null: media recognises it from the stream's start.",
     )
     recording_enabled: bool = False
     first_speaker_settings: FirstSpeakerSettings = Field(
