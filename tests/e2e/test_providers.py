@@ -9,11 +9,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from callbridge.common.events import CallEnded, CallJoined, DtmfReceived, PlayoutTruncated
+from callbridge.common.events import (
+    CallEnded,
+    CallJoined,
+    DtmfReceived,
+    PlayoutTruncated,
+    ProviderStreamError,
+)
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.provision import provision_simulated_agent
 from callbridge.devkit.signals import delay_samples, sinad_db, tone
 from callbridge.devkit.simulators.errors import WebhookRejectedError
+from callbridge.devkit.simulators.telnyx import TelnyxStreamError
 from callbridge.devkit.stack import RunningStack
 from tests.e2e.agent_server import AgentPeer, agent_server
 from tests.e2e.test_twilio_call import events_of, get_call
@@ -177,3 +184,77 @@ async def test_webhooks_with_the_wrong_credentials_are_refused(
         await real.incoming_call(from_number="+15550001111", to_number="+15550002222")
     assert refused.value.status_code == 403
     await other.incoming_call(from_number="+15550001111", to_number="+15550002222")
+
+
+async def _echo_sinad(stack: RunningStack, provider: Provider, **options: Any) -> tuple[float, Any, Any]:
+    """Place an echo call with simulator ``options``; the SINAD of what the caller heard, and the call."""
+    simulator, _ = await provision_simulated_agent(
+        stack.webhooks_url,
+        stack.api_key,
+        stack.public_base_url,
+        provider,
+        call_template={"agentBackend": {"echo": {"sampleRate": 16000}}},
+        **options,
+    )
+    answer = await simulator.incoming_call(from_number="+15550001111", to_number="+15550002222")
+    rate = simulator.inbound_codec(answer).sample_rate_hz
+    signal = tone(TONE_HZ, 1.5, rate, -10.0)
+    recording = await simulator.stream(answer, signal, tail_s=0.4)
+    assert recording.heard is not None
+    delay = delay_samples(recording.sent_audio, recording.heard)
+    heard = recording.heard[delay + rate // 10 : delay + len(signal) - rate // 10]
+    return sinad_db(heard, TONE_HZ, rate), answer, recording
+
+
+async def test_telnyx_l16_in_the_other_byte_order_is_detected_and_corrected(stack: RunningStack) -> None:
+    # Media assumes big-endian (RFC 3551); this simulated Telnyx sends and expects little-endian.
+    sinad, _, recording = await _echo_sinad(stack, Provider.TELNYX, l16_byte_order="little")
+    assert recording.violations == []
+    assert sinad >= 60.0, f"{sinad:.1f} dB: the byte order was not corrected"
+
+
+async def test_telnyx_frames_out_of_order_are_put_back_in_order(stack: RunningStack) -> None:
+    async with agent_server() as (agent_url, peers):
+        simulator, _ = await provision_simulated_agent(
+            stack.webhooks_url,
+            stack.api_key,
+            stack.public_base_url,
+            Provider.TELNYX,
+            call_template={"agentBackend": {"websocket": {"url": agent_url, "inputSampleRate": 16000}}},
+            reorder_probability=0.3,
+            reorder_max_displacement=2,
+            reorder_seed=7,
+        )
+        answer = await simulator.incoming_call(from_number="+15550001111", to_number="+15550002222")
+        recording = await simulator.stream(answer, tone(TONE_HZ, 1.5, 16000, -10.0), tail_s=0.2)
+    assert recording.inbound_send_order != sorted(recording.inbound_send_order)  # really sent out of order
+    # What the agent received is the caller's audio in order: L16 at 16 kHz both sides, so bit-exact.
+    received = np.frombuffer(bytes(peers[0].audio_in), dtype="<i2")[1600 : 1600 + 16000]
+    sinad = sinad_db(received, TONE_HZ, 16000)
+    assert sinad >= 80.0, f"{sinad:.1f} dB: frames reached the agent out of order or with gaps"
+
+
+async def test_telnyx_error_frames_become_call_events(stack: RunningStack, nats_url: str) -> None:
+    error = TelnyxStreamError(
+        code=100003, title="malformed_frame", detail="Received frame was not formed correctly"
+    )
+    _, answer, recording = await _echo_sinad(stack, Provider.TELNYX, error_frames=[(0.3, error)])
+    assert recording.ended_by == "simulator"  # the call went on
+    events = await events_of(nats_url, call_id_of(answer))
+    (reported,) = [e for e in events if isinstance(e, ProviderStreamError)]
+    assert (reported.code, reported.title) == ("100003", "malformed_frame")
+
+
+async def test_plivo_played_event_under_its_faq_name_is_accepted(stack: RunningStack) -> None:
+    sinad, _, recording = await _echo_sinad(stack, Provider.PLIVO, played_event="played")
+    assert sinad >= 60.0
+    played = [m for m in recording.marks if m.echoed_at_s is not None]
+    assert len(played) >= 0.9 * len(recording.marks)
+
+
+async def test_exotel_lenient_start_variants(stack: RunningStack) -> None:
+    sinad, _, recording = await _echo_sinad(
+        stack, Provider.EXOTEL, sample_rate_format="hz", stream_sid_placement="start", inbound_frame_ms=100
+    )
+    assert recording.violations == []
+    assert sinad >= 60.0

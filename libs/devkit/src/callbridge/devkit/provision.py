@@ -62,9 +62,11 @@ async def provision_simulated_agent(
     name: str = "simulated",
     call_template: dict[str, Any] | None = None,
     allow_insecure_ws: bool = True,
+    **simulator_options: Any,
 ) -> tuple[ProviderSimulator[Any] | TwilioSimulator, str]:
     """Create an agent, import fresh credentials for ``provider``, and return a simulator that signs its
-    webhooks with them, with the agent's id."""
+    webhooks with them, with the agent's id. ``simulator_options`` go to the simulator's constructor
+    (e.g. Telnyx ``reorder_probability``, Plivo ``played_event``, Exotel ``sample_rate_format``)."""
 
     def url(agent_id: str) -> str:
         return f"{public_base_url.rstrip('/')}/api/agents/{agent_id}/telephony_xml"
@@ -74,7 +76,11 @@ async def provision_simulated_agent(
             api_url, api_key, public_base_url, name=name, call_template=call_template
         )
         simulator = TwilioSimulator(
-            twilio.webhook_url, twilio.auth_token, twilio.account_sid, allow_insecure_ws=allow_insecure_ws
+            twilio.webhook_url,
+            twilio.auth_token,
+            twilio.account_sid,
+            allow_insecure_ws=allow_insecure_ws,
+            **simulator_options,
         )
         return simulator, twilio.agent_id
     if provider is Provider.TELNYX:
@@ -85,12 +91,17 @@ async def provision_simulated_agent(
             "publicKey": base64.b64encode(key.public_key().public_bytes_raw()).decode(),
         }
         agent_id = await _agent_with_config(api_url, api_key, "telnyx", name, call_template, config)
-        return TelnyxSimulator(url(agent_id), private_key=key, allow_insecure_ws=allow_insecure_ws), agent_id
+        telnyx = TelnyxSimulator(
+            url(agent_id), private_key=key, allow_insecure_ws=allow_insecure_ws, **simulator_options
+        )
+        return telnyx, agent_id
     if provider is Provider.PLIVO:
         auth_id, auth_token = "MA" + secrets.token_hex(9).upper(), secrets.token_hex(16)
         config = {"authId": auth_id, "authToken": auth_token}
         agent_id = await _agent_with_config(api_url, api_key, "plivo", name, call_template, config)
-        plivo = PlivoSimulator(url(agent_id), auth_id, auth_token, allow_insecure_ws=allow_insecure_ws)
+        plivo = PlivoSimulator(
+            url(agent_id), auth_id, auth_token, allow_insecure_ws=allow_insecure_ws, **simulator_options
+        )
         return plivo, agent_id
     secret = secrets.token_urlsafe(24)
     config = {
@@ -100,7 +111,8 @@ async def provision_simulated_agent(
         "webhookSecret": secret,
     }
     agent_id = await _agent_with_config(api_url, api_key, "exotel", name, call_template, config)
-    return ExotelSimulator(url(agent_id), secret, allow_insecure_ws=allow_insecure_ws), agent_id
+    exotel = ExotelSimulator(url(agent_id), secret, allow_insecure_ws=allow_insecure_ws, **simulator_options)
+    return exotel, agent_id
 
 
 async def _agent_with_config(
