@@ -1,81 +1,49 @@
-"""A lean Twilio caller for load tests: one asyncio protocol per call, driven by timer callbacks, no tasks.
+"""A lean provider caller for load tests: one asyncio protocol per call, driven by timer callbacks, no tasks.
 
-It plays Twilio's side of a bidirectional `<Connect><Stream>` (/work/shared/reference/provider-protocols.md
-§1.2 and §1.3) as the devkit's TwilioStreamSession does: `connected`, `start`, then a `media` frame every
-20 ms on the call's own absolute clock, a playout buffer that plays the server's audio in real time and
-echoes each `mark` once the audio before it has played (the devkit's PlayoutBuffer, so both clients agree),
-then `stop` and a close. For each inbound frame it records when it was written, and for each `media`
-message from the server when it arrived and how many bytes it carried, so the echo latency can be matched
-by byte offset (`CallResult.echo_latencies_s`).
+It plays the provider's side of a bidirectional media stream (/work/shared/reference/provider-protocols.md
+§1-§4) as the devkit's stream sessions do: the provider's opening messages, then a `media` frame every 20 ms
+on the call's own absolute clock, a playout buffer that plays the server's audio in real time and answers
+each mark (Plivo: checkpoint) once the audio before it has played (the devkit's PlayoutBuffer, so both
+clients agree), then the provider's `stop` and a close. What differs between providers, the message shapes
+and what each accepts, is the call's `Wire` (_calls_twilio.py, _calls_telnyx.py, _calls_plivo.py,
+_calls_exotel.py). For each inbound frame it records when it was written, and for each audio message from
+the server when it arrived and how many samples it carried, so the echo latency can be matched by sample
+offset (_calls_result.py).
 """
 
 import asyncio
-import base64
-import binascii
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
 import orjson
 
 from callbridge.devkit.simulators.playout import PlayoutBuffer
-from callbridge.devkit.simulators.twilio import new_sid
-from callbridge.devkit.simulators.twilio_wire import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 
 # `python bench/bench_calls.py` puts bench/ on sys.path, so the helpers import as top-level modules; mypy,
 # run from the repository root with explicit package bases, knows them as bench.<module>.
 if TYPE_CHECKING:
     import bench._calls_ws as ws
+    from bench._calls_result import CallResult
+    from bench._calls_wire import FRAME_MS, Wire
 else:
     import _calls_ws as ws
+    from _calls_result import CallResult
+    from _calls_wire import FRAME_MS, Wire
 
 USER_AGENT = "callbridge-bench-calls/1"
+FRAME_S = FRAME_MS / 1000
 DRAIN_TIMEOUT_S = 2.0  # after the last frame: wait this long at most for its echo and marks
 CLOSE_TIMEOUT_S = 2.0  # after our close frame: wait this long at most for the server to close TCP
-MAX_WRITE_BUFFER_BYTES = 256 * 1024  # ~10 s of one call's frames: a server that stops reading fails the call
+MAX_WRITE_BUFFER_BYTES = 512 * 1024  # ~10 s of one call's L16 frames: a server that stops reading fails it
 
 
-@dataclass(slots=True)
-class CallResult:
-    """What one call observed; times are ``time.monotonic()`` seconds."""
+class LoadCall(asyncio.Protocol):
+    """One simulated provider stream. `open_call` connects it; `start_media` starts its 20 ms clock."""
 
-    frames_sent: int = 0
-    sent_at_s: list[float] = field(default_factory=list)
-    send_lateness_s: list[float] = field(default_factory=list)
-    echo_at_s: list[float] = field(default_factory=list)
-    echo_bytes: list[int] = field(default_factory=list)
-    marks_received: int = 0
-    marks_echoed: int = 0
-    violations: int = 0
-    first_violation: str | None = None
-    error: str | None = None
-    ended_by: str = ""
-    close_code: int | None = None
-
-    @property
-    def echo_frames(self) -> float:
-        return sum(self.echo_bytes) / FRAME_SAMPLES
-
-    def echo_latencies_s(self) -> list[float]:
-        """Arrival of each echoed message minus the send time of the inbound frame of its first byte."""
-        latencies: list[float] = []
-        offset = 0
-        sent_at = self.sent_at_s
-        for arrived_at, size in zip(self.echo_at_s, self.echo_bytes, strict=True):
-            index = offset // FRAME_SAMPLES
-            if index >= len(sent_at):
-                break
-            latencies.append(arrived_at - sent_at[index])
-            offset += size
-        return latencies
-
-
-class TwilioLoadCall(asyncio.Protocol):
-    """One simulated Twilio stream. `open_call` connects it; `start_media` starts its 20 ms clock."""
-
-    def __init__(self, path: str, host: str, port: int, payloads: list[bytes]) -> None:
-        self.result = CallResult()
+    def __init__(self, path: str, host: str, port: int, wire: Wire, payloads: list[bytes]) -> None:
+        self.wire = wire
+        self.result = CallResult(provider=wire.provider, frame_samples=wire.frame_samples)
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._loop = asyncio.get_running_loop()
@@ -87,20 +55,17 @@ class TwilioLoadCall(asyncio.Protocol):
         self._fragments: list[bytes] = []
         self._open = False
         self._closing = False
-        self._account_sid, self._call_sid, self._stream_sid = new_sid("AC"), new_sid("CA"), new_sid("MZ")
-        self._sid_bytes = self._stream_sid.encode()
-        # Key order of §1.2's example; every part but the counters and the payload is fixed per call.
-        self._media_template = (
-            b'{"event":"media","sequenceNumber":"%d","media":{"track":"inbound","chunk":"%d",'
-            b'"timestamp":"%d","payload":"%b"},"streamSid":"' + self._sid_bytes + b'"}'
-        )
         self._payloads = payloads
-        self._playout: PlayoutBuffer[str] = PlayoutBuffer(record_heard=False, tick_samples=FRAME_SAMPLES)
-        self._sequence = 0
+        codec = wire.codec
+        self._rate_hz = codec.sample_rate_hz
+        self._bytes_per_sample = codec.bytes_per_sample
+        self._playout: PlayoutBuffer[str] = PlayoutBuffer(
+            record_heard=False, tick_samples=wire.frame_samples, silence=codec.silence
+        )
         self._t0 = 0.0
         self._total_frames = 0
         self._next_index = 0
-        self._echo_bytes_total = 0
+        self._echo_samples_total = 0
         self._drain_deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -136,23 +101,8 @@ class TwilioLoadCall(asyncio.Protocol):
     # --- the stream ---------------------------------------------------------------------------------------
 
     def start_stream(self) -> None:
-        """`connected` then `start` (§1.2): the server creates the call's audio path on `start`."""
-        connected = {"event": "connected", "protocol": "Call", "version": "1.0.0"}
-        start = {
-            "event": "start",
-            "sequenceNumber": self._next_sequence(),
-            "start": {
-                "accountSid": self._account_sid,
-                "streamSid": self._stream_sid,
-                "callSid": self._call_sid,
-                "tracks": ["inbound"],
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE_HZ, "channels": 1},
-                "customParameters": {},
-            },
-            "streamSid": self._stream_sid,
-        }
-        self._write(ws.client_frame(ws.OP_TEXT, orjson.dumps(connected)))
-        self._write(ws.client_frame(ws.OP_TEXT, orjson.dumps(start)))
+        """The provider's opening messages: the server creates the call's audio path on `start`."""
+        self._write(b"".join(ws.client_frame(ws.OP_TEXT, message) for message in self.wire.opening()))
 
     def start_media(self, t0_s: float, total_frames: int) -> None:
         """Send frame n at ``t0_s + n·20 ms`` (monotonic clock), ``total_frames`` of them, then hang up."""
@@ -165,14 +115,9 @@ class TwilioLoadCall(asyncio.Protocol):
         index = self._next_index
         now = time.monotonic()
         # Marks whose audio has played go out with the frame: one write, one system call per call and tick.
+        # Each message takes its sequence number as it is built, so they are numbered in the order written.
         parts = [self._mark_frame(name) for name in self._playout.pop_played_marks(self._sample(now))]
-        self._sequence += 1
-        media = self._media_template % (
-            self._sequence,
-            index + 1,
-            index * 20,
-            self._payloads[index % len(self._payloads)],
-        )
+        media = self.wire.media(index, self._payloads[index % len(self._payloads)])
         parts.append(ws.client_frame(ws.OP_TEXT, media))
         self._write(b"".join(parts) if len(parts) > 1 else parts[0])
         result = self.result
@@ -188,31 +133,25 @@ class TwilioLoadCall(asyncio.Protocol):
             self._timer = self._loop.call_later(FRAME_S, self._drain_tick)
 
     def _drain_tick(self) -> None:
-        """After the last frame: keep playing and echoing marks until everything came back, then hang up."""
+        """After the last frame: keep playing and answering marks until everything came back, then hang up."""
         if not self._open or self._closing:
             return
         now = time.monotonic()
         played = [self._mark_frame(name) for name in self._playout.pop_played_marks(self._sample(now))]
         if played:
             self._write(b"".join(played))
-        echoed_all = self._echo_bytes_total >= self.result.frames_sent * FRAME_SAMPLES
+        echoed_all = self._echo_samples_total >= self.result.frames_sent * self.result.frame_samples
         if (echoed_all and self._playout.pending_marks == 0) or now >= self._drain_deadline:
             self.hang_up()
         else:
             self._timer = self._loop.call_later(FRAME_S, self._drain_tick)
 
     def hang_up(self) -> None:
-        """`stop` (§1.2), then the closing handshake; the server closes TCP, or we do after a timeout."""
+        """The provider's `stop`, then the closing handshake; the server closes TCP, or we do, later."""
         if not self._open or self._closing:
             return
-        stop = {
-            "event": "stop",
-            "sequenceNumber": self._next_sequence(),
-            "stop": {"accountSid": self._account_sid, "callSid": self._call_sid},
-            "streamSid": self._stream_sid,
-        }
         self.result.ended_by = "simulator"
-        self._write(ws.client_frame(ws.OP_TEXT, orjson.dumps(stop)))
+        self._write(ws.client_frame(ws.OP_TEXT, self.wire.stop()))
         self._send_close(1000)
 
     def abort(self, reason: str) -> None:
@@ -262,7 +201,7 @@ class TwilioLoadCall(asyncio.Protocol):
                 self.result.ended_by = "server"
                 self._send_close(code if code != 1005 else 1000)
         elif opcode == ws.OP_BINARY:
-            self._violation("binary frame; Twilio expects JSON text frames")
+            self._violation("binary frame; every provider here expects JSON text frames")
 
     def _on_text(self, raw: bytes, now: float) -> None:
         if self._closing:
@@ -272,65 +211,45 @@ class TwilioLoadCall(asyncio.Protocol):
         except orjson.JSONDecodeError:
             self._violation("not valid JSON")
             return
-        if not isinstance(message, dict) or message.get("streamSid") != self._stream_sid:
-            self._violation("not an object with this stream's streamSid")
+        if not isinstance(message, dict):
+            self._violation("not a JSON object")
             return
-        event = message.get("event")
-        if event == "media":
-            media = message.get("media")
-            payload = media.get("payload") if isinstance(media, dict) else None
-            try:
-                ulaw = base64.b64decode(payload, validate=True) if isinstance(payload, str) else b""
-            except binascii.Error:
-                ulaw = b""
-            if not ulaw:
-                self._violation("media without a base64 media.payload")
-                return
+        heard = self.wire.read(message)
+        if heard.violation is not None:
+            self._violation(heard.violation)
+        if heard.audio:
+            samples = len(heard.audio) // self._bytes_per_sample
             self.result.echo_at_s.append(now)
-            self.result.echo_bytes.append(len(ulaw))
-            self._echo_bytes_total += len(ulaw)
-            self._playout.enqueue_audio(self._sample(now), ulaw)
-        elif event == "mark":
-            body = message.get("mark")
-            name = body.get("name") if isinstance(body, dict) else None
-            if not isinstance(name, str):
-                self._violation("mark without a string mark.name")
-                return
+            self.result.echo_samples.append(samples)
+            self._echo_samples_total += samples
+            self._playout.enqueue_audio(self._sample(now), heard.audio)
+        elif heard.mark is not None:
             self.result.marks_received += 1
             sample = self._sample(now)
-            # Echoes keep the order the marks were sent in: those already played go first.
+            # Answers keep the order the marks were sent in: those already played go first.
             parts = [self._mark_frame(played) for played in self._playout.pop_played_marks(sample)]
-            if self._playout.enqueue_mark(sample, name):  # §1.3: at once "if there is no audio buffered"
-                parts.append(self._mark_frame(name))
+            if self._playout.enqueue_mark(sample, heard.mark):  # at once when nothing is buffered (§1.3)
+                parts.append(self._mark_frame(heard.mark))
             if parts:
                 self._write(b"".join(parts))
-        elif event == "clear":
-            cleared = [self._mark_frame(name) for name in self._playout.clear(self._sample(now))]
-            if cleared:
-                self._write(b"".join(cleared))
-        else:
-            self._violation(f"unknown event {event!r}; Twilio accepts media, mark, clear")
+        elif heard.clear:
+            cleared = self._playout.clear(self._sample(now))
+            parts = [self._mark_frame(name) for name in cleared] if self.wire.answers_cleared_marks else []
+            answer = self.wire.clear_answer()
+            if answer is not None:
+                parts.append(ws.client_frame(ws.OP_TEXT, answer))
+            if parts:
+                self._write(b"".join(parts))
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
     def _mark_frame(self, name: str) -> bytes:
         self.result.marks_echoed += 1
-        self._sequence += 1
-        mark = b'{"event":"mark","sequenceNumber":"%d","streamSid":"%b","mark":{"name":%b}}' % (
-            self._sequence,
-            self._sid_bytes,
-            orjson.dumps(name),
-        )
-        return ws.client_frame(ws.OP_TEXT, mark)
-
-    def _next_sequence(self) -> str:
-        # §1.2: one counter over every message that carries it, from "1", as a string.
-        self._sequence += 1
-        return str(self._sequence)
+        return ws.client_frame(ws.OP_TEXT, self.wire.mark_played(name))
 
     def _sample(self, at_s: float) -> int:
-        # The stream clock in 8 kHz samples from frame 0's schedule, as the playout buffer counts it.
-        return round((at_s - self._t0) * SAMPLE_RATE_HZ)
+        # The stream clock in samples at the stream's rate from frame 0's schedule, as the playout counts it.
+        return round((at_s - self._t0) * self._rate_hz)
 
     def _write(self, data: bytes) -> None:
         transport = self._transport
@@ -355,7 +274,7 @@ class TwilioLoadCall(asyncio.Protocol):
     def _violation(self, reason: str) -> None:
         self.result.violations += 1
         if self.result.first_violation is None:
-            self.result.first_violation = reason
+            self.result.first_violation = f"{self.wire.provider}: {reason}"
 
     def _fail(self, reason: str) -> None:
         if not self.opened.done():
@@ -363,7 +282,7 @@ class TwilioLoadCall(asyncio.Protocol):
         self.abort(reason)
 
 
-async def open_call(join_url: str, payloads: list[bytes], timeout_s: float) -> TwilioLoadCall:
+async def open_call(join_url: str, wire: Wire, payloads: list[bytes], timeout_s: float) -> LoadCall:
     """Connect and complete the WebSocket handshake; raise OSError, TimeoutError or HandshakeError."""
     url = urlsplit(join_url)
     host, port = url.hostname or "", url.port or 80
@@ -372,7 +291,7 @@ async def open_call(join_url: str, payloads: list[bytes], timeout_s: float) -> T
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout_s):
         _, call = await loop.create_connection(
-            lambda: TwilioLoadCall(url.path, host, port, payloads), "127.0.0.1", port
+            lambda: LoadCall(url.path, host, port, wire, payloads), "127.0.0.1", port
         )
         try:
             await call.opened

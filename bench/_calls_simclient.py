@@ -13,9 +13,9 @@ from callbridge.devkit.simulators.twilio import CallerAudio, TwilioSimulator, ne
 from callbridge.devkit.simulators.twiml import TwiMLAnswer
 
 if TYPE_CHECKING:  # see _calls_client.py
-    from bench._calls_client import CallResult
+    from bench._calls_result import CallResult
 else:
-    from _calls_client import CallResult
+    from _calls_result import CallResult
 
 # The simulator signs the upgrade with an auth token and account; the media service does not check it.
 _AUTH_TOKEN = "bench-calls-auth-token"  # noqa: S105 - a throwaway local stack's
@@ -46,7 +46,7 @@ async def simulated_call(
     result.frames_sent = recording.frames_sent
     result.sent_at_s = recording.inbound_sent_at_s
     result.echo_at_s = recording.outbound_media_at_s
-    result.echo_bytes = recording.outbound_media_bytes
+    result.echo_samples = recording.outbound_media_bytes  # μ-law: a byte per sample
     result.send_lateness_s = [recording.max_send_lateness_s]  # the simulator keeps only the largest
     result.marks_received = len(recording.marks)
     result.marks_echoed = sum(1 for mark in recording.marks if mark.echoed_at_s is not None)
