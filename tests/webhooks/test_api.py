@@ -197,3 +197,14 @@ async def test_agent_calls_fill_templates_in_temporary_tools(api: Api) -> None:
     assert filled["staticParameters"][0]["value"] == "A-1"
     assert filled["http"]["authHeaders"][0]["value"] == "Bearer xyz"
     assert filled["http"]["baseUrlPattern"] == "https://crm.example/orders"
+
+
+async def test_calls_carry_the_trace_of_the_request_that_created_them(api: Api) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    call = (await api.client.post("/api/calls", json={}, headers=headers)).json()
+    _, call_trace_id, span_id, _ = call["traceContext"]["traceparent"].split("-")
+    assert call_trace_id == trace_id  # the caller's trace, continued by the webhooks span
+    assert span_id != "00f067aa0ba902b7"
+    untraced = (await api.client.post("/api/calls", json={})).json()
+    assert untraced["traceContext"]["traceparent"].split("-")[1] != trace_id

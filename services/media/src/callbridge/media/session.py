@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
 from callbridge.common.events import (
@@ -93,8 +94,11 @@ class CallSession:
     # -- running the call -------------------------------------------------------------------------
 
     async def run(self) -> None:
+        # The call's span continues the trace of the request that created the call (webhook or API).
         with self._tracer.start_as_current_span(
-            "media.call", attributes={"callbridge.call_id": str(self.call.call_id)}
+            "media.call",
+            context=propagate.extract(self.call.trace_context),
+            attributes={"callbridge.call_id": str(self.call.call_id)},
         ):
             metrics.ACTIVE_CALLS.inc()
             try:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from opentelemetry import propagate
+
 from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallCreated
 from callbridge.common.join_tokens import JoinTokenSigner, join_url
@@ -94,6 +96,13 @@ def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
     return tool.model_copy(update={"temporary_tool": filled})
 
 
+def current_trace_context() -> dict[str, str]:
+    """The active span's W3C ``traceparent`` (empty outside a trace), for media to continue."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 class CallFactory:
     """Builds, stores and announces new calls."""
 
@@ -136,6 +145,7 @@ class CallFactory:
             max_duration=settings.max_duration or DEFAULT_MAX_DURATION,
             template_context=template_context or {},
             provider_details=provider_details,
+            trace_context=current_trace_context(),
         )
         call = Call.model_validate(fields)
         await self._calls.create(str(call_id), call)

@@ -211,6 +211,11 @@ class Call(StoredModel):
     template_context: dict[str, Any] = Field(default_factory=dict)
     agent_backend: AgentBackend = Field(default_factory=lambda: AgentBackend.model_validate({"demo": {}}))
     provider_details: ProviderDetails | None = None
+    trace_context: dict[str, str] = Field(
+        default_factory=dict,
+        description="W3C trace context (traceparent) of the request that created the call: the media "
+        "service continues that trace, so a call is one trace from webhook to hang-up.",
+    )
 
     @property
     def dtmf_handling(self) -> DtmfHandling:

@@ -1,0 +1,51 @@
+"""One trace per call: the webhook's request span and the media call span share a trace id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from callbridge.devkit.signals import tone
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
+from tests.e2e.conftest import API_KEY, SECRET_KEY, twilio_for
+from tests.e2e.test_twilio_call import get_call
+
+
+@pytest.fixture
+async def traced_stack(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[RunningStack, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+
+    def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return provider
+
+    monkeypatch.setattr("callbridge.webhooks.main.setup_tracing", setup_tracing)
+    monkeypatch.setattr("callbridge.media.main.setup_tracing", setup_tracing)
+    async with run_stack(StackConfig(nats_url=nats_url, api_key=API_KEY, secret_key=SECRET_KEY)) as stack:
+        yield stack, exporter
+
+
+async def test_the_webhook_and_the_media_call_are_one_trace(
+    traced_stack: tuple[RunningStack, InMemorySpanExporter],
+) -> None:
+    stack, exporter = traced_stack
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    call = await simulator.place_call(tone(1000.0, 0.3, 8000, -10.0), tail_s=0.0)
+    call_id = call.answer.parameters["callId"]
+    record = await get_call(stack, call_id)
+    trace_id = record["traceContext"]["traceparent"].split("-")[1]
+    spans = exporter.get_finished_spans()
+    (media_span,) = [s for s in spans if s.name == "media.call"]
+    assert media_span.attributes is not None
+    assert media_span.attributes["callbridge.call_id"] == call_id
+    assert media_span.context is not None
+    assert format(media_span.context.trace_id, "032x") == trace_id
+    webhook_spans = [s for s in spans if s.name.startswith("POST /api/agents/") and s.context is not None]
+    assert any(format(s.context.trace_id, "032x") == trace_id for s in webhook_spans if s.context)
