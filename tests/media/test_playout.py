@@ -40,8 +40,9 @@ def playout(sent: list[dict[str, object]], clock: FakeClock) -> Playout:
     stream = TwilioMediaStream(CALL, StreamOptions())
     stream.parse(orjson.dumps(START))
 
-    async def send(message: str) -> None:
+    async def send(message: str) -> bool:
         sent.append(orjson.loads(message))
+        return True
 
     return Playout(stream, send, lead_ms=100, clock=clock)
 

@@ -250,8 +250,9 @@ async def test_cleared_audio_resolves_pending_checkpoints_as_not_played() -> Non
     stream = started()
     sent: list[dict[str, Any]] = []
 
-    async def send(message: str) -> None:
+    async def send(message: str) -> bool:
         sent.append(orjson.loads(message))
+        return True
 
     playout = Playout(stream, send, lead_ms=100)
     await playout.play(np.zeros(160, dtype=np.int16))

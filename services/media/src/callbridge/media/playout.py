@@ -53,7 +53,7 @@ class Playout:
     def __init__(
         self,
         stream: ProviderStream,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str], Awaitable[bool]],
         *,
         lead_ms: int,
         clock: Callable[[], float] = time.monotonic,
@@ -80,6 +80,8 @@ class Playout:
         self.frames_sent = 0
         self.frames_dropped = 0
         self.marks_unknown = 0
+        self.sends_dropped = 0
+        """Messages the provider socket refused (peer gone, or not reading: see ProviderSocket.send)."""
 
     def start(self, name: str) -> None:
         self._pacer = asyncio.create_task(self._pace(), name=name)
@@ -123,8 +125,11 @@ class Playout:
         self._pending_names.add(name)
         self._turn_sent_ms += self._frame_ms
         self.frames_sent += 1
-        await self._send(message)
-        await self._send(self._stream.mark_message(name))
+        send = self._send
+        if not await send(message):
+            self.sends_dropped += 1
+        if not await send(self._stream.mark_message(name)):
+            self.sends_dropped += 1
 
     async def _pace(self) -> None:
         while True:
@@ -185,7 +190,8 @@ class Playout:
         self._play_end = self._clock()  # the provider's buffer is empty once it has the clear
         # Always send the clear, even with nothing queued here: the provider may still be playing
         # audio it already has (reference §1.5).
-        await self._send(self._stream.clear_message())
+        if not await self._send(self._stream.clear_message()):
+            self.sends_dropped += 1
         if not self._pending:
             self._drained.set()
         return truncation

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -49,12 +48,11 @@ class WebsocketsProviderSocket:
     def __init__(self, connection: ServerConnection) -> None:
         self._connection = connection
 
-    async def messages(self) -> AsyncIterator[str | bytes]:
+    async def recv(self) -> str | bytes | None:
         try:
-            async for message in self._connection:
-                yield message
+            return await self._connection.recv()
         except ConnectionClosed:
-            return
+            return None
 
     async def send(self, message: str) -> bool:
         connection = self._connection
@@ -171,7 +169,7 @@ class MediaServer:
         prefetched: list[str | bytes] = []
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
-                async for message in socket.messages():
+                while (message := await socket.recv()) is not None:
                     prefetched.append(message)
                     try:
                         data = orjson.loads(message)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import numpy as np
@@ -75,20 +76,20 @@ class CallSession:
         self._agent = agent
         self._lifecycle = lifecycle
         self._settings = settings
-        self._playout = Playout(stream, self._send, lead_ms=settings.playout_lead_ms)
+        self._playout = Playout(stream, socket.send, lead_ms=settings.playout_lead_ms)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         self._agent_buffer = bytearray()
-        self._prefetched = prefetched
+        # What the server read to recognise the provider, replayed before the socket's own messages.
+        self._prefetched = collections.deque(prefetched)
         self._agent_frame_bytes = agent.output_rate_hz * stream.frame_ms // 1000 * 2
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
         self._tail_timer: asyncio.TimerHandle | None = None
         self._in_resampler: Resampler | None = None
         self._out_resampler: Resampler | None = None
         self._rejected = 0
-        self._dropped_sends = 0
         self._log = logging.LoggerAdapter(logger, {"call_id": str(call.call_id)})
 
     # -- running the call -------------------------------------------------------------------------
@@ -112,8 +113,7 @@ class CallSession:
 
     async def _run(self) -> None:
         agent_connected = self._spawn(self._connect_agent(), "agent-connect")
-        messages = self._messages()
-        info = await self._await_start(messages)
+        info = await self._await_start()
         if info is None:
             return
         self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
@@ -124,7 +124,14 @@ class CallSession:
             return
         await self._agent.start(self)
         self._arm_timers()
-        async for message in messages:
+        # The hot loop: one awaited recv per message, no async-generator layers (measured: each layer
+        # costs about 1 µs a message, 0.1 ms per call-second).
+        recv = self._socket.recv
+        prefetched = self._prefetched
+        while True:
+            message = prefetched.popleft() if prefetched else await recv()
+            if message is None:
+                break
             try:
                 parsed = self._stream.parse(message)
             except ProtocolError as exc:
@@ -149,18 +156,15 @@ class CallSession:
                 break
         self._request_end(EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})")
 
-    async def _messages(self) -> AsyncIterator[str | bytes]:
-        """What the server read to recognise the provider, then the socket's messages."""
-        for message in self._prefetched:
-            yield message
-        async for message in self._socket.messages():
-            yield message
-
-    async def _await_start(self, messages: AsyncIterator[str | bytes]) -> StreamInfo | None:
+    async def _await_start(self) -> StreamInfo | None:
         """Read up to the provider's ``start``; end the call when it does not come in time."""
+        prefetched = self._prefetched
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
-                async for message in messages:
+                while True:
+                    message = prefetched.popleft() if prefetched else await self._socket.recv()
+                    if message is None:
+                        break
                     try:
                         parsed = self._stream.parse(message)
                     except ProtocolError as exc:
@@ -421,13 +425,9 @@ class CallSession:
             self.call.call_id, reason, detail=self._end_detail, rejected_frames=self._rejected
         )
         metrics.CALLS_ENDED.labels(reason.value).inc()
-        metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._dropped_sends)
+        metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._playout.sends_dropped)
 
     # -- plumbing ---------------------------------------------------------------------------------
-
-    async def _send(self, message: str) -> None:
-        if not await self._socket.send(message):
-            self._dropped_sends += 1
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coroutine, name=f"{name}-{self.call.call_id}")

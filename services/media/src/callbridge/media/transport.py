@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Protocol
 
 
 class ProviderSocket(Protocol):
-    def messages(self) -> AsyncIterator[str | bytes]:
-        """Inbound messages until the peer closes (ends quietly on close)."""
+    async def recv(self) -> str | bytes | None:
+        """The next inbound message; None once the peer has closed (quietly, whatever the close code)."""
         ...
 
     async def send(self, message: str) -> bool:
