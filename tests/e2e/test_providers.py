@@ -13,6 +13,7 @@ from callbridge.common.events import (
     CallEnded,
     CallJoined,
     DtmfReceived,
+    MediaFormatNotice,
     PlayoutTruncated,
     ProviderStreamError,
 )
@@ -206,11 +207,25 @@ async def _echo_sinad(stack: RunningStack, provider: Provider, **options: Any) -
     return sinad_db(heard, TONE_HZ, rate), answer, recording
 
 
-async def test_telnyx_l16_in_the_other_byte_order_is_detected_and_corrected(stack: RunningStack) -> None:
+async def test_telnyx_l16_in_the_other_byte_order_is_detected_and_corrected(
+    stack: RunningStack, nats_url: str
+) -> None:
     # Media assumes big-endian (RFC 3551); this simulated Telnyx sends and expects little-endian.
-    sinad, _, recording = await _echo_sinad(stack, Provider.TELNYX, l16_byte_order="little")
+    sinad, answer, recording = await _echo_sinad(stack, Provider.TELNYX, l16_byte_order="little")
     assert recording.violations == []
     assert sinad >= 60.0, f"{sinad:.1f} dB: the byte order was not corrected"
+    events = await events_of(nats_url, call_id_of(answer))
+    (notice,) = [e for e in events if isinstance(e, MediaFormatNotice)]
+    assert "little-endian" in notice.detail
+
+
+async def test_telnyx_l16_in_the_configured_byte_order_raises_no_notice(
+    stack: RunningStack, nats_url: str
+) -> None:
+    sinad, answer, _ = await _echo_sinad(stack, Provider.TELNYX, l16_byte_order="big")
+    assert sinad >= 60.0
+    events = await events_of(nats_url, call_id_of(answer))
+    assert not [e for e in events if isinstance(e, MediaFormatNotice)]
 
 
 async def test_telnyx_frames_out_of_order_are_put_back_in_order(stack: RunningStack) -> None:

@@ -119,6 +119,14 @@ class ProviderStatusReceived(CallEvent):
     )
 
 
+class MediaFormatNotice(CallEvent):
+    """Media settled a point the provider leaves undocumented, differently from its configuration
+    (e.g. Telnyx L16 found little-endian): the call goes on with what was found."""
+
+    EVENT = "media.format_notice"
+    detail: str
+
+
 class MediaFramesRejected(CallEvent):
     """A provider frame could not be parsed; published once per call, the rest are counted."""
 
@@ -139,6 +147,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     ProviderStatusReceived,
     MediaFramesRejected,
     ProviderStreamError,
+    MediaFormatNotice,
 )
 EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
 

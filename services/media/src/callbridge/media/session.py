@@ -19,6 +19,7 @@ from callbridge.common.events import (
     AgentToolInvoked,
     AgentTranscript,
     DtmfReceived,
+    MediaFormatNotice,
     MediaFramesRejected,
     PlayoutTruncated,
     ProviderStreamError,
@@ -139,6 +140,8 @@ class CallSession:
                 continue
             if isinstance(parsed, MediaReceived):
                 await self._on_caller_audio(parsed.pcm)
+                if self._stream.notices:
+                    self._publish_notices()
             elif isinstance(parsed, MarkPlayed):
                 self._playout.on_mark(parsed.name)
             elif isinstance(parsed, DtmfPressed):
@@ -212,6 +215,11 @@ class CallSession:
 
     async def _send_digits(self, text: str, urgency: Urgency) -> None:
         await self._agent.send_message({"type": "user_text_message", "text": text, "urgency": urgency.wire})
+
+    def _publish_notices(self) -> None:
+        for detail in self._stream.notices:
+            self._lifecycle.publish(MediaFormatNotice(call_id=self.call.call_id, detail=detail))
+        self._stream.notices.clear()
 
     def _on_provider_error(self, error: ProviderErrorReported) -> None:
         self._log.warning(

@@ -147,6 +147,9 @@ class ProviderStream(ABC):
     def __init__(self, call: Call, options: StreamOptions) -> None:
         self.call = call
         self.options = options
+        self.notices: list[str] = []
+        """What the stream decided on a point the provider leaves undocumented (e.g. Telnyx's L16 byte
+        order); the session publishes each one as a call event and clears the list."""
 
     @abstractmethod
     def parse(self, message: str | bytes) -> Inbound:

@@ -230,6 +230,10 @@ class TelnyxMediaStream(ProviderStream):
                 self._byte_order,
                 verdict,
             )
+            self.notices.append(
+                f"Telnyx L16 audio is {verdict}-endian, not {self._byte_order}-endian as configured "
+                f"(CALLBRIDGE_TELNYX_L16_BYTE_ORDER): using {verdict}-endian both ways for this call"
+            )
             self._byte_order = verdict
             self._decode = decode = decoder(Codec.L16, verdict)
             self._encode = encoder(self._out_codec, verdict)
