@@ -446,3 +446,19 @@ async def test_a_socket_closed_without_stop_ends_the_call_as_hangup(
     assert ended.end_reason == "hangup"
     assert ended.detail is not None
     assert "closed the stream" in ended.detail
+
+
+async def test_a_provider_call_that_streamed_gets_a_new_call_when_it_asks_again(stack: RunningStack) -> None:
+    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    params = {"CallSid": "CA" + "e" * 32}
+    first = await simulator.incoming_call(from_number="+15550001", to_number="+15550002", extra_params=params)
+    await simulator.stream(first, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
+    # The same provider call comes back to the webhook (a flow running the stream verb again): the first
+    # call was joined, so this is a new call with a new join URL, not a replay of the old answer.
+    second = await simulator.incoming_call(
+        from_number="+15550001", to_number="+15550002", extra_params=params
+    )
+    assert second.stream_url != first.stream_url
+    recording = await simulator.stream(second, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
+    assert recording.ended_by == "simulator"
+    assert len(recording.outbound_media_bytes) >= 10

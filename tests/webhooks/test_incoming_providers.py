@@ -188,12 +188,14 @@ async def test_plivo_accepts_any_signature_of_a_list_and_refuses_forged_missing_
     replayed = await post_form(api, path, form, good)
     assert replayed.status_code == 403
     assert "replayed" in replayed.json()["detail"]
-    main_account = plivo_headers(url, form, nonce="nonce-3")
+    # Another call (another CallUUID: the same one, not yet streamed, would get the same call back).
+    other_call = plivo_form(CallUUID="6b1a6f3e-0000-4000-8000-00000000abce")
+    main_account = plivo_headers(url, other_call, nonce="nonce-3")
     ma_only = {
         "X-Plivo-Signature-Ma-V3": main_account["X-Plivo-Signature-V3"],
         "X-Plivo-Signature-V3-Nonce": "nonce-3",
     }
-    assert (await post_form(api, path, form, ma_only)).status_code == 200
+    assert (await post_form(api, path, other_call, ma_only)).status_code == 200
     assert await call_count(api) == 2
 
 

@@ -153,3 +153,19 @@ async def test_malformed_webhook_gets_a_clear_4xx(api: Api) -> None:
     no_call_sid = _form()
     del no_call_sid["CallSid"]
     assert (await _post(api, agent_id, no_call_sid)).status_code == 422
+
+
+async def test_a_retried_webhook_gets_the_same_call_and_join_url(api: Api) -> None:
+    agent_id = await _setup(api)
+    first = await _post(api, agent_id, _form())
+    again = await _post(api, agent_id, _form())  # same CallSid, same signature: Twilio retrying
+    assert first.status_code == again.status_code == 200
+    first_url = ET.fromstring(first.text).find("Connect/Stream")  # noqa: S314  (our own answer, in a test)
+    again_url = ET.fromstring(again.text).find("Connect/Stream")  # noqa: S314
+    assert first_url is not None
+    assert again_url is not None
+    assert first_url.attrib["url"] == again_url.attrib["url"]
+    assert await _call_count(api) == 1
+    other = await _post(api, agent_id, _form(CallSid="CA" + "d" * 32))
+    assert other.status_code == 200
+    assert await _call_count(api) == 2

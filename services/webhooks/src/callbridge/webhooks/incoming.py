@@ -83,6 +83,18 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     context = map_request_context(fields, config.request_context_mapping)
     settings = merge_agent_call(agent, AgentCallCreate(template_context=context))
     plan = _plan_stream(config, settings)
+    retried = await _unanswered_call(services, provider, incoming.provider_call_id)
+    if retried is not None:
+        # The provider asked again before using our answer (a retry after a slow response): answer
+        # with the same call and join URL rather than leave a second, never-joined call behind.
+        logger.info(
+            "%s call %s asked again: same answer, call %s",
+            provider.value,
+            incoming.provider_call_id,
+            retried.call_id,
+        )
+        status_callback = status_callback_url(services.settings.public_base_url, retried.call_id, provider)
+        return Response(content=plan.render(retried, status_callback), media_type=plan.media_type)
     details = ProviderDetails(
         provider=provider,
         call_id=incoming.provider_call_id,
@@ -104,6 +116,21 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     status_callback = status_callback_url(services.settings.public_base_url, call.call_id, provider)
     logger.info("%s call %s answered as call %s", provider.value, incoming.provider_call_id, call.call_id)
     return Response(content=plan.render(call, status_callback), media_type=plan.media_type)
+
+
+async def _unanswered_call(services: Services, provider: Provider, provider_call_id: str) -> Call | None:
+    """The call already created for this provider call, if its stream has not been opened yet.
+
+    A call that was joined or ended gets a new call instead: a flow may run the stream verb again on the
+    same provider call (an Exotel flow with two Voicebot applets, a Twilio redirect back to us).
+    """
+    link = await services.stores.provider_calls.find(provider_call_key(provider, provider_call_id))
+    if link is None:
+        return None
+    found = await services.stores.calls.find(str(link.value.call_id))
+    if found is None or found.value.joined is not None or found.value.ended is not None:
+        return None
+    return found.value
 
 
 def status_callback_url(public_base_url: str, call_id: UUID, provider: Provider) -> str:
