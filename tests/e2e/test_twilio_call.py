@@ -30,7 +30,7 @@ from callbridge.devkit.timeline import follow_call
 from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
 from callbridge.media.audio.resampler import create_resampler
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.conftest import twilio_for
+from tests.e2e.conftest import audio_sent_back, twilio_for
 
 RATE_HZ = 8000
 FRAME_SAMPLES = 160
@@ -81,8 +81,8 @@ async def test_echo_call_returns_the_callers_audio_with_low_delay_and_full_quali
     expected_ms = create_resampler(8000, 16000).delay_ms + create_resampler(16000, 8000).delay_ms
     assert expected_ms <= 6.0
     assert abs(media_delay_ms - expected_ms) <= 0.25, f"media path adds {media_delay_ms:.2f} ms"
-    heard = recording.heard[delay + 800 : delay + len(signal) - 800].astype(np.int16)
-    measured = sinad_db(heard, TONE_HZ, RATE_HZ)
+    sent_back = audio_sent_back(recording)[800 : len(signal) - 800]
+    measured = sinad_db(sent_back, TONE_HZ, RATE_HZ)
     # The best a μ-law carrier allows: the same tone through two μ-law passes with no resampling at all.
     reference = sinad_db(
         ulaw_decode(ulaw_encode(ulaw_decode(ulaw_encode(signal))))[800:-800], TONE_HZ, RATE_HZ
