@@ -29,6 +29,7 @@ from callbridge.devkit.simulators.playout import PlayoutBuffer
 from callbridge.devkit.simulators.twilio import CallerAudio, TwilioSimulator
 from callbridge.devkit.simulators.twiml import parse_twiml
 from callbridge.media.audio.g711 import ulaw_encode
+from tests.devkit.fake_provider_server import ServerLog
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -37,32 +38,6 @@ FRAME_S = 0.020
 TIMEOUT_S = 10.0
 
 StreamHandler = Callable[[ServerConnection, "ServerLog"], Awaitable[None]]
-
-
-@dataclass
-class ServerLog:
-    """What the fake server's stream handler received, with arrival times (monotonic seconds)."""
-
-    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
-
-    async def recv(self, ws: ServerConnection) -> dict[str, Any]:
-        async with asyncio.timeout(TIMEOUT_S):
-            message: dict[str, Any] = orjson.loads(await ws.recv())
-        self.messages.append((time.monotonic(), message))
-        return message
-
-    async def recv_until_closed(self, ws: ServerConnection) -> None:
-        try:
-            while True:
-                await self.recv(ws)
-        except ConnectionClosed:
-            return
-
-    def events(self) -> list[str]:
-        return [message["event"] for _, message in self.messages]
-
-    def of(self, event: str) -> list[tuple[float, dict[str, Any]]]:
-        return [(at, message) for at, message in self.messages if message["event"] == event]
 
 
 @dataclass
