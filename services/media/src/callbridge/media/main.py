@@ -12,11 +12,13 @@ from websockets.asyncio.server import serve
 
 from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.secrets import SecretBox
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.config import MediaSettings
 from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.log_redaction import install_handshake_redaction
 from callbridge.media.outbox import EventOutbox
 from callbridge.media.server import MediaServer
 
@@ -30,6 +32,7 @@ async def serve_media(
     settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Run the media service until ``stop`` is set, then drain the calls in progress."""
+    install_handshake_redaction()
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider)
     connection = await broker.connect()
@@ -41,10 +44,12 @@ async def serve_media(
     lifecycle = CallLifecycle(stores.calls, outbox, replica)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
+    secret_key = settings.secret_key.get_secret_value()
     server = MediaServer(
         settings,
         lifecycle,
-        JoinTokenSigner(settings.secret_key.get_secret_value()),
+        JoinTokenSigner(secret_key),
+        SecretBox(secret_key),
         tracer_provider.get_tracer(SERVICE_NAME),
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")

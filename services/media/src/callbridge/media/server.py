@@ -20,6 +20,7 @@ from websockets.http11 import Request, Response
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
+from callbridge.common.secrets import SecretBox
 from callbridge.common.store import NotFoundError
 from callbridge.media import metrics
 from callbridge.media.agents.factory import create_agent
@@ -74,9 +75,15 @@ class WebsocketsProviderSocket:
 
 class MediaServer:
     def __init__(
-        self, settings: MediaSettings, lifecycle: CallLifecycle, signer: JoinTokenSigner, tracer: Tracer
+        self,
+        settings: MediaSettings,
+        lifecycle: CallLifecycle,
+        signer: JoinTokenSigner,
+        secret_box: SecretBox,
+        tracer: Tracer,
     ) -> None:
         self._settings = settings
+        self._secret_box = secret_box
         self._tracer = tracer
         self._stream_options = StreamOptions(telnyx_l16_byte_order=settings.telnyx_l16_byte_order)
         self._lifecycle = lifecycle
@@ -142,6 +149,7 @@ class MediaServer:
             stream_for(provider, call, self._stream_options),
             create_agent(
                 call,
+                decrypt=self._secret_box.decrypt,
                 connect_timeout_s=self._settings.agent_connect_timeout_s,
                 max_message_bytes=self._settings.max_message_bytes,
             ),
