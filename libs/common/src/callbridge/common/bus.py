@@ -10,6 +10,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.aio.client import Client
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
@@ -29,6 +30,8 @@ from callbridge.common.store import KvStore
 
 EVENTS_MAX_AGE = timedelta(days=7)
 PUBLISH_TIMEOUT_S = 5.0
+STREAM_CONFIG_MISMATCH = 10058
+"""JetStream's error code for "stream name already in use with a different configuration"."""
 
 
 def create_broker(nats_url: str, tracer_provider: TracerProvider | None = None) -> NatsBroker:
@@ -91,13 +94,11 @@ class Stores:
 
 async def open_stores(broker: NatsBroker) -> Stores:
     """Open (creating when missing) every KV bucket."""
-    calls = await broker.key_value(buckets.CALLS, history=5)
-    agents = await broker.key_value(buckets.AGENTS, history=5)
-    configs = await broker.key_value(buckets.TELEPHONY_CONFIGS, history=5)
-    provider_calls = await broker.key_value(
-        buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL.total_seconds()
-    )
-    replays = await broker.key_value(buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL.total_seconds())
+    calls = await _key_value(broker, buckets.CALLS, history=5)
+    agents = await _key_value(broker, buckets.AGENTS, history=5)
+    configs = await _key_value(broker, buckets.TELEPHONY_CONFIGS, history=5)
+    provider_calls = await _key_value(broker, buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
+    replays = await _key_value(broker, buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
     return Stores(
         calls=KvStore(calls, Call),
         agents=KvStore(agents, Agent),
@@ -110,6 +111,35 @@ async def open_stores(broker: NatsBroker) -> Stores:
         provider_calls=KvStore(provider_calls, ProviderCallLink),
         webhook_replays=KvStore(replays, ReplayMark),
     )
+
+
+async def _key_value(
+    broker: NatsBroker, bucket: str, *, history: int = 1, ttl: timedelta | None = None
+) -> KeyValue:
+    """Open a bucket with this version's settings, creating it when missing.
+
+    A bucket an older version created with other settings (the provider-call index had a 7-day TTL) makes
+    JetStream refuse the create; its stream is then updated in place, as ensure_jetstream does for events.
+    """
+    ttl_s = None if ttl is None else ttl.total_seconds()
+    try:
+        return await broker.key_value(bucket, history=history, ttl=ttl_s)
+    except BadRequestError as exc:
+        if exc.err_code != STREAM_CONFIG_MISMATCH:
+            raise
+    js = _connection(broker).jetstream()
+    config = (await js.stream_info(f"KV_{bucket}")).config
+    config.max_msgs_per_subject = history
+    config.max_age = ttl_s or 0.0  # 0: no limit
+    await js.update_stream(config)
+    return await broker.key_value(bucket, declare=False)
+
+
+def _connection(broker: NatsBroker) -> Client:
+    connection = broker.connection
+    if connection is None:
+        raise RuntimeError("the broker is not connected")
+    return connection
 
 
 class EventPublisher:

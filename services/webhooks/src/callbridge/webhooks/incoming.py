@@ -24,19 +24,18 @@ from callbridge.common.models.medium import (
     TwilioMedium,
 )
 from callbridge.common.models.telephony import (
-    ProviderCallLink,
     StoredExotelConfig,
     StoredPlivoConfig,
     StoredProviderConfig,
     StoredTelnyxConfig,
     StoredTwilioConfig,
-    provider_call_key,
 )
 from callbridge.webhooks import exotel, plivo, telnyx, twilio
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.detection import PROVIDER_NAMES, detect_provider
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError
+from callbridge.webhooks.provider_calls import admit_new_call, find_provider_call, remember_call
 from callbridge.webhooks.provider_request import ProviderRequest
 from callbridge.webhooks.request_context import map_request_context
 from callbridge.webhooks.routes.agents import load_agent
@@ -83,7 +82,8 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     context = map_request_context(fields, config.request_context_mapping)
     settings = merge_agent_call(agent, AgentCallCreate(template_context=context), services.secret_box.encrypt)
     plan = _plan_stream(config, settings)
-    retried = await _unanswered_call(services, provider, incoming.provider_call_id)
+    provider_call = await find_provider_call(services, provider, incoming.provider_call_id)
+    retried = provider_call.unanswered
     if retried is not None:
         # The provider asked again before using our answer (a retry after a slow response): answer
         # with the same call and join URL rather than leave a second, never-joined call behind.
@@ -96,6 +96,7 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
         status_callback = status_callback_url(services.settings.public_base_url, retried.call_id, provider)
         join_url = services.calls.join_url_of(retried)
         return Response(content=plan.render(retried, join_url, status_callback), media_type=plan.media_type)
+    await admit_new_call(services, provider_call, request)
     details = ProviderDetails(
         provider=provider,
         call_id=incoming.provider_call_id,
@@ -112,27 +113,10 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     call = created.call
     # Callbacks that carry only the provider's call id (Exotel's StatusCallback, Plivo's hangup_url) find
     # the call through this index.
-    await services.stores.provider_calls.put(
-        provider_call_key(provider, incoming.provider_call_id), ProviderCallLink(call_id=call.call_id)
-    )
+    await remember_call(services, provider_call, call.call_id)
     status_callback = status_callback_url(services.settings.public_base_url, call.call_id, provider)
     logger.info("%s call %s answered as call %s", provider.value, incoming.provider_call_id, call.call_id)
     return Response(content=plan.render(call, created.join_url, status_callback), media_type=plan.media_type)
-
-
-async def _unanswered_call(services: Services, provider: Provider, provider_call_id: str) -> Call | None:
-    """The call already created for this provider call, if its stream has not been opened yet.
-
-    A call that was joined or ended gets a new call instead: a flow may run the stream verb again on the
-    same provider call (an Exotel flow with two Voicebot applets, a Twilio redirect back to us).
-    """
-    link = await services.stores.provider_calls.find(provider_call_key(provider, provider_call_id))
-    if link is None:
-        return None
-    found = await services.stores.calls.find(str(link.value.call_id))
-    if found is None or found.value.joined is not None or found.value.ended is not None:
-        return None
-    return found.value
 
 
 def status_callback_url(public_base_url: str, call_id: UUID, provider: Provider) -> str:
