@@ -39,7 +39,7 @@ async def api(nats_url: str, clean_jetstream: None) -> AsyncIterator[Api]:
         port=port,
     )
     async with (
-        serve_asgi(create_app(settings), "127.0.0.1", port) as base_url,
+        serve_asgi(create_app(settings), "127.0.0.1", port, limits=settings.connection_limits) as base_url,
         httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=10) as client,
     ):
         yield Api(client, base_url, public_base_url)

@@ -37,6 +37,13 @@ class CommonSettings(BaseSettings):
         default=None, description="OTLP/HTTP endpoint for traces, e.g. http://jaeger:4318; unset: no export."
     )
     instance_id: str = Field(default_factory=lambda: secrets.token_hex(4))
+    request_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a connection to a listening port may take to send a complete request (an HTTP "
+        "request or a WebSocket handshake) after it opens or after its previous response; then it is closed.",
+    )
 
     @property
     def is_production(self) -> bool:

@@ -85,7 +85,11 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 media_task.result()  # raises what stopped it
                 raise RuntimeError("media stopped during start-up")
         async with serve_asgi(
-            create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()
+            create_app(webhooks_settings),
+            config.host,
+            webhooks_port,
+            config.log_level.lower(),
+            webhooks_settings.connection_limits,
         ):
             yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
     finally:

@@ -16,6 +16,7 @@ from callbridge.common.secrets import SecretBox
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.config import MediaSettings
+from callbridge.media.connections import limited_connection
 from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.log_redaction import install_handshake_redaction
@@ -51,6 +52,7 @@ async def serve_media(
         JoinTokenSigner(secret_key),
         SecretBox(secret_key),
         tracer_provider.get_tracer(SERVICE_NAME),
+        lambda: connection.is_connected,
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:
@@ -63,6 +65,8 @@ async def serve_media(
             max_size=settings.max_message_bytes,
             max_queue=64,
             server_header="callbridge-media",
+            open_timeout=settings.request_timeout_s,
+            create_connection=limited_connection(settings.media_max_connections),
         ) as ws_server:
             logger.info("media %s listening on ws://%s:%d", replica, settings.media_host, settings.media_port)
             if ready is not None:

@@ -1,10 +1,14 @@
-"""The media WebSocket server: join URLs in, call sessions out; ``/healthz`` and ``/metrics`` beside them."""
+"""The media WebSocket server: join URLs in, call sessions out; health and ``/metrics`` beside them.
+
+``/livez`` answers while the process serves the port; ``/readyz`` (and its alias ``/healthz``) only while
+NATS is connected too, so a NATS blip takes the replica out of rotation without restarting it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -81,9 +85,11 @@ class MediaServer:
         signer: JoinTokenSigner,
         secret_box: SecretBox,
         tracer: Tracer,
+        nats_connected: Callable[[], bool],
     ) -> None:
         self._settings = settings
         self._secret_box = secret_box
+        self._nats_connected = nats_connected
         self._tracer = tracer
         self._stream_options = StreamOptions(telnyx_l16_byte_order=settings.telnyx_l16_byte_order)
         self._lifecycle = lifecycle
@@ -95,7 +101,11 @@ class MediaServer:
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Answer plain HTTP, and refuse bad joins before the WebSocket handshake with a clear status."""
         path = urlsplit(request.path).path
-        if path == "/healthz":
+        if path == "/livez":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path in ("/readyz", "/healthz"):
+            if not self._nats_connected():
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "nats disconnected\n")
             return connection.respond(HTTPStatus.OK, "ok\n")
         if path == "/metrics":
             return Response(200, "OK", Headers({"Content-Type": CONTENT_TYPE_LATEST}), generate_latest())

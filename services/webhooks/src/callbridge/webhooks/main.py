@@ -20,6 +20,7 @@ from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
+from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.routes import (
@@ -92,7 +93,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     _install_error_handlers(app)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=tracer_provider, excluded_urls="healthz", server_request_hook=redact_span
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls="healthz,livez,readyz",
+        server_request_hook=redact_span,
     )
     return app
 
@@ -116,6 +120,11 @@ def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     settings = WebhooksSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    config = uvicorn_config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        limits=settings.connection_limits,
     )
+    uvicorn.Server(config).run()
