@@ -15,11 +15,11 @@ from nats.aio.client import Client
 from callbridge.common import buckets
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.telephony import provider_call_key, replay_key
+from callbridge.devkit.provision import provision_twilio_agent
 from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.twilio import SIGNATURE_HEADER, TwilioSimulator, new_sid
 from callbridge.devkit.simulators.twiml import TwiMLAnswer, parse_twiml
 from callbridge.devkit.stack import RunningStack
-from tests.e2e.conftest import twilio_for
 
 RATE_HZ = 8000
 
@@ -59,6 +59,15 @@ async def call_total(stack: RunningStack) -> int:
         return int((await api.get("/api/calls")).json()["total"])
 
 
+async def echo_agent_simulator(stack: RunningStack) -> TwilioSimulator:
+    provisioned = await provision_twilio_agent(
+        stack.webhooks_url, stack.api_key, stack.public_base_url, call_template={"agentBackend": {"echo": {}}}
+    )
+    return TwilioSimulator(
+        provisioned.webhook_url, provisioned.auth_token, provisioned.account_sid, allow_insecure_ws=True
+    )
+
+
 async def joined_and_hung_up(simulator: TwilioSimulator, answer: TwiMLAnswer) -> None:
     recording = await simulator.stream(answer, tone(440.0, 0.3, RATE_HZ, -10.0), tail_s=0.0)
     assert recording.ended_by == "simulator"
@@ -68,7 +77,7 @@ async def joined_and_hung_up(simulator: TwilioSimulator, answer: TwiMLAnswer) ->
 async def test_a_replayed_twilio_webhook_never_yields_a_call_but_retries_and_second_streams_do(
     stack: RunningStack,
 ) -> None:
-    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    simulator = await echo_agent_simulator(stack)
     first = capture(simulator, new_sid("CA"))
     answer = answer_of(await first.send(), first)
     # Twilio retrying before it used our answer: the same call and join URL.
@@ -94,7 +103,7 @@ async def test_a_replayed_twilio_webhook_never_yields_a_call_but_retries_and_sec
 async def test_a_replay_outliving_its_signature_record_is_refused_by_the_provider_calls_age(
     stack: RunningStack, nats_client: Client
 ) -> None:
-    simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {}}})
+    simulator = await echo_agent_simulator(stack)
     captured = capture(simulator, new_sid("CA"))
     await joined_and_hung_up(simulator, answer_of(await captured.send(), captured))
     # A day on: the signature's record has expired (the replay bucket's TTL) and the provider call was

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -13,11 +13,9 @@ from pydantic import SecretStr
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
+from tests.media.helpers import MEDIA_SECRET_KEY, MediaPort
 
-MEDIA_SECRET_KEY = "media-test-secret-key-0123456789-abcdef"
 START_TIMEOUT_S = 15.0
-
-MediaPort = Callable[..., AbstractAsyncContextManager[int]]
 
 
 @pytest.fixture

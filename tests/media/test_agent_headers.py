@@ -12,8 +12,9 @@ from callbridge.common.secrets import SecretBox
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.agents.base import AgentError
 from callbridge.media.agents.websocket import WebSocketAgent
+from tests.media.helpers import MEDIA_SECRET_KEY
 
-KEY = "media-test-secret-key-0123456789-abcdef"
+KEY = MEDIA_SECRET_KEY
 
 
 async def test_the_agent_receives_the_opened_headers_and_a_wrong_key_is_a_clear_agent_error() -> None:

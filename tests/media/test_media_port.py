@@ -8,7 +8,7 @@ import asyncio
 import httpx
 
 from tests.connections import HALF_A_REQUEST_LINE, open_connections
-from tests.media.conftest import MediaPort
+from tests.media.helpers import MediaPort
 
 HOST = "127.0.0.1"
 TIMEOUT_S = 1.0

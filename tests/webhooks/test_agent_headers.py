@@ -11,7 +11,7 @@ from nats.aio.client import Client
 from callbridge.common import buckets
 from callbridge.common.models.sealing import secret_prefix
 from callbridge.common.secrets import SecretBox
-from tests.webhooks.conftest import SECRET_KEY, Api
+from tests.webhooks.helpers import SECRET_KEY, Api
 
 AGENT_URL = "wss://agent.example.test/ws"
 TOKEN = "Bearer sk-live-0123456789abcdef"

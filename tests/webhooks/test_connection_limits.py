@@ -17,7 +17,7 @@ from callbridge.devkit.nats_server import free_port
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 from tests.connections import HALF_A_REQUEST_LINE, open_connections, trickle
-from tests.webhooks.conftest import API_KEY, SECRET_KEY
+from tests.webhooks.helpers import API_KEY, SECRET_KEY
 
 HOST = "127.0.0.1"
 TIMEOUT_S = 1.0

@@ -10,7 +10,15 @@ import time
 
 from websockets.asyncio.server import serve
 
-from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.bus import (
+    EventPublisher,
+    NatsConnectError,
+    connect_broker,
+    create_broker,
+    ensure_jetstream,
+    open_stores,
+    stop_broker,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.telemetry import configure_logging, setup_tracing
@@ -35,8 +43,8 @@ async def serve_media(
     """Run the media service until ``stop`` is set, then drain the calls in progress."""
     install_handshake_redaction()
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
-    broker = create_broker(settings.nats_url, tracer_provider)
-    connection = await broker.connect()
+    broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
+    connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
     await ensure_jetstream(connection)
     stores = await open_stores(broker)
     replica = f"media-{settings.instance_id}"
@@ -81,7 +89,7 @@ async def serve_media(
         with contextlib.suppress(asyncio.CancelledError):
             await lag_monitor
         await outbox.close()
-        await broker.stop()
+        await stop_broker(broker)
         tracer_provider.shutdown()
 
 
@@ -107,6 +115,11 @@ def run() -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_main())
+        runner = asyncio.run
     else:
-        uvloop.run(_main())
+        runner = uvloop.run
+    try:
+        runner(_main())
+    except NatsConnectError as exc:
+        logger.error("cannot start: %s", exc)
+        raise SystemExit(1) from None

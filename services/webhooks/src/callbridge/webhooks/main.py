@@ -11,7 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.bus import (
+    EventPublisher,
+    connect_broker,
+    create_broker,
+    ensure_jetstream,
+    open_stores,
+    stop_broker,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.store import ConflictError, CorruptRecordError
@@ -35,6 +42,7 @@ from callbridge.webhooks.routes import (
 logger = logging.getLogger("callbridge.webhooks")
 
 SERVICE_NAME = "callbridge-webhooks"
+STARTUP_FAILURE = 3
 
 
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
@@ -43,8 +51,8 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = create_broker(settings.nats_url, tracer_provider)
-        connection = await broker.connect()
+        broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
+        connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         await ensure_jetstream(connection)
         stores = await open_stores(broker)
         publisher = EventPublisher(broker)
@@ -71,7 +79,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await broker.stop()
+            await stop_broker(broker)
             tracer_provider.shutdown()
 
     app = FastAPI(
@@ -127,4 +135,7 @@ def run() -> None:
         log_level=settings.log_level.lower(),
         limits=settings.connection_limits,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does: the lifespan's error is logged above
