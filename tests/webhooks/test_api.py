@@ -80,7 +80,7 @@ async def test_create_call_returns_a_signed_join_url_and_publishes_created(
     assert call["endReason"] is None
     assert call["medium"] is None  # not said: media recognises the provider from the stream
     fetched = (await api.client.get(f"/api/calls/{call['callId']}")).json()
-    assert fetched == call
+    assert fetched == {**call, "joinUrl": None}  # the join URL is in the creating answer only
     subscription = await js.subscribe(
         subjects.call_event(call["callId"], "created"), deliver_policy=DeliverPolicy.ALL
     )
@@ -88,6 +88,7 @@ async def test_create_call_returns_a_signed_join_url_and_publishes_created(
     event = parse_event(message.subject, message.data)
     assert isinstance(event, CallCreated)
     assert str(event.call.call_id) == call["callId"]
+    assert event.call.join_url is None
 
 
 async def test_outgoing_calls_are_refused_until_the_dialer_exists(api: Api) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from opentelemetry import propagate
@@ -19,15 +20,20 @@ from callbridge.common.models.call import (
     DEFAULT_MAX_DURATION,
     AgentCallCreate,
     Call,
-    CallSettings,
+    CallFields,
+    CallPublic,
     ProviderDetails,
+    SealedCallSettings,
     SelectedTool,
 )
+from callbridge.common.models.sealing import Encrypt
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
 from callbridge.webhooks.errors import InvalidRequestError
 
 logger = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=CallFields)
 
 # Fields of an agent call request that override the agent's template (Ultravox §2.2).
 _AGENT_CALL_OVERRIDES = (
@@ -43,18 +49,22 @@ _AGENT_CALL_OVERRIDES = (
 )
 
 
-def merge_agent_call(agent: Agent, request: AgentCallCreate) -> CallSettings:
-    """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled."""
+def merge_agent_call(agent: Agent, request: AgentCallCreate, encrypt: Encrypt) -> SealedCallSettings:
+    """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled.
+
+    The template's header values are sealed already; an overriding ``agentBackend`` is sealed here."""
     fields = agent.call_template.model_dump(exclude_none=True, exclude={"context_schema"}, by_alias=False)
-    settings = CallSettings.model_validate(fields)
+    settings = SealedCallSettings.model_validate(fields)
     overrides = {
         name: getattr(request, name) for name in _AGENT_CALL_OVERRIDES if getattr(request, name) is not None
     }
+    if request.agent_backend is not None:
+        overrides["agent_backend"] = request.agent_backend.seal(encrypt)
     settings = settings.model_copy(update=overrides)
     return fill_templates(settings, request.template_context)
 
 
-def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSettings:
+def fill_templates(settings: S, context: dict[str, Any]) -> S:
     """Render ``{{var}}`` in the fields Ultravox templates: systemPrompt, languageHint,
     timeExceededMessage and each inactivity message."""
     try:
@@ -103,6 +113,18 @@ def current_trace_context() -> dict[str, str]:
     return carrier
 
 
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """A call just created, with its join URL: the URL is returned to the creating request only and is
+    neither stored nor published."""
+
+    call: Call
+    join_url: str
+
+    def public(self) -> CallPublic:
+        return self.call.public(join_url=self.join_url)
+
+
 class CallFactory:
     """Builds, stores and announces new calls."""
 
@@ -120,12 +142,12 @@ class CallFactory:
 
     async def create(
         self,
-        settings: CallSettings,
+        settings: SealedCallSettings,
         *,
         agent_id: UUID | None = None,
         template_context: dict[str, Any] | None = None,
         provider_details: ProviderDetails | None = None,
-    ) -> Call:
+    ) -> NewCall:
         if settings.medium is not None and settings.medium.outgoing is not None:
             raise InvalidRequestError(
                 "medium.twilio.outgoing needs the dialer service, which this build does not include yet; "
@@ -134,13 +156,11 @@ class CallFactory:
         call_id = uuid4()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
-        token = self._signer.sign(call_id, created + join_timeout)
         fields = settings.model_dump(exclude_none=True, by_alias=False)
         fields.update(
             call_id=call_id,
             agent_id=agent_id,
             created=created,
-            join_url=join_url(self._media_public_url, call_id, token),
             join_timeout=join_timeout,
             max_duration=settings.max_duration or DEFAULT_MAX_DURATION,
             template_context=template_context or {},
@@ -149,6 +169,11 @@ class CallFactory:
         )
         call = Call.model_validate(fields)
         await self._calls.create(str(call_id), call)
-        await self._publisher.publish(CallCreated(call_id=call_id, call=call))
+        await self._publisher.publish(CallCreated(call_id=call_id, call=call.public()))
         logger.info("call %s created (agent %s)", call_id, agent_id)
-        return call
+        return NewCall(call, self.join_url_of(call))
+
+    def join_url_of(self, call: Call) -> str:
+        """The call's join URL, signed again: the token depends only on the call id and join deadline."""
+        token = self._signer.sign(call.call_id, call.join_deadline())
+        return join_url(self._media_public_url, call.call_id, token)

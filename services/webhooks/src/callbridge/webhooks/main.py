@@ -11,7 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.bus import (
+    EventPublisher,
+    connect_broker,
+    create_broker,
+    ensure_jetstream,
+    open_stores,
+    stop_broker,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.store import ConflictError, CorruptRecordError
@@ -20,6 +27,7 @@ from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
+from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.routes import (
@@ -34,6 +42,7 @@ from callbridge.webhooks.routes import (
 logger = logging.getLogger("callbridge.webhooks")
 
 SERVICE_NAME = "callbridge-webhooks"
+STARTUP_FAILURE = 3
 
 
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
@@ -42,8 +51,8 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = create_broker(settings.nats_url, tracer_provider)
-        connection = await broker.connect()
+        broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
+        connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         await ensure_jetstream(connection)
         stores = await open_stores(broker)
         publisher = EventPublisher(broker)
@@ -70,7 +79,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await broker.stop()
+            await stop_broker(broker)
             tracer_provider.shutdown()
 
     app = FastAPI(
@@ -92,7 +101,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     _install_error_handlers(app)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=tracer_provider, excluded_urls="healthz", server_request_hook=redact_span
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls="healthz,livez,readyz",
+        server_request_hook=redact_span,
     )
     return app
 
@@ -116,6 +128,14 @@ def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     settings = WebhooksSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    config = uvicorn_config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        limits=settings.connection_limits,
     )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does: the lifespan's error is logged above

@@ -10,9 +10,15 @@ from uuid import UUID
 from pydantic import Field, field_validator, model_validator
 
 from callbridge.common.durations import Duration
-from callbridge.common.models.backend import AgentBackend
+from callbridge.common.models.backend import (
+    AgentBackend,
+    AgentBackendPublic,
+    StoredAgentBackend,
+    demo_backend,
+)
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.medium import CallMedium, DtmfHandling, Provider
+from callbridge.common.models.sealing import Encrypt
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
 DEFAULT_MAX_DURATION = timedelta(seconds=3600)
@@ -104,8 +110,9 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-class CallSettings(ApiModel):
-    """The fields shared by a call definition and an agent's call template (Ultravox §1.1)."""
+class CallFields(ApiModel):
+    """The fields shared by a call definition and an agent's call template (Ultravox §1.1), but
+    ``agentBackend``, whose header values are in the clear in a request and sealed once stored."""
 
     system_prompt: str | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -124,7 +131,6 @@ class CallSettings(ApiModel):
     vad_settings: VadSettings | None = None
     metadata: dict[str, str] | None = None
     initial_state: dict[str, Any] | None = None
-    agent_backend: AgentBackend | None = None
 
     @field_validator("join_timeout", "max_duration")
     @classmethod
@@ -137,6 +143,24 @@ class CallSettings(ApiModel):
     @classmethod
     def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return None if value is None else _check_metadata(value)
+
+
+class CallSettings(CallFields):
+    """Call fields as a request gives them."""
+
+    agent_backend: AgentBackend | None = None
+
+    def sealed(self, encrypt: Encrypt) -> SealedCallSettings:
+        """The same settings with the agent's header values sealed, ready to become a stored call."""
+        fields = {name: getattr(self, name) for name in CallFields.model_fields}
+        backend = None if self.agent_backend is None else self.agent_backend.seal(encrypt)
+        return SealedCallSettings.model_validate({**fields, "agent_backend": backend})
+
+
+class SealedCallSettings(CallFields):
+    """Call fields with the agent's header values sealed: what a call is created from."""
+
+    agent_backend: StoredAgentBackend | None = None
 
 
 class CallCreate(CallSettings):
@@ -175,8 +199,9 @@ class ProviderDetails(ApiModel):
     media_format: str | None = Field(default=None, description="Codec and rate from the stream's start.")
 
 
-class Call(StoredModel):
-    """A call as the API returns it and KV stores it."""
+class CallPublic(StoredModel):
+    """A call as the API answers it and ``created`` events carry it: no header values, and a ``joinUrl``
+    only in the answer to the request that created the call (the join token is a credential)."""
 
     call_id: UUID
     agent_id: UUID | None = None
@@ -209,7 +234,7 @@ class Call(StoredModel):
     metadata: dict[str, str] = Field(default_factory=dict)
     initial_state: dict[str, Any] = Field(default_factory=dict)
     template_context: dict[str, Any] = Field(default_factory=dict)
-    agent_backend: AgentBackend = Field(default_factory=lambda: AgentBackend.model_validate({"demo": {}}))
+    agent_backend: AgentBackendPublic = Field(default_factory=demo_backend)
     provider_details: ProviderDetails | None = None
     trace_context: dict[str, str] = Field(
         default_factory=dict,
@@ -229,10 +254,23 @@ class Call(StoredModel):
         return self.created + self.join_timeout
 
 
+class Call(CallPublic):
+    """A call as KV stores it: the agent's header values sealed, and no join URL (it is signed again from
+    the call id and join deadline when the creating request is asked again)."""
+
+    agent_backend: StoredAgentBackend = Field(default_factory=demo_backend)
+
+    def public(self, *, join_url: str | None = None) -> CallPublic:
+        """What the API and events show; ``join_url`` only for the answer to the creating request."""
+        fields = {name: getattr(self, name) for name in CallPublic.model_fields}
+        fields.update(agent_backend=self.agent_backend.public(), join_url=join_url)
+        return CallPublic.model_validate(fields)
+
+
 class CallPage(ApiModel):
     """A page of calls, paginated the way Ultravox paginates: ``results`` plus ``next``/``previous`` URLs."""
 
-    results: list[Call]
+    results: list[CallPublic]
     next: str | None = None
     previous: str | None = None
     total: int

@@ -1,4 +1,8 @@
-"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls and read them."""
+"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls and read them.
+
+Only the answer to the request that creates a call carries its ``joinUrl``; reading the call later
+shows ``joinUrl: null`` (the join token is a credential, like the agent's header values, which are never
+returned)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 
-from callbridge.common.models.call import AgentCallCreate, Call, CallCreate, CallPage
+from callbridge.common.models.call import AgentCallCreate, CallCreate, CallPage, CallPublic
 from callbridge.common.store import NotFoundError as StoreNotFoundError
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
@@ -19,9 +23,10 @@ router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep])
 PageSize = Query(default=100, alias="pageSize", ge=1, le=1000)
 
 
-@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
-async def create_call(services: ServicesDep, body: CallCreate) -> Call:
-    return await services.calls.create(body)
+@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=CallPublic)
+async def create_call(services: ServicesDep, body: CallCreate) -> CallPublic:
+    created = await services.calls.create(body.sealed(services.secret_box.encrypt))
+    return created.public()
 
 
 @router.get("/calls", response_model=CallPage)
@@ -30,22 +35,28 @@ async def list_calls(
 ) -> CallPage:
     calls = sorted(await services.stores.calls.all(), key=lambda c: c.created, reverse=True)
     page = paginate(calls, cursor, page_size, request)
-    return CallPage(results=page.results, next=page.next, previous=page.previous, total=len(calls))
+    return CallPage(
+        results=[call.public() for call in page.results],
+        next=page.next,
+        previous=page.previous,
+        total=len(calls),
+    )
 
 
-@router.get("/calls/{call_id}", response_model=Call)
-async def get_call(services: ServicesDep, call_id: UUID) -> Call:
+@router.get("/calls/{call_id}", response_model=CallPublic)
+async def get_call(services: ServicesDep, call_id: UUID) -> CallPublic:
     try:
-        return (await services.stores.calls.get(str(call_id))).value
+        return (await services.stores.calls.get(str(call_id))).value.public()
     except StoreNotFoundError:
         raise NotFoundError(f"call {call_id} not found") from None
 
 
-@router.post("/agents/{agent_id}/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
-async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> Call:
+@router.post("/agents/{agent_id}/calls", status_code=status.HTTP_201_CREATED, response_model=CallPublic)
+async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> CallPublic:
     agent = await load_agent(services, agent_id)
-    settings = merge_agent_call(agent, body)
-    return await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
+    settings = merge_agent_call(agent, body, services.secret_box.encrypt)
+    created = await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
+    return created.public()
 
 
 @router.get("/agents/{agent_id}/calls", response_model=CallPage)
@@ -63,4 +74,9 @@ async def list_agent_calls(
         reverse=True,
     )
     page = paginate(calls, cursor, page_size, request)
-    return CallPage(results=page.results, next=page.next, previous=page.previous, total=len(calls))
+    return CallPage(
+        results=[call.public() for call in page.results],
+        next=page.next,
+        previous=page.previous,
+        total=len(calls),
+    )

@@ -3,7 +3,6 @@ write-only secrets are sealed and updated (Ultravox §3.1, §3.2)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
@@ -11,17 +10,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.medium import Provider
+from callbridge.common.models.sealing import Encrypt, secret_prefix
 
-SECRET_PREFIX_LENGTH = 4
 MAX_ALLOWED_AGENTS = 100
-
-Encrypt = Callable[[str], str]
-"""Seals a secret for storage (``SecretBox.encrypt``); models never see the key."""
-
-
-def secret_prefix(secret: str) -> str:
-    """What the API shows of a secret: its first characters, never the whole."""
-    return secret[:SECRET_PREFIX_LENGTH]
 
 
 class ConfigChangeError(ValueError):
