@@ -28,6 +28,7 @@ from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
 from callbridge.webhooks.http_server import uvicorn_config
+from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.routes import (
@@ -57,6 +58,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         stores = await open_stores(broker)
         publisher = EventPublisher(broker)
         secret_key = settings.secret_key.get_secret_value()
+        await seal_plaintext_agent_headers(stores, SecretBox(secret_key).encrypt)
         app.state.broker = broker
         app.state.services = Services(
             settings=settings,

@@ -110,6 +110,30 @@ class SealedWebSocketBackend(WebSocketBackendPublic):
     """A WebSocket agent as KV stores it: each header value sealed (Fernet, CALLBRIDGE_SECRET_KEY)."""
 
     sealed_headers: dict[str, str] = Field(default_factory=dict)
+    plaintext_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers of a record written before header values were sealed (callbridge 0.1). Read "
+        "so those agents and calls keep working, never answered; webhooks seals an agent's at start-up.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_plaintext_headers(cls, data: Any) -> Any:
+        """callbridge 0.1 stored ``headers`` in the clear: keep them readable as ``plaintextHeaders``."""
+        if not isinstance(data, dict) or not isinstance(data.get("headers"), dict):
+            return data
+        data = dict(data)
+        legacy = {str(name): str(value) for name, value in data.pop("headers").items()}
+        data.setdefault("plaintextHeaders", legacy)
+        data.setdefault("headerValuePrefixes", {name: secret_prefix(value) for name, value in legacy.items()})
+        return data
+
+    def resealed(self, encrypt: Encrypt) -> SealedWebSocketBackend:
+        """The same backend with any plaintext headers sealed."""
+        if not self.plaintext_headers:
+            return self
+        sealed = {**self.sealed_headers, **{name: encrypt(v) for name, v in self.plaintext_headers.items()}}
+        return self.model_copy(update={"sealed_headers": sealed, "plaintext_headers": {}})
 
     def public(self) -> WebSocketBackendPublic:
         return WebSocketBackendPublic(
@@ -121,7 +145,7 @@ class SealedWebSocketBackend(WebSocketBackendPublic):
 
     def open_headers(self, decrypt: Decrypt) -> dict[str, str]:
         """The header values in the clear, for the agent connection (SecretDecryptionError: other key)."""
-        return {name: decrypt(sealed) for name, sealed in self.sealed_headers.items()}
+        return {**self.plaintext_headers, **{name: decrypt(v) for name, v in self.sealed_headers.items()}}
 
 
 class EchoBackend(ApiModel):
@@ -187,6 +211,15 @@ class StoredAgentBackend(AgentBackendPublic):
             echo=self.echo,
             demo=self.demo,
         )
+
+    @property
+    def has_plaintext_headers(self) -> bool:
+        return self.websocket is not None and bool(self.websocket.plaintext_headers)
+
+    def resealed(self, encrypt: Encrypt) -> StoredAgentBackend:
+        if self.websocket is None:
+            return self
+        return self.model_copy(update={"websocket": self.websocket.resealed(encrypt)})
 
 
 def demo_backend() -> StoredAgentBackend:
