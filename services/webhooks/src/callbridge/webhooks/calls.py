@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from opentelemetry import propagate
+from pydantic import ValidationError
 
 from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallCreated
@@ -96,6 +97,10 @@ def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
     return tool.model_copy(update={"temporary_tool": filled})
 
 
+def _reasons(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+
+
 def current_trace_context() -> dict[str, str]:
     """The active span's W3C ``traceparent`` (empty outside a trace), for media to continue."""
     carrier: dict[str, str] = {}
@@ -147,8 +152,13 @@ class CallFactory:
             provider_details=provider_details,
             trace_context=current_trace_context(),
         )
-        call = Call.model_validate(fields)
+        try:
+            call = Call.model_validate(fields)
+        except ValidationError as exc:  # e.g. a template context mapped from a webhook past its limits
+            raise InvalidRequestError(f"the call cannot be stored: {_reasons(exc)}") from exc
+        created_event = CallCreated(call_id=call_id, call=call)
+        self._publisher.check_fits(created_event)  # the record and its announcement each fit one message
         await self._calls.create(str(call_id), call)
-        await self._publisher.publish(CallCreated(call_id=call_id, call=call))
+        await self._publisher.publish(created_event)
         logger.info("call %s created (agent %s)", call_id, agent_id)
         return call

@@ -21,6 +21,11 @@ class WebhooksSettings(CommonSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body any route accepts; larger ones are refused with 413.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
-from callbridge.common.store import ConflictError, CorruptRecordError
+from callbridge.common.store import (
+    ConflictError,
+    CorruptRecordError,
+    RecordTooLargeError,
+    UnencodableRecordError,
+)
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
@@ -22,6 +29,7 @@ from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
+from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
     calls,
@@ -90,6 +98,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=tracer_provider, excluded_urls="healthz", server_request_hook=redact_span
@@ -108,8 +117,41 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CorruptRecordError)
     async def on_corrupt(request: Request, exc: CorruptRecordError) -> JSONResponse:
-        logger.error("corrupt record: %s", exc)
-        return JSONResponse({"detail": "stored record is unreadable"}, status_code=500)
+        # Routes name the resource and how to delete it (see routes/); this is for the records they
+        # read on the side (a provider config during a webhook).
+        logger.error("unreadable record: %s", exc)
+        detail = (
+            f"the stored {exc.model} {exc.key!r} cannot be read (written by an older or broken version); "
+            "delete it and create it again"
+        )
+        return JSONResponse({"detail": detail}, status_code=409)
+
+    @app.exception_handler(RecordTooLargeError)
+    async def on_too_large(request: Request, exc: RecordTooLargeError) -> JSONResponse:
+        return JSONResponse({"detail": f"too large to store: {exc}"}, status_code=413)
+
+    @app.exception_handler(UnencodableRecordError)
+    async def on_unencodable(request: Request, exc: UnencodableRecordError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each invalid input, which may be bytes that are not UTF-8, NaN, or
+        # a lone surrogate: none can be written as JSON, and its answer became a 500. Where and why suffice.
+        return JSONResponse({"detail": [_field_error(error) for error in exc.errors()]}, status_code=422)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in error.get("loc", ())],
+        "msg": _printable(str(error.get("msg", ""))),
+        "type": _printable(str(error.get("type", ""))),
+    }
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run() -> None:

@@ -9,12 +9,13 @@ from pydantic import Field
 
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.call import CallSettings
+from callbridge.common.models.json_values import JsonObject
 
 
 class CallTemplate(CallSettings):
     """The call fields of an agent; ``{{var}}`` placeholders are filled from ``templateContext``."""
 
-    context_schema: dict[str, object] | None = None
+    context_schema: JsonObject | None = None
 
 
 class AgentCreate(ApiModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from callbridge.common.durations import Duration
 from callbridge.common.models.backend import AgentBackend
 from callbridge.common.models.base import ApiModel, StoredModel
+from callbridge.common.models.json_values import JsonObject, JsonObjectList, StringMap
 from callbridge.common.models.medium import CallMedium, DtmfHandling, Provider
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
@@ -83,11 +84,11 @@ class SelectedTool(ApiModel):
 
     tool_id: str | None = None
     tool_name: str | None = None
-    temporary_tool: dict[str, Any] | None = None
+    temporary_tool: JsonObject | None = None
     name_override: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     description_override: str | None = None
-    auth_tokens: dict[str, str] | None = None
-    parameter_overrides: dict[str, Any] | None = None
+    auth_tokens: StringMap | None = None
+    parameter_overrides: JsonObject | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SelectedTool:
@@ -112,7 +113,7 @@ class CallSettings(ApiModel):
     model: str | None = None
     voice: str | None = None
     language_hint: str | None = Field(default=None, max_length=16)
-    initial_messages: list[dict[str, Any]] | None = None
+    initial_messages: JsonObjectList | None = None
     join_timeout: Duration | None = None
     max_duration: Duration | None = None
     time_exceeded_message: str | None = None
@@ -122,8 +123,8 @@ class CallSettings(ApiModel):
     recording_enabled: bool | None = None
     first_speaker_settings: FirstSpeakerSettings | None = None
     vad_settings: VadSettings | None = None
-    metadata: dict[str, str] | None = None
-    initial_state: dict[str, Any] | None = None
+    metadata: StringMap | None = None
+    initial_state: JsonObject | None = None
     agent_backend: AgentBackend | None = None
 
     @field_validator("join_timeout", "max_duration")
@@ -146,9 +147,9 @@ class CallCreate(CallSettings):
 class AgentCallCreate(ApiModel):
     """Body of ``POST /api/agents/{agent_id}/calls``: template context plus per-call overrides."""
 
-    template_context: dict[str, Any] = Field(default_factory=dict)
-    initial_messages: list[dict[str, Any]] | None = None
-    metadata: dict[str, str] | None = None
+    template_context: JsonObject = Field(default_factory=dict)
+    initial_messages: JsonObjectList | None = None
+    metadata: StringMap | None = None
     medium: CallMedium | None = None
     join_timeout: Duration | None = None
     max_duration: Duration | None = None
@@ -191,7 +192,7 @@ class Call(StoredModel):
     model: str | None = None
     voice: str | None = None
     language_hint: str | None = None
-    initial_messages: list[dict[str, Any]] | None = None
+    initial_messages: JsonObjectList | None = None
     join_timeout: Duration = DEFAULT_JOIN_TIMEOUT
     max_duration: Duration = DEFAULT_MAX_DURATION
     time_exceeded_message: str | None = None
@@ -206,9 +207,9 @@ class Call(StoredModel):
         default_factory=lambda: FirstSpeakerSettings(agent=AgentFirstSpeaker())
     )
     vad_settings: VadSettings | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
-    initial_state: dict[str, Any] = Field(default_factory=dict)
-    template_context: dict[str, Any] = Field(default_factory=dict)
+    metadata: StringMap = Field(default_factory=dict)
+    initial_state: JsonObject = Field(default_factory=dict)
+    template_context: JsonObject = Field(default_factory=dict)
     agent_backend: AgentBackend = Field(default_factory=lambda: AgentBackend.model_validate({"demo": {}}))
     provider_details: ProviderDetails | None = None
     trace_context: dict[str, str] = Field(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from callbridge.common.models.base import ApiModel
+from callbridge.common.models.json_values import JsonObject
 
 
 class Urgency(enum.StrEnum):
@@ -52,7 +53,7 @@ class OutgoingCall(ApiModel):
 
     to: str = Field(min_length=1, max_length=256)
     from_: str = Field(alias="from", min_length=1, max_length=256)
-    additional_params: dict[str, Any] = Field(default_factory=dict)
+    additional_params: JsonObject = Field(default_factory=dict)
 
 
 class TwilioMedium(ApiModel):

@@ -8,19 +8,11 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Query, Request, Response, status
 
 from callbridge.common.models.agent import Agent, AgentCreate, AgentPage, AgentUpdate
-from callbridge.common.store import NotFoundError as StoreNotFoundError
+from callbridge.webhooks import records
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
-from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.pagination import paginate
 
 router = APIRouter(prefix="/api/agents", tags=["agents"], dependencies=[ApiKeyDep])
-
-
-async def load_agent(services: ServicesDep, agent_id: UUID) -> Agent:
-    try:
-        return (await services.stores.agents.get(str(agent_id))).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"agent {agent_id} not found") from None
 
 
 @router.get("", response_model=AgentPage)
@@ -46,12 +38,12 @@ async def create_agent(services: ServicesDep, body: AgentCreate) -> Agent:
 
 @router.get("/{agent_id}", response_model=Agent)
 async def get_agent(services: ServicesDep, agent_id: UUID) -> Agent:
-    return await load_agent(services, agent_id)
+    return await records.load_agent(services.stores, agent_id)
 
 
 @router.patch("/{agent_id}", response_model=Agent)
 async def update_agent(services: ServicesDep, agent_id: UUID, body: AgentUpdate) -> Agent:
-    await load_agent(services, agent_id)
+    await records.load_agent(services.stores, agent_id)
     changes = body.model_dump(exclude_unset=True, by_alias=False)
 
     def apply(agent: Agent) -> Agent:
@@ -67,8 +59,5 @@ async def update_agent(services: ServicesDep, agent_id: UUID, body: AgentUpdate)
 
 @router.delete("/{agent_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_agent(services: ServicesDep, agent_id: UUID) -> Response:
-    try:
-        await services.stores.agents.delete(str(agent_id))
-    except StoreNotFoundError:
-        raise NotFoundError(f"agent {agent_id} not found") from None
+    await records.delete_agent(services.stores, agent_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from callbridge.common.models.call import AgentCallCreate, Call, CallCreate, CallPage
-from callbridge.common.store import NotFoundError as StoreNotFoundError
+from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
-from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.pagination import paginate
-from callbridge.webhooks.routes.agents import load_agent
 
 router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep])
 
@@ -35,15 +33,18 @@ async def list_calls(
 
 @router.get("/calls/{call_id}", response_model=Call)
 async def get_call(services: ServicesDep, call_id: UUID) -> Call:
-    try:
-        return (await services.stores.calls.get(str(call_id))).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"call {call_id} not found") from None
+    return await records.load_call(services.stores, call_id)
+
+
+@router.delete("/calls/{call_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_call(services: ServicesDep, call_id: UUID) -> Response:
+    await records.delete_call(services.stores, call_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/agents/{agent_id}/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
 async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> Call:
-    agent = await load_agent(services, agent_id)
+    agent = await records.load_agent(services.stores, agent_id)
     settings = merge_agent_call(agent, body)
     return await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
 
@@ -56,7 +57,7 @@ async def list_agent_calls(
     cursor: str | None = None,
     page_size: int = PageSize,
 ) -> CallPage:
-    await load_agent(services, agent_id)
+    await records.load_agent(services.stores, agent_id)
     calls = sorted(
         (c for c in await services.stores.calls.all() if c.agent_id == agent_id),
         key=lambda c: c.created,
