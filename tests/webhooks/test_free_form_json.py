@@ -1,6 +1,6 @@
-"""Free-form JSON fields (``initialState``, ``initialMessages``, ``templateContext``, ``metadata``,
-``contextSchema``, a tool's ``parameterOverrides``, ``requestContextMapping``) are bounded in depth and size,
-and whatever the API accepts can be read back and listed."""
+"""Free-form JSON fields (``initialState``, ``initialMessages``, ``templateContext``, ``metadata``, a tool's
+``parameterOverrides``, ``requestContextMapping``) are bounded in depth and size, and whatever the API accepts
+can be read back and listed."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ OBJECT_FIELDS: list[tuple[str, str, Body]] = [
     ("/api/calls", "parameterOverrides", lambda v: {"selectedTools": [{**HANG_UP, "parameterOverrides": v}]}),
     ("/api/agents/{agent}/calls", "templateContext", lambda v: {"templateContext": v}),
     ("/api/agents", "initialState", lambda v: {"name": "a", "callTemplate": {"initialState": v}}),
-    ("/api/agents", "contextSchema", lambda v: {"name": "a", "callTemplate": {"contextSchema": v}}),
 ]
 LIST_FIELDS: list[tuple[str, str, Body]] = [
     ("/api/calls", "initialMessages", lambda v: {"initialMessages": v}),

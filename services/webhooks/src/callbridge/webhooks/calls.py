@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +21,8 @@ from callbridge.common.models.call import (
     Call,
     CallSettings,
     ProviderDetails,
-    SelectedTool,
 )
+from callbridge.common.models.supported import outgoing_refusal
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
 from callbridge.webhooks.errors import InvalidRequestError
@@ -71,30 +70,9 @@ def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSetti
                 message.model_copy(update={"message": render(message.message, context)})
                 for message in settings.inactivity_messages
             ]
-        if settings.selected_tools:
-            update["selected_tools"] = [_fill_tool(tool, context) for tool in settings.selected_tools]
     except MissingTemplateVariableError as exc:
         raise InvalidRequestError(f"templateContext has no value for {{{{{exc.args[0]}}}}}") from exc
     return settings.model_copy(update=update)
-
-
-def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
-    """A temporary tool's templated fields (Ultravox §2.2): its description, static parameter values,
-    and HTTP auth header and query parameter values."""
-    definition = tool.temporary_tool
-    if definition is None:
-        return tool
-    filled = copy.deepcopy(definition)
-    if isinstance(filled.get("description"), str):
-        filled["description"] = render(filled["description"], context)
-    http = filled.get("http")
-    if not isinstance(http, dict):
-        http = {}
-    for items in (filled.get("staticParameters"), http.get("authHeaders"), http.get("authQueryParams")):
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and isinstance(item.get("value"), str):
-                item["value"] = render(item["value"], context)
-    return tool.model_copy(update={"temporary_tool": filled})
 
 
 def _reasons(exc: ValidationError) -> str:
@@ -131,11 +109,9 @@ class CallFactory:
         template_context: dict[str, Any] | None = None,
         provider_details: ProviderDetails | None = None,
     ) -> Call:
-        if settings.medium is not None and settings.medium.outgoing is not None:
-            raise InvalidRequestError(
-                "medium.twilio.outgoing needs the dialer service, which this build does not include yet; "
-                "place the call yourself and point its <Connect><Stream> at the returned joinUrl"
-            )
+        refusal = outgoing_refusal(settings.medium)
+        if refusal is not None:
+            raise InvalidRequestError(refusal)
         call_id = uuid4()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.call import CallSettings
 from callbridge.common.models.json_values import JsonObject
+from callbridge.common.models.supported import refuse_unsupported
 
 
 class CallTemplate(CallSettings):
@@ -22,10 +23,20 @@ class AgentCreate(ApiModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     call_template: CallTemplate = Field(default_factory=CallTemplate)
 
+    @field_validator("call_template")
+    @classmethod
+    def _supported(cls, template: CallTemplate) -> CallTemplate:
+        return refuse_unsupported(template)
+
 
 class AgentUpdate(ApiModel):
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     call_template: CallTemplate | None = None
+
+    @field_validator("call_template")
+    @classmethod
+    def _supported(cls, template: CallTemplate | None) -> CallTemplate | None:
+        return None if template is None else refuse_unsupported(template)
 
 
 class Agent(StoredModel):

@@ -14,6 +14,7 @@ from callbridge.common.models.backend import AgentBackend
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.json_values import JsonObject, JsonObjectList, StringMap
 from callbridge.common.models.medium import CallMedium, DtmfHandling, Provider
+from callbridge.common.models.supported import refuse_unsupported
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
 DEFAULT_MAX_DURATION = timedelta(seconds=3600)
@@ -143,6 +144,11 @@ class CallSettings(ApiModel):
 class CallCreate(CallSettings):
     """Body of ``POST /api/calls``."""
 
+    @model_validator(mode="after")
+    def _supported(self) -> CallCreate:
+        refuse_unsupported(self)
+        return self
+
 
 class AgentCallCreate(ApiModel):
     """Body of ``POST /api/agents/{agent_id}/calls``: template context plus per-call overrides."""
@@ -162,6 +168,11 @@ class AgentCallCreate(ApiModel):
     @classmethod
     def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return None if value is None else _check_metadata(value)
+
+    @model_validator(mode="after")
+    def _supported(self) -> AgentCallCreate:
+        refuse_unsupported(self)
+        return self
 
 
 class ProviderDetails(ApiModel):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from callbridge.common.models.base import ApiModel
 from callbridge.common.models.json_values import JsonObject
@@ -48,12 +49,23 @@ class DtmfHandling(ApiModel):
         return message.text.replace("{digits}", digits), message.urgency
 
 
+E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+_E164 = re.compile(E164_PATTERN)
+
+
 class OutgoingCall(ApiModel):
     """Ask callbridge to place the provider call itself (needs imported credentials and the dialer)."""
 
-    to: str = Field(min_length=1, max_length=256)
-    from_: str = Field(alias="from", min_length=1, max_length=256)
+    to: str = Field(json_schema_extra={"pattern": E164_PATTERN})
+    from_: str = Field(alias="from", json_schema_extra={"pattern": E164_PATTERN})
     additional_params: JsonObject = Field(default_factory=dict)
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _e164(cls, number: str) -> str:
+        if not _E164.fullmatch(number):
+            raise ValueError(f"{number[:32]!r} is not an E.164 number such as +15551234567")
+        return number
 
 
 class TwilioMedium(ApiModel):

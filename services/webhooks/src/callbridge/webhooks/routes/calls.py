@@ -7,9 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from callbridge.common.models.call import AgentCallCreate, Call, CallCreate, CallPage
+from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
+from callbridge.webhooks.errors import InvalidRequestError
 from callbridge.webhooks.pagination import paginate
 
 router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep])
@@ -46,6 +48,10 @@ async def delete_call(services: ServicesDep, call_id: UUID) -> Response:
 async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> Call:
     agent = await records.load_agent(services.stores, agent_id)
     settings = merge_agent_call(agent, body)
+    try:  # the template was checked when saved; this catches one saved before a refusal was added
+        refuse_unsupported(settings)
+    except ValueError as exc:
+        raise InvalidRequestError(f"agent {agent_id}'s callTemplate: {exc}; update the agent") from None
     return await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
 
 
