@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from callbridge.common.durations import Duration
 from callbridge.common.models.backend import AgentBackend
@@ -18,6 +18,14 @@ from callbridge.common.models.supported import refuse_unsupported
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
 DEFAULT_MAX_DURATION = timedelta(seconds=3600)
+MAX_END_DETAIL_CHARS = 500
+
+
+def bounded_detail(detail: str | None) -> str | None:
+    """``detail`` cut to MAX_END_DETAIL_CHARS (ending in an ellipsis when cut)."""
+    if detail is None or len(detail) <= MAX_END_DETAIL_CHARS:
+        return detail
+    return detail[: MAX_END_DETAIL_CHARS - 1] + "…"
 
 
 class EndReason(enum.StrEnum):
@@ -196,6 +204,12 @@ class Call(StoredModel):
     joined: datetime | None = None
     ended: datetime | None = None
     end_reason: EndReason | None = None
+    end_detail: Annotated[str | None, AfterValidator(bounded_detail)] = Field(
+        default=None,
+        description="Why the call ended, in words (the agent that could not be reached, the provider's "
+        f"error), at most {MAX_END_DETAIL_CHARS} characters; null while the call goes on.",
+        json_schema_extra={"maxLength": MAX_END_DETAIL_CHARS},
+    )
     join_url: str | None = None
     direction: Literal["inbound", "outbound"] = "inbound"
     system_prompt: str | None = None
