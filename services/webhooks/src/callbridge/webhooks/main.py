@@ -33,6 +33,7 @@ from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
     calls,
+    docs,
     health,
     provider_status,
     telephony_configs,
@@ -84,11 +85,18 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="callbridge",
         summary="Self-hosted telephony for voice AI agents: REST API and provider webhooks",
+        description="Every `/api` route needs the `X-API-Key` header, except the provider webhooks, which "
+        'are verified by the provider\'s signature. Errors are `{"detail": …}`.',
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from local assets, not a CDN
+        redoc_url=None,
+        # One schema per model: CallMedium's serializer would otherwise make its output schema a bare map.
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     for router in (
+        docs.router,
         health.router,
         agents.router,
         calls.router,

@@ -31,7 +31,9 @@ class ProviderStatusReceipt(ApiModel):
     """The answer to a status callback (providers ignore it; it helps whoever reads the logs)."""
 
     call_id: UUID
+    """The call the callback is about."""
     status: str
+    """The status the provider reported, in its own words."""
     ended: bool
     """Whether this callback ended the call."""
     end_reason: EndReason | None

@@ -16,8 +16,8 @@ AgentSampleRate = Literal[8000, 16000, 24000, 48000]
 class WebSocketBackend(ApiModel):
     """Any server that speaks the server side of Ultravox's serverWebSocket protocol."""
 
-    url: str = Field(pattern=r"^wss?://", max_length=2048)
-    input_sample_rate: AgentSampleRate = 16000
+    url: str = Field(pattern=r"^wss?://", max_length=2048, description="The agent's ws:// or wss:// URL.")
+    input_sample_rate: AgentSampleRate = Field(default=16000, description="The rate in Hz the agent hears.")
     output_sample_rate: AgentSampleRate | None = Field(
         default=None, description="Defaults to inputSampleRate, as in Ultravox's serverWebSocket medium."
     )
@@ -31,7 +31,7 @@ class WebSocketBackend(ApiModel):
 class EchoBackend(ApiModel):
     """Built-in: returns every audio frame it receives immediately and unchanged."""
 
-    sample_rate: AgentSampleRate = 16000
+    sample_rate: AgentSampleRate = Field(default=16000, description="The rate in Hz it echoes at.")
 
 
 class DemoBackend(ApiModel):
@@ -39,9 +39,11 @@ class DemoBackend(ApiModel):
 
 
 class AgentBackend(ApiModel):
-    websocket: WebSocketBackend | None = None
-    echo: EchoBackend | None = None
-    demo: DemoBackend | None = None
+    """Which agent speaks on a call: exactly one of ``websocket``, ``echo`` or ``demo``."""
+
+    websocket: WebSocketBackend | None = Field(default=None, description="Your agent's WebSocket server.")
+    echo: EchoBackend | None = Field(default=None, description="The built-in echo agent.")
+    demo: DemoBackend | None = Field(default=None, description="The built-in scripted demo agent.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AgentBackend:

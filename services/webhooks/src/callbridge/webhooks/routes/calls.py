@@ -1,10 +1,8 @@
-"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls and read them."""
+"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls, read them, delete ended ones."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from callbridge.common.models.call import AgentCallCreate, Call, CallCreate, CallPage
 from callbridge.common.models.supported import refuse_unsupported
@@ -12,40 +10,55 @@ from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
+from callbridge.webhooks.openapi import API_KEY_ERRORS, BODY_ERRORS, errors
 from callbridge.webhooks.pagination import paginate
+from callbridge.webhooks.params import AgentId, CallId, Cursor, PageSize
 
-router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep])
-
-PageSize = Query(default=100, alias="pageSize", ge=1, le=1000)
+router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep], responses=API_KEY_ERRORS)
 
 
-@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
+@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=Call, responses=BODY_ERRORS)
 async def create_call(services: ServicesDep, body: CallCreate) -> Call:
+    """Create a call from a full definition. Point the provider's media stream at the returned
+    ``joinUrl`` within ``joinTimeout``."""
     return await services.calls.create(body)
 
 
-@router.get("/calls", response_model=CallPage)
+@router.get("/calls", response_model=CallPage, responses=errors(422))
 async def list_calls(
-    services: ServicesDep, request: Request, cursor: str | None = None, page_size: int = PageSize
+    services: ServicesDep, request: Request, cursor: Cursor = None, page_size: PageSize = 100
 ) -> CallPage:
+    """Every call, newest first, a page at a time. A call stored in a form this version cannot read is
+    left out (reading it by id says so)."""
     calls = sorted(await services.stores.calls.all(), key=lambda c: c.created, reverse=True)
     page = paginate(calls, cursor, page_size, request)
     return CallPage(results=page.results, next=page.next, previous=page.previous, total=len(calls))
 
 
-@router.get("/calls/{call_id}", response_model=Call)
-async def get_call(services: ServicesDep, call_id: UUID) -> Call:
+@router.get("/calls/{call_id}", response_model=Call, responses=errors(404, 409, 422))
+async def get_call(services: ServicesDep, call_id: CallId) -> Call:
+    """One call: its definition (what an agent reads) and what happened so far. 409 if it is stored in a
+    form this version cannot read: delete it."""
     return await records.load_call(services.stores, call_id)
 
 
-@router.delete("/calls/{call_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_call(services: ServicesDep, call_id: UUID) -> Response:
+@router.delete("/calls/{call_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 422))
+async def delete_call(services: ServicesDep, call_id: CallId) -> Response:
+    """Delete a call that has ended (409 while it goes on), or one stored in a form this version cannot
+    read. Its events stay in the event stream."""
     await records.delete_call(services.stores, call_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/agents/{agent_id}/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
-async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> Call:
+@router.post(
+    "/agents/{agent_id}/calls",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Call,
+    responses={**BODY_ERRORS, **errors(404, 409)},
+)
+async def create_agent_call(services: ServicesDep, agent_id: AgentId, body: AgentCallCreate) -> Call:
+    """Start a call from an agent: its template with ``templateContext`` filled in and the overrides
+    applied. 422 names a placeholder without a value."""
     agent = await records.load_agent(services.stores, agent_id)
     settings = merge_agent_call(agent, body)
     try:  # the template was checked when saved; this catches one saved before a refusal was added
@@ -55,14 +68,15 @@ async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCa
     return await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
 
 
-@router.get("/agents/{agent_id}/calls", response_model=CallPage)
+@router.get("/agents/{agent_id}/calls", response_model=CallPage, responses=errors(404, 409, 422))
 async def list_agent_calls(
     services: ServicesDep,
     request: Request,
-    agent_id: UUID,
-    cursor: str | None = None,
-    page_size: int = PageSize,
+    agent_id: AgentId,
+    cursor: Cursor = None,
+    page_size: PageSize = 100,
 ) -> CallPage:
+    """An agent's calls, newest first, a page at a time."""
     await records.load_agent(services.stores, agent_id)
     calls = sorted(
         (c for c in await services.stores.calls.all() if c.agent_id == agent_id),

@@ -51,15 +51,23 @@ def _check_mapping(mapping: dict[str, str]) -> dict[str, str]:
 ContextMapping = Annotated[StringMap, AfterValidator(_check_mapping)]
 
 
+_ALLOWED = f"The agents that may take this provider's incoming calls (at most {MAX_ALLOWED_AGENTS})."
+_ALLOW_ALL = "Every agent may take this provider's incoming calls (then leave the list empty)."
+_MAPPING = (
+    'Webhook field -> template context field, both dotted paths: ``{"From": "user.phone_number"}`` '
+    f"puts the caller's number at ``{{{{user.phone_number}}}}``; at most {MAX_MAPPED_FIELDS} fields, "
+    f"{MAX_PATH_SEGMENTS} levels."
+)
+
+
 class AgentAccess(ApiModel):
     """The allow-list and the context mapping, as a create body sets them and the API returns them."""
 
-    call_creation_allowed_agent_ids: list[UUID] = Field(default_factory=list, max_length=MAX_ALLOWED_AGENTS)
-    call_creation_allow_all_agents: bool = False
-    request_context_mapping: ContextMapping = Field(
-        default_factory=dict,
-        description="Dot-separated webhook field -> dot-separated template context field.",
+    call_creation_allowed_agent_ids: list[UUID] = Field(
+        default_factory=list, max_length=MAX_ALLOWED_AGENTS, description=_ALLOWED
     )
+    call_creation_allow_all_agents: bool = Field(default=False, description=_ALLOW_ALL)
+    request_context_mapping: ContextMapping = Field(default_factory=dict, description=_MAPPING)
 
     @model_validator(mode="after")
     def _not_both(self) -> Self:
@@ -70,9 +78,11 @@ class AgentAccess(ApiModel):
 class AgentAccessUpdate(ApiModel):
     """The same fields for PATCH: each optional; null leaves the field as it is."""
 
-    call_creation_allowed_agent_ids: list[UUID] | None = Field(default=None, max_length=MAX_ALLOWED_AGENTS)
-    call_creation_allow_all_agents: bool | None = None
-    request_context_mapping: ContextMapping | None = None
+    call_creation_allowed_agent_ids: list[UUID] | None = Field(
+        default=None, max_length=MAX_ALLOWED_AGENTS, description=_ALLOWED
+    )
+    call_creation_allow_all_agents: bool | None = Field(default=None, description=_ALLOW_ALL)
+    request_context_mapping: ContextMapping | None = Field(default=None, description=_MAPPING)
 
 
 _ACCESS_FIELDS = frozenset(AgentAccessUpdate.model_fields)
