@@ -32,7 +32,7 @@ def check_json_body(body: bytes, max_depth: int) -> None:
     """Raise JsonBodyError if ``body`` nests deeper than ``max_depth``, escapes a lone surrogate, or uses
     NaN/Infinity. Bodies that are not JSON at all pass: the parser refuses them with its own message."""
     structure = _STRING.sub(b'""', body)
-    depth = nesting_depth(structure)
+    depth = _depth(structure)
     if depth > max_depth:
         raise JsonBodyError(f"JSON nested {depth} levels deep; at most {max_depth} are allowed")
     if _NON_FINITE.search(structure):
@@ -44,8 +44,12 @@ def check_json_body(body: bytes, max_depth: int) -> None:
         )
 
 
-def nesting_depth(structure: bytes) -> int:
-    """The deepest nesting of ``[]``/``{}`` in JSON whose strings were removed."""
+def nesting_depth(body: bytes) -> int:
+    """The deepest nesting of ``[]``/``{}`` in a JSON body, brackets inside strings not counted."""
+    return _depth(_STRING.sub(b'""', body))
+
+
+def _depth(structure: bytes) -> int:
     brackets = structure.translate(None, _NOT_BRACKETS)
     return max(accumulate(array("b", brackets.translate(_STEPS))), default=0)
 
