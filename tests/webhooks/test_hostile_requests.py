@@ -44,6 +44,7 @@ async def _valid_path_values(api: Api) -> dict[str, str]:
         "call_id": call.json()["callId"],
         "provider": "telnyx",  # the provider whose callbacks may be JSON: the most parsing
         "webhook_secret": EXOTEL_SECRET,
+        "name": "swagger-ui.css",  # /docs/assets/{name}
     }
 
 
