@@ -297,6 +297,9 @@ async def test_unreachable_agent_ends_the_call_with_connection_error(
     assert ended.end_reason == "connection_error"
     assert ended.detail is not None
     assert "agent unavailable" in ended.detail
+    call_record = await get_call(stack, call.answer.parameters["callId"])
+    assert call_record["endReason"] == "connection_error"
+    assert call_record["endDetail"] == ended.detail  # why it failed, in the record, not only in an event
 
 
 async def test_a_join_url_works_once(stack: RunningStack) -> None:

@@ -32,7 +32,7 @@ from callbridge.common.models.telephony import (
     StoredTwilioConfig,
 )
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
-from callbridge.common.store import KvStore
+from callbridge.common.store import KvStore, check_fits
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +211,11 @@ class EventPublisher:
 
     def __init__(self, broker: NatsBroker) -> None:
         self._broker = broker
+
+    def check_fits(self, event: CallEvent) -> None:
+        """RecordTooLargeError when the event would not fit in one NATS message (the connected server's
+        ``max_payload``): check before storing what the event announces, so nothing is stored unannounced."""
+        check_fits(f"the {event.EVENT} event", event.to_json(), self._broker.connection.max_payload)
 
     async def publish(self, event: CallEvent) -> None:
         await self._broker.publish(

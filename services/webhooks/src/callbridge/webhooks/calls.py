@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from opentelemetry import propagate
+from pydantic import ValidationError
 
 from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallCreated
@@ -24,9 +24,9 @@ from callbridge.common.models.call import (
     CallPublic,
     ProviderDetails,
     SealedCallSettings,
-    SelectedTool,
 )
 from callbridge.common.models.sealing import Encrypt
+from callbridge.common.models.supported import outgoing_refusal
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
 from callbridge.webhooks.errors import InvalidRequestError
@@ -80,30 +80,13 @@ def fill_templates(settings: S, context: dict[str, Any]) -> S:
                 message.model_copy(update={"message": render(message.message, context)})
                 for message in settings.inactivity_messages
             ]
-        if settings.selected_tools:
-            update["selected_tools"] = [_fill_tool(tool, context) for tool in settings.selected_tools]
     except MissingTemplateVariableError as exc:
         raise InvalidRequestError(f"templateContext has no value for {{{{{exc.args[0]}}}}}") from exc
     return settings.model_copy(update=update)
 
 
-def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
-    """A temporary tool's templated fields (Ultravox §2.2): its description, static parameter values,
-    and HTTP auth header and query parameter values."""
-    definition = tool.temporary_tool
-    if definition is None:
-        return tool
-    filled = copy.deepcopy(definition)
-    if isinstance(filled.get("description"), str):
-        filled["description"] = render(filled["description"], context)
-    http = filled.get("http")
-    if not isinstance(http, dict):
-        http = {}
-    for items in (filled.get("staticParameters"), http.get("authHeaders"), http.get("authQueryParams")):
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and isinstance(item.get("value"), str):
-                item["value"] = render(item["value"], context)
-    return tool.model_copy(update={"temporary_tool": filled})
+def _reasons(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
 
 
 def current_trace_context() -> dict[str, str]:
@@ -148,11 +131,9 @@ class CallFactory:
         template_context: dict[str, Any] | None = None,
         provider_details: ProviderDetails | None = None,
     ) -> NewCall:
-        if settings.medium is not None and settings.medium.outgoing is not None:
-            raise InvalidRequestError(
-                "medium.twilio.outgoing needs the dialer service, which this build does not include yet; "
-                "place the call yourself and point its <Connect><Stream> at the returned joinUrl"
-            )
+        refusal = outgoing_refusal(settings.medium)
+        if refusal is not None:
+            raise InvalidRequestError(refusal)
         call_id = uuid4()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
@@ -167,9 +148,14 @@ class CallFactory:
             provider_details=provider_details,
             trace_context=current_trace_context(),
         )
-        call = Call.model_validate(fields)
+        try:
+            call = Call.model_validate(fields)
+        except ValidationError as exc:  # e.g. a template context mapped from a webhook past its limits
+            raise InvalidRequestError(f"the call cannot be stored: {_reasons(exc)}") from exc
+        created_event = CallCreated(call_id=call_id, call=call.public())
+        self._publisher.check_fits(created_event)  # the record and its announcement each fit one message
         await self._calls.create(str(call_id), call)
-        await self._publisher.publish(CallCreated(call_id=call_id, call=call.public()))
+        await self._publisher.publish(created_event)
         logger.info("call %s created (agent %s)", call_id, agent_id)
         return NewCall(call, self.join_url_of(call))
 

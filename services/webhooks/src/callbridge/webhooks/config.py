@@ -25,6 +25,11 @@ class WebhooksSettings(CommonSettings):
     max_connections: int = Field(
         default=1000, ge=1, description="Open connections; one more is answered 503 and closed at once."
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body any route accepts; larger ones are refused with 413.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

@@ -37,8 +37,8 @@ from callbridge.webhooks.detection import PROVIDER_NAMES, detect_provider
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError
 from callbridge.webhooks.provider_calls import admit_new_call, find_provider_call, remember_call
 from callbridge.webhooks.provider_request import ProviderRequest
+from callbridge.webhooks.records import load_agent
 from callbridge.webhooks.request_context import map_request_context
-from callbridge.webhooks.routes.agents import load_agent
 from callbridge.webhooks.verification import verify_provider_request
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     provider = detect_provider(request, imported)
     config = await verify_provider_request(services, provider, request)
     incoming = _incoming_call(config, request)
-    agent = await load_agent(services, agent_id)
+    agent = await load_agent(services.stores, agent_id)
     if not config.allows_agent(agent_id):
         raise ForbiddenError(
             f"agent {agent_id} may not receive {PROVIDER_NAMES[provider]} calls (callCreationAllowedAgentIds)"

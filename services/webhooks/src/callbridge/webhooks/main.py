@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -21,7 +23,12 @@ from callbridge.common.bus import (
 )
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
-from callbridge.common.store import ConflictError, CorruptRecordError
+from callbridge.common.store import (
+    ConflictError,
+    CorruptRecordError,
+    RecordTooLargeError,
+    UnencodableRecordError,
+)
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
@@ -31,9 +38,11 @@ from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
+from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
     calls,
+    docs,
     health,
     provider_status,
     telephony_configs,
@@ -87,11 +96,18 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="callbridge",
         summary="Self-hosted telephony for voice AI agents: REST API and provider webhooks",
+        description="Every `/api` route needs the `X-API-Key` header, except the provider webhooks, which "
+        'are verified by the provider\'s signature. Errors are `{"detail": …}`.',
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from local assets, not a CDN
+        redoc_url=None,
+        # One schema per model: CallMedium's serializer would otherwise make its output schema a bare map.
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     for router in (
+        docs.router,
         health.router,
         agents.router,
         calls.router,
@@ -101,6 +117,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
         app,
@@ -122,8 +139,41 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CorruptRecordError)
     async def on_corrupt(request: Request, exc: CorruptRecordError) -> JSONResponse:
-        logger.error("corrupt record: %s", exc)
-        return JSONResponse({"detail": "stored record is unreadable"}, status_code=500)
+        # Routes name the resource and how to delete it (see routes/); this is for the records they
+        # read on the side (a provider config during a webhook).
+        logger.error("unreadable record: %s", exc)
+        detail = (
+            f"the stored {exc.model} {exc.key!r} cannot be read (written by an older or broken version); "
+            "delete it and create it again"
+        )
+        return JSONResponse({"detail": detail}, status_code=409)
+
+    @app.exception_handler(RecordTooLargeError)
+    async def on_too_large(request: Request, exc: RecordTooLargeError) -> JSONResponse:
+        return JSONResponse({"detail": f"too large to store: {exc}"}, status_code=413)
+
+    @app.exception_handler(UnencodableRecordError)
+    async def on_unencodable(request: Request, exc: UnencodableRecordError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each invalid input, which may be bytes that are not UTF-8, NaN, or
+        # a lone surrogate: none can be written as JSON, and its answer became a 500. Where and why suffice.
+        return JSONResponse({"detail": [_field_error(error) for error in exc.errors()]}, status_code=422)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in error.get("loc", ())],
+        "msg": _printable(str(error.get("msg", ""))),
+        "type": _printable(str(error.get("type", ""))),
+    }
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run() -> None:

@@ -34,8 +34,8 @@ _RESERVED_PREFIXES = ("sec-websocket-", "x-callbridge-")
 
 
 class _WebSocketBackendFields(ApiModel):
-    url: str = Field(pattern=r"^wss?://", max_length=2048)
-    input_sample_rate: AgentSampleRate = 16000
+    url: str = Field(pattern=r"^wss?://", max_length=2048, description="The agent's ws:// or wss:// URL.")
+    input_sample_rate: AgentSampleRate = Field(default=16000, description="The rate in Hz the agent hears.")
     output_sample_rate: AgentSampleRate | None = Field(
         default=None, description="Defaults to inputSampleRate, as in Ultravox's serverWebSocket medium."
     )
@@ -151,7 +151,7 @@ class SealedWebSocketBackend(WebSocketBackendPublic):
 class EchoBackend(ApiModel):
     """Built-in: returns every audio frame it receives immediately and unchanged."""
 
-    sample_rate: AgentSampleRate = 16000
+    sample_rate: AgentSampleRate = Field(default=16000, description="The rate in Hz it echoes at.")
 
 
 class DemoBackend(ApiModel):
@@ -159,11 +159,14 @@ class DemoBackend(ApiModel):
 
 
 class _AgentBackendChoice(ApiModel):
-    """Exactly one of the backends; each form narrows ``websocket`` to its own model."""
+    """Which agent speaks on a call: exactly one of ``websocket``, ``echo`` or ``demo``. Each form
+    narrows ``websocket`` to its own model."""
 
-    websocket: _WebSocketBackendFields | None = None
-    echo: EchoBackend | None = None
-    demo: DemoBackend | None = None
+    websocket: _WebSocketBackendFields | None = Field(
+        default=None, description="Your agent's WebSocket server."
+    )
+    echo: EchoBackend | None = Field(default=None, description="The built-in echo agent.")
+    demo: DemoBackend | None = Field(default=None, description="The built-in scripted demo agent.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -184,13 +187,15 @@ class _AgentBackendChoice(ApiModel):
 class AgentBackendPublic(_AgentBackendChoice):
     """Which agent speaks on a call, as the API answers and events show it."""
 
-    websocket: WebSocketBackendPublic | None = None
+    websocket: WebSocketBackendPublic | None = Field(
+        default=None, description="Your agent's WebSocket server (header values not shown)."
+    )
 
 
 class AgentBackend(_AgentBackendChoice):
     """Which agent speaks on a call, as a request gives it (header values in the clear)."""
 
-    websocket: WebSocketBackend | None = None
+    websocket: WebSocketBackend | None = Field(default=None, description="Your agent's WebSocket server.")
 
     def seal(self, encrypt: Encrypt) -> StoredAgentBackend:
         return StoredAgentBackend(
@@ -203,7 +208,9 @@ class AgentBackend(_AgentBackendChoice):
 class StoredAgentBackend(AgentBackendPublic):
     """Which agent speaks on a call, as KV stores it (header values sealed)."""
 
-    websocket: SealedWebSocketBackend | None = None
+    websocket: SealedWebSocketBackend | None = Field(
+        default=None, description="Your agent's WebSocket server (header values sealed)."
+    )
 
     def public(self) -> AgentBackendPublic:
         return AgentBackendPublic(
