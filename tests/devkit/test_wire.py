@@ -188,7 +188,7 @@ def test_l16_audio_in_the_wrong_byte_order_still_plays_and_is_flagged_once(sent_
 
 
 def test_a_binary_frame_names_the_provider_and_plays_nothing() -> None:
-    message = binary_frame("Twilio")
+    message = binary_frame("twilio")
     assert message.audio is None
     assert message.violations == ("binary frame; Twilio expects JSON text frames",)
 
@@ -203,3 +203,15 @@ def test_the_same_message_reads_alike_as_text_and_as_its_utf8_bytes() -> None:
 
     assert as_text == as_bytes
     assert as_text.audio == base64.b64decode(PAYLOAD)
+
+
+@pytest.mark.parametrize("payload", ["é" * 4, "AA=A", "not base64!", 12])
+def test_a_payload_that_is_no_base64_is_a_violation_not_an_error(payload: object) -> None:
+    wire = _wires()[0]
+    text = orjson.dumps({"event": "media", "streamSid": AWKWARD_ID, "media": {"payload": payload}})
+
+    message = wire.read(text)
+
+    assert message.audio is None
+    assert len(message.violations) == 1
+    assert "media.payload" in message.violations[0]

@@ -189,10 +189,9 @@ class ExotelWire:
             return ServerMessage(name, message, clear=True)
         audio, problems = self._audio.read(media_payload(message), "media.payload")
         if audio is not None:
-            problems.extend(
-                chunk_rule_violations(len(audio), self._codec.sample_rate_hz, self._min_chunk_rule)
-            )
-        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+            rate_hz = self._codec.sample_rate_hz
+            problems += tuple(chunk_rule_violations(len(audio), rate_hz, self._min_chunk_rule))
+        return ServerMessage(name, message, audio=audio, violations=problems)
 
     def _dumps(self, event: str, body: dict[str, Any]) -> bytes:
         return orjson.dumps(self._message(event, str(self._next()), body))

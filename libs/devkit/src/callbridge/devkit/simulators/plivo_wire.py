@@ -177,11 +177,11 @@ class PlivoWire:
         audio, problems = self._audio.read(media.get("payload"), "media.payload")
         if (content_type, rate_hz) != (self._encoding, self._codec.sample_rate_hz):
             # Plays anyway, as bytes of the stream's format: at the wrong speed or as noise (§3.6).
-            problems.append(
+            problems += (
                 f"playAudio is {content_type} at {rate_hz} Hz on a stream of {self._encoding} at "
-                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed (§3.3, §3.6)"
+                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed (§3.3, §3.6)",
             )
-        return ServerMessage("playAudio", message, audio=audio, violations=tuple(problems))
+        return ServerMessage("playAudio", message, audio=audio, violations=problems)
 
     def _with_extra_headers(self, message: dict[str, Any]) -> dict[str, Any]:
         # §3.2: the `<Stream extraHeaders>` come back top-level, snake_case, on start and media.

@@ -215,11 +215,11 @@ class TelnyxWire:
         if audio is not None:
             duration_s = self._outbound.duration_s(len(audio))
             if not MIN_CHUNK_S - 1e-9 <= duration_s <= MAX_CHUNK_S:
-                problems.append(
+                problems += (
                     f"media chunk of {duration_s * 1000:.1f} ms ({len(audio)} bytes of "
-                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)"
+                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)",
                 )
-        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+        return ServerMessage(name, message, audio=audio, violations=problems)
 
     def _next(self) -> int:
         self._sequence += 1

@@ -141,8 +141,8 @@ class TwilioWire:
             ulaw, problems = self._audio.read(media_payload(message), "media.payload")
             if ulaw is not None and ulaw.startswith(b"RIFF"):
                 # §1.3: raw μ-law, no file header; Twilio plays the header bytes as audio: this still plays.
-                problems.append("media.payload starts with a RIFF (WAV) header")
-            return ServerMessage(name, message, audio=ulaw, violations=tuple(problems))
+                problems += ("media.payload starts with a RIFF (WAV) header",)
+            return ServerMessage(name, message, audio=ulaw, violations=problems)
         if name == "mark":
             return read_mark(name, message)
         return ServerMessage(name, message, clear=True)

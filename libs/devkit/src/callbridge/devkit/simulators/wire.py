@@ -15,12 +15,11 @@ pre-encoded (`CallerAudio`), so a frame costs one ``%`` and no serializer.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import orjson
@@ -52,6 +51,7 @@ _CONVERSIONS = {b"n": b"%d", b"s": b'"%d"', b"j": b"%b", b"t": b'"%b"'}
 _SILENCE_STEP = 0.5
 _BYTE_ORDER_MARGIN = 2.0
 _L16_DTYPES = {"little": np.dtype("<i2"), "big": np.dtype(">i2")}
+_NO_PROBLEMS: Final[tuple[str, ...]] = ()
 
 
 def number_slot(name: str) -> str:
@@ -88,9 +88,12 @@ def message_template(message: Mapping[str, Any], fills: tuple[str, ...]) -> byte
     return _SLOT_PATTERN.sub(lambda match: _CONVERSIONS[match.group(1)], encoded)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ServerMessage:
-    """One message from the server as the provider reads it."""
+    """One message from the server as the provider reads it; nothing changes it once read.
+
+    Not frozen: one is made per server message, 50 a second per call in the load benchmark, and a frozen
+    dataclass's ``__init__`` costs three times as much (measured: 0.9 against 0.3 µs)."""
 
     event: str | None
     message: dict[str, Any] | None
@@ -142,8 +145,10 @@ class StreamWire(Protocol):
 
 
 def binary_frame(provider: str) -> ServerMessage:
-    """What a binary frame from the server is to every provider here: all four take JSON text frames."""
-    return ServerMessage(None, None, violations=(f"binary frame; {provider} expects JSON text frames",))
+    """What a binary frame from the server is to ``provider`` (`StreamWire.provider`): all four here take
+    JSON text frames only."""
+    reason = f"binary frame; {provider.capitalize()} expects JSON text frames"
+    return ServerMessage(None, None, violations=(reason,))
 
 
 def read_event(
@@ -199,24 +204,27 @@ class AudioReader:
 
     def __init__(self, codec: AudioCodec) -> None:
         self.codec = codec
+        self._bytes_per_sample = codec.bytes_per_sample
         self._byte_order_unknown = codec.encoding == "L16"
 
-    def read(self, payload: object, field: str) -> tuple[bytes | None, list[str]]:
+    def read(self, payload: object, field: str) -> tuple[bytes | None, tuple[str, ...]]:
         """``payload`` decoded, and what is wrong with it (None: nothing to play)."""
         if not isinstance(payload, str):
-            return None, [f"message without a string {field}"]
+            return None, (f"message without a string {field}",)
         try:
-            audio = base64.b64decode(payload, validate=True)
-        except binascii.Error:
-            return None, [f"{field} is not valid base64"]
-        if len(audio) % self.codec.bytes_per_sample:
+            # Strict: only the base64 alphabet and correct padding, as b64decode(validate=True) but without
+            # its regular expression over the whole payload (measured: 12 against 10 µs for 100 ms of L16).
+            audio = binascii.a2b_base64(payload, strict_mode=True)
+        except ValueError:  # binascii.Error, and ValueError for a string that is not ASCII
+            return None, (f"{field} is not valid base64",)
+        if len(audio) % self._bytes_per_sample:
             # Half a 16-bit sample: everything after it would be shifted by a byte, which sounds like noise.
-            return audio, [f"{field} has {len(audio)} bytes, not a whole number of 16-bit samples"]
+            return audio, (f"{field} has {len(audio)} bytes, not a whole number of 16-bit samples",)
         if self._byte_order_unknown:
             problem = self._byte_order_problem(audio)
             if problem is not None:
-                return audio, [problem]  # played all the same, as noise
-        return audio, []
+                return audio, (problem,)  # played all the same, as noise
+        return audio, _NO_PROBLEMS
 
     def _byte_order_problem(self, audio: bytes) -> str | None:
         """Once per stream, on its first audio with signal: is it in the stream's L16 byte order?"""
