@@ -25,8 +25,7 @@ from callbridge.devkit.simulators.errors import WebhookRejectedError
 from callbridge.devkit.simulators.telnyx import TelnyxStreamError
 from callbridge.devkit.stack import RunningStack
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.conftest import audio_sent_back
-from tests.e2e.test_twilio_call import events_of, get_call
+from tests.e2e.helpers import audio_sent_back, events_of, get_call, heard_span_s
 
 TONE_HZ = 1000.0
 PROVIDERS = list(Provider)
@@ -122,18 +121,13 @@ async def test_barge_in_clears_the_provider_and_reports_what_was_heard(
     # Within one frame of the clear, nothing more of the interrupted turn arrives.
     assert not [t for t in recording.outbound_media_at_s if t > clear_at + 0.001]
     assert recording.heard is not None
-    heard_s = heard_span_s_at(recording.heard, recording.heard_rate_hz)
+    heard_s = heard_span_s(recording.heard, recording.heard_rate_hz)
     assert 0.6 <= heard_s <= 1.0, heard_s
     events = await events_of(nats_url, call_id_of(answer))
     (truncated,) = [e for e in events if isinstance(e, PlayoutTruncated)]
     assert truncated.dropped_frames > 0
     frame_ms = round(recording.frame_s * 1000) if provider is not Provider.EXOTEL else 200
     assert abs(truncated.heard_ms - heard_s * 1000) <= max(60, frame_ms)
-
-
-def heard_span_s_at(pcm: np.ndarray, rate_hz: int, threshold: int = 200) -> float:
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
-    return 0.0 if len(loud) == 0 else float(loud[-1] - loud[0] + 1) / rate_hz
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -157,7 +151,7 @@ async def test_agent_hang_up_after_the_goodbye(
         await peers[0].wait_for_message("client_tool_result")
     assert recording.ended_by == "server"
     assert recording.heard is not None
-    assert heard_span_s_at(recording.heard, recording.heard_rate_hz) >= 0.69
+    assert heard_span_s(recording.heard, recording.heard_rate_hz) >= 0.69
     events = await events_of(nats_url, call_id_of(answer))
     ended = events[-1]
     assert isinstance(ended, CallEnded)

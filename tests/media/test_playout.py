@@ -9,9 +9,7 @@ import orjson
 import pytest
 
 from callbridge.media.playout import Playout
-from callbridge.media.providers.base import StreamOptions
-from callbridge.media.providers.twilio import TwilioMediaStream
-from tests.media.test_twilio_stream import CALL, START
+from tests.media.helpers import TWILIO_START, started_twilio
 
 
 class FakeClock:
@@ -37,8 +35,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def playout(sent: list[dict[str, object]], clock: FakeClock) -> Playout:
-    stream = TwilioMediaStream(CALL, StreamOptions())
-    stream.parse(orjson.dumps(START))
+    stream = started_twilio()
 
     async def send(message: str) -> bool:
         sent.append(orjson.loads(message))
@@ -105,7 +102,7 @@ async def test_clear_drops_queued_frames_and_flags_pending_marks(
     assert playout.on_mark("0.2")
     clock.now += 0.05  # 50 ms later: by the clock, 50 ms of the 120 ms sent has played
     truncation = await playout.clear()
-    assert sent[-1] == {"event": "clear", "streamSid": START["streamSid"]}
+    assert sent[-1] == {"event": "clear", "streamSid": TWILIO_START["streamSid"]}
     assert truncation.turn == 0
     assert truncation.sent_ms == 120
     assert truncation.acknowledged_ms == 40
