@@ -49,8 +49,12 @@ class WebsocketsProviderSocket:
         self._connection = connection
 
     async def recv(self) -> str | bytes | None:
+        # decode=False: text frames arrive as their raw bytes, undecoded. The parser reads JSON from bytes
+        # (orjson validates UTF-8 itself), so a frame that is not UTF-8 is one rejected frame, where
+        # decoding here would make websockets fail the whole connection with 1007 and end the call. It also
+        # saves building a str per frame.
         try:
-            return await self._connection.recv()
+            return await self._connection.recv(decode=False)
         except ConnectionClosed:
             return None
 

@@ -151,9 +151,25 @@ class ProviderStream(ABC):
         """What the stream decided on a point the provider leaves undocumented (e.g. Telnyx's L16 byte
         order); the session publishes each one as a call event and clears the list."""
 
-    @abstractmethod
     def parse(self, message: str | bytes) -> Inbound:
-        """Decode one WebSocket message; raise ProtocolError when it breaks the protocol."""
+        """Decode one WebSocket message; raise ProtocolError when it cannot be read.
+
+        The one guarded boundary of provider input: whatever the provider's ``_parse`` raises, a library's
+        ``ValueError`` or ``TypeError`` on input nobody foresaw included, leaves here as a ProtocolError,
+        which the session counts and skips. So no exception type can reach the call's loop from a frame.
+        Costs nothing per frame when nothing is raised (a ``try`` is free in CPython 3.11+).
+        """
+        try:
+            return self._parse(message)
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            raise ProtocolError(f"unreadable message ({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+    @abstractmethod
+    def _parse(self, message: str | bytes) -> Inbound:
+        """The provider's wire format: raise ProtocolError, with a message naming the field, for what
+        breaks the protocol; anything else it raises is turned into one by ``parse``."""
 
     @property
     @abstractmethod

@@ -66,6 +66,7 @@ from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -109,7 +110,7 @@ class ExotelMediaStream(ProviderStream):
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and mark echoes arrive every 20-200 ms, the rest a handful per call.
@@ -132,8 +133,8 @@ class ExotelMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track")
-        if isinstance(track, str) and track.startswith("outbound"):
+        track = media_track(media, None)
+        if track is not None and track.startswith("outbound"):
             return Ignored(f"track {track}")
         return MediaReceived(decode(payload_bytes(media)))
 

@@ -44,6 +44,7 @@ from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -81,7 +82,7 @@ class PlivoMediaStream(ProviderStream):
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and checkpoint answers are 50 a second each, the rest rare.
@@ -104,7 +105,7 @@ class PlivoMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track", "inbound")
+        track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
         return MediaReceived(decode(payload_bytes(media)))

@@ -51,6 +51,7 @@ from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -103,7 +104,7 @@ class TelnyxMediaStream(ProviderStream):
     def l16_byte_order_switched(self) -> bool:
         return self._byte_order != self.options.telnyx_l16_byte_order
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and mark echoes are 50 a second each, the rest a handful per call.
@@ -129,9 +130,9 @@ class TelnyxMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track")
+        track = media_track(media, None)
         if track is not None and track not in _INBOUND_TRACKS:
-            if isinstance(track, str) and track.startswith("outbound"):
+            if track.startswith("outbound"):
                 self._take_number(data)
                 return Ignored(f"track {track}")
             raise ProtocolError(f"unknown media track {track!r}")
@@ -142,7 +143,7 @@ class TelnyxMediaStream(ProviderStream):
             if check is not None:
                 decode = self._check_byte_order(check, payload, decode)
             pcm = decode(payload)
-        except ProtocolError:
+        except Exception:
             if seq is not None:
                 self.reorder.skip(seq)  # a broken frame is not worth a 60 ms wait for it
             raise

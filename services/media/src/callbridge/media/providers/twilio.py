@@ -31,8 +31,11 @@ from callbridge.media.providers.base import (
     StreamOptions,
 )
 from callbridge.media.providers.wire import (
+    custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
+    optional_text,
     payload_bytes,
     require_safe,
     section,
@@ -57,7 +60,7 @@ class TwilioMediaStream(ProviderStream):
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media is 50 messages a second, the rest a handful per call.
@@ -80,7 +83,7 @@ class TwilioMediaStream(ProviderStream):
         if info is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track", "inbound")
+        track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
         payload = payload_bytes(media)
@@ -112,13 +115,13 @@ class TwilioMediaStream(ProviderStream):
         self._info = StreamInfo(
             stream_id=stream_id,
             call_id=text_field(start, "callSid"),
-            account_id=start.get("accountSid"),
+            account_id=optional_text(start, "accountSid"),
             codec=codec,
             sample_rate_hz=8000,
             out_codec=Codec.PCMU,  # Twilio plays only μ-law 8 kHz, whatever it sends (reference §1.3)
             out_rate_hz=8000,
             channels=1,
-            custom_parameters={str(k): str(v) for k, v in parameters.items()},
+            custom_parameters=custom_parameters(parameters),
         )
         self._media_prefix = f'{{"event":"media","streamSid":"{stream_id}","media":{{"payload":"'
         self._mark_prefix = f'{{"event":"mark","streamSid":"{stream_id}","mark":{{"name":"'
