@@ -11,7 +11,14 @@ import orjson
 import pytest
 
 from callbridge.common.models.medium import Provider
-from callbridge.media.providers.base import Inbound, ProtocolError, ProviderStream, StreamInfo, StreamOptions
+from callbridge.media.providers.base import (
+    Inbound,
+    MediaReceived,
+    ProtocolError,
+    ProviderStream,
+    StreamInfo,
+    StreamOptions,
+)
 from callbridge.media.providers.registry import stream_for
 from tests.e2e.provider_client import CODECS, wire_for
 from tests.media.helpers import CALL
@@ -102,3 +109,35 @@ def test_malformed_media_fields_are_protocol_errors_on_every_provider(
     message["media"].update(media)
     with pytest.raises(ProtocolError):
         stream.parse(orjson.dumps(message))
+
+
+# The longest inbound media message each provider may send, by its documentation: 20 ms frames (Twilio,
+# Telnyx, Plivo) or 20 and 100 ms chunks (Exotel), with room for longer packetization.
+MAX_MEDIA_MS = {Provider.TWILIO: 100, Provider.TELNYX: 100, Provider.PLIVO: 100, Provider.EXOTEL: 500}
+
+
+def media_of(provider: Provider, ms: int) -> tuple[ProviderStream, bytes]:
+    stream, message = started(provider)
+    codec = CODECS[provider]
+    pcm = np.zeros(codec.sample_rate_hz * ms // 1000, dtype=np.int16)
+    message["media"]["payload"] = base64.b64encode(codec.encode(pcm)).decode()
+    return stream, orjson.dumps(message)
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_a_media_message_far_longer_than_the_providers_frame_is_refused(provider: Provider) -> None:
+    stream, message = media_of(provider, 18_000)  # 18 s in one message: would delay the echo by seconds
+    with pytest.raises(ProtocolError, match="longer than"):
+        stream.parse(message)
+    stream, message = media_of(provider, MAX_MEDIA_MS[provider] + 20)
+    with pytest.raises(ProtocolError, match="longer than"):
+        stream.parse(message)
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_media_up_to_the_bound_is_accepted(provider: Provider) -> None:
+    for ms in (20, MAX_MEDIA_MS[provider]):
+        stream, message = media_of(provider, ms)
+        parsed = stream.parse(message)
+        assert isinstance(parsed, MediaReceived)
+        assert len(parsed.pcm) == CODECS[provider].sample_rate_hz * ms // 1000

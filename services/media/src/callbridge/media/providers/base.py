@@ -140,6 +140,10 @@ class ProviderStream(ABC):
     acknowledges_clear_with_marks: ClassVar[bool]
     """True where a clear makes the provider echo every pending mark (Twilio, Telnyx): those echoes mean
     not heard. False where the provider confirms the clear instead (Plivo ``clearedAudio``)."""
+    max_media_ms: ClassVar[int] = 100
+    """The longest inbound media message accepted, in ms of audio; a longer one is a ProtocolError, refused
+    before it is decoded. One message carrying seconds of audio would be passed on at once and delay
+    everything after it by as much (18 s in one message delayed an echo by 2.8 s)."""
     frame_ms: int = 20
     """Duration of one outbound audio message. A stream may set its own in ``__init__`` (Exotel's depends on
     the call's sample rate) but never changes it after: the session and playout read it before ``start``."""

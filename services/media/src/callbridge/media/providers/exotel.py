@@ -60,6 +60,7 @@ from callbridge.media.providers.payload import (
     Encoder,
     decoder,
     encoder,
+    max_payload_chars,
     not_started,
 )
 from callbridge.media.providers.wire import (
@@ -93,6 +94,9 @@ _ALAW_NAMES = ("alaw", "pcma")
 class ExotelMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.EXOTEL
     acknowledges_clear_with_marks: ClassVar[bool] = True  # assumed, see the module docstring
+    # Exotel documents 20 ms and 100 ms inbound chunks and says "any size" (§4.2): five of its largest
+    # documented chunks leaves room for whatever size it means, and half a second is still a bounded delay.
+    max_media_ms: ClassVar[int] = 500
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         super().__init__(call, options)
@@ -105,6 +109,7 @@ class ExotelMediaStream(ProviderStream):
         self._media_prefix = ""
         self._mark_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
@@ -136,7 +141,7 @@ class ExotelMediaStream(ProviderStream):
         track = media_track(media, None)
         if track is not None and track.startswith("outbound"):
             return Ignored(f"track {track}")
-        return MediaReceived(decode(payload_bytes(media)))
+        return MediaReceived(decode(payload_bytes(media, self._max_payload_chars)))
 
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
@@ -170,6 +175,7 @@ class ExotelMediaStream(ProviderStream):
         if problem is not None:
             logger.warning("call %s: Exotel outbound chunks %s", self.call.call_id, problem)
         self._decode = decoder(codec)  # PCM16 little-endian (§4.4)
+        self._max_payload_chars = max_payload_chars(codec, rate, self.max_media_ms)
         self._encode = encoder(codec)
         self._media_prefix = f'{{"event":"media","stream_sid":"{stream_id}","media":{{"payload":"'
         self._mark_prefix = f'{{"event":"mark","stream_sid":"{stream_id}","mark":{{"name":"'

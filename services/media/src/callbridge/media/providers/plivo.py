@@ -39,7 +39,14 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
-from callbridge.media.providers.payload import Decoder, Encoder, decoder, encoder, not_started
+from callbridge.media.providers.payload import (
+    Decoder,
+    Encoder,
+    decoder,
+    encoder,
+    max_payload_chars,
+    not_started,
+)
 from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
@@ -68,6 +75,8 @@ class PlivoMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.PLIVO
     # Plivo confirms a clear with clearedAudio and never answers the checkpoints it dropped (§3.6).
     acknowledges_clear_with_marks: ClassVar[bool] = False
+    # Plivo sends 20 ms frames (§3.2); five frames' worth is far beyond any it sends.
+    max_media_ms: ClassVar[int] = 100
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         super().__init__(call, options)
@@ -77,6 +86,7 @@ class PlivoMediaStream(ProviderStream):
         self._media_prefix = ""
         self._checkpoint_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
@@ -108,7 +118,7 @@ class PlivoMediaStream(ProviderStream):
         track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        return MediaReceived(decode(payload_bytes(media)))
+        return MediaReceived(decode(payload_bytes(media, self._max_payload_chars)))
 
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
@@ -141,6 +151,7 @@ class PlivoMediaStream(ProviderStream):
                 f"{_CONTENT_TYPES[out_codec]};rate={out_rate_hz}",
             )
         self._decode = decoder(codec)  # L16 is little-endian (§3.4)
+        self._max_payload_chars = max_payload_chars(codec, rate, self.max_media_ms)
         self._encode = encoder(out_codec)
         self._media_prefix = (
             f'{{"event":"playAudio","media":{{"contentType":"{_CONTENT_TYPES[out_codec]}",'

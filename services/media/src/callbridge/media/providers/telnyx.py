@@ -45,7 +45,14 @@ from callbridge.media.providers.base import (
     StreamOptions,
 )
 from callbridge.media.providers.byte_order import ByteOrderCheck
-from callbridge.media.providers.payload import Decoder, Encoder, decoder, encoder, not_started
+from callbridge.media.providers.payload import (
+    Decoder,
+    Encoder,
+    decoder,
+    encoder,
+    max_payload_chars,
+    not_started,
+)
 from callbridge.media.providers.reorder import SequenceReorderer
 from callbridge.media.providers.wire import (
     custom_parameters,
@@ -80,6 +87,9 @@ _CLEAR = '{"event":"clear"}'
 class TelnyxMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TELNYX
     acknowledges_clear_with_marks: ClassVar[bool] = True  # clear "sends back all queued marks" (§2.3)
+    # Telnyx forwards the call's RTP packets, 20 ms each (§2.2); five frames' worth leaves room for a carrier
+    # packetizing at 30, 40 or 60 ms and is still far below what could delay the call.
+    max_media_ms: ClassVar[int] = 100
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         super().__init__(call, options)
@@ -90,6 +100,7 @@ class TelnyxMediaStream(ProviderStream):
         self._byte_order: ByteOrder = options.telnyx_l16_byte_order
         self._byte_order_check: ByteOrderCheck | None = None
         self.reorder = SequenceReorderer()
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
@@ -138,7 +149,7 @@ class TelnyxMediaStream(ProviderStream):
             raise ProtocolError(f"unknown media track {track!r}")
         seq = sequence_number(data, _SEQ)
         try:
-            payload = payload_bytes(media)
+            payload = payload_bytes(media, self._max_payload_chars)
             check = self._byte_order_check
             if check is not None:
                 decode = self._check_byte_order(check, payload, decode)
@@ -201,6 +212,7 @@ class TelnyxMediaStream(ProviderStream):
             custom_parameters=custom_parameters(start.get("custom_parameters")),
         )
         self._decode = decoder(codec, self._byte_order)
+        self._max_payload_chars = max_payload_chars(codec, _NATIVE_RATES_HZ[codec], self.max_media_ms)
         self._encode = encoder(out_codec, self._byte_order)
         self._out_codec = out_codec
         if codec is Codec.L16:

@@ -30,6 +30,7 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
+from callbridge.media.providers.payload import max_payload_chars
 from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
@@ -48,6 +49,8 @@ _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
 class TwilioMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TWILIO
     acknowledges_clear_with_marks: ClassVar[bool] = True
+    # Twilio sends 20 ms frames (§1.2); five frames' worth is far beyond any it sends.
+    max_media_ms: ClassVar[int] = 100
 
     def __init__(self, call: Call, options: StreamOptions) -> None:
         super().__init__(call, options)
@@ -55,6 +58,7 @@ class TwilioMediaStream(ProviderStream):
         self._media_prefix = ""
         self._mark_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
@@ -86,7 +90,7 @@ class TwilioMediaStream(ProviderStream):
         track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        payload = payload_bytes(media)
+        payload = payload_bytes(media, self._max_payload_chars)
         if info.codec is Codec.PCMU:
             return MediaReceived(ulaw_decode(payload))
         return MediaReceived(alaw_decode(payload))
@@ -112,6 +116,7 @@ class TwilioMediaStream(ProviderStream):
         parameters = start.get("customParameters") or {}
         if not isinstance(parameters, dict):
             raise ProtocolError("start.customParameters is not an object")
+        self._max_payload_chars = max_payload_chars(codec, 8000, self.max_media_ms)
         self._info = StreamInfo(
             stream_id=stream_id,
             call_id=text_field(start, "callSid"),

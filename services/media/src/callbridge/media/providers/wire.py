@@ -78,10 +78,16 @@ def dtmf_digit(data: dict[str, Any]) -> str:
     return digit
 
 
-def payload_bytes(media: dict[str, Any]) -> bytes:
+def payload_bytes(media: dict[str, Any], max_chars: int) -> bytes:
+    """``media.payload`` decoded from base64; refused unread when longer than ``max_chars``."""
     payload = media.get("payload")
     if not isinstance(payload, str):
         raise ProtocolError("field 'payload' missing or not a string")
+    if len(payload) > max_chars:
+        raise ProtocolError(
+            f"media payload of {len(payload)} base64 characters is longer than the provider's frames "
+            f"(at most {max_chars})"
+        )
     try:
         return base64.b64decode(payload, validate=True)
     except ValueError as exc:  # binascii.Error, or a plain ValueError for text that is not even ASCII
