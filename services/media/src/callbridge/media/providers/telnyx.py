@@ -150,10 +150,10 @@ class TelnyxMediaStream(ProviderStream):
         seq = sequence_number(data, _SEQ)
         try:
             payload = payload_bytes(media, self._max_payload_chars)
-            check = self._byte_order_check
-            if check is not None:
-                decode = self._check_byte_order(check, payload, decode)
             pcm = decode(payload)
+            check = self._byte_order_check
+            if check is not None:  # only a frame that parsed and decoded whole may vote
+                pcm = self._check_byte_order(check, payload, pcm)
         except Exception:
             if seq is not None:
                 self.reorder.skip(seq)  # a broken frame is not worth a 60 ms wait for it
@@ -216,7 +216,7 @@ class TelnyxMediaStream(ProviderStream):
         self._encode = encoder(out_codec, self._byte_order)
         self._out_codec = out_codec
         if codec is Codec.L16:
-            self._byte_order_check = ByteOrderCheck(self._byte_order)
+            self._byte_order_check = ByteOrderCheck(self._byte_order, _NATIVE_RATES_HZ[codec])
         return self._info
 
     def _outbound_format(self, inbound: Codec) -> tuple[Codec, int]:
@@ -228,9 +228,11 @@ class TelnyxMediaStream(ProviderStream):
         # TelnyxMedium validates the pair: G.711 at 8 kHz only, L16 at 16 kHz only.
         return codec, medium.sample_rate or _NATIVE_RATES_HZ[codec]
 
-    def _check_byte_order(self, check: ByteOrderCheck, payload: bytes, decode: Decoder) -> Decoder:
-        """Feed the L16 check; the decoder for this frame, switched when the check settles on the other
-        order (the frames before it were decoded in the assumed order: at most a few, see byte_order.py)."""
+    def _check_byte_order(
+        self, check: ByteOrderCheck, payload: bytes, pcm: npt.NDArray[np.int16]
+    ) -> npt.NDArray[np.int16]:
+        """Feed the L16 check with a decoded frame; the frame, decoded again when the check settles on the
+        other order (the frames before it were decoded in the assumed order: a few, see byte_order.py)."""
         verdict = check.observe(payload)
         if check.done:
             self._byte_order_check = None
@@ -248,15 +250,16 @@ class TelnyxMediaStream(ProviderStream):
                 f"(CALLBRIDGE_TELNYX_L16_BYTE_ORDER): using {verdict}-endian both ways for this call"
             )
             self._byte_order = verdict
-            self._decode = decode = decoder(Codec.L16, verdict)
+            self._decode = decoder(Codec.L16, verdict)
             self._encode = encoder(self._out_codec, verdict)
+            pcm = self._decode(payload)
         elif check.done and verdict is None:
             logger.info(
                 "call %s: Telnyx L16 byte order not evident from the audio; keeping %s-endian",
                 self.call.call_id,
                 self._byte_order,
             )
-        return decode
+        return pcm
 
     def media_message(self, pcm: npt.NDArray[np.int16]) -> str:
         return _MEDIA_PREFIX + base64.b64encode(self._encode(pcm)).decode() + '"}}'
