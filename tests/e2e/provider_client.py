@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from callbridge.common.models.medium import Provider
+from callbridge.devkit.signals import sinad_db, tone
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.exotel_wire import ExotelWire
 from callbridge.devkit.simulators.plivo_wire import PlivoWire
@@ -29,6 +30,8 @@ from callbridge.devkit.simulators.twilio_wire import TwilioWire
 from callbridge.devkit.simulators.wire import StreamWire
 
 FRAME_MS = 20
+PROBE_TONE_HZ = 1000.0
+PROBE_S = 0.4  # two of Exotel's 200 ms frames; twenty 20 ms frames elsewhere
 # Each provider in the format the tests use: its best one (what callbridge's XML asks for by default).
 CODECS = {
     Provider.TWILIO: AudioCodec("PCMU", 8000),
@@ -139,6 +142,17 @@ class ProviderClient:
                 self._arrived.clear()
                 await self._arrived.wait()
         return self.codec.decode(bytes(self.audio[: len(self.audio) // 2 * 2]))
+
+    async def assert_echoes(self, probe_s: float = PROBE_S) -> None:
+        """Valid caller audio still comes back through an echo agent at the stream's rate: a tone, bit-exact
+        in a 16-bit format (μ-law twice bounds Twilio's). Also a barrier: the server has read every message
+        sent before the probe."""
+        rate = self.codec.sample_rate_hz
+        probe = tone(PROBE_TONE_HZ, probe_s, rate, -10.0)
+        await self.send_audio(probe)
+        echoed = await self.wait_for_audio(len(probe))
+        sinad = sinad_db(echoed[rate // 50 : len(probe) - rate // 50], PROBE_TONE_HZ, rate)
+        assert sinad >= (30.0 if self.codec.encoding == "PCMU" else 70.0), f"echo SINAD {sinad:.1f} dB"
 
     async def stop(self) -> None:
         stop = self.wire.stop()

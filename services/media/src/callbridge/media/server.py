@@ -27,6 +27,7 @@ from callbridge.media.config import MediaSettings
 from callbridge.media.lifecycle import CallLifecycle, CallUnavailableError
 from callbridge.media.providers.base import StreamOptions
 from callbridge.media.providers.registry import detect_provider, stream_for, supported
+from callbridge.media.ratelimit import CallLog
 from callbridge.media.session import CallSession
 
 logger = logging.getLogger(__name__)
@@ -140,18 +141,24 @@ class MediaServer:
             await connection.close(CLOSE_UNKNOWN_PROVIDER, detail)
             await self._lifecycle.end(call.call_id, EndReason.CONNECTION_ERROR, detail=detail)
             return
+        # One log per call, its warnings rate-limited together, for the session, stream and agent.
+        log = CallLog.for_call(
+            logging.getLogger(CallSession.__module__), call.call_id, asyncio.get_running_loop().time
+        )
         session = CallSession(
             call,
             socket,
-            stream_for(provider, call, self._stream_options),
+            stream_for(provider, call, self._stream_options, log),
             create_agent(
                 call,
+                log,
                 connect_timeout_s=self._settings.agent_connect_timeout_s,
                 max_message_bytes=self._settings.max_message_bytes,
             ),
             self._lifecycle,
             self._settings,
             self._tracer,
+            log,
             prefetched,
         )
         self.sessions.add(session)

@@ -47,6 +47,7 @@ from callbridge.media.providers.base import (
     Stopped,
     StreamInfo,
 )
+from callbridge.media.ratelimit import CallLog, RateLimiter, held_back_note
 from callbridge.media.transport import ProviderSocket
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class CallSession:
         lifecycle: CallLifecycle,
         settings: MediaSettings,
         tracer: Tracer,
+        log: CallLog,
         prefetched: tuple[str | bytes, ...] = (),
     ) -> None:
         self.call = call
@@ -90,8 +92,13 @@ class CallSession:
         self._tail_timer: asyncio.TimerHandle | None = None
         self._in_resampler: Resampler | None = None
         self._out_resampler: Resampler | None = None
+        self._log = log
+        # Reports of bad input are rate-limited per call and kind (see ratelimit.py); the totals are exact.
+        clock = asyncio.get_running_loop().time
         self._rejected = 0
-        self._log = logging.LoggerAdapter(logger, {"call_id": str(call.call_id)})
+        self._rejected_limit = RateLimiter(clock)
+        self._provider_errors = 0
+        self._provider_errors_limit = RateLimiter(clock)
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -106,7 +113,7 @@ class CallSession:
             try:
                 await self._run()
             except Exception as exc:  # anything unexpected ends this call, never the replica
-                self._log.exception("call %s failed", self.call.call_id)
+                self._log.error("failed", exc_info=exc)
                 self._request_end(EndReason.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
             finally:
                 await self._finish()
@@ -193,7 +200,7 @@ class CallSession:
             media_format=info.media_format,
         )
         self.call = await self._lifecycle.started(self.call, details)
-        self._log.info("call %s joined: stream %s, %s", self.call.call_id, info.stream_id, info.media_format)
+        self._log.info("joined: stream %s, %s", info.stream_id, info.media_format)
 
     async def _connect_agent(self) -> None:
         try:
@@ -222,24 +229,37 @@ class CallSession:
         self._stream.notices.clear()
 
     def _on_provider_error(self, error: ProviderErrorReported) -> None:
-        self._log.warning(
-            "call %s: provider reports %s %s: %s", self.call.call_id, error.code, error.title, error.detail
+        """Counted; published and logged within the call's rate limit, each report saying how many it
+        stands for."""
+        self._provider_errors += 1
+        held_back = self._provider_errors_limit.allow()
+        if held_back is None:
+            return
+        self._log.report(
+            "provider reports %s %s: %s%s", error.code, error.title, error.detail, held_back_note(held_back)
         )
         self._lifecycle.publish(
             ProviderStreamError(
-                call_id=self.call.call_id, code=error.code, title=error.title, detail=error.detail
+                call_id=self.call.call_id,
+                code=error.code,
+                title=error.title,
+                detail=error.detail,
+                suppressed=held_back,
             )
         )
 
     def _reject(self, exc: ProtocolError) -> None:
-        """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
+        """A frame that cannot be parsed is counted and skipped; published and logged within the call's
+        rate limit, each report saying how many frames it stands for."""
         self._rejected += 1
         metrics.FRAMES_REJECTED.inc()
-        if self._rejected == 1:
-            self._log.warning("call %s: skipping malformed provider frame: %s", self.call.call_id, exc)
-            self._lifecycle.publish(
-                MediaFramesRejected(call_id=self.call.call_id, count=1, detail=str(exc)[:200])
-            )
+        held_back = self._rejected_limit.allow()
+        if held_back is None:
+            return
+        self._log.report("skipping malformed provider frame: %s%s", exc, held_back_note(held_back))
+        self._lifecycle.publish(
+            MediaFramesRejected(call_id=self.call.call_id, count=held_back + 1, detail=str(exc)[:200])
+        )
 
     # -- agent to caller (AgentListener) ------------------------------------------------------------
 
@@ -371,9 +391,7 @@ class CallSession:
         """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
         drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
         if not drained:
-            self._log.warning(
-                "call %s: hanging up before the agent's audio finished playing", self.call.call_id
-            )
+            self._log.warning("hanging up before the agent's audio finished playing")
         await self._agent.send_message(
             {
                 "type": "client_tool_result",
@@ -422,7 +440,7 @@ class CallSession:
         try:
             await self._agent.close()
         except Exception:
-            self._log.exception("call %s: closing the agent failed", self.call.call_id)
+            self._log.error("closing the agent failed", exc_info=True)
         await self._socket.close(1000, reason.value)
         current = asyncio.current_task()
         pending = [task for task in self._tasks if task is not current and not task.done()]
@@ -430,9 +448,17 @@ class CallSession:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await self._lifecycle.end(
-            self.call.call_id, reason, detail=self._end_detail, rejected_frames=self._rejected
+            self.call.call_id,
+            reason,
+            detail=self._end_detail,
+            rejected_frames=self._rejected,
+            provider_errors=self._provider_errors,
         )
         metrics.CALLS_ENDED.labels(reason.value).inc()
+        metrics.PROVIDER_ERRORS.inc(self._provider_errors)
+        metrics.REPORTS_HELD_BACK.labels("frames_rejected").inc(self._rejected_limit.total_held_back)
+        metrics.REPORTS_HELD_BACK.labels("provider_error").inc(self._provider_errors_limit.total_held_back)
+        metrics.REPORTS_HELD_BACK.labels("log_line").inc(self._log.held_back)
         metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._playout.sends_dropped)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -446,9 +472,7 @@ class CallSession:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            self._log.error(
-                "call %s: task %s failed", self.call.call_id, task.get_name(), exc_info=task.exception()
-            )
+            self._log.error("task %s failed", task.get_name(), exc_info=task.exception() or False)
 
 
 def _str_or_none(value: object) -> str | None:

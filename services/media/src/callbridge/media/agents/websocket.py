@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from uuid import UUID
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -16,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from callbridge.common.models.backend import WebSocketBackend
 from callbridge.media.agents.base import AgentConnection, AgentError, AgentListener
+from callbridge.media.ratelimit import CallLog
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +29,13 @@ class WebSocketAgent(AgentConnection):
     speaks_text = True
 
     def __init__(
-        self, backend: WebSocketBackend, *, call_id: UUID, connect_timeout_s: float, max_message_bytes: int
+        self, backend: WebSocketBackend, *, log: CallLog, connect_timeout_s: float, max_message_bytes: int
     ) -> None:
         self.input_rate_hz = backend.input_sample_rate
         self.output_rate_hz = backend.effective_output_sample_rate
         self._backend = backend
-        self._call_id = call_id
+        self._call_id = log.call_id
+        self._log = log.child(logger)
         self._connect_timeout_s = connect_timeout_s
         self._max_message_bytes = max_message_bytes
         self._ws: ClientConnection | None = None
@@ -79,9 +80,7 @@ class WebSocketAgent(AgentConnection):
                 if not isinstance(data, dict) or not isinstance(data.get("type"), str):
                     self.bad_messages += 1
                     if self.bad_messages == 1:
-                        logger.warning(
-                            "call %s: agent sent a message that is not a typed JSON object", self._call_id
-                        )
+                        self._log.warning("agent sent a message that is not a typed JSON object")
                     continue
                 await listener.on_agent_message(data)
         except ConnectionClosed as exc:
@@ -89,7 +88,7 @@ class WebSocketAgent(AgentConnection):
                 None if exc.rcvd is not None and exc.rcvd.code == 1000 else f"agent connection lost: {exc}"
             )
         except Exception as exc:  # the session must learn the agent is gone, whatever broke
-            logger.exception("call %s: agent reader failed", self._call_id)
+            self._log.error("agent reader failed", exc_info=exc)
             error = f"agent reader failed: {exc}"
         else:
             code = ws.close_code
@@ -115,7 +114,7 @@ class WebSocketAgent(AgentConnection):
         try:
             await asyncio.wait_for(ws.send(orjson.dumps(message).decode()), timeout=CLOSE_TIMEOUT_S)
         except (ConnectionClosed, TimeoutError):
-            logger.warning("call %s: could not send %s to the agent", self._call_id, message.get("type"))
+            self._log.warning("could not send %s to the agent", message.get("type"))
 
     async def close(self) -> None:
         ws, self._ws = self._ws, None

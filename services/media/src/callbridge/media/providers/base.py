@@ -7,6 +7,8 @@ and the agent bridge never see a provider's JSON. Adding a provider is one new m
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -16,6 +18,7 @@ import numpy.typing as npt
 
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
+from callbridge.media.ratelimit import CallLog
 
 
 class Codec(enum.StrEnum):
@@ -132,8 +135,8 @@ Inbound = (
 class ProviderStream(ABC):
     """One call's media stream in one provider's wire format.
 
-    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for) and the
-    service's stream options; ``info`` is known once ``start`` has been parsed.
+    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for), the
+    service's stream options and the call's log; ``info`` is known once ``start`` has been parsed.
     """
 
     provider: ClassVar[Provider]
@@ -148,9 +151,12 @@ class ProviderStream(ABC):
     """Duration of one outbound audio message. A stream may set its own in ``__init__`` (Exotel's depends on
     the call's sample rate) but never changes it after: the session and playout read it before ``start``."""
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
         self.call = call
         self.options = options
+        base_log = log or CallLog.for_call(logging.getLogger(__name__), call.call_id, time.monotonic)
+        self.log = base_log.child(logging.getLogger(type(self).__module__))
+        """The call's log under this provider module's logger (warnings rate-limited per call)."""
         self.notices: list[str] = []
         """What the stream decided on a point the provider leaves undocumented (e.g. Telnyx's L16 byte
         order); the session publishes each one as a call event and clears the list."""

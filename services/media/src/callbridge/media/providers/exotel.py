@@ -31,7 +31,6 @@ is assumed; the playout's waits for marks time out if it is wrong.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -75,8 +74,7 @@ from callbridge.media.providers.wire import (
     section,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 RATES_HZ: Final = (8000, 16000, 24000)
 DEFAULT_RATE_HZ: Final = 8000  # without ?sample-rate= (§4.1)
@@ -98,8 +96,8 @@ class ExotelMediaStream(ProviderStream):
     # documented chunks leaves room for whatever size it means, and half a second is still a bounded delay.
     max_media_ms: ClassVar[int] = 500
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         medium = call.medium.exotel if call.medium is not None else None
         self._medium_rate_hz = medium.sample_rate if medium is not None else None
         self.frame_ms = SHORT_FRAME_MS if self._medium_rate_hz in (16000, 24000) else LONG_FRAME_MS
@@ -173,7 +171,7 @@ class ExotelMediaStream(ProviderStream):
         )
         problem = chunk_problem(codec, out_rate_hz, self.frame_ms)
         if problem is not None:
-            logger.warning("call %s: Exotel outbound chunks %s", self.call.call_id, problem)
+            self.log.warning("Exotel outbound chunks %s", problem)
         self._decode = decoder(codec)  # PCM16 little-endian (§4.4)
         self._max_payload_chars = max_payload_chars(codec, rate, self.max_media_ms)
         self._encode = encoder(codec)

@@ -16,7 +16,6 @@ answers ``clearedAudio`` instead of the pending checkpoints, which the playout t
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,8 +58,7 @@ from callbridge.media.providers.wire import (
     section,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 _L16 = "audio/x-l16"
 _MULAW = "audio/x-mulaw"
@@ -78,8 +76,8 @@ class PlivoMediaStream(ProviderStream):
     # Plivo sends 20 ms frames (§3.2); five frames' worth is far beyond any it sends.
     max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
@@ -143,9 +141,8 @@ class PlivoMediaStream(ProviderStream):
         if (out_codec, out_rate_hz) != (codec, rate):
             # Plivo has one contentType per stream; a difference means the call record and the XML that
             # started this stream disagree. playAudio declares what it carries, so it still plays right.
-            logger.warning(
-                "call %s: Plivo streams %s, the call's medium asks for %s; playing %s",
-                self.call.call_id,
+            self.log.warning(
+                "Plivo streams %s, the call's medium asks for %s; playing %s",
                 f"{_CONTENT_TYPES[codec]};rate={rate}",
                 f"{_CONTENT_TYPES[out_codec]};rate={out_rate_hz}",
                 f"{_CONTENT_TYPES[out_codec]};rate={out_rate_hz}",

@@ -19,7 +19,6 @@ small window (see reorder.py); ``reorder`` holds its counters.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar
 
 import numpy as np
@@ -67,8 +66,7 @@ from callbridge.media.providers.wire import (
     sequence_number,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 # What callbridge decodes, as (encoding, rate): G.711 at 8 kHz and L16 at 16 kHz are Telnyx's documented
 # pairs (§2.1); G722, OPUS and AMR-WB would need codecs callbridge does not carry.
@@ -91,8 +89,8 @@ class TelnyxMediaStream(ProviderStream):
     # packetizing at 30, 40 or 60 ms and is still far below what could delay the call.
     max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
@@ -237,10 +235,9 @@ class TelnyxMediaStream(ProviderStream):
         if check.done:
             self._byte_order_check = None
         if verdict is not None and verdict != self._byte_order:
-            logger.warning(
-                "call %s: Telnyx L16 audio is %s-endian, not %s-endian as configured "
+            self.log.warning(
+                "Telnyx L16 audio is %s-endian, not %s-endian as configured "
                 "(CALLBRIDGE_TELNYX_L16_BYTE_ORDER); using %s-endian both ways for this call",
-                self.call.call_id,
                 verdict,
                 self._byte_order,
                 verdict,
@@ -254,10 +251,8 @@ class TelnyxMediaStream(ProviderStream):
             self._encode = encoder(self._out_codec, verdict)
             pcm = self._decode(payload)
         elif check.done and verdict is None:
-            logger.info(
-                "call %s: Telnyx L16 byte order not evident from the audio; keeping %s-endian",
-                self.call.call_id,
-                self._byte_order,
+            self.log.info(
+                "Telnyx L16 byte order not evident from the audio; keeping %s-endian", self._byte_order
             )
         return pcm
 

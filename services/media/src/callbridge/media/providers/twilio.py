@@ -42,6 +42,7 @@ from callbridge.media.providers.wire import (
     section,
     text_field,
 )
+from callbridge.media.ratelimit import CallLog
 
 _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
 
@@ -52,8 +53,8 @@ class TwilioMediaStream(ProviderStream):
     # Twilio sends 20 ms frames (§1.2); five frames' worth is far beyond any it sends.
     max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._media_prefix = ""
         self._mark_prefix = ""
