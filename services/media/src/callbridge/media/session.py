@@ -28,6 +28,14 @@ from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
 from callbridge.media.agents.base import AgentConnection, AgentError
+from callbridge.media.agents.messages import (
+    PARAMETERS_DROPPED,
+    AgentMessage,
+    ClientToolInvocation,
+    PlaybackClearBuffer,
+    StateChanged,
+    Transcript,
+)
 from callbridge.media.audio.resampler import Resampler, create_resampler
 from callbridge.media.config import MediaSettings
 from callbridge.media.dtmf import DtmfBatcher
@@ -310,27 +318,24 @@ class CallSession:
         buffer.clear()
         await self._play(np.frombuffer(padded, dtype="<i2"))
 
-    async def on_agent_message(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
+    async def on_agent_message(self, message: AgentMessage) -> None:
         call_id = self.call.call_id
-        if kind == "playback_clear_buffer":
+        if isinstance(message, PlaybackClearBuffer):
             await self._barge_in()
-        elif kind == "transcript":
-            role = message.get("role")
-            if role in ("user", "agent"):
-                self._lifecycle.publish(
-                    AgentTranscript(
-                        call_id=call_id,
-                        role=role,
-                        text=_str_or_none(message.get("text")),
-                        delta=_str_or_none(message.get("delta")),
-                        final=bool(message.get("final", False)),
-                        ordinal=message.get("ordinal") if isinstance(message.get("ordinal"), int) else None,
-                    )
+        elif isinstance(message, Transcript):
+            self._lifecycle.publish(
+                AgentTranscript(
+                    call_id=call_id,
+                    role=message.role,
+                    text=message.text,
+                    delta=message.delta,
+                    final=message.final,
+                    ordinal=message.ordinal,
                 )
-        elif kind == "state":
-            self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=str(message.get("state"))))
-        elif kind == "client_tool_invocation":
+            )
+        elif isinstance(message, StateChanged):
+            self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=message.state))
+        elif isinstance(message, ClientToolInvocation):
             await self._on_tool(message)
 
     def on_agent_closed(self, error: str | None) -> None:
@@ -361,17 +366,19 @@ class CallSession:
             )
         )
 
-    async def _on_tool(self, message: dict[str, Any]) -> None:
-        name = str(message.get("toolName", ""))
-        invocation_id = str(message.get("invocationId") or uuid.uuid4())
-        parameters = message.get("parameters") if isinstance(message.get("parameters"), dict) else {}
+    async def _on_tool(self, message: ClientToolInvocation) -> None:
+        name = message.tool_name
+        invocation_id = message.invocation_id or str(uuid.uuid4())
+        dropped = message.parameters.get(PARAMETERS_DROPPED)
+        if isinstance(dropped, str) and len(message.parameters) == 1:
+            self._log.warning("tool %s (%s): %s", name, invocation_id, dropped)
         handled = name == HANG_UP_TOOL
         self._lifecycle.publish(
             AgentToolInvoked(
                 call_id=self.call.call_id,
-                tool_name=name[:64],
-                invocation_id=invocation_id[:128],
-                parameters=parameters or {},
+                tool_name=name,
+                invocation_id=invocation_id,
+                parameters=message.parameters,
                 handled=handled,
             )
         )
@@ -453,6 +460,7 @@ class CallSession:
             detail=self._end_detail,
             rejected_frames=self._rejected,
             provider_errors=self._provider_errors,
+            agent_messages_rejected=self._agent.messages_rejected,
         )
         metrics.CALLS_ENDED.labels(reason.value).inc()
         metrics.PROVIDER_ERRORS.inc(self._provider_errors)
@@ -473,7 +481,3 @@ class CallSession:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._log.error("task %s failed", task.get_name(), exc_info=task.exception() or False)
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None

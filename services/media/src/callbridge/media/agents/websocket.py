@@ -14,7 +14,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from callbridge.common.models.backend import WebSocketBackend
+from callbridge.media import metrics
 from callbridge.media.agents.base import AgentConnection, AgentError, AgentListener
+from callbridge.media.agents.messages import InvalidAgentMessage, parse_agent_message
 from callbridge.media.ratelimit import CallLog
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,10 @@ class WebSocketAgent(AgentConnection):
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self.dropped_frames = 0
-        self.bad_messages = 0
+        """Caller frames not sent because the agent stopped reading."""
+        self.messages_ignored = 0
+        """Valid messages of a type callbridge does not act on."""
+        self.handler_failures = 0
 
     async def connect(self) -> None:
         headers = {**self._backend.headers, "X-Callbridge-Call-Id": str(self._call_id)}
@@ -67,22 +72,30 @@ class WebSocketAgent(AgentConnection):
         )
 
     async def _read(self, ws: ClientConnection, listener: AgentListener) -> None:
+        """The agent boundary: binary frames are audio, text frames are parsed into typed messages
+        (invalid ones counted and skipped); nothing the agent sends raises out of here and ends the call."""
         error: str | None = None
         try:
             async for message in ws:
                 if isinstance(message, bytes):
-                    await listener.on_agent_audio(message)
+                    try:
+                        await listener.on_agent_audio(message)
+                    except Exception as exc:
+                        self._handler_failed("audio", exc)
                     continue
                 try:
-                    data = orjson.loads(message)
-                except orjson.JSONDecodeError:
-                    data = None
-                if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                    self.bad_messages += 1
-                    if self.bad_messages == 1:
-                        self._log.warning("agent sent a message that is not a typed JSON object")
+                    parsed = parse_agent_message(message)
+                except InvalidAgentMessage as exc:
+                    self.messages_rejected += 1
+                    self._log.warning("skipping invalid agent message: %s", exc)
                     continue
-                await listener.on_agent_message(data)
+                if parsed is None:
+                    self.messages_ignored += 1
+                    continue
+                try:
+                    await listener.on_agent_message(parsed)
+                except Exception as exc:
+                    self._handler_failed(parsed.type, exc)
         except ConnectionClosed as exc:
             error = (
                 None if exc.rcvd is not None and exc.rcvd.code == 1000 else f"agent connection lost: {exc}"
@@ -94,6 +107,11 @@ class WebSocketAgent(AgentConnection):
             code = ws.close_code
             error = None if code in (1000, None) else f"agent closed with code {code}: {ws.close_reason}"
         listener.on_agent_closed(error)
+
+    def _handler_failed(self, what: str, exc: Exception) -> None:
+        """Handling one agent message failed (a bug, not the agent's doing): logged, and the call goes on."""
+        self.handler_failures += 1
+        self._log.error("handling agent %s failed", what, exc_info=exc)
 
     async def send_audio(self, pcm: bytes) -> None:
         ws = self._ws
@@ -120,8 +138,13 @@ class WebSocketAgent(AgentConnection):
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-        if self._reader is not None and self._reader is not asyncio.current_task():
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
             try:
-                await asyncio.wait_for(self._reader, timeout=CLOSE_TIMEOUT_S)
+                await asyncio.wait_for(reader, timeout=CLOSE_TIMEOUT_S)
             except TimeoutError:
-                self._reader.cancel()
+                reader.cancel()
+        if reader is not None:  # the call's counts, once the reader is done
+            metrics.AGENT_MESSAGES_REJECTED.inc(self.messages_rejected)
+            metrics.AGENT_MESSAGES_IGNORED.inc(self.messages_ignored)
+            metrics.AGENT_FRAMES_DROPPED.inc(self.dropped_frames)
