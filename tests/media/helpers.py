@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -35,3 +38,69 @@ def started_twilio() -> TwilioMediaStream:
     stream = TwilioMediaStream(CALL, StreamOptions())
     stream.parse(orjson.dumps(TWILIO_START))
     return stream
+
+
+class FakeTimer:
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeClock:
+    """A :class:`~callbridge.media.clock.Clock` that moves only when a test advances it.
+
+    Reading, sleeping and timers all run on it, so code under test never mixes it with a real clock: a
+    sleep ends when ``advance`` passes its deadline, whatever the machine's uptime. It starts far from zero
+    on purpose (a real monotonic clock may be anywhere).
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._timers: list[FakeTimer] = []
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep(self, delay_s: float) -> None:
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        # At least one step of the float: a real clock always moves on, and a sleep of a rounding error
+        # (ahead of the lead by 1e-17 s) must not wake at the same instant for ever.
+        when = max(self._now + delay_s, math.nextafter(self._now, math.inf))
+        self.call_at(when, wake)
+        await woken
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> FakeTimer:
+        timer = FakeTimer(when, callback)
+        self._timers.append(timer)
+        return timer
+
+    async def advance(self, seconds: float) -> None:
+        """Move time on by ``seconds``, firing each timer due on the way at its own time, and letting the
+        tasks it wakes run until they wait again before moving on."""
+        target = self._now + seconds
+        await _settle()  # tasks already woken (e.g. a pacer told of new frames) set their timers first
+        while True:
+            due = [t for t in self._timers if not t.cancelled and t.when <= target]
+            if not due:
+                break
+            timer = min(due, key=lambda t: t.when)
+            self._timers.remove(timer)
+            self._now = max(self._now, timer.when)
+            timer.callback()
+            await _settle()
+        self._now = target
+
+
+async def _settle() -> None:
+    """Let ready tasks, and those they wake in turn, run to their next wait (a few loop passes)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
