@@ -23,12 +23,20 @@ class AgentPeer:
     audio_in: bytearray = field(default_factory=bytearray)
     messages: list[dict[str, Any]] = field(default_factory=list)
     message_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    audio_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send_audio(self, pcm: bytes) -> None:
         await self.connection.send(pcm)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         await self.connection.send(orjson.dumps(message).decode())
+
+    async def wait_for_audio(self, min_bytes: int = 1, timeout_s: float = 5.0) -> None:
+        """Wait until callbridge has sent at least ``min_bytes`` of caller audio (the call is live)."""
+        async with asyncio.timeout(timeout_s):
+            while len(self.audio_in) < min_bytes:
+                self.audio_arrived.clear()
+                await self.audio_arrived.wait()
 
     async def wait_for_message(self, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
@@ -61,6 +69,7 @@ async def agent_server(
             async for message in connection:
                 if isinstance(message, bytes):
                     peer.audio_in += message
+                    peer.audio_arrived.set()
                     if echo:
                         await connection.send(message)
                 else:

@@ -101,6 +101,8 @@ class ProviderClient:
         self.codec = CODECS[provider]
         self.audio = bytearray()
         """Every audio payload the server sent, in the stream's outbound encoding, in order."""
+        self.audio_at: list[tuple[float, int]] = []
+        """When each audio message arrived (loop time) and how many bytes of audio it carried."""
         self.messages_received = 0
         self._chunk = 0
         self._arrived = asyncio.Event()
@@ -170,6 +172,7 @@ class ProviderClient:
                 message = self.wire.read(raw)
                 if message.audio is not None:
                     self.audio += message.audio
+                    self.audio_at.append((asyncio.get_running_loop().time(), len(message.audio)))
                 self._arrived.set()
         except ConnectionClosed:
             pass

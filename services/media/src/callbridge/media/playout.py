@@ -102,6 +102,14 @@ class Playout:
         return max(0.0, self._play_end - self._now())
 
     @property
+    def dry_at(self) -> float:
+        """When the provider will have played everything sent and queued so far (clock seconds)."""
+        queued = len(self._queue)
+        if not queued:
+            return self._play_end
+        return max(self._play_end, self._now()) + queued * self._frame_s
+
+    @property
     def queued_frames(self) -> int:
         return len(self._queue)
 

@@ -27,6 +27,7 @@ from callbridge.common.events import (
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
+from callbridge.media.agent_audio import AgentAudioFramer
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.agents.messages import (
     PARAMETERS_DROPPED,
@@ -62,9 +63,6 @@ logger = logging.getLogger(__name__)
 
 HANG_UP_TOOL = "hangUp"
 TIME_EXCEEDED_DRAIN_S = 15.0
-AGENT_TAIL_IDLE_S = 0.1
-"""After this long without agent audio, a part-filled frame is padded and sent: longer than the gaps of an
-agent streaming in real time (20-40 ms chunks), short enough to be heard as the end of the utterance."""
 
 
 class CallSession:
@@ -92,14 +90,11 @@ class CallSession:
         self._end_detail: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
-        self._agent_buffer = bytearray()
         # What the server read to recognise the provider, replayed before the socket's own messages.
         self._prefetched = collections.deque(prefetched)
-        self._agent_frame_bytes = agent.output_rate_hz * stream.frame_ms // 1000 * 2
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
-        self._tail_timer: asyncio.TimerHandle | None = None
         self._in_resampler: Resampler | None = None
-        self._out_resampler: Resampler | None = None
+        self._framer: AgentAudioFramer | None = None  # set when the stream has started
         self._log = log
         # Reports of bad input are rate-limited per call and kind (see ratelimit.py); the totals are exact.
         clock = asyncio.get_running_loop().time
@@ -133,7 +128,13 @@ class CallSession:
         if info is None:
             return
         self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
-        self._out_resampler = create_resampler(self._agent.output_rate_hz, info.out_rate_hz)
+        self._framer = AgentAudioFramer(
+            self._playout,
+            create_resampler(self._agent.output_rate_hz, info.out_rate_hz),
+            agent_rate_hz=self._agent.output_rate_hz,
+            frame_ms=self._stream.frame_ms,
+            spawn=self._spawn,
+        )
         self._playout.start(f"playout-{self.call.call_id}")
         await agent_connected
         if self._end_reason is not None:
@@ -272,51 +273,9 @@ class CallSession:
     # -- agent to caller (AgentListener) ------------------------------------------------------------
 
     async def on_agent_audio(self, pcm: bytes) -> None:
-        if self._end_reason is not None:
-            return
-        buffer = self._agent_buffer
-        frame_bytes = self._agent_frame_bytes
-        if not buffer and len(pcm) % frame_bytes == 0:
-            samples = np.frombuffer(pcm, dtype="<i2")  # whole frames, nothing pending: no copy
-        else:
-            buffer += pcm
-            self._arm_tail_flush()
-            if len(buffer) < frame_bytes:
-                return
-            usable = len(buffer) - len(buffer) % frame_bytes
-            samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
-            del buffer[:usable]
-        await self._play(samples)
-
-    async def _play(self, samples: npt.NDArray[np.int16]) -> None:
-        """Whole frames at the agent's rate, resampled to the provider's and queued for playout."""
-        frame_bytes = self._agent_frame_bytes
-        resampler = self._out_resampler
-        assert resampler is not None  # the agent is started only after the stream's start
-        step = frame_bytes // 2
-        for start in range(0, len(samples), step):
-            await self._playout.play(resampler.process(samples[start : start + step]))
-
-    def _arm_tail_flush(self) -> None:
-        """A frame can only leave whole; when the agent pauses, what is left of its turn is padded with
-        silence and sent, rather than waiting for the next turn (with Exotel's 100-200 ms frames that
-        would be most utterances' last words)."""
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-        self._tail_timer = asyncio.get_running_loop().call_later(AGENT_TAIL_IDLE_S, self._on_tail_idle)
-
-    def _on_tail_idle(self) -> None:
-        self._tail_timer = None
-        if self._agent_buffer and self._end_reason is None:
-            self._spawn(self._flush_tail(), "agent-tail")
-
-    async def _flush_tail(self) -> None:
-        buffer = self._agent_buffer
-        if not buffer:
-            return
-        padded = bytes(buffer) + bytes(self._agent_frame_bytes - len(buffer) % self._agent_frame_bytes)
-        buffer.clear()
-        await self._play(np.frombuffer(padded, dtype="<i2"))
+        framer = self._framer
+        if framer is not None and self._end_reason is None:
+            await framer.push(pcm)
 
     async def on_agent_message(self, message: AgentMessage) -> None:
         call_id = self.call.call_id
@@ -345,12 +304,8 @@ class CallSession:
             self._request_end(EndReason.CONNECTION_ERROR, error)
 
     async def _barge_in(self) -> None:
-        self._agent_buffer.clear()
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-            self._tail_timer = None
-        if self._out_resampler is not None:
-            self._out_resampler.reset()  # no filter tail of the cut turn leaks into the next
+        if self._framer is not None:
+            self._framer.clear()
         truncation = await self._playout.clear()
         metrics.BARGE_INS.inc()
         if truncation.heard_ms >= truncation.sent_ms and not truncation.dropped_frames:
@@ -396,6 +351,8 @@ class CallSession:
 
     async def _hang_up(self, invocation_id: str) -> None:
         """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
+        if self._framer is not None:
+            await self._framer.flush()  # the agent is done: its last part-frame need not wait
         drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
         if not drained:
             self._log.warning("hanging up before the agent's audio finished playing")
@@ -439,8 +396,8 @@ class CallSession:
     async def _finish(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
+        if self._framer is not None:
+            self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
         await self._dtmf.close()
