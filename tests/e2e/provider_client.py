@@ -161,6 +161,11 @@ class ProviderClient:
         if stop is not None:
             await self.send(stop)
 
+    async def wait_closed(self, timeout_s: float) -> None:
+        """Wait until the server has closed the stream."""
+        assert self._reader is not None
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout_s)
+
     @property
     def closed(self) -> bool:
         return self._reader is not None and self._reader.done()

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import numpy as np
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from callbridge.common.events import AgentToolInvoked, AgentTranscript, CallEnded
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import sinad_db, tone
-from callbridge.devkit.stack import RunningStack
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.helpers import create_call, events_of
+from tests.e2e.helpers import API_KEY, SECRET_KEY, create_call, events_of, get_call
 from tests.e2e.provider_client import provider_client
 
 RATE_HZ = 16000
@@ -142,3 +145,49 @@ async def test_odd_length_agent_audio_is_carried_not_shifted(
             await client.stop()
     sent = np.frombuffer(speech, dtype="<i2")
     np.testing.assert_array_equal(heard[: len(sent)], sent)
+
+
+async def test_an_agent_that_never_answers_its_handshake_ends_the_call_when_its_socket_closes(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect_timeout_s = 2.0
+    monkeypatch.setenv("CALLBRIDGE_AGENT_CONNECT_TIMEOUT_S", str(connect_timeout_s))
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # the TCP connection stays open; the HTTP upgrade is never answered
+
+    silent = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        async with run_stack(StackConfig(nats_url=nats_url, api_key=API_KEY, secret_key=SECRET_KEY)) as stack:
+            backend = {"websocket": {"url": f"ws://127.0.0.1:{port}/agent"}}
+            call = await create_call(stack, {"agentBackend": backend})
+            async with provider_client(call["joinUrl"], Provider.TWILIO) as client:
+                # Like a real provider, it streams the caller's audio in real time meanwhile: far more frames
+                # than media reads ahead while it waits for the agent.
+                frame = np.zeros(160, dtype=np.int16)
+                loop = asyncio.get_running_loop()
+                began = loop.time()
+                while not client.closed and loop.time() - began < connect_timeout_s + 15.0:
+                    with contextlib.suppress(ConnectionClosed):
+                        await client.send(client.media_message(frame))
+                    await asyncio.sleep(0.02)  # the provider's 20 ms frame clock
+                await client.wait_closed(timeout_s=1.0)
+                closed = datetime.now(UTC)
+            events = await events_of(nats_url, call["callId"])
+            record = await get_call(stack, call["callId"])
+    finally:
+        for writer in held:
+            writer.close()
+        silent.close()
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "connection_error"
+    assert ended.detail is not None
+    assert "agent unavailable" in ended.detail
+    joined, ended_at = datetime.fromisoformat(record["joined"]), datetime.fromisoformat(record["ended"])
+    # The provider socket closed a connect timeout after the join (not a close timeout later, its close
+    # frame stuck behind the frames nobody read), and the record says the call ended then.
+    assert (closed - joined).total_seconds() <= connect_timeout_s + 1.0, closed - joined
+    assert abs((ended_at - closed).total_seconds()) <= 0.5, (ended_at - joined, closed - joined)

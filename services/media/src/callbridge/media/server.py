@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from http import HTTPStatus
@@ -14,7 +15,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.http11 import Request, Response
 
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
@@ -48,16 +49,20 @@ class WebsocketsProviderSocket:
 
     def __init__(self, connection: ServerConnection) -> None:
         self._connection = connection
+        self._receiving = False
 
     async def recv(self) -> str | bytes | None:
         # decode=False: text frames arrive as their raw bytes, undecoded. The parser reads JSON from bytes
         # (orjson validates UTF-8 itself), so a frame that is not UTF-8 is one rejected frame, where
         # decoding here would make websockets fail the whole connection with 1007 and end the call. It also
         # saves building a str per frame.
+        self._receiving = True
         try:
             return await self._connection.recv(decode=False)
         except ConnectionClosed:
             return None
+        finally:
+            self._receiving = False
 
     async def send(self, message: str) -> bool:
         connection = self._connection
@@ -70,7 +75,28 @@ class WebsocketsProviderSocket:
         return True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._connection.close(code, reason)
+        """Close, and unless the call is still reading, discard what the provider sends meanwhile.
+
+        A provider streams until it reads our close frame; its answer comes behind that audio. Once nobody
+        reads, websockets stops reading at its queue limit, so the answer would never be read and the
+        close would wait out the close timeout, holding the call (and its end) for seconds.
+        """
+        discard = None
+        if not self._receiving:
+            self._receiving = True  # one reader at a time: the session's loop, or this
+            discard = asyncio.create_task(self._discard_incoming(), name="discard-provider-frames")
+        try:
+            await self._connection.close(code, reason)
+        finally:
+            if discard is not None:
+                discard.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await discard
+
+    async def _discard_incoming(self) -> None:
+        with contextlib.suppress(ConnectionClosed, ConcurrencyError):
+            while True:
+                await self._connection.recv(decode=False)
 
     @property
     def close_code(self) -> int | None:

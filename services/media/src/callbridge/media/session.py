@@ -95,6 +95,7 @@ class CallSession:
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
         self._in_resampler: Resampler | None = None
         self._framer: AgentAudioFramer | None = None  # set when the stream has started
+        self._finished = False
         self._log = log
         # Reports of bad input are rate-limited per call and kind (see ratelimit.py); the totals are exact.
         clock = asyncio.get_running_loop().time
@@ -278,6 +279,8 @@ class CallSession:
             await framer.push(pcm)
 
     async def on_agent_message(self, message: AgentMessage) -> None:
+        if self._finished:
+            return  # the record is final: nothing more is published for this call
         call_id = self.call.call_id
         if isinstance(message, PlaybackClearBuffer):
             await self._barge_in()
@@ -400,17 +403,14 @@ class CallSession:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
-        await self._dtmf.close()
-        try:
-            await self._agent.close()
-        except Exception:
-            self._log.error("closing the agent failed", exc_info=True)
-        await self._socket.close(1000, reason.value)
         current = asyncio.current_task()
         pending = [task for task in self._tasks if task is not current and not task.done()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        # The call ended when its end was decided: the record says so now, before the closing handshakes
+        # with the agent and the provider, which a peer that does not answer can hold for seconds.
+        self._finished = True
         await self._lifecycle.end(
             self.call.call_id,
             reason,
@@ -419,6 +419,12 @@ class CallSession:
             provider_errors=self._provider_errors,
             agent_messages_rejected=self._agent.messages_rejected,
         )
+        await self._dtmf.close()
+        try:
+            await self._agent.close()
+        except Exception:
+            self._log.error("closing the agent failed", exc_info=True)
+        await self._socket.close(1000, reason.value)
         metrics.CALLS_ENDED.labels(reason.value).inc()
         metrics.PROVIDER_ERRORS.inc(self._provider_errors)
         metrics.REPORTS_HELD_BACK.labels("frames_rejected").inc(self._rejected_limit.total_held_back)
