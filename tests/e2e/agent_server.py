@@ -38,6 +38,14 @@ class AgentPeer:
                 self.audio_arrived.clear()
                 await self.audio_arrived.wait()
 
+    async def wait_for_audio_ending(self, tail: bytes, timeout_s: float = 5.0) -> None:
+        """Wait until the caller audio received so far ends with ``tail`` (a barrier: everything callbridge
+        forwarded before it has arrived)."""
+        async with asyncio.timeout(timeout_s):
+            while not self.audio_in.endswith(tail):
+                self.audio_arrived.clear()
+                await self.audio_arrived.wait()
+
     async def wait_for_message(self, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
             while True:
@@ -53,9 +61,10 @@ Script = Callable[[AgentPeer], Awaitable[None]]
 
 @contextlib.asynccontextmanager
 async def agent_server(
-    script: Script | None = None, *, echo: bool = False
+    script: Script | None = None, *, echo: bool = False, echo_when: asyncio.Event | None = None
 ) -> AsyncIterator[tuple[str, list[AgentPeer]]]:
-    """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected."""
+    """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected. It echoes
+    the caller's audio with ``echo``, or while ``echo_when`` is set."""
     peers: list[AgentPeer] = []
 
     async def handler(connection: ServerConnection) -> None:
@@ -70,7 +79,7 @@ async def agent_server(
                 if isinstance(message, bytes):
                     peer.audio_in += message
                     peer.audio_arrived.set()
-                    if echo:
+                    if echo or (echo_when is not None and echo_when.is_set()):
                         await connection.send(message)
                 else:
                     peer.messages.append(orjson.loads(message))
