@@ -14,6 +14,7 @@ from callbridge.common.events import (
     CallJoined,
     DtmfReceived,
     MediaFormatNotice,
+    MediaFramesRejected,
     PlayoutTruncated,
     ProviderStreamError,
 )
@@ -137,7 +138,7 @@ async def test_agent_hang_up_after_the_goodbye(
     goodbye = tone(700.0, 0.7, 16000, -6.0).tobytes()
 
     async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
-        await asyncio.sleep(0.2)
+        await peer.wait_for_audio()  # the call is live: the caller's audio reaches the agent
         await peer.send_audio(goodbye)
         await peer.send_message(
             {"type": "client_tool_invocation", "toolName": "hangUp", "invocationId": "bye"}
@@ -256,11 +257,18 @@ async def test_telnyx_error_frames_become_call_events(stack: RunningStack, nats_
     assert (reported.code, reported.title) == ("100003", "malformed_frame")
 
 
-async def test_plivo_played_event_under_its_faq_name_is_accepted(stack: RunningStack) -> None:
-    sinad, _, recording = await _echo_sinad(stack, Provider.PLIVO, played_event="played")
+async def test_plivo_played_event_under_its_faq_name_is_accepted(stack: RunningStack, nats_url: str) -> None:
+    sinad, answer, recording = await _echo_sinad(stack, Provider.PLIVO, played_event="played")
     assert sinad >= 60.0
     played = [m for m in recording.marks if m.echoed_at_s is not None]
     assert len(played) >= 0.9 * len(recording.marks)
+    # The simulator answers every checkpoint whatever media makes of it: what shows that media accepted
+    # the answers is that none of them was rejected.
+    events = await events_of(nats_url, call_id_of(answer))
+    assert not [e for e in events if isinstance(e, MediaFramesRejected)]
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.rejected_frames == 0
 
 
 async def test_exotel_lenient_start_variants(stack: RunningStack) -> None:

@@ -177,7 +177,7 @@ async def test_agent_hang_up_waits_for_the_goodbye_to_play(stack: RunningStack, 
     goodbye = tone(700.0, 1.013, 16000, -6.0).tobytes()
 
     async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
-        await asyncio.sleep(0.2)
+        await peer.wait_for_audio()  # the call is live: the caller's audio reaches the agent
         await peer.send_audio(goodbye)
         await peer.send_message(
             {
@@ -413,7 +413,7 @@ async def test_a_socket_closed_without_stop_ends_the_call_as_hangup(
     }
     async with connect(call["joinUrl"], open_timeout=5) as twilio:
         await twilio.send(orjson.dumps(start).decode())
-        await asyncio.sleep(0.2)
+        await events_of(nats_url, call["callId"], until=CallJoined)
     # The socket closed here, with no `stop`: the caller's leg is gone.
     events = await events_of(nats_url, call["callId"])
     ended = events[-1]

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from callbridge.common.models.call import Call
@@ -104,3 +106,31 @@ async def _settle() -> None:
     """Let ready tasks, and those they wake in turn, run to their next wait (a few loop passes)."""
     for _ in range(5):
         await asyncio.sleep(0)
+
+
+def reference_ulaw_decode(codes: bytes) -> npt.NDArray[np.int16]:
+    """μ-law to 16-bit linear, sample by sample as in the ITU-T G.711 reference code (Sun's g711.c
+    ``ulaw2linear``): independent of callbridge's lookup tables, to check them against."""
+    out = []
+    for code in codes:
+        u = ~code & 0xFF
+        t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+        out.append(0x84 - t if u & 0x80 else t - 0x84)
+    return np.array(out, dtype=np.int16)
+
+
+def reference_alaw_decode(codes: bytes) -> npt.NDArray[np.int16]:
+    """A-law to 16-bit linear as in the reference code (``alaw2linear``), independent of the tables."""
+    out = []
+    for code in codes:
+        a = code ^ 0x55
+        t = (a & 0x0F) << 4
+        segment = (a & 0x70) >> 4
+        if segment == 0:
+            t += 8
+        elif segment == 1:
+            t += 0x108
+        else:
+            t = (t + 0x108) << (segment - 1)
+        out.append(t if a & 0x80 else -t)
+    return np.array(out, dtype=np.int16)

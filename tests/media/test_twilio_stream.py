@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
-from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
+from callbridge.media.audio.g711 import ulaw_encode
 from callbridge.media.providers.base import (
     Codec,
     Connected,
@@ -22,7 +22,13 @@ from callbridge.media.providers.base import (
     StreamOptions,
 )
 from callbridge.media.providers.twilio import TwilioMediaStream
-from tests.media.helpers import CALL, TWILIO_START, TWILIO_STREAM_SID, started_twilio
+from tests.media.helpers import (
+    CALL,
+    TWILIO_START,
+    TWILIO_STREAM_SID,
+    reference_ulaw_decode,
+    started_twilio,
+)
 
 STREAM_SID = TWILIO_STREAM_SID
 START = TWILIO_START
@@ -54,7 +60,7 @@ def test_media_is_decoded_from_mulaw() -> None:
     }
     parsed = stream.parse(orjson.dumps(message))
     assert isinstance(parsed, MediaReceived)
-    np.testing.assert_array_equal(parsed.pcm, ulaw_decode(ulaw_encode(pcm)))
+    np.testing.assert_array_equal(parsed.pcm, reference_ulaw_decode(ulaw_encode(pcm)))
 
 
 def test_alaw_streams_are_decoded_as_alaw() -> None:
