@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
-import uuid
 from collections.abc import Coroutine
 from typing import Any
 
@@ -14,29 +12,13 @@ import numpy.typing as npt
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
-from callbridge.common.events import (
-    AgentStateChanged,
-    AgentToolInvoked,
-    AgentTranscript,
-    DtmfReceived,
-    MediaFormatNotice,
-    MediaFramesRejected,
-    PlayoutTruncated,
-    ProviderStreamError,
-)
+from callbridge.common.events import DtmfReceived, MediaFormatNotice
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
+from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
-from callbridge.media.agents.messages import (
-    PARAMETERS_DROPPED,
-    AgentMessage,
-    ClientToolInvocation,
-    PlaybackClearBuffer,
-    StateChanged,
-    Transcript,
-)
 from callbridge.media.audio.resampler import Resampler, create_resampler
 from callbridge.media.config import MediaSettings
 from callbridge.media.dtmf import DtmfBatcher
@@ -56,12 +38,10 @@ from callbridge.media.providers.base import (
     Stopped,
     StreamInfo,
 )
-from callbridge.media.ratelimit import CallLog, RateLimiter, held_back_note
+from callbridge.media.ratelimit import CallLog
+from callbridge.media.reports import ProviderInputReports
 from callbridge.media.transport import ProviderSocket
 
-logger = logging.getLogger(__name__)
-
-HANG_UP_TOOL = "hangUp"
 TIME_EXCEEDED_DRAIN_S = 15.0
 
 
@@ -94,15 +74,10 @@ class CallSession:
         self._prefetched = collections.deque(prefetched)
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
         self._in_resampler: Resampler | None = None
-        self._framer: AgentAudioFramer | None = None  # set when the stream has started
-        self._finished = False
+        self._framer: AgentAudioFramer | None = None  # these two are set when the stream has started
+        self._bridge: AgentBridge | None = None
         self._log = log
-        # Reports of bad input are rate-limited per call and kind (see ratelimit.py); the totals are exact.
-        clock = asyncio.get_running_loop().time
-        self._rejected = 0
-        self._rejected_limit = RateLimiter(clock)
-        self._provider_errors = 0
-        self._provider_errors_limit = RateLimiter(clock)
+        self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -136,11 +111,22 @@ class CallSession:
             frame_ms=self._stream.frame_ms,
             spawn=self._spawn,
         )
+        self._bridge = AgentBridge(
+            self.call.call_id,
+            self._agent,
+            self._framer,
+            self._playout,
+            self._lifecycle,
+            self._log,
+            hang_up_drain_timeout_s=self._settings.hang_up_drain_timeout_s,
+            spawn=self._spawn,
+            request_end=self._request_end,
+        )
         self._playout.start(f"playout-{self.call.call_id}")
         await agent_connected
         if self._end_reason is not None:
             return
-        await self._agent.start(self)
+        await self._agent.start(self._bridge)
         self._arm_timers()
         # The hot loop: one awaited recv per message, no async-generator layers (measured: each layer
         # costs about 1 µs a message, 0.1 ms per call-second).
@@ -153,7 +139,7 @@ class CallSession:
             try:
                 parsed = self._stream.parse(message)
             except ProtocolError as exc:
-                self._reject(exc)
+                self._reports.frame_rejected(exc)
                 continue
             if isinstance(parsed, MediaReceived):
                 await self._on_caller_audio(parsed.pcm)
@@ -166,7 +152,7 @@ class CallSession:
             elif isinstance(parsed, Cleared):
                 self._playout.on_cleared()
             elif isinstance(parsed, ProviderErrorReported):
-                self._on_provider_error(parsed)
+                self._reports.provider_error(parsed)
             elif isinstance(parsed, Stopped):
                 self._request_end(EndReason.HANGUP, "provider sent stop")
                 break
@@ -188,7 +174,7 @@ class CallSession:
                     try:
                         parsed = self._stream.parse(message)
                     except ProtocolError as exc:
-                        self._reject(exc)
+                        self._reports.frame_rejected(exc)
                         continue
                     if isinstance(parsed, Started):
                         await self._on_started(parsed.info)
@@ -238,137 +224,6 @@ class CallSession:
             self._lifecycle.publish(MediaFormatNotice(call_id=self.call.call_id, detail=detail))
         self._stream.notices.clear()
 
-    def _on_provider_error(self, error: ProviderErrorReported) -> None:
-        """Counted; published and logged within the call's rate limit, each report saying how many it
-        stands for."""
-        self._provider_errors += 1
-        held_back = self._provider_errors_limit.allow()
-        if held_back is None:
-            return
-        self._log.report(
-            "provider reports %s %s: %s%s", error.code, error.title, error.detail, held_back_note(held_back)
-        )
-        self._lifecycle.publish(
-            ProviderStreamError(
-                call_id=self.call.call_id,
-                code=error.code,
-                title=error.title,
-                detail=error.detail,
-                suppressed=held_back,
-            )
-        )
-
-    def _reject(self, exc: ProtocolError) -> None:
-        """A frame that cannot be parsed is counted and skipped; published and logged within the call's
-        rate limit, each report saying how many frames it stands for."""
-        self._rejected += 1
-        metrics.FRAMES_REJECTED.inc()
-        held_back = self._rejected_limit.allow()
-        if held_back is None:
-            return
-        self._log.report("skipping malformed provider frame: %s%s", exc, held_back_note(held_back))
-        self._lifecycle.publish(
-            MediaFramesRejected(call_id=self.call.call_id, count=held_back + 1, detail=str(exc)[:200])
-        )
-
-    # -- agent to caller (AgentListener) ------------------------------------------------------------
-
-    async def on_agent_audio(self, pcm: bytes) -> None:
-        framer = self._framer
-        if framer is not None and self._end_reason is None:
-            await framer.push(pcm)
-
-    async def on_agent_message(self, message: AgentMessage) -> None:
-        if self._finished:
-            return  # the record is final: nothing more is published for this call
-        call_id = self.call.call_id
-        if isinstance(message, PlaybackClearBuffer):
-            await self._barge_in()
-        elif isinstance(message, Transcript):
-            self._lifecycle.publish(
-                AgentTranscript(
-                    call_id=call_id,
-                    role=message.role,
-                    text=message.text,
-                    delta=message.delta,
-                    final=message.final,
-                    ordinal=message.ordinal,
-                )
-            )
-        elif isinstance(message, StateChanged):
-            self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=message.state))
-        elif isinstance(message, ClientToolInvocation):
-            await self._on_tool(message)
-
-    def on_agent_closed(self, error: str | None) -> None:
-        if error is None:
-            self._request_end(EndReason.AGENT_HANGUP, "agent closed the connection")
-        else:
-            self._request_end(EndReason.CONNECTION_ERROR, error)
-
-    async def _barge_in(self) -> None:
-        if self._framer is not None:
-            self._framer.clear()
-        truncation = await self._playout.clear()
-        metrics.BARGE_INS.inc()
-        if truncation.heard_ms >= truncation.sent_ms and not truncation.dropped_frames:
-            return  # the turn had fully played: nothing was cut
-        self._lifecycle.publish(
-            PlayoutTruncated(
-                call_id=self.call.call_id,
-                turn=truncation.turn,
-                sent_ms=truncation.sent_ms,
-                acknowledged_ms=truncation.acknowledged_ms,
-                heard_ms=truncation.heard_ms,
-                dropped_frames=truncation.dropped_frames,
-            )
-        )
-
-    async def _on_tool(self, message: ClientToolInvocation) -> None:
-        name = message.tool_name
-        invocation_id = message.invocation_id or str(uuid.uuid4())
-        dropped = message.parameters.get(PARAMETERS_DROPPED)
-        if isinstance(dropped, str) and len(message.parameters) == 1:
-            self._log.warning("tool %s (%s): %s", name, invocation_id, dropped)
-        handled = name == HANG_UP_TOOL
-        self._lifecycle.publish(
-            AgentToolInvoked(
-                call_id=self.call.call_id,
-                tool_name=name,
-                invocation_id=invocation_id,
-                parameters=message.parameters,
-                handled=handled,
-            )
-        )
-        if handled:
-            self._spawn(self._hang_up(invocation_id), "hang-up")
-            return
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "errorType": "undefined",
-                "errorMessage": f"tool {name!r} is not implemented by callbridge",
-            }
-        )
-
-    async def _hang_up(self, invocation_id: str) -> None:
-        """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
-        if self._framer is not None:
-            await self._framer.flush()  # the agent is done: its last part-frame need not wait
-        drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
-        if not drained:
-            self._log.warning("hanging up before the agent's audio finished playing")
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "result": "call ended",
-                "responseType": "hang-up",
-            }
-        )
-        self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
-
     # -- timers and ending ------------------------------------------------------------------------
 
     def _arm_timers(self) -> None:
@@ -394,6 +249,8 @@ class CallSession:
         if self._end_reason is None:
             self._end_reason = reason
             self._end_detail = detail
+            if self._bridge is not None:
+                self._bridge.ending = True
             self._spawn(self._socket.close(1000, reason.value), "close-provider")
 
     async def _finish(self) -> None:
@@ -410,13 +267,14 @@ class CallSession:
         await asyncio.gather(*pending, return_exceptions=True)
         # The call ended when its end was decided: the record says so now, before the closing handshakes
         # with the agent and the provider, which a peer that does not answer can hold for seconds.
-        self._finished = True
+        if self._bridge is not None:
+            self._bridge.closed = True
         await self._lifecycle.end(
             self.call.call_id,
             reason,
             detail=self._end_detail,
-            rejected_frames=self._rejected,
-            provider_errors=self._provider_errors,
+            rejected_frames=self._reports.rejected_frames,
+            provider_errors=self._reports.provider_errors,
             agent_messages_rejected=self._agent.messages_rejected,
         )
         await self._dtmf.close()
@@ -426,9 +284,7 @@ class CallSession:
             self._log.error("closing the agent failed", exc_info=True)
         await self._socket.close(1000, reason.value)
         metrics.CALLS_ENDED.labels(reason.value).inc()
-        metrics.PROVIDER_ERRORS.inc(self._provider_errors)
-        metrics.REPORTS_HELD_BACK.labels("frames_rejected").inc(self._rejected_limit.total_held_back)
-        metrics.REPORTS_HELD_BACK.labels("provider_error").inc(self._provider_errors_limit.total_held_back)
+        self._reports.add_to_metrics()
         metrics.REPORTS_HELD_BACK.labels("log_line").inc(self._log.held_back)
         metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._playout.sends_dropped)
 
