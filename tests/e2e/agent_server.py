@@ -23,12 +23,28 @@ class AgentPeer:
     audio_in: bytearray = field(default_factory=bytearray)
     messages: list[dict[str, Any]] = field(default_factory=list)
     message_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    audio_arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send_audio(self, pcm: bytes) -> None:
         await self.connection.send(pcm)
 
     async def send_message(self, message: dict[str, Any]) -> None:
         await self.connection.send(orjson.dumps(message).decode())
+
+    async def wait_for_audio(self, min_bytes: int = 1, timeout_s: float = 5.0) -> None:
+        """Wait until callbridge has sent at least ``min_bytes`` of caller audio (the call is live)."""
+        async with asyncio.timeout(timeout_s):
+            while len(self.audio_in) < min_bytes:
+                self.audio_arrived.clear()
+                await self.audio_arrived.wait()
+
+    async def wait_for_audio_ending(self, tail: bytes, timeout_s: float = 5.0) -> None:
+        """Wait until the caller audio received so far ends with ``tail`` (a barrier: everything callbridge
+        forwarded before it has arrived)."""
+        async with asyncio.timeout(timeout_s):
+            while not self.audio_in.endswith(tail):
+                self.audio_arrived.clear()
+                await self.audio_arrived.wait()
 
     async def wait_for_message(self, kind: str, timeout_s: float = 5.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
@@ -45,9 +61,10 @@ Script = Callable[[AgentPeer], Awaitable[None]]
 
 @contextlib.asynccontextmanager
 async def agent_server(
-    script: Script | None = None, *, echo: bool = False
+    script: Script | None = None, *, echo: bool = False, echo_when: asyncio.Event | None = None
 ) -> AsyncIterator[tuple[str, list[AgentPeer]]]:
-    """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected."""
+    """Serve a scripted agent on a free port; yields its ws:// URL and the peers that connected. It echoes
+    the caller's audio with ``echo``, or while ``echo_when`` is set."""
     peers: list[AgentPeer] = []
 
     async def handler(connection: ServerConnection) -> None:
@@ -61,7 +78,8 @@ async def agent_server(
             async for message in connection:
                 if isinstance(message, bytes):
                     peer.audio_in += message
-                    if echo:
+                    peer.audio_arrived.set()
+                    if echo or (echo_when is not None and echo_when.is_set()):
                         await connection.send(message)
                 else:
                     peer.messages.append(orjson.loads(message))

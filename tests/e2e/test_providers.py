@@ -14,6 +14,7 @@ from callbridge.common.events import (
     CallJoined,
     DtmfReceived,
     MediaFormatNotice,
+    MediaFramesRejected,
     PlayoutTruncated,
     ProviderStreamError,
 )
@@ -25,8 +26,7 @@ from callbridge.devkit.simulators.errors import WebhookRejectedError
 from callbridge.devkit.simulators.telnyx import TelnyxStreamError
 from callbridge.devkit.stack import RunningStack
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.conftest import audio_sent_back
-from tests.e2e.test_twilio_call import events_of, get_call
+from tests.e2e.helpers import audio_sent_back, events_of, get_call, heard_span_s
 
 TONE_HZ = 1000.0
 PROVIDERS = list(Provider)
@@ -122,18 +122,13 @@ async def test_barge_in_clears_the_provider_and_reports_what_was_heard(
     # Within one frame of the clear, nothing more of the interrupted turn arrives.
     assert not [t for t in recording.outbound_media_at_s if t > clear_at + 0.001]
     assert recording.heard is not None
-    heard_s = heard_span_s_at(recording.heard, recording.heard_rate_hz)
+    heard_s = heard_span_s(recording.heard, recording.heard_rate_hz)
     assert 0.6 <= heard_s <= 1.0, heard_s
     events = await events_of(nats_url, call_id_of(answer))
     (truncated,) = [e for e in events if isinstance(e, PlayoutTruncated)]
     assert truncated.dropped_frames > 0
     frame_ms = round(recording.frame_s * 1000) if provider is not Provider.EXOTEL else 200
     assert abs(truncated.heard_ms - heard_s * 1000) <= max(60, frame_ms)
-
-
-def heard_span_s_at(pcm: np.ndarray, rate_hz: int, threshold: int = 200) -> float:
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
-    return 0.0 if len(loud) == 0 else float(loud[-1] - loud[0] + 1) / rate_hz
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -143,7 +138,7 @@ async def test_agent_hang_up_after_the_goodbye(
     goodbye = tone(700.0, 0.7, 16000, -6.0).tobytes()
 
     async def say_goodbye_and_hang_up(peer: AgentPeer) -> None:
-        await asyncio.sleep(0.2)
+        await peer.wait_for_audio()  # the call is live: the caller's audio reaches the agent
         await peer.send_audio(goodbye)
         await peer.send_message(
             {"type": "client_tool_invocation", "toolName": "hangUp", "invocationId": "bye"}
@@ -157,7 +152,7 @@ async def test_agent_hang_up_after_the_goodbye(
         await peers[0].wait_for_message("client_tool_result")
     assert recording.ended_by == "server"
     assert recording.heard is not None
-    assert heard_span_s_at(recording.heard, recording.heard_rate_hz) >= 0.69
+    assert heard_span_s(recording.heard, recording.heard_rate_hz) >= 0.69
     events = await events_of(nats_url, call_id_of(answer))
     ended = events[-1]
     assert isinstance(ended, CallEnded)
@@ -262,11 +257,18 @@ async def test_telnyx_error_frames_become_call_events(stack: RunningStack, nats_
     assert (reported.code, reported.title) == ("100003", "malformed_frame")
 
 
-async def test_plivo_played_event_under_its_faq_name_is_accepted(stack: RunningStack) -> None:
-    sinad, _, recording = await _echo_sinad(stack, Provider.PLIVO, played_event="played")
+async def test_plivo_played_event_under_its_faq_name_is_accepted(stack: RunningStack, nats_url: str) -> None:
+    sinad, answer, recording = await _echo_sinad(stack, Provider.PLIVO, played_event="played")
     assert sinad >= 60.0
     played = [m for m in recording.marks if m.echoed_at_s is not None]
     assert len(played) >= 0.9 * len(recording.marks)
+    # The simulator answers every checkpoint whatever media makes of it: what shows that media accepted
+    # the answers is that none of them was rejected.
+    events = await events_of(nats_url, call_id_of(answer))
+    assert not [e for e in events if isinstance(e, MediaFramesRejected)]
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.rejected_frames == 0
 
 
 async def test_exotel_lenient_start_variants(stack: RunningStack) -> None:

@@ -11,8 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from callbridge.devkit.signals import tone
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
-from tests.e2e.conftest import API_KEY, SECRET_KEY, twilio_for
-from tests.e2e.test_twilio_call import get_call
+from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
 
 
 @pytest.fixture

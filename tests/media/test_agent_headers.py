@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from uuid import uuid4
 
 import pytest
@@ -12,6 +14,7 @@ from callbridge.common.secrets import SecretBox
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.agents.base import AgentError
 from callbridge.media.agents.websocket import WebSocketAgent
+from callbridge.media.ratelimit import CallLog
 from tests.media.helpers import MEDIA_SECRET_KEY
 
 KEY = MEDIA_SECRET_KEY
@@ -35,7 +38,7 @@ async def test_the_agent_receives_the_opened_headers_and_a_wrong_key_is_a_clear_
     async with serve(handler, "127.0.0.1", port):
         agent = WebSocketAgent(
             sealed,
-            call_id=call_id,
+            log=CallLog.for_call(logging.getLogger(__name__), call_id, time.monotonic),
             decrypt=SecretBox(KEY).decrypt,
             connect_timeout_s=5,
             max_message_bytes=65536,
@@ -44,7 +47,7 @@ async def test_the_agent_receives_the_opened_headers_and_a_wrong_key_is_a_clear_
         await agent.close()
         other_key = WebSocketAgent(
             sealed,
-            call_id=call_id,
+            log=CallLog.for_call(logging.getLogger(__name__), call_id, time.monotonic),
             decrypt=SecretBox(KEY[::-1]).decrypt,
             connect_timeout_s=5,
             max_message_bytes=65536,

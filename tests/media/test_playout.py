@@ -9,18 +9,7 @@ import orjson
 import pytest
 
 from callbridge.media.playout import Playout
-from callbridge.media.providers.base import StreamOptions
-from callbridge.media.providers.twilio import TwilioMediaStream
-from tests.media.test_twilio_stream import CALL, START
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.media.helpers import TWILIO_START, FakeClock, started_twilio
 
 FRAME = np.zeros(160, dtype=np.int16)
 
@@ -37,8 +26,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def playout(sent: list[dict[str, object]], clock: FakeClock) -> Playout:
-    stream = TwilioMediaStream(CALL, StreamOptions())
-    stream.parse(orjson.dumps(START))
+    stream = started_twilio()
 
     async def send(message: str) -> bool:
         sent.append(orjson.loads(message))
@@ -69,17 +57,47 @@ async def test_frames_beyond_the_lead_wait_for_real_time(
 
 
 async def test_pacer_releases_queued_frames_as_time_passes(
-    playout: Playout, sent: list[dict[str, object]]
+    playout: Playout, sent: list[dict[str, object]], clock: FakeClock
 ) -> None:
     playout.start("pacer")
     try:
         for _ in range(15):  # 300 ms
             await playout.play(FRAME)
         assert media_count(sent) == 6
-        # The real clock drives the pacer here: after ~0.2 s everything has been sent.
-        playout._clock = __import__("time").monotonic
-        await asyncio.sleep(0.35)
+        # Each 20 ms of the clock lets one more frame within the 100 ms lead.
+        await clock.advance(0.020)
+        assert media_count(sent) == 7
+        await clock.advance(0.100)
+        assert media_count(sent) == 12
+        await clock.advance(1.0)
         assert media_count(sent) == 15
+        assert playout.queued_frames == 0
+    finally:
+        await playout.close()
+
+
+async def test_pacing_runs_on_the_event_loops_clock(sent: list[dict[str, object]]) -> None:
+    """Without a clock given, the playout reads and sleeps on the loop's clock: frames beyond the lead
+    leave as the loop's time passes, never all at once and never stuck, whatever the machine's uptime."""
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    async def send(message: str) -> bool:
+        sent.append(orjson.loads(message))
+        if media_count(sent) == 15:
+            done.set()
+        return True
+
+    playout = Playout(started_twilio(), send, lead_ms=100)
+    assert playout.clock.now() == pytest.approx(loop.time(), abs=0.01)
+    playout.start("pacer")
+    try:
+        began = loop.time()
+        for _ in range(15):  # 300 ms; 120 ms of it leaves at once
+            await playout.play(FRAME)
+        await asyncio.wait_for(done.wait(), timeout=5.0)
+        # The last of the 9 queued frames leaves when 160 ms of the first 280 ms have played.
+        assert loop.time() - began >= 0.150
     finally:
         await playout.close()
 
@@ -103,9 +121,9 @@ async def test_clear_drops_queued_frames_and_flags_pending_marks(
         await playout.play(FRAME)
     assert playout.on_mark("0.1")
     assert playout.on_mark("0.2")
-    clock.now += 0.05  # 50 ms later: by the clock, 50 ms of the 120 ms sent has played
+    await clock.advance(0.05)  # 50 ms later: by the clock, 50 ms of the 120 ms sent has played
     truncation = await playout.clear()
-    assert sent[-1] == {"event": "clear", "streamSid": START["streamSid"]}
+    assert sent[-1] == {"event": "clear", "streamSid": TWILIO_START["streamSid"]}
     assert truncation.turn == 0
     assert truncation.sent_ms == 120
     assert truncation.acknowledged_ms == 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import CallMedium, Provider, TelnyxCodec, TelnyxMedium
-from callbridge.media.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from callbridge.media.audio.g711 import alaw_encode, ulaw_decode, ulaw_encode
 from callbridge.media.providers.base import (
     ByteOrder,
     Codec,
@@ -32,6 +33,7 @@ from callbridge.media.providers.base import (
 )
 from callbridge.media.providers.registry import detect_provider, stream_for
 from callbridge.media.providers.telnyx import TelnyxMediaStream
+from tests.media.helpers import reference_alaw_decode, reference_ulaw_decode
 
 STREAM_ID = "32DE0DEA-53CB-4B21-89A4-9E1819C043BC"
 CALL_CONTROL_ID = "v2:T02llQxIyaRkhfRKxgAP8nY511EhFLizdvdUKJiSw8d6A9BborherQ"
@@ -161,12 +163,12 @@ def test_stereo_start_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("encoding", "encode", "decode"), [("PCMU", ulaw_encode, ulaw_decode), ("PCMA", alaw_encode, alaw_decode)]
+    ("encoding", "reference"), [("PCMU", reference_ulaw_decode), ("PCMA", reference_alaw_decode)]
 )
-def test_g711_media_is_decoded_bit_exact(encoding: str, encode: Any, decode: Any) -> None:
+def test_g711_media_is_decoded_bit_exact(encoding: str, reference: Any) -> None:
     stream = started(encoding)
-    codes = encode(tone(8000, 20))
-    np.testing.assert_array_equal(decoded(stream.parse(media(codes, seq=2))), decode(codes))
+    codes = bytes(range(256))  # every code, against the G.711 reference decoder
+    np.testing.assert_array_equal(decoded(stream.parse(media(codes, seq=2))), reference(codes))
 
 
 @pytest.mark.parametrize("order", ["big", "little"])
@@ -373,6 +375,39 @@ def test_a_reading_only_one_and_a_half_times_smoother_is_not_enough(caplog: pyte
     assert [r.getMessage() for r in caplog.records] == [
         f"call {CALL.call_id}: Telnyx L16 byte order not evident from the audio; keeping big-endian"
     ]
+
+
+def test_garbage_short_and_odd_frames_do_not_vote_on_the_byte_order_but_real_speech_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = started("L16", RATE_16K, byte_order="big")
+    speech = speech_like(30, seed=3)
+    little = [pcm.astype("<i2").tobytes() for pcm in speech]
+    rng = np.random.default_rng(11)
+    garbage: list[bytes] = [
+        *(frame + b"\x00" for frame in little[:10]),  # odd length: rejected, so it must not vote
+        *(b"\x01\x00\x00\x00" for _ in range(10)),  # 2 samples that read smoothly little-endian only
+        *(frame[:8] for frame in little[:10]),  # 4 samples of speech: too short to be a frame
+        *(frame[:330] for frame in little[:10]),  # not a whole number of 10 ms
+        *(np.tile(np.array([0, 3], "<i2"), 160).tobytes() for _ in range(10)),  # quieter than any voice
+        *(rng.integers(-32768, 32767, 320, dtype=np.int16).astype("<i2").tobytes() for _ in range(5)),
+    ]
+    seq = 2
+    with caplog.at_level(logging.WARNING, logger="callbridge.media.providers.telnyx"):
+        for payload in garbage:
+            with contextlib.suppress(ProtocolError):
+                stream.parse(media(payload, seq=seq))
+            seq += 1
+        assert stream.l16_byte_order == "big"
+        assert not stream.l16_byte_order_switched
+        assert not caplog.records
+        # Real little-endian speech still tells the order, after all that garbage.
+        for payload in little:
+            stream.parse(media(payload, seq=seq))
+            seq += 1
+    assert stream.l16_byte_order_switched
+    (warning,) = caplog.records
+    assert "little-endian" in warning.getMessage()
 
 
 # -- reordering --------------------------------------------------------------------------------------

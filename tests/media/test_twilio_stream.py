@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
-from uuid import uuid4
 
 import numpy as np
 import orjson
 import pytest
 
-from callbridge.common.models.call import Call
-from callbridge.media.audio.g711 import ulaw_decode, ulaw_encode
+from callbridge.media.audio.g711 import ulaw_encode
 from callbridge.media.providers.base import (
     Codec,
     Connected,
@@ -25,28 +22,17 @@ from callbridge.media.providers.base import (
     StreamOptions,
 )
 from callbridge.media.providers.twilio import TwilioMediaStream
+from tests.media.helpers import (
+    CALL,
+    TWILIO_START,
+    TWILIO_STREAM_SID,
+    reference_ulaw_decode,
+    started_twilio,
+)
 
-STREAM_SID = "MZ" + "a" * 32
-CALL = Call(call_id=uuid4(), created=datetime.now(UTC))
-START = {
-    "event": "start",
-    "sequenceNumber": "1",
-    "start": {
-        "accountSid": "AC" + "b" * 32,
-        "streamSid": STREAM_SID,
-        "callSid": "CA" + "c" * 32,
-        "tracks": ["inbound"],
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-        "customParameters": {"callId": "123"},
-    },
-    "streamSid": STREAM_SID,
-}
-
-
-def started() -> TwilioMediaStream:
-    stream = TwilioMediaStream(CALL, StreamOptions())
-    stream.parse(orjson.dumps(START))
-    return stream
+STREAM_SID = TWILIO_STREAM_SID
+START = TWILIO_START
+started = started_twilio
 
 
 def test_connected_and_start_give_the_stream_parameters() -> None:
@@ -74,7 +60,7 @@ def test_media_is_decoded_from_mulaw() -> None:
     }
     parsed = stream.parse(orjson.dumps(message))
     assert isinstance(parsed, MediaReceived)
-    np.testing.assert_array_equal(parsed.pcm, ulaw_decode(ulaw_encode(pcm)))
+    np.testing.assert_array_equal(parsed.pcm, reference_ulaw_decode(ulaw_encode(pcm)))
 
 
 def test_alaw_streams_are_decoded_as_alaw() -> None:

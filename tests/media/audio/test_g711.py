@@ -16,6 +16,7 @@ from callbridge.media.audio.g711 import (
     ulaw_decode,
     ulaw_encode,
 )
+from tests.media.helpers import reference_alaw_decode, reference_ulaw_decode
 
 
 def _import_audioop() -> ModuleType | None:
@@ -160,3 +161,21 @@ def test_encoders_reject_non_int16_pcm() -> None:
         ulaw_encode(np.zeros(160, dtype=np.float32))  # wrong dtype on purpose
     with pytest.raises(TypeError, match="int16"):
         alaw_encode(np.zeros(160, dtype=np.int32))  # wrong dtype on purpose
+
+
+@needs_audioop
+def test_the_reference_decoders_the_stream_tests_use_match_audioop() -> None:
+    assert audioop is not None
+    np.testing.assert_array_equal(
+        reference_ulaw_decode(ALL_CODES), np.frombuffer(audioop.ulaw2lin(ALL_CODES, 2), dtype=np.int16)
+    )
+    np.testing.assert_array_equal(
+        reference_alaw_decode(ALL_CODES), np.frombuffer(audioop.alaw2lin(ALL_CODES, 2), dtype=np.int16)
+    )
+
+
+def test_the_reference_decoders_give_the_published_extremes_and_zeros() -> None:
+    # μ-law: 0x80/0x00 are the largest magnitudes (8031 x 4 = 32124), 0xFF and 0x7F both zero; A-law:
+    # 0xAA/0x2A the largest (4032 x 8 = 32256), 0xD5/0x55 the smallest steps (+-8).
+    assert reference_ulaw_decode(bytes([0x80, 0x00, 0xFF, 0x7F])).tolist() == [32124, -32124, 0, 0]
+    assert reference_alaw_decode(bytes([0xAA, 0x2A, 0xD5, 0x55])).tolist() == [32256, -32256, 8, -8]

@@ -60,6 +60,10 @@ class CallEnded(CallEvent):
     rejected_frames: int = Field(
         default=0, description="Provider frames that could not be parsed and were skipped."
     )
+    provider_errors: int = Field(default=0, description="Errors the provider reported on the media stream.")
+    agent_messages_rejected: int = Field(
+        default=0, description="Agent data messages that could not be parsed and were skipped."
+    )
 
 
 class DtmfReceived(CallEvent):
@@ -107,6 +111,9 @@ class ProviderStreamError(CallEvent):
     code: str
     title: str
     detail: str
+    suppressed: int = Field(
+        default=0, description="Errors of this call not published since the previous one (rate limit)."
+    )
 
 
 class ProviderStatusReceived(CallEvent):
@@ -131,7 +138,9 @@ class MediaFormatNotice(CallEvent):
 
 
 class MediaFramesRejected(CallEvent):
-    """A provider frame could not be parsed; published once per call, the rest are counted."""
+    """Provider frames could not be parsed and were skipped. Rate-limited per call: ``count`` is this frame
+    and those rejected since the previous event (the call's total is on ``ended``); ``detail`` is this
+    frame's."""
 
     EVENT = "media.rejected"
     count: int

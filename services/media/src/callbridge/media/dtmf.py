@@ -35,6 +35,11 @@ class DtmfBatcher:
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
 
+    @property
+    def pending(self) -> str:
+        """Digits waiting for the pause to end."""
+        return "".join(self._digits)
+
     def press(self, digit: str) -> None:
         if self._handling.ignore:
             return

@@ -62,14 +62,28 @@ class CallLifecycle:
         return updated
 
     async def end(
-        self, call_id: UUID, reason: EndReason, *, detail: str | None = None, rejected_frames: int = 0
+        self,
+        call_id: UUID,
+        reason: EndReason,
+        *,
+        detail: str | None = None,
+        rejected_frames: int = 0,
+        provider_errors: int = 0,
+        agent_messages_rejected: int = 0,
     ) -> bool:
-        """Make the record final and publish ``ended``; False if the call had ended already."""
+        """Make the record final and publish ``ended`` with the call's counts; False if it had ended."""
         ended = await finish_call(
             self._calls, call_id, reason, detail=detail, rejected_frames=rejected_frames
         )
         if ended is None:
             return False
+        if provider_errors or agent_messages_rejected:
+            ended = ended.model_copy(
+                update={
+                    "provider_errors": provider_errors,
+                    "agent_messages_rejected": agent_messages_rejected,
+                }
+            )
         self.publish(ended)
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True

@@ -15,6 +15,26 @@ FRAMES_REJECTED = Counter(
 FRAMES_DROPPED = Counter(
     "callbridge_media_frames_dropped_total", "Agent frames dropped (barge-in, queue limit, peer not reading)"
 )
+PROVIDER_ERRORS = Counter(
+    "callbridge_media_provider_errors_total",
+    "Errors providers reported on media streams (Telnyx error frames)",
+)
+REPORTS_HELD_BACK = Counter(
+    "callbridge_media_reports_held_back_total",
+    "Events and warning lines about bad input not emitted because of a call's rate limit",
+    ["kind"],
+)
+AGENT_MESSAGES_REJECTED = Counter(
+    "callbridge_media_agent_messages_rejected_total",
+    "Agent data messages that were not valid and were skipped",
+)
+AGENT_MESSAGES_IGNORED = Counter(
+    "callbridge_media_agent_messages_ignored_total", "Valid agent data messages of a type callbridge ignores"
+)
+AGENT_FRAMES_DROPPED = Counter(
+    "callbridge_media_agent_frames_dropped_total",
+    "Caller audio frames not sent to an agent that stopped reading",
+)
 BARGE_INS = Counter("callbridge_media_barge_ins_total", "playback_clear_buffer requests carried out")
 JOINS_REFUSED = Counter("callbridge_media_joins_refused_total", "Join attempts refused", ["reason"])
 EVENT_LOOP_LAG = Gauge("callbridge_media_event_loop_lag_seconds", "How late the last 0.5 s loop tick fired")

@@ -16,13 +16,13 @@ import asyncio
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from callbridge.media.clock import Clock, LoopClock
 from callbridge.media.providers.base import ProviderStream
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Playout:
         send: Callable[[str], Awaitable[bool]],
         *,
         lead_ms: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self._stream = stream
         self._send = send
@@ -64,7 +64,9 @@ class Playout:
         self._frame_ms = stream.frame_ms
         self._frame_s = stream.frame_ms / 1000
         self._max_queued_frames = MAX_QUEUED_MS // stream.frame_ms
-        self._clock = clock
+        self.clock: Clock = clock or LoopClock()
+        """What pacing reads and sleeps on (the event loop's clock unless a test gives its own)."""
+        self._now = self.clock.now
         self._queue: collections.deque[str] = collections.deque()
         self._pending: collections.deque[_PendingMark] = collections.deque()
         self._pending_names: set[str] = set()
@@ -97,7 +99,15 @@ class Playout:
     @property
     def ahead_s(self) -> float:
         """How much sent audio the provider has not played yet, by our clock model."""
-        return max(0.0, self._play_end - self._clock())
+        return max(0.0, self._play_end - self._now())
+
+    @property
+    def dry_at(self) -> float:
+        """When the provider will have played everything sent and queued so far (clock seconds)."""
+        queued = len(self._queue)
+        if not queued:
+            return self._play_end
+        return max(self._play_end, self._now()) + queued * self._frame_s
 
     @property
     def queued_frames(self) -> int:
@@ -107,7 +117,7 @@ class Playout:
         """Queue one frame (``frame_ms`` at the provider's rate); it leaves at once when within the lead."""
         message = self._stream.media_message(pcm)
         self._drained.clear()
-        if not self._queue and self._play_end - self._clock() <= self._lead_s:
+        if not self._queue and self._play_end - self._now() <= self._lead_s:
             await self._send_frame(message)
             return
         if len(self._queue) >= self._max_queued_frames:
@@ -119,7 +129,7 @@ class Playout:
     async def _send_frame(self, message: str) -> None:
         self._seq += 1
         name = f"{self.turn}.{self._seq}"
-        now = self._clock()
+        now = self._now()
         self._play_end = max(self._play_end, now) + self._frame_s
         self._pending.append(_PendingMark(name, self.turn))
         self._pending_names.add(name)
@@ -136,9 +146,9 @@ class Playout:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                ahead = self._play_end - self._clock()
+                ahead = self._play_end - self._now()
                 if ahead > self._lead_s:
-                    await asyncio.sleep(ahead - self._lead_s)
+                    await self.clock.sleep(ahead - self._lead_s)
                     continue
                 await self._send_frame(self._queue.popleft())
 
@@ -187,7 +197,7 @@ class Playout:
         )
         self.turn += 1
         self._turn_sent_ms = self._turn_acked_ms = 0
-        self._play_end = self._clock()  # the provider's buffer is empty once it has the clear
+        self._play_end = self._now()  # the provider's buffer is empty once it has the clear
         # Always send the clear, even with nothing queued here: the provider may still be playing
         # audio it already has (reference §1.5).
         if not await self._send(self._stream.clear_message()):

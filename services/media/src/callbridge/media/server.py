@@ -6,6 +6,7 @@ NATS is connected too, so a NATS blip takes the replica out of rotation without 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.http11 import Request, Response
 
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
@@ -32,6 +33,7 @@ from callbridge.media.config import MediaSettings
 from callbridge.media.lifecycle import CallLifecycle, CallUnavailableError
 from callbridge.media.providers.base import StreamOptions
 from callbridge.media.providers.registry import detect_provider, stream_for, supported
+from callbridge.media.ratelimit import CallLog
 from callbridge.media.session import CallSession
 
 logger = logging.getLogger(__name__)
@@ -52,12 +54,20 @@ class WebsocketsProviderSocket:
 
     def __init__(self, connection: ServerConnection) -> None:
         self._connection = connection
+        self._receiving = False
 
     async def recv(self) -> str | bytes | None:
+        # decode=False: text frames arrive as their raw bytes, undecoded. The parser reads JSON from bytes
+        # (orjson validates UTF-8 itself), so a frame that is not UTF-8 is one rejected frame, where
+        # decoding here would make websockets fail the whole connection with 1007 and end the call. It also
+        # saves building a str per frame.
+        self._receiving = True
         try:
-            return await self._connection.recv()
+            return await self._connection.recv(decode=False)
         except ConnectionClosed:
             return None
+        finally:
+            self._receiving = False
 
     async def send(self, message: str) -> bool:
         connection = self._connection
@@ -70,7 +80,28 @@ class WebsocketsProviderSocket:
         return True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self._connection.close(code, reason)
+        """Close, and unless the call is still reading, discard what the provider sends meanwhile.
+
+        A provider streams until it reads our close frame; its answer comes behind that audio. Once nobody
+        reads, websockets stops reading at its queue limit, so the answer would never be read and the
+        close would wait out the close timeout, holding the call (and its end) for seconds.
+        """
+        discard = None
+        if not self._receiving:
+            self._receiving = True  # one reader at a time: the session's loop, or this
+            discard = asyncio.create_task(self._discard_incoming(), name="discard-provider-frames")
+        try:
+            await self._connection.close(code, reason)
+        finally:
+            if discard is not None:
+                discard.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await discard
+
+    async def _discard_incoming(self) -> None:
+        with contextlib.suppress(ConnectionClosed, ConcurrencyError):
+            while True:
+                await self._connection.recv(decode=False)
 
     @property
     def close_code(self) -> int | None:
@@ -153,12 +184,17 @@ class MediaServer:
             await connection.close(CLOSE_UNKNOWN_PROVIDER, detail)
             await self._lifecycle.end(call.call_id, EndReason.CONNECTION_ERROR, detail=detail)
             return
+        # One log per call, its warnings rate-limited together, for the session, stream and agent.
+        log = CallLog.for_call(
+            logging.getLogger(CallSession.__module__), call.call_id, asyncio.get_running_loop().time
+        )
         session = CallSession(
             call,
             socket,
-            stream_for(provider, call, self._stream_options),
+            stream_for(provider, call, self._stream_options, log),
             create_agent(
                 call,
+                log,
                 decrypt=self._secret_box.decrypt,
                 connect_timeout_s=self._settings.agent_connect_timeout_s,
                 max_message_bytes=self._settings.max_message_bytes,
@@ -166,6 +202,7 @@ class MediaServer:
             self._lifecycle,
             self._settings,
             self._tracer,
+            log,
             prefetched,
         )
         self.sessions.add(session)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
-import uuid
 from collections.abc import Coroutine
 from typing import Any
 
@@ -14,19 +12,12 @@ import numpy.typing as npt
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
-from callbridge.common.events import (
-    AgentStateChanged,
-    AgentToolInvoked,
-    AgentTranscript,
-    DtmfReceived,
-    MediaFormatNotice,
-    MediaFramesRejected,
-    PlayoutTruncated,
-    ProviderStreamError,
-)
+from callbridge.common.events import DtmfReceived, MediaFormatNotice
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
+from callbridge.media.agent_audio import AgentAudioFramer
+from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import Resampler, create_resampler
 from callbridge.media.config import MediaSettings
@@ -47,15 +38,11 @@ from callbridge.media.providers.base import (
     Stopped,
     StreamInfo,
 )
+from callbridge.media.ratelimit import CallLog
+from callbridge.media.reports import ProviderInputReports
 from callbridge.media.transport import ProviderSocket
 
-logger = logging.getLogger(__name__)
-
-HANG_UP_TOOL = "hangUp"
 TIME_EXCEEDED_DRAIN_S = 15.0
-AGENT_TAIL_IDLE_S = 0.1
-"""After this long without agent audio, a part-filled frame is padded and sent: longer than the gaps of an
-agent streaming in real time (20-40 ms chunks), short enough to be heard as the end of the utterance."""
 
 
 class CallSession:
@@ -68,6 +55,7 @@ class CallSession:
         lifecycle: CallLifecycle,
         settings: MediaSettings,
         tracer: Tracer,
+        log: CallLog,
         prefetched: tuple[str | bytes, ...] = (),
     ) -> None:
         self.call = call
@@ -82,16 +70,14 @@ class CallSession:
         self._end_detail: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
-        self._agent_buffer = bytearray()
         # What the server read to recognise the provider, replayed before the socket's own messages.
         self._prefetched = collections.deque(prefetched)
-        self._agent_frame_bytes = agent.output_rate_hz * stream.frame_ms // 1000 * 2
         self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
-        self._tail_timer: asyncio.TimerHandle | None = None
         self._in_resampler: Resampler | None = None
-        self._out_resampler: Resampler | None = None
-        self._rejected = 0
-        self._log = logging.LoggerAdapter(logger, {"call_id": str(call.call_id)})
+        self._framer: AgentAudioFramer | None = None  # these two are set when the stream has started
+        self._bridge: AgentBridge | None = None
+        self._log = log
+        self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -106,7 +92,7 @@ class CallSession:
             try:
                 await self._run()
             except Exception as exc:  # anything unexpected ends this call, never the replica
-                self._log.exception("call %s failed", self.call.call_id)
+                self._log.error("failed", exc_info=exc)
                 self._request_end(EndReason.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
             finally:
                 await self._finish()
@@ -118,12 +104,29 @@ class CallSession:
         if info is None:
             return
         self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
-        self._out_resampler = create_resampler(self._agent.output_rate_hz, info.out_rate_hz)
+        self._framer = AgentAudioFramer(
+            self._playout,
+            create_resampler(self._agent.output_rate_hz, info.out_rate_hz),
+            agent_rate_hz=self._agent.output_rate_hz,
+            frame_ms=self._stream.frame_ms,
+            spawn=self._spawn,
+        )
+        self._bridge = AgentBridge(
+            self.call.call_id,
+            self._agent,
+            self._framer,
+            self._playout,
+            self._lifecycle,
+            self._log,
+            hang_up_drain_timeout_s=self._settings.hang_up_drain_timeout_s,
+            spawn=self._spawn,
+            request_end=self._request_end,
+        )
         self._playout.start(f"playout-{self.call.call_id}")
         await agent_connected
         if self._end_reason is not None:
             return
-        await self._agent.start(self)
+        await self._agent.start(self._bridge)
         self._arm_timers()
         # The hot loop: one awaited recv per message, no async-generator layers (measured: each layer
         # costs about 1 µs a message, 0.1 ms per call-second).
@@ -136,7 +139,7 @@ class CallSession:
             try:
                 parsed = self._stream.parse(message)
             except ProtocolError as exc:
-                self._reject(exc)
+                self._reports.frame_rejected(exc)
                 continue
             if isinstance(parsed, MediaReceived):
                 await self._on_caller_audio(parsed.pcm)
@@ -149,7 +152,7 @@ class CallSession:
             elif isinstance(parsed, Cleared):
                 self._playout.on_cleared()
             elif isinstance(parsed, ProviderErrorReported):
-                self._on_provider_error(parsed)
+                self._reports.provider_error(parsed)
             elif isinstance(parsed, Stopped):
                 self._request_end(EndReason.HANGUP, "provider sent stop")
                 break
@@ -171,7 +174,7 @@ class CallSession:
                     try:
                         parsed = self._stream.parse(message)
                     except ProtocolError as exc:
-                        self._reject(exc)
+                        self._reports.frame_rejected(exc)
                         continue
                     if isinstance(parsed, Started):
                         await self._on_started(parsed.info)
@@ -193,7 +196,7 @@ class CallSession:
             media_format=info.media_format,
         )
         self.call = await self._lifecycle.started(self.call, details)
-        self._log.info("call %s joined: stream %s, %s", self.call.call_id, info.stream_id, info.media_format)
+        self._log.info("joined: stream %s, %s", info.stream_id, info.media_format)
 
     async def _connect_agent(self) -> None:
         try:
@@ -221,169 +224,6 @@ class CallSession:
             self._lifecycle.publish(MediaFormatNotice(call_id=self.call.call_id, detail=detail))
         self._stream.notices.clear()
 
-    def _on_provider_error(self, error: ProviderErrorReported) -> None:
-        self._log.warning(
-            "call %s: provider reports %s %s: %s", self.call.call_id, error.code, error.title, error.detail
-        )
-        self._lifecycle.publish(
-            ProviderStreamError(
-                call_id=self.call.call_id, code=error.code, title=error.title, detail=error.detail
-            )
-        )
-
-    def _reject(self, exc: ProtocolError) -> None:
-        """A frame that cannot be parsed is counted and skipped; the first one per call is logged."""
-        self._rejected += 1
-        metrics.FRAMES_REJECTED.inc()
-        if self._rejected == 1:
-            self._log.warning("call %s: skipping malformed provider frame: %s", self.call.call_id, exc)
-            self._lifecycle.publish(
-                MediaFramesRejected(call_id=self.call.call_id, count=1, detail=str(exc)[:200])
-            )
-
-    # -- agent to caller (AgentListener) ------------------------------------------------------------
-
-    async def on_agent_audio(self, pcm: bytes) -> None:
-        if self._end_reason is not None:
-            return
-        buffer = self._agent_buffer
-        frame_bytes = self._agent_frame_bytes
-        if not buffer and len(pcm) % frame_bytes == 0:
-            samples = np.frombuffer(pcm, dtype="<i2")  # whole frames, nothing pending: no copy
-        else:
-            buffer += pcm
-            self._arm_tail_flush()
-            if len(buffer) < frame_bytes:
-                return
-            usable = len(buffer) - len(buffer) % frame_bytes
-            samples = np.frombuffer(bytes(buffer[:usable]), dtype="<i2")
-            del buffer[:usable]
-        await self._play(samples)
-
-    async def _play(self, samples: npt.NDArray[np.int16]) -> None:
-        """Whole frames at the agent's rate, resampled to the provider's and queued for playout."""
-        frame_bytes = self._agent_frame_bytes
-        resampler = self._out_resampler
-        assert resampler is not None  # the agent is started only after the stream's start
-        step = frame_bytes // 2
-        for start in range(0, len(samples), step):
-            await self._playout.play(resampler.process(samples[start : start + step]))
-
-    def _arm_tail_flush(self) -> None:
-        """A frame can only leave whole; when the agent pauses, what is left of its turn is padded with
-        silence and sent, rather than waiting for the next turn (with Exotel's 100-200 ms frames that
-        would be most utterances' last words)."""
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-        self._tail_timer = asyncio.get_running_loop().call_later(AGENT_TAIL_IDLE_S, self._on_tail_idle)
-
-    def _on_tail_idle(self) -> None:
-        self._tail_timer = None
-        if self._agent_buffer and self._end_reason is None:
-            self._spawn(self._flush_tail(), "agent-tail")
-
-    async def _flush_tail(self) -> None:
-        buffer = self._agent_buffer
-        if not buffer:
-            return
-        padded = bytes(buffer) + bytes(self._agent_frame_bytes - len(buffer) % self._agent_frame_bytes)
-        buffer.clear()
-        await self._play(np.frombuffer(padded, dtype="<i2"))
-
-    async def on_agent_message(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        call_id = self.call.call_id
-        if kind == "playback_clear_buffer":
-            await self._barge_in()
-        elif kind == "transcript":
-            role = message.get("role")
-            if role in ("user", "agent"):
-                self._lifecycle.publish(
-                    AgentTranscript(
-                        call_id=call_id,
-                        role=role,
-                        text=_str_or_none(message.get("text")),
-                        delta=_str_or_none(message.get("delta")),
-                        final=bool(message.get("final", False)),
-                        ordinal=message.get("ordinal") if isinstance(message.get("ordinal"), int) else None,
-                    )
-                )
-        elif kind == "state":
-            self._lifecycle.publish(AgentStateChanged(call_id=call_id, state=str(message.get("state"))))
-        elif kind == "client_tool_invocation":
-            await self._on_tool(message)
-
-    def on_agent_closed(self, error: str | None) -> None:
-        if error is None:
-            self._request_end(EndReason.AGENT_HANGUP, "agent closed the connection")
-        else:
-            self._request_end(EndReason.CONNECTION_ERROR, error)
-
-    async def _barge_in(self) -> None:
-        self._agent_buffer.clear()
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
-            self._tail_timer = None
-        if self._out_resampler is not None:
-            self._out_resampler.reset()  # no filter tail of the cut turn leaks into the next
-        truncation = await self._playout.clear()
-        metrics.BARGE_INS.inc()
-        if truncation.heard_ms >= truncation.sent_ms and not truncation.dropped_frames:
-            return  # the turn had fully played: nothing was cut
-        self._lifecycle.publish(
-            PlayoutTruncated(
-                call_id=self.call.call_id,
-                turn=truncation.turn,
-                sent_ms=truncation.sent_ms,
-                acknowledged_ms=truncation.acknowledged_ms,
-                heard_ms=truncation.heard_ms,
-                dropped_frames=truncation.dropped_frames,
-            )
-        )
-
-    async def _on_tool(self, message: dict[str, Any]) -> None:
-        name = str(message.get("toolName", ""))
-        invocation_id = str(message.get("invocationId") or uuid.uuid4())
-        parameters = message.get("parameters") if isinstance(message.get("parameters"), dict) else {}
-        handled = name == HANG_UP_TOOL
-        self._lifecycle.publish(
-            AgentToolInvoked(
-                call_id=self.call.call_id,
-                tool_name=name[:64],
-                invocation_id=invocation_id[:128],
-                parameters=parameters or {},
-                handled=handled,
-            )
-        )
-        if handled:
-            self._spawn(self._hang_up(invocation_id), "hang-up")
-            return
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "errorType": "undefined",
-                "errorMessage": f"tool {name!r} is not implemented by callbridge",
-            }
-        )
-
-    async def _hang_up(self, invocation_id: str) -> None:
-        """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
-        drained = await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s)
-        if not drained:
-            self._log.warning(
-                "call %s: hanging up before the agent's audio finished playing", self.call.call_id
-            )
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "result": "call ended",
-                "responseType": "hang-up",
-            }
-        )
-        self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
-
     # -- timers and ending ------------------------------------------------------------------------
 
     def _arm_timers(self) -> None:
@@ -409,30 +249,43 @@ class CallSession:
         if self._end_reason is None:
             self._end_reason = reason
             self._end_detail = detail
+            if self._bridge is not None:
+                self._bridge.ending = True
             self._spawn(self._socket.close(1000, reason.value), "close-provider")
 
     async def _finish(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        if self._tail_timer is not None:
-            self._tail_timer.cancel()
+        if self._framer is not None:
+            self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
-        await self._dtmf.close()
-        try:
-            await self._agent.close()
-        except Exception:
-            self._log.exception("call %s: closing the agent failed", self.call.call_id)
-        await self._socket.close(1000, reason.value)
         current = asyncio.current_task()
         pending = [task for task in self._tasks if task is not current and not task.done()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        # The call ended when its end was decided: the record says so now, before the closing handshakes
+        # with the agent and the provider, which a peer that does not answer can hold for seconds.
+        if self._bridge is not None:
+            self._bridge.closed = True
         await self._lifecycle.end(
-            self.call.call_id, reason, detail=self._end_detail, rejected_frames=self._rejected
+            self.call.call_id,
+            reason,
+            detail=self._end_detail,
+            rejected_frames=self._reports.rejected_frames,
+            provider_errors=self._reports.provider_errors,
+            agent_messages_rejected=self._agent.messages_rejected,
         )
+        await self._dtmf.close()
+        try:
+            await self._agent.close()
+        except Exception:
+            self._log.error("closing the agent failed", exc_info=True)
+        await self._socket.close(1000, reason.value)
         metrics.CALLS_ENDED.labels(reason.value).inc()
+        self._reports.add_to_metrics()
+        metrics.REPORTS_HELD_BACK.labels("log_line").inc(self._log.held_back)
         metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._playout.sends_dropped)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -446,10 +299,4 @@ class CallSession:
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            self._log.error(
-                "call %s: task %s failed", self.call.call_id, task.get_name(), exc_info=task.exception()
-            )
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+            self._log.error("task %s failed", task.get_name(), exc_info=task.exception() or False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
+from callbridge.media.agents.messages import AgentMessage
+
 
 class AgentError(Exception):
     """The agent could not be reached or broke the protocol."""
@@ -19,10 +21,11 @@ class AgentListener(Protocol):
     """The call session, as the agent sees it."""
 
     async def on_agent_audio(self, pcm: bytes) -> None:
-        """s16le audio at the agent's output rate, any length."""
+        """s16le audio at the agent's output rate, any length (odd included: a sample may be split
+        across frames)."""
 
-    async def on_agent_message(self, message: dict[str, Any]) -> None:
-        """A JSON data message from the agent."""
+    async def on_agent_message(self, message: AgentMessage) -> None:
+        """A data message from the agent, parsed and bounded (see messages.py)."""
 
     def on_agent_closed(self, error: str | None) -> None:
         """The agent went away: cleanly (``None``) or with an error."""
@@ -33,6 +36,8 @@ class AgentConnection(ABC):
     output_rate_hz: int
     speaks_text: bool = False
     """Whether ``forced_agent_message`` makes this agent speak (used for ``timeExceededMessage``)."""
+    messages_rejected: int = 0
+    """Data messages from the agent that were not valid and were skipped."""
 
     async def connect(self) -> None:  # noqa: B027  (optional hook: a no-op for in-process agents)
         """Open the connection. Called as soon as the provider's socket arrives, before its ``start``,

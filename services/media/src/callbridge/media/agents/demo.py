@@ -15,6 +15,12 @@ from importlib import resources
 from typing import Any
 
 from callbridge.media.agents.base import AgentConnection, AgentListener
+from callbridge.media.agents.messages import (
+    ClientToolInvocation,
+    PlaybackClearBuffer,
+    StateChanged,
+    Transcript,
+)
 
 SAMPLE_RATE_HZ = 16000
 HANG_UP_KEY = "#"
@@ -68,17 +74,16 @@ class DemoAgent(AgentConnection):
         if listener is None:
             return
         # A key pressed while the agent talks interrupts it, as a caller's speech would.
-        await listener.on_agent_message({"type": "playback_clear_buffer"})
+        await listener.on_agent_message(PlaybackClearBuffer())
         if key == HANG_UP_KEY:
             self._hanging_up = True
             await self._say(prompt("goodbye"), "Goodbye.")
             await listener.on_agent_message(
-                {
-                    "type": "client_tool_invocation",
-                    "toolName": "hangUp",
-                    "invocationId": str(uuid.uuid4()),
-                    "parameters": {"reason": "caller pressed #"},
-                }
+                ClientToolInvocation(
+                    tool_name="hangUp",
+                    invocation_id=str(uuid.uuid4()),
+                    parameters={"reason": "caller pressed #"},
+                )
             )
             return
         word = _DIGIT_WORDS.get(key, key)
@@ -89,19 +94,12 @@ class DemoAgent(AgentConnection):
         if listener is None:
             return
         self._ordinal += 1
-        await listener.on_agent_message({"type": "state", "state": "speaking"})
+        await listener.on_agent_message(StateChanged(state="speaking"))
         await listener.on_agent_message(
-            {
-                "type": "transcript",
-                "role": "agent",
-                "medium": "voice",
-                "text": text,
-                "final": True,
-                "ordinal": self._ordinal,
-            }
+            Transcript(role="agent", text=text, final=True, ordinal=self._ordinal)
         )
         await listener.on_agent_audio(audio)
-        await listener.on_agent_message({"type": "state", "state": "listening"})
+        await listener.on_agent_message(StateChanged(state="listening"))
 
     async def close(self) -> None:
         self._listener = None

@@ -8,17 +8,18 @@ from callbridge.media.agents.base import AgentConnection
 from callbridge.media.agents.demo import DemoAgent
 from callbridge.media.agents.echo import EchoAgent
 from callbridge.media.agents.websocket import WebSocketAgent
+from callbridge.media.ratelimit import CallLog
 
 
 def create_agent(
-    call: Call, *, decrypt: Decrypt, connect_timeout_s: float, max_message_bytes: int
+    call: Call, log: CallLog, *, decrypt: Decrypt, connect_timeout_s: float, max_message_bytes: int
 ) -> AgentConnection:
     """``decrypt`` opens the agent's sealed header values when the WebSocket agent connects."""
     backend = call.agent_backend
     if backend.websocket is not None:
         return WebSocketAgent(
             backend.websocket,
-            call_id=call.call_id,
+            log=log,
             decrypt=decrypt,
             connect_timeout_s=connect_timeout_s,
             max_message_bytes=max_message_bytes,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from uuid import UUID
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -17,7 +16,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from callbridge.common.models.backend import SealedWebSocketBackend
 from callbridge.common.models.sealing import Decrypt
 from callbridge.common.secrets import SecretDecryptionError
+from callbridge.media import metrics
 from callbridge.media.agents.base import AgentConnection, AgentError, AgentListener
+from callbridge.media.agents.messages import InvalidAgentMessage, parse_agent_message
+from callbridge.media.ratelimit import CallLog
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class WebSocketAgent(AgentConnection):
         self,
         backend: SealedWebSocketBackend,
         *,
-        call_id: UUID,
+        log: CallLog,
         decrypt: Decrypt,
         connect_timeout_s: float,
         max_message_bytes: int,
@@ -42,14 +44,18 @@ class WebSocketAgent(AgentConnection):
         self.input_rate_hz = backend.input_sample_rate
         self.output_rate_hz = backend.effective_output_sample_rate
         self._backend = backend
-        self._call_id = call_id
+        self._call_id = log.call_id
+        self._log = log.child(logger)
         self._decrypt = decrypt
         self._connect_timeout_s = connect_timeout_s
         self._max_message_bytes = max_message_bytes
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self.dropped_frames = 0
-        self.bad_messages = 0
+        """Caller frames not sent because the agent stopped reading."""
+        self.messages_ignored = 0
+        """Valid messages of a type callbridge does not act on."""
+        self.handler_failures = 0
 
     async def connect(self) -> None:
         # The header values are opened only here, for the handshake, and kept nowhere else.
@@ -82,35 +88,46 @@ class WebSocketAgent(AgentConnection):
         )
 
     async def _read(self, ws: ClientConnection, listener: AgentListener) -> None:
+        """The agent boundary: binary frames are audio, text frames are parsed into typed messages
+        (invalid ones counted and skipped); nothing the agent sends raises out of here and ends the call."""
         error: str | None = None
         try:
             async for message in ws:
                 if isinstance(message, bytes):
-                    await listener.on_agent_audio(message)
+                    try:
+                        await listener.on_agent_audio(message)
+                    except Exception as exc:
+                        self._handler_failed("audio", exc)
                     continue
                 try:
-                    data = orjson.loads(message)
-                except orjson.JSONDecodeError:
-                    data = None
-                if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                    self.bad_messages += 1
-                    if self.bad_messages == 1:
-                        logger.warning(
-                            "call %s: agent sent a message that is not a typed JSON object", self._call_id
-                        )
+                    parsed = parse_agent_message(message)
+                except InvalidAgentMessage as exc:
+                    self.messages_rejected += 1
+                    self._log.warning("skipping invalid agent message: %s", exc)
                     continue
-                await listener.on_agent_message(data)
+                if parsed is None:
+                    self.messages_ignored += 1
+                    continue
+                try:
+                    await listener.on_agent_message(parsed)
+                except Exception as exc:
+                    self._handler_failed(parsed.type, exc)
         except ConnectionClosed as exc:
             error = (
                 None if exc.rcvd is not None and exc.rcvd.code == 1000 else f"agent connection lost: {exc}"
             )
         except Exception as exc:  # the session must learn the agent is gone, whatever broke
-            logger.exception("call %s: agent reader failed", self._call_id)
+            self._log.error("agent reader failed", exc_info=exc)
             error = f"agent reader failed: {exc}"
         else:
             code = ws.close_code
             error = None if code in (1000, None) else f"agent closed with code {code}: {ws.close_reason}"
         listener.on_agent_closed(error)
+
+    def _handler_failed(self, what: str, exc: Exception) -> None:
+        """Handling one agent message failed (a bug, not the agent's doing): logged, and the call goes on."""
+        self.handler_failures += 1
+        self._log.error("handling agent %s failed", what, exc_info=exc)
 
     async def send_audio(self, pcm: bytes) -> None:
         ws = self._ws
@@ -131,14 +148,19 @@ class WebSocketAgent(AgentConnection):
         try:
             await asyncio.wait_for(ws.send(orjson.dumps(message).decode()), timeout=CLOSE_TIMEOUT_S)
         except (ConnectionClosed, TimeoutError):
-            logger.warning("call %s: could not send %s to the agent", self._call_id, message.get("type"))
+            self._log.warning("could not send %s to the agent", message.get("type"))
 
     async def close(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-        if self._reader is not None and self._reader is not asyncio.current_task():
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
             try:
-                await asyncio.wait_for(self._reader, timeout=CLOSE_TIMEOUT_S)
+                await asyncio.wait_for(reader, timeout=CLOSE_TIMEOUT_S)
             except TimeoutError:
-                self._reader.cancel()
+                reader.cancel()
+        if reader is not None:  # the call's counts, once the reader is done
+            metrics.AGENT_MESSAGES_REJECTED.inc(self.messages_rejected)
+            metrics.AGENT_MESSAGES_IGNORED.inc(self.messages_ignored)
+            metrics.AGENT_FRAMES_DROPPED.inc(self.dropped_frames)

@@ -7,6 +7,8 @@ and the agent bridge never see a provider's JSON. Adding a provider is one new m
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -16,6 +18,7 @@ import numpy.typing as npt
 
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
+from callbridge.media.ratelimit import CallLog
 
 
 class Codec(enum.StrEnum):
@@ -132,28 +135,51 @@ Inbound = (
 class ProviderStream(ABC):
     """One call's media stream in one provider's wire format.
 
-    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for) and the
-    service's stream options; ``info`` is known once ``start`` has been parsed.
+    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for), the
+    service's stream options and the call's log; ``info`` is known once ``start`` has been parsed.
     """
 
     provider: ClassVar[Provider]
     acknowledges_clear_with_marks: ClassVar[bool]
     """True where a clear makes the provider echo every pending mark (Twilio, Telnyx): those echoes mean
     not heard. False where the provider confirms the clear instead (Plivo ``clearedAudio``)."""
+    max_media_ms: ClassVar[int] = 100
+    """The longest inbound media message accepted, in ms of audio; a longer one is a ProtocolError, refused
+    before it is decoded. One message carrying seconds of audio would be passed on at once and delay
+    everything after it by as much (18 s in one message delayed an echo by 2.8 s)."""
     frame_ms: int = 20
     """Duration of one outbound audio message. A stream may set its own in ``__init__`` (Exotel's depends on
     the call's sample rate) but never changes it after: the session and playout read it before ``start``."""
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
         self.call = call
         self.options = options
+        base_log = log or CallLog.for_call(logging.getLogger(__name__), call.call_id, time.monotonic)
+        self.log = base_log.child(logging.getLogger(type(self).__module__))
+        """The call's log under this provider module's logger (warnings rate-limited per call)."""
         self.notices: list[str] = []
         """What the stream decided on a point the provider leaves undocumented (e.g. Telnyx's L16 byte
         order); the session publishes each one as a call event and clears the list."""
 
-    @abstractmethod
     def parse(self, message: str | bytes) -> Inbound:
-        """Decode one WebSocket message; raise ProtocolError when it breaks the protocol."""
+        """Decode one WebSocket message; raise ProtocolError when it cannot be read.
+
+        The one guarded boundary of provider input: whatever the provider's ``_parse`` raises, a library's
+        ``ValueError`` or ``TypeError`` on input nobody foresaw included, leaves here as a ProtocolError,
+        which the session counts and skips. So no exception type can reach the call's loop from a frame.
+        Costs nothing per frame when nothing is raised (a ``try`` is free in CPython 3.11+).
+        """
+        try:
+            return self._parse(message)
+        except ProtocolError:
+            raise
+        except Exception as exc:
+            raise ProtocolError(f"unreadable message ({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+    @abstractmethod
+    def _parse(self, message: str | bytes) -> Inbound:
+        """The provider's wire format: raise ProtocolError, with a message naming the field, for what
+        breaks the protocol; anything else it raises is turned into one by ``parse``."""
 
     @property
     @abstractmethod

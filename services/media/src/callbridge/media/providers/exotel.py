@@ -31,7 +31,6 @@ is assumed; the playout's waits for marks time out if it is wrong.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -60,12 +59,14 @@ from callbridge.media.providers.payload import (
     Encoder,
     decoder,
     encoder,
+    max_payload_chars,
     not_started,
 )
 from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -73,8 +74,7 @@ from callbridge.media.providers.wire import (
     section,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 RATES_HZ: Final = (8000, 16000, 24000)
 DEFAULT_RATE_HZ: Final = 8000  # without ?sample-rate= (§4.1)
@@ -92,9 +92,12 @@ _ALAW_NAMES = ("alaw", "pcma")
 class ExotelMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.EXOTEL
     acknowledges_clear_with_marks: ClassVar[bool] = True  # assumed, see the module docstring
+    # Exotel documents 20 ms and 100 ms inbound chunks and says "any size" (§4.2): five of its largest
+    # documented chunks leaves room for whatever size it means, and half a second is still a bounded delay.
+    max_media_ms: ClassVar[int] = 500
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         medium = call.medium.exotel if call.medium is not None else None
         self._medium_rate_hz = medium.sample_rate if medium is not None else None
         self.frame_ms = SHORT_FRAME_MS if self._medium_rate_hz in (16000, 24000) else LONG_FRAME_MS
@@ -104,12 +107,13 @@ class ExotelMediaStream(ProviderStream):
         self._media_prefix = ""
         self._mark_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and mark echoes arrive every 20-200 ms, the rest a handful per call.
@@ -132,10 +136,10 @@ class ExotelMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track")
-        if isinstance(track, str) and track.startswith("outbound"):
+        track = media_track(media, None)
+        if track is not None and track.startswith("outbound"):
             return Ignored(f"track {track}")
-        return MediaReceived(decode(payload_bytes(media)))
+        return MediaReceived(decode(payload_bytes(media, self._max_payload_chars)))
 
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
@@ -167,8 +171,9 @@ class ExotelMediaStream(ProviderStream):
         )
         problem = chunk_problem(codec, out_rate_hz, self.frame_ms)
         if problem is not None:
-            logger.warning("call %s: Exotel outbound chunks %s", self.call.call_id, problem)
+            self.log.warning("Exotel outbound chunks %s", problem)
         self._decode = decoder(codec)  # PCM16 little-endian (§4.4)
+        self._max_payload_chars = max_payload_chars(codec, rate, self.max_media_ms)
         self._encode = encoder(codec)
         self._media_prefix = f'{{"event":"media","stream_sid":"{stream_id}","media":{{"payload":"'
         self._mark_prefix = f'{{"event":"mark","stream_sid":"{stream_id}","mark":{{"name":"'

@@ -45,6 +45,12 @@ def _l16be_encode(pcm: npt.NDArray[np.int16]) -> bytes:
     return pcm_to_bytes(pcm, big_endian=True)
 
 
+def max_payload_chars(codec: Codec, rate_hz: int, ms: int) -> int:
+    """The base64 length of ``ms`` of audio in ``codec`` at ``rate_hz``: the bound on a media payload."""
+    size = rate_hz * ms // 1000 * BYTES_PER_SAMPLE[codec]
+    return 4 * -(-size // 3)
+
+
 def decoder(codec: Codec, byte_order: ByteOrder = "little") -> Decoder:
     if codec is Codec.PCMU:
         return ulaw_decode

@@ -16,7 +16,6 @@ answers ``clearedAudio`` instead of the pending checkpoints, which the playout t
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,11 +38,19 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
-from callbridge.media.providers.payload import Decoder, Encoder, decoder, encoder, not_started
+from callbridge.media.providers.payload import (
+    Decoder,
+    Encoder,
+    decoder,
+    encoder,
+    max_payload_chars,
+    not_started,
+)
 from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -51,8 +58,7 @@ from callbridge.media.providers.wire import (
     section,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 _L16 = "audio/x-l16"
 _MULAW = "audio/x-mulaw"
@@ -67,21 +73,24 @@ class PlivoMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.PLIVO
     # Plivo confirms a clear with clearedAudio and never answers the checkpoints it dropped (§3.6).
     acknowledges_clear_with_marks: ClassVar[bool] = False
+    # Plivo sends 20 ms frames (§3.2); five frames' worth is far beyond any it sends.
+    max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
         self._media_prefix = ""
         self._checkpoint_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and checkpoint answers are 50 a second each, the rest rare.
@@ -104,10 +113,10 @@ class PlivoMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track", "inbound")
+        track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        return MediaReceived(decode(payload_bytes(media)))
+        return MediaReceived(decode(payload_bytes(media, self._max_payload_chars)))
 
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
@@ -132,14 +141,14 @@ class PlivoMediaStream(ProviderStream):
         if (out_codec, out_rate_hz) != (codec, rate):
             # Plivo has one contentType per stream; a difference means the call record and the XML that
             # started this stream disagree. playAudio declares what it carries, so it still plays right.
-            logger.warning(
-                "call %s: Plivo streams %s, the call's medium asks for %s; playing %s",
-                self.call.call_id,
+            self.log.warning(
+                "Plivo streams %s, the call's medium asks for %s; playing %s",
                 f"{_CONTENT_TYPES[codec]};rate={rate}",
                 f"{_CONTENT_TYPES[out_codec]};rate={out_rate_hz}",
                 f"{_CONTENT_TYPES[out_codec]};rate={out_rate_hz}",
             )
         self._decode = decoder(codec)  # L16 is little-endian (§3.4)
+        self._max_payload_chars = max_payload_chars(codec, rate, self.max_media_ms)
         self._encode = encoder(out_codec)
         self._media_prefix = (
             f'{{"event":"playAudio","media":{{"contentType":"{_CONTENT_TYPES[out_codec]}",'

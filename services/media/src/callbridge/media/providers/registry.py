@@ -11,6 +11,7 @@ from callbridge.media.providers.exotel import ExotelMediaStream
 from callbridge.media.providers.plivo import PlivoMediaStream
 from callbridge.media.providers.telnyx import TelnyxMediaStream
 from callbridge.media.providers.twilio import TwilioMediaStream
+from callbridge.media.ratelimit import CallLog
 
 _STREAMS: dict[Provider, type[ProviderStream]] = {
     Provider.TWILIO: TwilioMediaStream,
@@ -24,8 +25,10 @@ def supported(provider: Provider) -> bool:
     return provider in _STREAMS
 
 
-def stream_for(provider: Provider, call: Call, options: StreamOptions) -> ProviderStream:
-    return _STREAMS[provider](call, options)
+def stream_for(
+    provider: Provider, call: Call, options: StreamOptions, log: CallLog | None = None
+) -> ProviderStream:
+    return _STREAMS[provider](call, options, log)
 
 
 def detect_provider(message: dict[str, Any]) -> Provider | None:

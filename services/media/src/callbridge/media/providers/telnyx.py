@@ -19,7 +19,6 @@ small window (see reorder.py); ``reorder`` holds its counters.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,12 +44,20 @@ from callbridge.media.providers.base import (
     StreamOptions,
 )
 from callbridge.media.providers.byte_order import ByteOrderCheck
-from callbridge.media.providers.payload import Decoder, Encoder, decoder, encoder, not_started
+from callbridge.media.providers.payload import (
+    Decoder,
+    Encoder,
+    decoder,
+    encoder,
+    max_payload_chars,
+    not_started,
+)
 from callbridge.media.providers.reorder import SequenceReorderer
 from callbridge.media.providers.wire import (
     custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
     optional_text,
     payload_bytes,
     rate_hz,
@@ -59,8 +66,7 @@ from callbridge.media.providers.wire import (
     sequence_number,
     text_field,
 )
-
-logger = logging.getLogger(__name__)
+from callbridge.media.ratelimit import CallLog
 
 # What callbridge decodes, as (encoding, rate): G.711 at 8 kHz and L16 at 16 kHz are Telnyx's documented
 # pairs (§2.1); G722, OPUS and AMR-WB would need codecs callbridge does not carry.
@@ -79,9 +85,12 @@ _CLEAR = '{"event":"clear"}'
 class TelnyxMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TELNYX
     acknowledges_clear_with_marks: ClassVar[bool] = True  # clear "sends back all queued marks" (§2.3)
+    # Telnyx forwards the call's RTP packets, 20 ms each (§2.2); five frames' worth leaves room for a carrier
+    # packetizing at 30, 40 or 60 ms and is still far below what could delay the call.
+    max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
@@ -89,6 +98,7 @@ class TelnyxMediaStream(ProviderStream):
         self._byte_order: ByteOrder = options.telnyx_l16_byte_order
         self._byte_order_check: ByteOrderCheck | None = None
         self.reorder = SequenceReorderer()
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
@@ -103,7 +113,7 @@ class TelnyxMediaStream(ProviderStream):
     def l16_byte_order_switched(self) -> bool:
         return self._byte_order != self.options.telnyx_l16_byte_order
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media and mark echoes are 50 a second each, the rest a handful per call.
@@ -129,20 +139,20 @@ class TelnyxMediaStream(ProviderStream):
         if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track")
+        track = media_track(media, None)
         if track is not None and track not in _INBOUND_TRACKS:
-            if isinstance(track, str) and track.startswith("outbound"):
+            if track.startswith("outbound"):
                 self._take_number(data)
                 return Ignored(f"track {track}")
             raise ProtocolError(f"unknown media track {track!r}")
         seq = sequence_number(data, _SEQ)
         try:
-            payload = payload_bytes(media)
-            check = self._byte_order_check
-            if check is not None:
-                decode = self._check_byte_order(check, payload, decode)
+            payload = payload_bytes(media, self._max_payload_chars)
             pcm = decode(payload)
-        except ProtocolError:
+            check = self._byte_order_check
+            if check is not None:  # only a frame that parsed and decoded whole may vote
+                pcm = self._check_byte_order(check, payload, pcm)
+        except Exception:
             if seq is not None:
                 self.reorder.skip(seq)  # a broken frame is not worth a 60 ms wait for it
             raise
@@ -200,10 +210,11 @@ class TelnyxMediaStream(ProviderStream):
             custom_parameters=custom_parameters(start.get("custom_parameters")),
         )
         self._decode = decoder(codec, self._byte_order)
+        self._max_payload_chars = max_payload_chars(codec, _NATIVE_RATES_HZ[codec], self.max_media_ms)
         self._encode = encoder(out_codec, self._byte_order)
         self._out_codec = out_codec
         if codec is Codec.L16:
-            self._byte_order_check = ByteOrderCheck(self._byte_order)
+            self._byte_order_check = ByteOrderCheck(self._byte_order, _NATIVE_RATES_HZ[codec])
         return self._info
 
     def _outbound_format(self, inbound: Codec) -> tuple[Codec, int]:
@@ -215,17 +226,18 @@ class TelnyxMediaStream(ProviderStream):
         # TelnyxMedium validates the pair: G.711 at 8 kHz only, L16 at 16 kHz only.
         return codec, medium.sample_rate or _NATIVE_RATES_HZ[codec]
 
-    def _check_byte_order(self, check: ByteOrderCheck, payload: bytes, decode: Decoder) -> Decoder:
-        """Feed the L16 check; the decoder for this frame, switched when the check settles on the other
-        order (the frames before it were decoded in the assumed order: at most a few, see byte_order.py)."""
+    def _check_byte_order(
+        self, check: ByteOrderCheck, payload: bytes, pcm: npt.NDArray[np.int16]
+    ) -> npt.NDArray[np.int16]:
+        """Feed the L16 check with a decoded frame; the frame, decoded again when the check settles on the
+        other order (the frames before it were decoded in the assumed order: a few, see byte_order.py)."""
         verdict = check.observe(payload)
         if check.done:
             self._byte_order_check = None
         if verdict is not None and verdict != self._byte_order:
-            logger.warning(
-                "call %s: Telnyx L16 audio is %s-endian, not %s-endian as configured "
+            self.log.warning(
+                "Telnyx L16 audio is %s-endian, not %s-endian as configured "
                 "(CALLBRIDGE_TELNYX_L16_BYTE_ORDER); using %s-endian both ways for this call",
-                self.call.call_id,
                 verdict,
                 self._byte_order,
                 verdict,
@@ -235,15 +247,14 @@ class TelnyxMediaStream(ProviderStream):
                 f"(CALLBRIDGE_TELNYX_L16_BYTE_ORDER): using {verdict}-endian both ways for this call"
             )
             self._byte_order = verdict
-            self._decode = decode = decoder(Codec.L16, verdict)
+            self._decode = decoder(Codec.L16, verdict)
             self._encode = encoder(self._out_codec, verdict)
+            pcm = self._decode(payload)
         elif check.done and verdict is None:
-            logger.info(
-                "call %s: Telnyx L16 byte order not evident from the audio; keeping %s-endian",
-                self.call.call_id,
-                self._byte_order,
+            self.log.info(
+                "Telnyx L16 byte order not evident from the audio; keeping %s-endian", self._byte_order
             )
-        return decode
+        return pcm
 
     def media_message(self, pcm: npt.NDArray[np.int16]) -> str:
         return _MEDIA_PREFIX + base64.b64encode(self._encode(pcm)).decode() + '"}}'

@@ -30,14 +30,19 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
+from callbridge.media.providers.payload import max_payload_chars
 from callbridge.media.providers.wire import (
+    custom_parameters,
     dtmf_digit,
     load_object,
+    media_track,
+    optional_text,
     payload_bytes,
     require_safe,
     section,
     text_field,
 )
+from callbridge.media.ratelimit import CallLog
 
 _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
 
@@ -45,19 +50,22 @@ _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
 class TwilioMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TWILIO
     acknowledges_clear_with_marks: ClassVar[bool] = True
+    # Twilio sends 20 ms frames (§1.2); five frames' worth is far beyond any it sends.
+    max_media_ms: ClassVar[int] = 100
 
-    def __init__(self, call: Call, options: StreamOptions) -> None:
-        super().__init__(call, options)
+    def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
+        super().__init__(call, options, log)
         self._info: StreamInfo | None = None
         self._media_prefix = ""
         self._mark_prefix = ""
         self._clear = ""
+        self._max_payload_chars = 0
 
     @property
     def info(self) -> StreamInfo | None:
         return self._info
 
-    def parse(self, message: str | bytes) -> Inbound:
+    def _parse(self, message: str | bytes) -> Inbound:
         data = load_object(message)
         event = data.get("event")
         # Ordered by frequency: media is 50 messages a second, the rest a handful per call.
@@ -80,10 +88,10 @@ class TwilioMediaStream(ProviderStream):
         if info is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
-        track = media.get("track", "inbound")
+        track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        payload = payload_bytes(media)
+        payload = payload_bytes(media, self._max_payload_chars)
         if info.codec is Codec.PCMU:
             return MediaReceived(ulaw_decode(payload))
         return MediaReceived(alaw_decode(payload))
@@ -109,16 +117,17 @@ class TwilioMediaStream(ProviderStream):
         parameters = start.get("customParameters") or {}
         if not isinstance(parameters, dict):
             raise ProtocolError("start.customParameters is not an object")
+        self._max_payload_chars = max_payload_chars(codec, 8000, self.max_media_ms)
         self._info = StreamInfo(
             stream_id=stream_id,
             call_id=text_field(start, "callSid"),
-            account_id=start.get("accountSid"),
+            account_id=optional_text(start, "accountSid"),
             codec=codec,
             sample_rate_hz=8000,
             out_codec=Codec.PCMU,  # Twilio plays only μ-law 8 kHz, whatever it sends (reference §1.3)
             out_rate_hz=8000,
             channels=1,
-            custom_parameters={str(k): str(v) for k, v in parameters.items()},
+            custom_parameters=custom_parameters(parameters),
         )
         self._media_prefix = f'{{"event":"media","streamSid":"{stream_id}","media":{{"payload":"'
         self._mark_prefix = f'{{"event":"mark","streamSid":"{stream_id}","mark":{{"name":"'

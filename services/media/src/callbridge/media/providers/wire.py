@@ -7,7 +7,6 @@ the frame, log the first one and carry on.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 import orjson
@@ -19,7 +18,11 @@ DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 # strings spliced into it must not need escaping: provider ids and our mark names are plain ASCII
 # identifiers; anything else is refused rather than emitted as broken JSON.
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
-_MAX_PARAMETERS = 32  # custom parameters are a handful of key=value pairs (Exotel: 3, Plivo: 512 bytes)
+# Ids, names and marks are tens of characters; a longer one is not an id (and would reach the record).
+MAX_TEXT_CHARS = 256
+_MAX_PARAMETERS = 32
+# Custom parameters are a handful of key=value pairs (Exotel: 3, Plivo: 512 bytes); longer values are cut.
+MAX_PARAMETER_CHARS = 1024
 
 
 def load_object(message: str | bytes) -> dict[str, Any]:
@@ -43,6 +46,8 @@ def text_field(container: dict[str, Any], name: str) -> str:
     value = container.get(name)
     if not isinstance(value, str) or not value:
         raise ProtocolError(f"field {name!r} missing or not a string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise ProtocolError(f"field {name!r} is {len(value)} characters long (at most {MAX_TEXT_CHARS})")
     return value
 
 
@@ -52,9 +57,11 @@ def optional_text(container: dict[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            raise ProtocolError(f"field {name!r} is {len(value)} characters long (at most {MAX_TEXT_CHARS})")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return str(value)[:MAX_TEXT_CHARS]
     raise ProtocolError(f"field {name!r} is not a string")
 
 
@@ -71,14 +78,28 @@ def dtmf_digit(data: dict[str, Any]) -> str:
     return digit
 
 
-def payload_bytes(media: dict[str, Any]) -> bytes:
+def payload_bytes(media: dict[str, Any], max_chars: int) -> bytes:
+    """``media.payload`` decoded from base64; refused unread when longer than ``max_chars``."""
     payload = media.get("payload")
     if not isinstance(payload, str):
         raise ProtocolError("field 'payload' missing or not a string")
+    if len(payload) > max_chars:
+        raise ProtocolError(
+            f"media payload of {len(payload)} base64 characters is longer than the provider's frames "
+            f"(at most {max_chars})"
+        )
     try:
         return base64.b64decode(payload, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a plain ValueError for text that is not even ASCII
         raise ProtocolError(f"media payload is not base64: {exc}") from None
+
+
+def media_track(media: dict[str, Any], default: str | None) -> str | None:
+    """``media.track``: a string, or ``default`` when absent."""
+    track = media.get("track", default)
+    if track is not None and not isinstance(track, str):
+        raise ProtocolError(f"media.track is a {type(track).__name__}, not a string")
+    return track
 
 
 def sequence_number(data: dict[str, Any], name: str) -> int | None:
@@ -120,7 +141,7 @@ def custom_parameters(value: object) -> dict[str, str]:
         raise ProtocolError(f"custom parameters of type {type(value).__name__}")
     if len(pairs) > _MAX_PARAMETERS:
         raise ProtocolError(f"{len(pairs)} custom parameters (at most {_MAX_PARAMETERS})")
-    return {name: "" if v is None else str(v) for name, v in pairs}
+    return {name[:MAX_TEXT_CHARS]: "" if v is None else str(v)[:MAX_PARAMETER_CHARS] for name, v in pairs}
 
 
 def rate_hz(value: object) -> int | None:
