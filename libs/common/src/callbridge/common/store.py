@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -9,6 +10,8 @@ from typing import Generic, TypeVar
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
+
+logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -67,6 +70,17 @@ class KvStore(Generic[M]):
         except NotFoundError:
             return None
 
+    async def find_readable(self, key: str) -> Versioned[M] | None:
+        """The record, or None when it is missing or cannot be read (logged): for listings, where one
+        unreadable record must not hide the others."""
+        try:
+            return await self.get(key)
+        except NotFoundError:
+            return None
+        except CorruptRecordError as exc:
+            logger.error("skipping unreadable record: %s", exc)
+            return None
+
     async def create(self, key: str, value: M) -> int:
         """Store a new record; ConflictError when the key is already taken."""
         try:
@@ -120,16 +134,20 @@ class KvStore(Generic[M]):
         return records
 
     async def _subject_keys(self) -> list[str]:
-        """The keys the bucket's stream has messages for, deleted ones included.
+        return await bucket_keys(self._kv)
 
-        nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
-        happen before the client has counted the entries already sent: it then returns no keys at all. The
-        stream's per-subject state has no such race. nats-py has no public handle to the stream or its
-        JetStream context, hence the private attributes.
-        """
-        prefix = f"$KV.{self._kv._name}."
-        info = await self._kv._js.stream_info(self._kv._stream, subjects_filter=f"{prefix}>")
-        return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
+
+async def bucket_keys(kv: KeyValue) -> list[str]:
+    """The keys a bucket's stream has messages for, deleted ones included (with their delete marker).
+
+    nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
+    happen before the client has counted the entries already sent: it then returns no keys at all. The
+    stream's per-subject state has no such race. nats-py has no public handle to the stream or its
+    JetStream context, hence the private attributes.
+    """
+    prefix = f"$KV.{kv._name}."
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}>")
+    return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
 
 
 def _dump(value: BaseModel) -> bytes:
