@@ -11,6 +11,7 @@ from nats.aio.client import Client
 
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing, CallQuery, CallStatus, InvalidCursorError
+from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.store import KvStore
 
@@ -24,7 +25,7 @@ class Calls:
         self.listing = listing
 
     async def create(self, n: int, agent: uuid.UUID | None) -> Call:
-        call = Call(call_id=uuid.uuid4(), agent_id=agent, created=T0 + timedelta(seconds=n))
+        call = Call(call_id=new_call_id(), agent_id=agent, created=T0 + timedelta(seconds=n))
         await self.records.create(str(call.call_id), call)
         await self.listing.created(call)
         return call

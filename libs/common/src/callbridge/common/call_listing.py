@@ -32,7 +32,7 @@ from nats.js.kv import KeyValue
 
 from callbridge.common.call_index import CallIndex, IndexEntry, Position
 from callbridge.common.models.call import Call, EndReason
-from callbridge.common.store import KvStore, bucket_keys
+from callbridge.common.store import KvStore, bucket_keys, forget_key
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class CallListing:
 
     async def created(self, call: Call) -> None:
         """Enter a call whose record has just been created."""
-        await self._live.put(call.call_id.hex, b"1")
+        await self._live.put(_live_key(call), b"1")
         entry = IndexEntry(call.call_id, _ms(call.created), _ms(call.created))
         await asyncio.gather(*(self._index.append(chain, entry) for chain in _created_chains(call)))
 
@@ -155,7 +155,7 @@ class CallListing:
         await asyncio.gather(
             *(self._index.append(chain, entry) for chain in _ended_chains(call, call.end_reason))
         )
-        await self._live.delete(call.call_id.hex)
+        await forget_key(self._live, _live_key(call))
 
     async def removed(self, call: Call) -> None:
         """A call's record was deleted: take it out of the counts (listings skip it already)."""
@@ -163,18 +163,18 @@ class CallListing:
         if call.end_reason is not None:
             chains += _ended_chains(call, call.end_reason)
         await asyncio.gather(*(self._index.note_removed(chain) for chain in chains))
-        await self._live.delete(call.call_id.hex)
+        await forget_key(self._live, _live_key(call))
 
     async def repair(self, call: Call) -> None:
         """Finish entering an ended call that is still in the live bucket (its writer died)."""
-        if call.ended is None or not await self._is_live(call.call_id):
+        if call.ended is None or not await self._is_live(call):
             return
         logger.warning("call %s ended but was not indexed as ended: entering it now", call.call_id)
         await self.ended(call)
 
-    async def _is_live(self, call_id: UUID) -> bool:
+    async def _is_live(self, call: Call) -> bool:
         try:
-            entry = await self._live.get(call_id.hex)
+            entry = await self._live.get(_live_key(call))
         except KeyNotFoundError:
             return False
         return entry.value is not None
@@ -243,20 +243,53 @@ class CallListing:
         return [versioned.value if versioned is not None else None for versioned in found]
 
     async def _live_page(self, query: CallQuery, cursor: str | None, page_size: int) -> CallListingPage:
-        """Live calls: the live bucket holds only calls in progress, so this reads them all."""
-        keys = await bucket_keys(self._live)
-        calls = [call for call in await self._read_calls(UUID(hex=key) for key in keys) if call is not None]
-        for call in calls:
-            if call.ended is not None:
-                await self.repair(call)
-        matching = sorted(
-            (call for call in calls if query.admits(call)), key=lambda c: (c.created, c.call_id), reverse=True
+        """Live calls, from the live bucket's keys (``<agent>.<callId>``: no more than the calls in
+        progress), newest first by the time in their ids; only the page's records are read."""
+        candidates = sorted(
+            (
+                call_id
+                for agent, call_id in _live_keys(await bucket_keys(self._live))
+                if query.agent_id is None or agent == str(query.agent_id)
+            ),
+            key=_id_order,
+            reverse=True,
         )
         offset = _decode_cursor(cursor, "live").ordinal if cursor else 0
-        results = matching[offset : offset + page_size]
-        more = offset + page_size < len(matching)
-        next_cursor = _encode_cursor(Position.of(offset + page_size), "live") if more else None
-        return CallListingPage(results, next_cursor, len(matching))
+        results: list[Call] = []
+        position = offset
+        while len(results) < page_size and position < len(candidates):
+            batch = candidates[position : position + page_size - len(results)]
+            position += len(batch)
+            for call in await self._read_calls(batch):
+                if call is None:
+                    continue
+                if call.ended is not None:
+                    await self.repair(call)
+                elif query.admits(call):
+                    results.append(call)
+        more = position < len(candidates)
+        next_cursor = _encode_cursor(Position.of(position), "live") if more else None
+        return CallListingPage(results, next_cursor, len(candidates))
+
+
+def _live_key(call: Call) -> str:
+    agent = str(call.agent_id) if call.agent_id is not None else NO_AGENT
+    return f"{agent}.{call.call_id.hex}"
+
+
+def _live_keys(keys: Iterable[str]) -> Iterable[tuple[str, UUID]]:
+    for key in keys:
+        agent, _, hex_id = key.rpartition(".")
+        try:
+            yield agent, UUID(hex=hex_id)
+        except ValueError:
+            logger.error("skipping malformed live-call key %r", key)
+
+
+def _id_order(call_id: UUID) -> tuple[int, int]:
+    """Call ids are UUIDv7 (time first), so their order is their creation order; older random ids sort
+    after them."""
+    return (call_id.int >> 80, call_id.int) if call_id.version == 7 else (0, call_id.int)
 
 
 def _encode_cursor(position: Position, chain: str) -> str:

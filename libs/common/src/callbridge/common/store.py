@@ -152,3 +152,12 @@ async def bucket_keys(kv: KeyValue) -> list[str]:
 
 def _dump(value: BaseModel) -> bytes:
     return value.model_dump_json(by_alias=True).encode()
+
+
+async def forget_key(kv: KeyValue, key: str) -> None:
+    """Remove every message of ``key`` from the bucket's stream, delete marker included.
+
+    A KV delete or purge leaves a marker under the key, so ``bucket_keys`` would keep listing it: for a
+    bucket whose keys come and go (the live calls), that list would grow with every key ever written.
+    """
+    await kv._js.purge_stream(kv._stream, subject=f"$KV.{kv._name}.{key}")
