@@ -17,8 +17,10 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import nats
 from nats.aio.client import Client
@@ -34,7 +36,7 @@ from callbridge.devkit.nats_server import NatsServer
 PAGE_SIZE = 100
 AGENTS = [uuid.UUID(int=7_000 + n) for n in range(10)]
 REASONS = [EndReason.HANGUP, EndReason.AGENT_HANGUP, EndReason.CONNECTION_ERROR, EndReason.UNJOINED]
-CONCURRENCY = 512
+CONCURRENCY = 256
 
 
 @dataclass
@@ -72,34 +74,38 @@ async def open_listing(client: Client) -> tuple[KvStore[Call], CallListing]:
 
 async def store_calls(
     records: KvStore[Call], listing: CallListing, size: int, live: int
-) -> tuple[float, float, list[Call]]:
+) -> tuple[float, float]:
+    """Create ``size`` calls, then end all but ``live`` of them, ``CONCURRENCY`` at a time (workers pull
+    numbers, so memory stays flat at any size); the seconds each phase took."""
     start = datetime.now(UTC) - timedelta(milliseconds=size * 3)
-    calls = [call_record(n, start) for n in range(size)]
-    gate = asyncio.Semaphore(CONCURRENCY)
+    ids: list[UUID] = [UUID(int=0)] * size  # what ending needs: the records are read back from KV
 
-    async def create(call: Call) -> None:
-        async with gate:
-            await records.create(str(call.call_id), call)
-            await listing.created(call)
+    async def create(n: int) -> None:
+        call = call_record(n, start)
+        ids[n] = call.call_id
+        await records.create(str(call.call_id), call)
+        await listing.created(call)
+
+    async def end(n: int) -> None:
+        call = (await records.get(str(ids[n]))).value
+        ended = call.created + timedelta(seconds=40)
+        final = call.model_copy(update={"ended": ended, "end_reason": REASONS[n % len(REASONS)]})
+        await records.put(str(call.call_id), final)
+        await listing.ended(final)
+
+    return await run_all(create, size), await run_all(end, size - live)
+
+
+async def run_all(job: Callable[[int], Awaitable[None]], count: int) -> float:
+    numbers = iter(range(count))
+
+    async def worker() -> None:
+        for n in numbers:
+            await job(n)
 
     began = time.perf_counter()
-    await asyncio.gather(*(create(call) for call in calls))
-    stored_s = time.perf_counter() - began
-
-    async def end(n: int, call: Call) -> None:
-        async with gate:
-            final = call.model_copy(
-                update={
-                    "ended": call.created + timedelta(seconds=40),
-                    "end_reason": REASONS[n % len(REASONS)],
-                }
-            )
-            await records.put(str(call.call_id), final)
-            await listing.ended(final)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(end(n, call) for n, call in enumerate(calls[: size - live])))
-    return stored_s, time.perf_counter() - began, calls
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - began
 
 
 async def page_latencies(
@@ -138,7 +144,7 @@ async def measure(size: int, live: int, repeat: int) -> Figures:
         client = await nats.connect(server.url, connect_timeout=5)
         try:
             records, listing = await open_listing(client)
-            stored_s, ended_s, _ = await store_calls(records, listing, size, live)
+            stored_s, ended_s = await store_calls(records, listing, size, live)
             latencies = {
                 name: await page_latencies(listing, query, repeat) for name, query in QUERIES.items()
             }
