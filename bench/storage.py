@@ -29,6 +29,7 @@ from callbridge.common import buckets
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing, CallQuery, CallStatus
 from callbridge.common.ids import new_call_id
+from callbridge.common.live_calls import LiveCalls, ensure_live_calls_stream
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.store import KvStore
 from callbridge.devkit.nats_server import NatsServer
@@ -68,7 +69,8 @@ async def open_listing(client: Client) -> tuple[KvStore[Call], CallListing]:
     js = client.jetstream()
     records = KvStore(await js.create_key_value(bucket=buckets.CALLS, history=1), Call)
     index = CallIndex(await js.create_key_value(bucket=buckets.CALL_INDEX, history=1))
-    live = await js.create_key_value(bucket=buckets.LIVE_CALLS, history=1)
+    await ensure_live_calls_stream(js)
+    live = LiveCalls(js)
     return records, CallListing(records, index, live)
 
 

@@ -12,6 +12,7 @@ from nats.aio.client import Client
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing, CallQuery, CallStatus, InvalidCursorError
 from callbridge.common.ids import new_call_id
+from callbridge.common.live_calls import LiveCalls, ensure_live_calls_stream
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.store import KvStore
 
@@ -55,7 +56,8 @@ async def calls(nats_client: Client, clean_jetstream: None) -> Calls:
     js = nats_client.jetstream()
     records = KvStore(await js.create_key_value(bucket="test_calls", history=1), Call)
     index = CallIndex(await js.create_key_value(bucket="test_call_index", history=1))
-    live = await js.create_key_value(bucket="test_live_calls", history=1)
+    await ensure_live_calls_stream(js)
+    live = LiveCalls(js)
     return Calls(records, CallListing(records, index, live))
 
 

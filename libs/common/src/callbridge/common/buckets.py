@@ -9,8 +9,6 @@ PROVIDER_CALLS = "callbridge_provider_calls"
 """``<provider>.<provider call id>`` → call id: callbacks that carry only the provider's id find the call."""
 CALL_INDEX = "callbridge_call_index"
 """Pages of the call listings (see call_index.py and call_listing.py); expire with the call retention."""
-LIVE_CALLS = "callbridge_live_calls"
-"""One key per call that has not ended: the live-call listing reads only these."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -22,4 +20,4 @@ key lives (reference §5.2, §5.3)."""
 PROVIDER_CALLS_TTL = timedelta(days=7)
 """As long as the events stream keeps a call's events; status callbacks come within the call's hour."""
 
-ALL = (CALLS, CALL_INDEX, LIVE_CALLS, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)
+ALL = (CALLS, CALL_INDEX, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)

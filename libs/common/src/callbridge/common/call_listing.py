@@ -6,11 +6,11 @@ Each call is entered in index chains (call_index.py) when it is created and when
 - when it ends, ordered by end: ``ended.all``, ``ended.reason.<endReason>``, ``ended.agent.<agentId>`` and
   ``ended.agent.<agentId>.reason.<endReason>``;
 
-and kept in the ``callbridge_live_calls`` bucket (one key per call) while it has not ended. A listing picks
+and kept in the live-call stream (live_calls.py) while it has not ended. A listing picks
 the one chain that matches its filters: live calls come from the live bucket (never more than the calls in
 progress), ended ones from an ``ended`` chain, all others from a ``created`` chain. A call is entered after
 its record is written, so a listing never shows a call that cannot be read; a process that dies between
-writing a call's end and entering it leaves the call in the live bucket, where the next live listing (or the
+writing a call's end and entering it leaves the call among the live ones, where the next live listing (or the
 deadline consumer) finds it ended and finishes the entry (``repair``).
 """
 
@@ -27,12 +27,10 @@ from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
-
 from callbridge.common.call_index import CallIndex, IndexEntry, Position
+from callbridge.common.live_calls import LiveCalls
 from callbridge.common.models.call import Call, EndReason
-from callbridge.common.store import KvStore, bucket_keys, forget_key
+from callbridge.common.store import KvStore
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +111,11 @@ def ended_chain(agent_id: str | None, reason: EndReason | None) -> str:
 
 
 def _created_chains(call: Call) -> list[str]:
-    agent = str(call.agent_id) if call.agent_id is not None else NO_AGENT
-    return [created_chain(None), created_chain(agent)]
+    return [created_chain(None), created_chain(_agent_part(call))]
 
 
 def _ended_chains(call: Call, reason: EndReason) -> list[str]:
-    agent = str(call.agent_id) if call.agent_id is not None else NO_AGENT
+    agent = _agent_part(call)
     return [
         ended_chain(None, None),
         ended_chain(None, reason),
@@ -134,7 +131,7 @@ def _ms(moment: datetime) -> int:
 class CallListing:
     """The call index and the live-call set, as the call's writers and the listing routes use them."""
 
-    def __init__(self, calls: KvStore[Call], index: CallIndex, live: KeyValue) -> None:
+    def __init__(self, calls: KvStore[Call], index: CallIndex, live: LiveCalls) -> None:
         self._calls = calls
         self._index = index
         self._live = live
@@ -143,7 +140,7 @@ class CallListing:
 
     async def created(self, call: Call) -> None:
         """Enter a call whose record has just been created."""
-        await self._live.put(_live_key(call), b"1")
+        await self._live.add(_agent_part(call), call.call_id)
         entry = IndexEntry(call.call_id, _ms(call.created), _ms(call.created))
         await asyncio.gather(*(self._index.append(chain, entry) for chain in _created_chains(call)))
 
@@ -155,7 +152,7 @@ class CallListing:
         await asyncio.gather(
             *(self._index.append(chain, entry) for chain in _ended_chains(call, call.end_reason))
         )
-        await forget_key(self._live, _live_key(call))
+        await self._live.remove(_agent_part(call), call.call_id)
 
     async def removed(self, call: Call) -> None:
         """A call's record was deleted: take it out of the counts (listings skip it already)."""
@@ -163,21 +160,14 @@ class CallListing:
         if call.end_reason is not None:
             chains += _ended_chains(call, call.end_reason)
         await asyncio.gather(*(self._index.note_removed(chain) for chain in chains))
-        await forget_key(self._live, _live_key(call))
+        await self._live.remove(_agent_part(call), call.call_id)
 
     async def repair(self, call: Call) -> None:
         """Finish entering an ended call that is still in the live bucket (its writer died)."""
-        if call.ended is None or not await self._is_live(call):
+        if call.ended is None or not await self._live.contains(_agent_part(call), call.call_id):
             return
         logger.warning("call %s ended but was not indexed as ended: entering it now", call.call_id)
         await self.ended(call)
-
-    async def _is_live(self, call: Call) -> bool:
-        try:
-            entry = await self._live.get(_live_key(call))
-        except KeyNotFoundError:
-            return False
-        return entry.value is not None
 
     # -- listing ----------------------------------------------------------------------------------
 
@@ -243,12 +233,12 @@ class CallListing:
         return [versioned.value if versioned is not None else None for versioned in found]
 
     async def _live_page(self, query: CallQuery, cursor: str | None, page_size: int) -> CallListingPage:
-        """Live calls, from the live bucket's keys (``<agent>.<callId>``: no more than the calls in
-        progress), newest first by the time in their ids; only the page's records are read."""
+        """Live calls, from the live stream's subjects (no more than the calls in progress), newest first
+        by the time in their ids; only the page's records are read."""
         candidates = sorted(
             (
                 call_id
-                for agent, call_id in _live_keys(await bucket_keys(self._live))
+                for agent, call_id in await self._live.all()
                 if query.agent_id is None or agent == str(query.agent_id)
             ),
             key=_id_order,
@@ -272,18 +262,8 @@ class CallListing:
         return CallListingPage(results, next_cursor, len(candidates))
 
 
-def _live_key(call: Call) -> str:
-    agent = str(call.agent_id) if call.agent_id is not None else NO_AGENT
-    return f"{agent}.{call.call_id.hex}"
-
-
-def _live_keys(keys: Iterable[str]) -> Iterable[tuple[str, UUID]]:
-    for key in keys:
-        agent, _, hex_id = key.rpartition(".")
-        try:
-            yield agent, UUID(hex=hex_id)
-        except ValueError:
-            logger.error("skipping malformed live-call key %r", key)
+def _agent_part(call: Call) -> str:
+    return str(call.agent_id) if call.agent_id is not None else NO_AGENT
 
 
 def _id_order(call_id: UUID) -> tuple[int, int]:

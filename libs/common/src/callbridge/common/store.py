@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.errors import NotFoundError as JetStreamNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
@@ -154,22 +152,3 @@ async def bucket_keys(kv: KeyValue) -> list[str]:
 
 def _dump(value: BaseModel) -> bytes:
     return value.model_dump_json(by_alias=True).encode()
-
-
-async def forget_key(kv: KeyValue, key: str) -> None:
-    """Remove ``key`` from the bucket without leaving a delete marker (nothing to do if it is absent).
-
-    A KV delete or purge leaves a marker message under the key, so ``bucket_keys`` would keep listing it:
-    for a bucket whose keys come and go (the live calls) that list would grow with every key ever written.
-    The entry's revision is its stream sequence, and deleting that message leaves the subject empty. (A
-    purge by subject does the same but scans the stream: it timed out at 10^6 keys.) Meant for buckets that
-    keep one revision per key.
-    """
-    try:
-        entry = await kv.get(key)
-    except KeyNotFoundError:
-        return
-    if entry.revision is None:
-        return
-    with contextlib.suppress(JetStreamNotFoundError):  # removed meanwhile by another writer
-        await kv._js.delete_msg(kv._stream, entry.revision)
