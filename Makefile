@@ -21,8 +21,9 @@ typecheck: setup
 	$(BIN)/mypy libs/common/src libs/devkit/src services/webhooks/src services/media/src tests bench
 
 bench: setup
-	$(BIN)/python bench/bench_audio.py
-	$(BIN)/python bench/bench_calls.py $(ARGS)
+	$(BIN)/python -m bench.audio
+	$(BIN)/python -m bench.wire
+	$(BIN)/python -m bench.calls $(ARGS)
 
 setup: $(STAMP) nats-server
 

@@ -1,0 +1,1 @@
+"""callbridge's benchmarks: run each from the repository root as ``python -m bench.<name>``."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import nats
 import pytest
 from nats.aio.client import Client
 
 from callbridge.devkit.nats_server import NatsServer
+from tests.nats_servers import NATS_PASSWORD, NATS_USER, AuthorizingNats, new_user_nkey
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +39,13 @@ async def clean_jetstream(nats_client: Client) -> None:
     js = nats_client.jetstream()
     for stream in await js.streams_info():
         await js.delete_stream(stream.config.name or "")
+
+
+@pytest.fixture
+def authorizing_nats(tmp_path: Path) -> Iterator[AuthorizingNats]:
+    """A nats-server of its own (the test may stop it) that lets in only NATS_USER/NATS_PASSWORD and the
+    holder of one nkey seed."""
+    seed_file = tmp_path / "callbridge.nk"
+    public_key = new_user_nkey(seed_file)
+    with NatsServer(user=NATS_USER, password=NATS_PASSWORD, nkey=public_key) as server:
+        yield AuthorizingNats(server, seed_file)

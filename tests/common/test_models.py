@@ -13,7 +13,7 @@ from callbridge.common.models.telephony import TwilioConfigCreate
 def test_call_definition_reads_ultravox_fields_in_camel_case() -> None:
     body = {
         "systemPrompt": "You are helpful",
-        "firstSpeakerSettings": {"user": {"fallback": {"delay": "10s", "text": "Hello?"}}},
+        "firstSpeakerSettings": {"agent": {}},
         "medium": {"twilio": {"dtmfHandling": {"userTextMessage": {"text": "pressed {digits}"}}}},
         "joinTimeout": "15s",
         "maxDuration": "900s",
@@ -21,7 +21,7 @@ def test_call_definition_reads_ultravox_fields_in_camel_case() -> None:
         "metadata": {"crm": "42"},
         "initialState": {"step": 1},
         "selectedTools": [{"toolName": "hangUp"}],
-        "recordingEnabled": True,
+        "recordingEnabled": False,
         "vadSettings": {"turnEndpointDelay": "0.384s", "frameActivationThreshold": 0.2},
         "agentBackend": {"websocket": {"url": "wss://agent.example.com/ws", "inputSampleRate": 24000}},
     }

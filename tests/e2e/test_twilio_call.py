@@ -297,6 +297,9 @@ async def test_unreachable_agent_ends_the_call_with_connection_error(
     assert ended.end_reason == "connection_error"
     assert ended.detail is not None
     assert "agent unavailable" in ended.detail
+    call_record = await get_call(stack, call.answer.parameters["callId"])
+    assert call_record["endReason"] == "connection_error"
+    assert call_record["endDetail"] == ended.detail  # why it failed, in the record, not only in an event
 
 
 async def test_a_join_url_works_once(stack: RunningStack) -> None:
@@ -453,10 +456,11 @@ async def test_a_provider_call_that_streamed_gets_a_new_call_when_it_asks_again(
     params = {"CallSid": "CA" + "e" * 32}
     first = await simulator.incoming_call(from_number="+15550001", to_number="+15550002", extra_params=params)
     await simulator.stream(first, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)
-    # The same provider call comes back to the webhook (a flow running the stream verb again): the first
-    # call was joined, so this is a new call with a new join URL, not a replay of the old answer.
+    # The same provider call comes back to the webhook (a flow running the stream verb again, with a
+    # request of its own: the call is in progress now): the first call was joined, so this is a new call
+    # with a new join URL. The very same request again would be a replay (see test_webhook_replays.py).
     second = await simulator.incoming_call(
-        from_number="+15550001", to_number="+15550002", extra_params=params
+        from_number="+15550001", to_number="+15550002", extra_params={**params, "CallStatus": "in-progress"}
     )
     assert second.stream_url != first.stream_url
     recording = await simulator.stream(second, tone(TONE_HZ, 0.3, RATE_HZ, -10.0), tail_s=0.0)

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
-from callbridge.devkit.asgi import serve_asgi
-from callbridge.devkit.nats_server import free_port
-from callbridge.webhooks.config import WebhooksSettings
-from callbridge.webhooks.main import create_app
+from tests.webhooks.helpers import API_KEY, MEDIA_PUBLIC_URL, SECRET_KEY, Api, running_webhooks
 
-API_KEY = "test-api-key-0123456789"
-SECRET_KEY = "test-secret-key-0123456789-0123456789"
-MEDIA_PUBLIC_URL = "wss://media.example.test"
-
-
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    base_url: str
-    public_base_url: str
+__all__ = ["API_KEY", "MEDIA_PUBLIC_URL", "SECRET_KEY", "Api"]  # older test modules import them from here
 
 
 @pytest.fixture
 async def api(nats_url: str, clean_jetstream: None) -> AsyncIterator[Api]:
-    port = free_port()
-    public_base_url = "https://callbridge.example.test"
-    settings = WebhooksSettings(
-        nats_url=nats_url,
-        api_key=SecretStr(API_KEY),
-        secret_key=SecretStr(SECRET_KEY),
-        public_base_url=public_base_url,
-        media_public_url=MEDIA_PUBLIC_URL,
-        port=port,
-    )
-    async with (
-        serve_asgi(create_app(settings), "127.0.0.1", port) as base_url,
-        httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=10) as client,
-    ):
-        yield Api(client, base_url, public_base_url)
+    async with running_webhooks(nats_url) as running:
+        yield running

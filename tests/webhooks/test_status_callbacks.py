@@ -16,7 +16,7 @@ from nats.js.api import DeliverPolicy
 
 from callbridge.common import buckets, subjects
 from callbridge.common.events import CallEnded, ProviderStatusReceived, parse_event
-from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.call import MAX_END_DETAIL_CHARS, Call, EndReason
 from callbridge.common.store import KvStore
 from tests.webhooks.conftest import Api
 from tests.webhooks.providers import (
@@ -149,6 +149,7 @@ async def test_twilio_stream_error_ends_a_joined_call_as_connection_error(
     }
     call = (await api.client.get(f"/api/calls/{call_id}")).json()
     assert call["endReason"] == "connection_error"
+    assert call["endDetail"] == "Twilio stream-error: socket closed"
     [status] = await _events(nats_client, call_id, "provider.status")
     assert isinstance(status, ProviderStatusReceived)
     assert (status.provider, status.status, status.detail) == ("twilio", "stream-error", "socket closed")
@@ -157,6 +158,17 @@ async def test_twilio_stream_error_ends_a_joined_call_as_connection_error(
     assert isinstance(ended, CallEnded)
     assert ended.end_reason == "connection_error"
     assert ended.detail == "Twilio stream-error: socket closed"
+
+
+async def test_the_end_detail_kept_in_the_call_is_bounded(api: Api, nats_client: Client) -> None:
+    call_id = await _twilio_call(api)
+    await _mark_joined(nats_client, call_id)
+    response = await _twilio_status(api, call_id, StreamEvent="stream-error", StreamError="e" * 5000)
+    assert response.status_code == 200, response.text
+    detail = (await api.client.get(f"/api/calls/{call_id}")).json()["endDetail"]
+    assert detail.startswith("Twilio stream-error: eee")
+    assert len(detail) == MAX_END_DETAIL_CHARS
+    assert detail.endswith("…")
 
 
 async def test_stream_started_is_published_and_the_call_goes_on(api: Api, nats_client: Client) -> None:

@@ -17,7 +17,14 @@ WEBHOOK_REPLAYS_TTL = timedelta(hours=24)
 ts+300), and long because Plivo's V3 signature has no timestamp: its replays are caught only while the
 key lives (reference §5.2, §5.3)."""
 
-PROVIDER_CALLS_TTL = timedelta(days=7)
-"""As long as the events stream keeps a call's events; status callbacks come within the call's hour."""
+PROVIDER_CALL_STREAM_WINDOW = WEBHOOK_REPLAYS_TTL
+"""How long after its first webhook a provider call may start another stream (a flow running the stream
+verb again). Requests within it are told from replays by their signatures, which are kept exactly this
+long; after it, every request for that provider call is a replay (no Twilio or Plivo call lasts a day)."""
+
+PROVIDER_CALLS_TTL: timedelta | None = None
+"""None: the index is kept as long as the calls are (callbridge deletes neither). It is what recognises a
+replay once the signature's record has expired, so it must outlive any replay worth refusing. Each entry
+is one small record per provider call."""
 
 ALL = (CALLS, CALL_INDEX, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)

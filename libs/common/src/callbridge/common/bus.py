@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsNKey, NatsSecurity, NatsUserPassword
 from nats.aio.client import Client
+from nats.errors import AuthorizationError
+from nats.errors import Error as NatsError
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
@@ -25,14 +31,28 @@ from callbridge.common.models.telephony import (
     StoredTelnyxConfig,
     StoredTwilioConfig,
 )
-from callbridge.common.store import KvStore
+from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
+from callbridge.common.store import KvStore, check_fits
+
+logger = logging.getLogger(__name__)
 
 EVENTS_MAX_AGE = timedelta(days=7)
 PUBLISH_TIMEOUT_S = 5.0
+STREAM_CONFIG_MISMATCH = 10058
+"""JetStream's error code for "stream name already in use with a different configuration"."""
 
 
-def create_broker(nats_url: str, tracer_provider: TracerProvider | None = None) -> NatsBroker:
-    """A FastStream NATS broker; trace context travels in NATS headers when a tracer provider is given."""
+class NatsConnectError(RuntimeError):
+    """NATS refused this service's credentials; the message says which ones and what to check."""
+
+
+def create_broker(
+    nats_url: str,
+    tracer_provider: TracerProvider | None = None,
+    credentials: NatsCredentials = NO_CREDENTIALS,
+) -> NatsBroker:
+    """A FastStream NATS broker logging in with ``credentials``; trace context travels in NATS headers when
+    a tracer provider is given."""
     middlewares = (NatsTelemetryMiddleware(tracer_provider=tracer_provider),) if tracer_provider else ()
     return NatsBroker(
         nats_url,
@@ -40,7 +60,54 @@ def create_broker(nats_url: str, tracer_provider: TracerProvider | None = None) 
         connect_timeout=5,
         max_reconnect_attempts=-1,
         logger=None,
+        security=_security(credentials),
     )
+
+
+def _security(credentials: NatsCredentials) -> NatsSecurity | None:
+    if credentials.user is not None and credentials.password is not None:
+        return NatsUserPassword(credentials.user, credentials.password.get_secret_value())
+    if credentials.nkey_seed_file is not None:
+        return NatsNKey(credentials.nkey_seed_file)
+    return None
+
+
+async def connect_broker(
+    broker: NatsBroker, nats_url: str, credentials: NatsCredentials = NO_CREDENTIALS
+) -> Client:
+    """Connect, turning NATS's refusal of the credentials into a NatsConnectError that names them.
+
+    An unreachable server is retried for ever (``max_reconnect_attempts=-1``), as before: NATS may start
+    after the services. A refusal is final: the same credentials would be refused again."""
+    try:
+        return await broker.connect()
+    except NatsError as exc:
+        if "authorization" not in str(exc).lower() and not isinstance(exc, AuthorizationError):
+            raise
+        await broker.stop()
+        raise NatsConnectError(
+            f"NATS at {_without_userinfo(nats_url)} refused {credentials.describe()}: {exc}"
+        ) from exc
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop the broker. With NATS down, draining is refused (the client is reconnecting): the connection is
+    closed without it, so a service still shuts down cleanly in the middle of a NATS outage."""
+    try:
+        await broker.stop()
+    except NatsError as exc:
+        logger.warning("NATS unreachable while stopping (%s): closing without draining", exc)
+        connection = broker.connection
+        if connection is not None and not connection.is_closed:
+            try:
+                await connection.close()
+            except (NatsError, ConnectionError) as close_exc:  # the socket is gone already
+                logger.debug("closing the NATS connection: %s", close_exc)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 async def ensure_jetstream(connection: Client) -> None:
@@ -91,13 +158,11 @@ class Stores:
 
 async def open_stores(broker: NatsBroker) -> Stores:
     """Open (creating when missing) every KV bucket."""
-    calls = await broker.key_value(buckets.CALLS, history=5)
-    agents = await broker.key_value(buckets.AGENTS, history=5)
-    configs = await broker.key_value(buckets.TELEPHONY_CONFIGS, history=5)
-    provider_calls = await broker.key_value(
-        buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL.total_seconds()
-    )
-    replays = await broker.key_value(buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL.total_seconds())
+    calls = await _key_value(broker, buckets.CALLS, history=5)
+    agents = await _key_value(broker, buckets.AGENTS, history=5)
+    configs = await _key_value(broker, buckets.TELEPHONY_CONFIGS, history=5)
+    provider_calls = await _key_value(broker, buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
+    replays = await _key_value(broker, buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
     return Stores(
         calls=KvStore(calls, Call),
         agents=KvStore(agents, Agent),
@@ -112,11 +177,45 @@ async def open_stores(broker: NatsBroker) -> Stores:
     )
 
 
+async def _key_value(
+    broker: NatsBroker, bucket: str, *, history: int = 1, ttl: timedelta | None = None
+) -> KeyValue:
+    """Open a bucket with this version's settings, creating it when missing.
+
+    A bucket an older version created with other settings (the provider-call index had a 7-day TTL) makes
+    JetStream refuse the create; its stream is then updated in place, as ensure_jetstream does for events.
+    """
+    ttl_s = None if ttl is None else ttl.total_seconds()
+    try:
+        return await broker.key_value(bucket, history=history, ttl=ttl_s)
+    except BadRequestError as exc:
+        if exc.err_code != STREAM_CONFIG_MISMATCH:
+            raise
+    js = _connection(broker).jetstream()
+    config = (await js.stream_info(f"KV_{bucket}")).config
+    config.max_msgs_per_subject = history
+    config.max_age = ttl_s or 0.0  # 0: no limit
+    await js.update_stream(config)
+    return await broker.key_value(bucket, declare=False)
+
+
+def _connection(broker: NatsBroker) -> Client:
+    connection = broker.connection
+    if connection is None:
+        raise RuntimeError("the broker is not connected")
+    return connection
+
+
 class EventPublisher:
     """Publishes call events to the JetStream events stream, de-duplicated by ``eventId``."""
 
     def __init__(self, broker: NatsBroker) -> None:
         self._broker = broker
+
+    def check_fits(self, event: CallEvent) -> None:
+        """RecordTooLargeError when the event would not fit in one NATS message (the connected server's
+        ``max_payload``): check before storing what the event announces, so nothing is stored unannounced."""
+        check_fits(f"the {event.EVENT} event", event.to_json(), self._broker.connection.max_payload)
 
     async def publish(self, event: CallEvent) -> None:
         await self._broker.publish(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from callbridge.common.events import CallEnded
-from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.call import Call, EndReason, bounded_detail
 from callbridge.common.store import KvStore, UnchangedError
 
 
@@ -18,7 +18,7 @@ async def finish_call(
     detail: str | None = None,
     rejected_frames: int = 0,
 ) -> CallEnded | None:
-    """Make the record final with ``reason`` (compare-and-set: the first to end a call wins).
+    """Make the record final with ``reason`` and ``detail`` (compare-and-set: the first to end a call wins).
 
     Returns the ``ended`` event to publish, or None when the call had ended already.
     """
@@ -30,7 +30,9 @@ async def finish_call(
         if call.ended is not None:
             raise UnchangedError
         ended_here = True
-        return call.model_copy(update={"ended": now, "end_reason": reason})
+        return call.model_copy(
+            update={"ended": now, "end_reason": reason, "end_detail": bounded_detail(detail)}
+        )
 
     final = (await calls.mutate(str(call_id), finish)).value
     if not ended_here:

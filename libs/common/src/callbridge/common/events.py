@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field
 
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel
-from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.models.call import CallPublic, EndReason, ProviderDetails
 from callbridge.common.models.medium import Provider
 
 
@@ -39,8 +39,11 @@ class CallEvent(ApiModel):
 
 
 class CallCreated(CallEvent):
+    """A call was created. ``call`` is its public form: header names and value prefixes, no join URL
+    (events are kept for days and readable by every subscriber; the join token is a credential)."""
+
     EVENT = "created"
-    call: Call
+    call: CallPublic
 
 
 class CallJoined(CallEvent):

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Generator
 
 import uvicorn
 
+from callbridge.webhooks.http_server import ConnectionLimits, uvicorn_config
+
 READY_TIMEOUT_S = 15.0
 
 
@@ -20,9 +22,19 @@ class _EmbeddedUvicorn(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi(app: object, host: str, port: int, log_level: str = "warning") -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on this loop (real HTTP); yields its base URL."""
-    server = _EmbeddedUvicorn(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on"))  # type: ignore[arg-type]  # any ASGI app
+async def serve_asgi(
+    app: object,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    limits: ConnectionLimits | None = None,
+) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on this loop (real HTTP); yields its base URL. Connections are
+    bounded as in production (``limits``, by default the settings' defaults)."""
+    config = uvicorn_config(
+        app, host=host, port=port, log_level=log_level, limits=limits or ConnectionLimits(), lifespan="on"
+    )
+    server = _EmbeddedUvicorn(config)
     task = asyncio.create_task(server.serve(), name=f"uvicorn-{port}")
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):

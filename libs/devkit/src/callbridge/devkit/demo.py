@@ -42,7 +42,7 @@ async def run_demo_call(stack: RunningStack, nats_url: str) -> None:
     answer = await simulator.incoming_call(from_number="+15005550006", to_number="+15005550001")
     call_id = answer.parameters.get("callId", "")
     print(f"  webhook answered TwiML; call {call_id}, join URL {answer.stream_url}")
-    async with follow_call(nats_url, call_id) as events:
+    async with follow_call(nats_url, call_id, stack.nats_credentials) as events:
         timeline = asyncio.create_task(print_timeline(events), name="timeline")
         recording = await simulator.stream(
             answer, silence(CALLER_AUDIO_S, SAMPLE_RATE_HZ), dtmf=DEMO_KEYS, tail_s=0.0

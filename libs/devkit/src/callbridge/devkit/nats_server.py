@@ -6,6 +6,7 @@ instead a free port is picked, and readiness is read from the server's log outpu
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -26,12 +27,27 @@ def free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, binary: str | None = None) -> None:
+    """``user``/``password`` and ``nkey`` (a user's public nkey, ``U…``) turn on authorization: clients
+    must log in with that user and password, or sign the server's challenge with that nkey's seed."""
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        nkey: str | None = None,
+    ) -> None:
+        if (user is None) != (password is None):
+            raise ValueError("give both user and password, or neither")
         found = binary or shutil.which("nats-server")
         if found is None:
             raise RuntimeError("nats-server not found: install the Debian package 'nats-server'")
         self.binary = found
         self.port = free_port()
+        self.user = user
+        self.password = password
+        self.nkey = nkey
         self._tmp = tempfile.TemporaryDirectory(prefix="callbridge-nats-")
         self._process: subprocess.Popen[str] | None = None
 
@@ -41,19 +57,31 @@ class NatsServer:
 
     def start(self) -> None:
         log = Path(self._tmp.name) / "nats.log"
+        argv = [
+            self.binary,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            self._tmp.name,
+            "-l",
+            str(log),
+        ]
+        users = []
+        if self.user is not None and self.password is not None:
+            users.append(f"{{user: {_quoted(self.user)}, password: {_quoted(self.password)}}}")
+        if self.nkey is not None:
+            users.append(f"{{nkey: {_quoted(self.nkey)}}}")
+        if users:
+            # A config file, not --user/--pass: the password stays out of the process list.
+            config = Path(self._tmp.name) / "auth.conf"
+            config.write_text(f"authorization {{ users: [{', '.join(users)}] }}\n")
+            config.chmod(0o600)
+            argv += ["-c", str(config)]
         self._process = subprocess.Popen(  # noqa: S603  (a fixed argv of the nats-server binary, no shell)
-            [
-                self.binary,
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                self._tmp.name,
-                "-l",
-                str(log),
-            ],
+            argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -86,6 +114,11 @@ class NatsServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _quoted(value: str) -> str:
+    """A string in nats-server's configuration syntax (JSON-compatible double quotes)."""
+    return json.dumps(value)
 
 
 def _read(path: Path) -> str:

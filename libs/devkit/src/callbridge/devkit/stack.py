@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
+from callbridge.common.nats_auth import NatsCredentials
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
@@ -33,6 +35,8 @@ class StackConfig:
     public_base_url: str | None = None
     media_public_url: str | None = None
     log_level: str = "WARNING"
+    nats_credentials: NatsCredentials | None = None
+    """None: CALLBRIDGE_NATS_* from the environment, as the services read them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class RunningStack:
     media_url: str
     media_public_url: str
     api_key: str
+    nats_credentials: NatsCredentials
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +60,7 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
     media_public_url = config.media_public_url or media_url
     # Settings not given here still come from CALLBRIDGE_* environment variables.
     secret_key = SecretStr(config.secret_key)
+    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
     webhooks_settings = WebhooksSettings(
         nats_url=config.nats_url,
         secret_key=secret_key,
@@ -64,6 +70,7 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         media_public_url=media_public_url,
         host=config.host,
         port=webhooks_port,
+        **nats,
     )
     media_settings = MediaSettings(
         nats_url=config.nats_url,
@@ -72,6 +79,7 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         media_host=config.host,
         media_port=media_port,
         drain_timeout_s=2.0,
+        **nats,
     )
 
     media_stop, media_ready = asyncio.Event(), asyncio.Event()
@@ -85,9 +93,20 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 media_task.result()  # raises what stopped it
                 raise RuntimeError("media stopped during start-up")
         async with serve_asgi(
-            create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()
+            create_app(webhooks_settings),
+            config.host,
+            webhooks_port,
+            config.log_level.lower(),
+            webhooks_settings.connection_limits,
         ):
-            yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
+            yield RunningStack(
+                webhooks_url,
+                public_base_url,
+                media_url,
+                media_public_url,
+                config.api_key,
+                webhooks_settings.nats_credentials,
+            )
     finally:
         media_stop.set()
         await media_task

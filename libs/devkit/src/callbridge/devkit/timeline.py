@@ -24,6 +24,7 @@ from callbridge.common.events import (
     PlayoutTruncated,
     parse_event,
 )
+from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 
 
 def describe(event: CallEvent) -> str:
@@ -48,9 +49,11 @@ def describe(event: CallEvent) -> str:
 
 
 @contextlib.asynccontextmanager
-async def follow_call(nats_url: str, call_id: UUID | str) -> AsyncIterator[asyncio.Queue[CallEvent]]:
+async def follow_call(
+    nats_url: str, call_id: UUID | str, credentials: NatsCredentials = NO_CREDENTIALS
+) -> AsyncIterator[asyncio.Queue[CallEvent]]:
     """Yield a queue that receives the call's events from its first one on (replayed from the stream)."""
-    client = await nats.connect(nats_url, connect_timeout=5)
+    client = await nats.connect(nats_url, connect_timeout=5, **credentials.connect_options())
     queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=10_000)
 
     async def on_message(message: Msg) -> None:

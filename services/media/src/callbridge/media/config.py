@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from callbridge.common.settings import CommonSettings
 
@@ -39,3 +39,18 @@ class MediaSettings(CommonSettings):
     max_message_bytes: int = Field(
         default=256 * 1024, description="Largest provider or agent WebSocket message."
     )
+    media_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Open connections to the media port (calls, handshakes in progress, health checks); "
+        "one more is answered 503 and closed at once. At least maxCalls.",
+    )
+
+    @model_validator(mode="after")
+    def _room_for_every_call(self) -> Self:
+        if self.media_max_connections < self.max_calls:
+            raise ValueError(
+                f"CALLBRIDGE_MEDIA_MAX_CONNECTIONS ({self.media_max_connections}) must be at least "
+                f"CALLBRIDGE_MAX_CALLS ({self.max_calls})"
+            )
+        return self

@@ -10,13 +10,24 @@ import time
 
 from websockets.asyncio.server import serve
 
-from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.bus import (
+    EventPublisher,
+    NatsConnectError,
+    connect_broker,
+    create_broker,
+    ensure_jetstream,
+    open_stores,
+    stop_broker,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.secrets import SecretBox
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.config import MediaSettings
+from callbridge.media.connections import limited_connection
 from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.log_redaction import install_handshake_redaction
 from callbridge.media.outbox import EventOutbox
 from callbridge.media.server import MediaServer
 
@@ -30,9 +41,10 @@ async def serve_media(
     settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Run the media service until ``stop`` is set, then drain the calls in progress."""
+    install_handshake_redaction()
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
-    broker = create_broker(settings.nats_url, tracer_provider)
-    connection = await broker.connect()
+    broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
+    connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
     await ensure_jetstream(connection)
     stores = await open_stores(broker)
     replica = f"media-{settings.instance_id}"
@@ -41,11 +53,14 @@ async def serve_media(
     lifecycle = CallLifecycle(stores.calls, outbox, replica)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
+    secret_key = settings.secret_key.get_secret_value()
     server = MediaServer(
         settings,
         lifecycle,
-        JoinTokenSigner(settings.secret_key.get_secret_value()),
+        JoinTokenSigner(secret_key),
+        SecretBox(secret_key),
         tracer_provider.get_tracer(SERVICE_NAME),
+        lambda: connection.is_connected,
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:
@@ -58,6 +73,8 @@ async def serve_media(
             max_size=settings.max_message_bytes,
             max_queue=64,
             server_header="callbridge-media",
+            open_timeout=settings.request_timeout_s,
+            create_connection=limited_connection(settings.media_max_connections),
         ) as ws_server:
             logger.info("media %s listening on ws://%s:%d", replica, settings.media_host, settings.media_port)
             if ready is not None:
@@ -72,7 +89,7 @@ async def serve_media(
         with contextlib.suppress(asyncio.CancelledError):
             await lag_monitor
         await outbox.close()
-        await broker.stop()
+        await stop_broker(broker)
         tracer_provider.shutdown()
 
 
@@ -98,6 +115,11 @@ def run() -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(_main())
+        runner = asyncio.run
     else:
-        uvloop.run(_main())
+        runner = uvloop.run
+    try:
+        runner(_main())
+    except NatsConnectError as exc:
+        logger.error("cannot start: %s", exc)
+        raise SystemExit(1) from None

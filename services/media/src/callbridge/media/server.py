@@ -1,10 +1,14 @@
-"""The media WebSocket server: join URLs in, call sessions out; ``/healthz`` and ``/metrics`` beside them."""
+"""The media WebSocket server: join URLs in, call sessions out; health and ``/metrics`` beside them.
+
+``/livez`` answers while the process serves the port; ``/readyz`` (and its alias ``/healthz``) only while
+NATS is connected too, so a NATS blip takes the replica out of rotation without restarting it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -20,6 +24,7 @@ from websockets.http11 import Request, Response
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
+from callbridge.common.secrets import SecretBox
 from callbridge.common.store import NotFoundError
 from callbridge.media import metrics
 from callbridge.media.agents.factory import create_agent
@@ -74,9 +79,17 @@ class WebsocketsProviderSocket:
 
 class MediaServer:
     def __init__(
-        self, settings: MediaSettings, lifecycle: CallLifecycle, signer: JoinTokenSigner, tracer: Tracer
+        self,
+        settings: MediaSettings,
+        lifecycle: CallLifecycle,
+        signer: JoinTokenSigner,
+        secret_box: SecretBox,
+        tracer: Tracer,
+        nats_connected: Callable[[], bool],
     ) -> None:
         self._settings = settings
+        self._secret_box = secret_box
+        self._nats_connected = nats_connected
         self._tracer = tracer
         self._stream_options = StreamOptions(telnyx_l16_byte_order=settings.telnyx_l16_byte_order)
         self._lifecycle = lifecycle
@@ -88,7 +101,11 @@ class MediaServer:
     async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Answer plain HTTP, and refuse bad joins before the WebSocket handshake with a clear status."""
         path = urlsplit(request.path).path
-        if path == "/healthz":
+        if path == "/livez":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path in ("/readyz", "/healthz"):
+            if not self._nats_connected():
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "nats disconnected\n")
             return connection.respond(HTTPStatus.OK, "ok\n")
         if path == "/metrics":
             return Response(200, "OK", Headers({"Content-Type": CONTENT_TYPE_LATEST}), generate_latest())
@@ -142,6 +159,7 @@ class MediaServer:
             stream_for(provider, call, self._stream_options),
             create_agent(
                 call,
+                decrypt=self._secret_box.decrypt,
                 connect_timeout_s=self._settings.agent_connect_timeout_s,
                 max_message_bytes=self._settings.max_message_bytes,
             ),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from opentelemetry import propagate
+from pydantic import ValidationError
 
 from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallCreated
@@ -19,15 +20,20 @@ from callbridge.common.models.call import (
     DEFAULT_MAX_DURATION,
     AgentCallCreate,
     Call,
-    CallSettings,
+    CallFields,
+    CallPublic,
     ProviderDetails,
-    SelectedTool,
+    SealedCallSettings,
 )
+from callbridge.common.models.sealing import Encrypt
+from callbridge.common.models.supported import outgoing_refusal
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
 from callbridge.webhooks.errors import InvalidRequestError
 
 logger = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=CallFields)
 
 # Fields of an agent call request that override the agent's template (Ultravox §2.2).
 _AGENT_CALL_OVERRIDES = (
@@ -43,18 +49,22 @@ _AGENT_CALL_OVERRIDES = (
 )
 
 
-def merge_agent_call(agent: Agent, request: AgentCallCreate) -> CallSettings:
-    """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled."""
+def merge_agent_call(agent: Agent, request: AgentCallCreate, encrypt: Encrypt) -> SealedCallSettings:
+    """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled.
+
+    The template's header values are sealed already; an overriding ``agentBackend`` is sealed here."""
     fields = agent.call_template.model_dump(exclude_none=True, exclude={"context_schema"}, by_alias=False)
-    settings = CallSettings.model_validate(fields)
+    settings = SealedCallSettings.model_validate(fields)
     overrides = {
         name: getattr(request, name) for name in _AGENT_CALL_OVERRIDES if getattr(request, name) is not None
     }
+    if request.agent_backend is not None:
+        overrides["agent_backend"] = request.agent_backend.seal(encrypt)
     settings = settings.model_copy(update=overrides)
     return fill_templates(settings, request.template_context)
 
 
-def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSettings:
+def fill_templates(settings: S, context: dict[str, Any]) -> S:
     """Render ``{{var}}`` in the fields Ultravox templates: systemPrompt, languageHint,
     timeExceededMessage and each inactivity message."""
     try:
@@ -70,30 +80,13 @@ def fill_templates(settings: CallSettings, context: dict[str, Any]) -> CallSetti
                 message.model_copy(update={"message": render(message.message, context)})
                 for message in settings.inactivity_messages
             ]
-        if settings.selected_tools:
-            update["selected_tools"] = [_fill_tool(tool, context) for tool in settings.selected_tools]
     except MissingTemplateVariableError as exc:
         raise InvalidRequestError(f"templateContext has no value for {{{{{exc.args[0]}}}}}") from exc
     return settings.model_copy(update=update)
 
 
-def _fill_tool(tool: SelectedTool, context: dict[str, Any]) -> SelectedTool:
-    """A temporary tool's templated fields (Ultravox §2.2): its description, static parameter values,
-    and HTTP auth header and query parameter values."""
-    definition = tool.temporary_tool
-    if definition is None:
-        return tool
-    filled = copy.deepcopy(definition)
-    if isinstance(filled.get("description"), str):
-        filled["description"] = render(filled["description"], context)
-    http = filled.get("http")
-    if not isinstance(http, dict):
-        http = {}
-    for items in (filled.get("staticParameters"), http.get("authHeaders"), http.get("authQueryParams")):
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and isinstance(item.get("value"), str):
-                item["value"] = render(item["value"], context)
-    return tool.model_copy(update={"temporary_tool": filled})
+def _reasons(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
 
 
 def current_trace_context() -> dict[str, str]:
@@ -101,6 +94,18 @@ def current_trace_context() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """A call just created, with its join URL: the URL is returned to the creating request only and is
+    neither stored nor published."""
+
+    call: Call
+    join_url: str
+
+    def public(self) -> CallPublic:
+        return self.call.public(join_url=self.join_url)
 
 
 class CallFactory:
@@ -120,35 +125,41 @@ class CallFactory:
 
     async def create(
         self,
-        settings: CallSettings,
+        settings: SealedCallSettings,
         *,
         agent_id: UUID | None = None,
         template_context: dict[str, Any] | None = None,
         provider_details: ProviderDetails | None = None,
-    ) -> Call:
-        if settings.medium is not None and settings.medium.outgoing is not None:
-            raise InvalidRequestError(
-                "medium.twilio.outgoing needs the dialer service, which this build does not include yet; "
-                "place the call yourself and point its <Connect><Stream> at the returned joinUrl"
-            )
+    ) -> NewCall:
+        refusal = outgoing_refusal(settings.medium)
+        if refusal is not None:
+            raise InvalidRequestError(refusal)
         call_id = uuid4()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
-        token = self._signer.sign(call_id, created + join_timeout)
         fields = settings.model_dump(exclude_none=True, by_alias=False)
         fields.update(
             call_id=call_id,
             agent_id=agent_id,
             created=created,
-            join_url=join_url(self._media_public_url, call_id, token),
             join_timeout=join_timeout,
             max_duration=settings.max_duration or DEFAULT_MAX_DURATION,
             template_context=template_context or {},
             provider_details=provider_details,
             trace_context=current_trace_context(),
         )
-        call = Call.model_validate(fields)
+        try:
+            call = Call.model_validate(fields)
+        except ValidationError as exc:  # e.g. a template context mapped from a webhook past its limits
+            raise InvalidRequestError(f"the call cannot be stored: {_reasons(exc)}") from exc
+        created_event = CallCreated(call_id=call_id, call=call.public())
+        self._publisher.check_fits(created_event)  # the record and its announcement each fit one message
         await self._calls.create(str(call_id), call)
-        await self._publisher.publish(CallCreated(call_id=call_id, call=call))
+        await self._publisher.publish(created_event)
         logger.info("call %s created (agent %s)", call_id, agent_id)
-        return call
+        return NewCall(call, self.join_url_of(call))
+
+    def join_url_of(self, call: Call) -> str:
+        """The call's join URL, signed again: the token depends only on the call id and join deadline."""
+        token = self._signer.sign(call.call_id, call.join_deadline())
+        return join_url(self._media_public_url, call.call_id, token)

@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from callbridge.common.settings import DEV_API_KEY, CommonSettings, require_real_secret
+from callbridge.webhooks.http_server import ConnectionLimits
 
 
 class WebhooksSettings(CommonSettings):
@@ -21,6 +22,14 @@ class WebhooksSettings(CommonSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections; one more is answered 503 and closed at once."
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body any route accepts; larger ones are refused with 413.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:
@@ -31,6 +40,12 @@ class WebhooksSettings(CommonSettings):
                     "CALLBRIDGE_MEDIA_PUBLIC_URL must be wss:// in production (Twilio accepts only wss)"
                 )
         return self
+
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            request_timeout_s=self.request_timeout_s, max_connections=self.max_connections
+        )
 
     @property
     def uses_dev_api_key(self) -> bool:

@@ -21,6 +21,18 @@ class AlreadyExistsError(WebhooksError):
     status_code = 409
 
 
+class StateConflictError(WebhooksError):
+    """The resource's state does not allow this (deleting a call that has not ended)."""
+
+    status_code = 409
+
+
+class UnreadableRecordError(WebhooksError):
+    """The stored record exists but cannot be read (written by an older or broken version)."""
+
+    status_code = 409
+
+
 class InvalidRequestError(WebhooksError):
     """The request is well-formed but cannot be carried out as asked."""
 
@@ -44,6 +56,6 @@ class UnknownProviderError(WebhooksError):
 
 
 class RequestTooLargeError(WebhooksError):
-    """A provider request body over the size limit."""
+    """A request body, or what it would store, over a size limit."""
 
     status_code = 413

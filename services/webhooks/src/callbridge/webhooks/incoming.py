@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import Response
 
-from callbridge.common.models.call import AgentCallCreate, Call, CallSettings, ProviderDetails
+from callbridge.common.models.call import AgentCallCreate, Call, ProviderDetails, SealedCallSettings
 from callbridge.common.models.medium import (
     CallMedium,
     ExotelMedium,
@@ -24,22 +24,21 @@ from callbridge.common.models.medium import (
     TwilioMedium,
 )
 from callbridge.common.models.telephony import (
-    ProviderCallLink,
     StoredExotelConfig,
     StoredPlivoConfig,
     StoredProviderConfig,
     StoredTelnyxConfig,
     StoredTwilioConfig,
-    provider_call_key,
 )
 from callbridge.webhooks import exotel, plivo, telnyx, twilio
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.detection import PROVIDER_NAMES, detect_provider
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError
+from callbridge.webhooks.provider_calls import admit_new_call, find_provider_call, remember_call
 from callbridge.webhooks.provider_request import ProviderRequest
+from callbridge.webhooks.records import load_agent
 from callbridge.webhooks.request_context import map_request_context
-from callbridge.webhooks.routes.agents import load_agent
 from callbridge.webhooks.verification import verify_provider_request
 
 logger = logging.getLogger(__name__)
@@ -65,8 +64,8 @@ class StreamPlan:
 
     medium: CallMedium
     media_type: str
-    render: Callable[[Call, str], str]
-    """(the created call, its status callback URL) -> the answer's body."""
+    render: Callable[[Call, str, str], str]
+    """(the created call, its join URL, its status callback URL) -> the answer's body."""
 
 
 async def answer_incoming_call(services: Services, agent_id: UUID, request: ProviderRequest) -> Response:
@@ -74,16 +73,17 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
     provider = detect_provider(request, imported)
     config = await verify_provider_request(services, provider, request)
     incoming = _incoming_call(config, request)
-    agent = await load_agent(services, agent_id)
+    agent = await load_agent(services.stores, agent_id)
     if not config.allows_agent(agent_id):
         raise ForbiddenError(
             f"agent {agent_id} may not receive {PROVIDER_NAMES[provider]} calls (callCreationAllowedAgentIds)"
         )
     fields = request.flat_fields()
     context = map_request_context(fields, config.request_context_mapping)
-    settings = merge_agent_call(agent, AgentCallCreate(template_context=context))
+    settings = merge_agent_call(agent, AgentCallCreate(template_context=context), services.secret_box.encrypt)
     plan = _plan_stream(config, settings)
-    retried = await _unanswered_call(services, provider, incoming.provider_call_id)
+    provider_call = await find_provider_call(services, provider, incoming.provider_call_id)
+    retried = provider_call.unanswered
     if retried is not None:
         # The provider asked again before using our answer (a retry after a slow response): answer
         # with the same call and join URL rather than leave a second, never-joined call behind.
@@ -94,7 +94,9 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
             retried.call_id,
         )
         status_callback = status_callback_url(services.settings.public_base_url, retried.call_id, provider)
-        return Response(content=plan.render(retried, status_callback), media_type=plan.media_type)
+        join_url = services.calls.join_url_of(retried)
+        return Response(content=plan.render(retried, join_url, status_callback), media_type=plan.media_type)
+    await admit_new_call(services, provider_call, request)
     details = ProviderDetails(
         provider=provider,
         call_id=incoming.provider_call_id,
@@ -102,35 +104,19 @@ async def answer_incoming_call(services: Services, agent_id: UUID, request: Prov
         from_=incoming.from_,
         to=incoming.to,
     )
-    call = await services.calls.create(
+    created = await services.calls.create(
         settings.model_copy(update={"medium": plan.medium}),
         agent_id=agent_id,
         template_context=context,
         provider_details=details,
     )
+    call = created.call
     # Callbacks that carry only the provider's call id (Exotel's StatusCallback, Plivo's hangup_url) find
     # the call through this index.
-    await services.stores.provider_calls.put(
-        provider_call_key(provider, incoming.provider_call_id), ProviderCallLink(call_id=call.call_id)
-    )
+    await remember_call(services, provider_call, call.call_id)
     status_callback = status_callback_url(services.settings.public_base_url, call.call_id, provider)
     logger.info("%s call %s answered as call %s", provider.value, incoming.provider_call_id, call.call_id)
-    return Response(content=plan.render(call, status_callback), media_type=plan.media_type)
-
-
-async def _unanswered_call(services: Services, provider: Provider, provider_call_id: str) -> Call | None:
-    """The call already created for this provider call, if its stream has not been opened yet.
-
-    A call that was joined or ended gets a new call instead: a flow may run the stream verb again on the
-    same provider call (an Exotel flow with two Voicebot applets, a Twilio redirect back to us).
-    """
-    link = await services.stores.provider_calls.find(provider_call_key(provider, provider_call_id))
-    if link is None:
-        return None
-    found = await services.stores.calls.find(str(link.value.call_id))
-    if found is None or found.value.joined is not None or found.value.ended is not None:
-        return None
-    return found.value
+    return Response(content=plan.render(call, created.join_url, status_callback), media_type=plan.media_type)
 
 
 def status_callback_url(public_base_url: str, call_id: UUID, provider: Provider) -> str:
@@ -165,7 +151,7 @@ def _required(request: ProviderRequest, call_id_field: str, *, account: str) -> 
     )
 
 
-def _template_medium(settings: CallSettings, provider: Provider) -> dict[str, Any]:
+def _template_medium(settings: SealedCallSettings, provider: Provider) -> dict[str, Any]:
     """The agent template's settings for this provider (without ``outgoing``: this call came in)."""
     medium = settings.medium
     if medium is None or medium.provider is not provider:
@@ -173,7 +159,7 @@ def _template_medium(settings: CallSettings, provider: Provider) -> dict[str, An
     return medium.settings.model_dump(exclude={"outgoing"}, exclude_none=True, by_alias=False)
 
 
-def _plan_stream(config: StoredProviderConfig, settings: CallSettings) -> StreamPlan:
+def _plan_stream(config: StoredProviderConfig, settings: SealedCallSettings) -> StreamPlan:
     provider = config.PROVIDER
     template = _template_medium(settings, provider)
     chosen: ProviderMedium
@@ -187,8 +173,8 @@ def _plan_stream(config: StoredProviderConfig, settings: CallSettings) -> Stream
                 {**template, "codec": audio.codec, "sample_rate": audio.sample_rate_hz}
             )
 
-            def texml(call: Call, status_callback: str) -> str:
-                return telnyx.connect_stream_texml(_join_url(call), str(call.call_id), status_callback, audio)
+            def texml(call: Call, join_url: str, status_callback: str) -> str:
+                return telnyx.connect_stream_texml(join_url, str(call.call_id), status_callback, audio)
 
             return StreamPlan(_medium(provider, chosen), XML_MEDIA_TYPE, texml)
         case StoredPlivoConfig():
@@ -199,8 +185,8 @@ def _plan_stream(config: StoredProviderConfig, settings: CallSettings) -> Stream
                 {**template, "codec": plivo_audio.codec, "sample_rate": plivo_audio.sample_rate_hz}
             )
 
-            def plivo_xml(call: Call, status_callback: str) -> str:
-                return plivo.stream_xml(_join_url(call), status_callback, plivo_audio)
+            def plivo_xml(call: Call, join_url: str, status_callback: str) -> str:
+                return plivo.stream_xml(join_url, status_callback, plivo_audio)
 
             return StreamPlan(_medium(provider, chosen), XML_MEDIA_TYPE, plivo_xml)
         case StoredExotelConfig():
@@ -209,22 +195,17 @@ def _plan_stream(config: StoredProviderConfig, settings: CallSettings) -> Stream
             )
             chosen = ExotelMedium.model_validate({**template, "sample_rate": rate_hz})
 
-            def exotel_json(call: Call, status_callback: str) -> str:
-                return exotel.stream_url_json(_join_url(call), rate_hz)
+            def exotel_json(call: Call, join_url: str, status_callback: str) -> str:
+                return exotel.stream_url_json(join_url, rate_hz)
 
             return StreamPlan(_medium(provider, chosen), JSON_MEDIA_TYPE, exotel_json)
 
 
-def _twiml(call: Call, status_callback: str) -> str:
+def _twiml(call: Call, join_url: str, status_callback: str) -> str:
     return twilio.connect_stream_twiml(
-        _join_url(call), {"callId": str(call.call_id)}, status_callback=status_callback
+        join_url, {"callId": str(call.call_id)}, status_callback=status_callback
     )
 
 
 def _medium(provider: Provider, settings: ProviderMedium) -> CallMedium:
     return CallMedium.model_validate({provider.value: settings})
-
-
-def _join_url(call: Call) -> str:
-    assert call.join_url is not None  # set by CallFactory.create
-    return call.join_url

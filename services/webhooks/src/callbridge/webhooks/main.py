@@ -5,26 +5,44 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
+from callbridge.common.bus import (
+    EventPublisher,
+    connect_broker,
+    create_broker,
+    ensure_jetstream,
+    open_stores,
+    stop_broker,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
-from callbridge.common.store import ConflictError, CorruptRecordError
+from callbridge.common.store import (
+    ConflictError,
+    CorruptRecordError,
+    RecordTooLargeError,
+    UnencodableRecordError,
+)
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import WebhooksError
+from callbridge.webhooks.http_server import uvicorn_config
+from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
+from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
     calls,
+    docs,
     health,
     provider_status,
     telephony_configs,
@@ -34,6 +52,7 @@ from callbridge.webhooks.routes import (
 logger = logging.getLogger("callbridge.webhooks")
 
 SERVICE_NAME = "callbridge-webhooks"
+STARTUP_FAILURE = 3
 
 
 def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
@@ -42,12 +61,13 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broker = create_broker(settings.nats_url, tracer_provider)
-        connection = await broker.connect()
+        broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
+        connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         await ensure_jetstream(connection)
         stores = await open_stores(broker)
         publisher = EventPublisher(broker)
         secret_key = settings.secret_key.get_secret_value()
+        await seal_plaintext_agent_headers(stores, SecretBox(secret_key).encrypt)
         app.state.broker = broker
         app.state.services = Services(
             settings=settings,
@@ -70,17 +90,24 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await broker.stop()
+            await stop_broker(broker)
             tracer_provider.shutdown()
 
     app = FastAPI(
         title="callbridge",
         summary="Self-hosted telephony for voice AI agents: REST API and provider webhooks",
+        description="Every `/api` route needs the `X-API-Key` header, except the provider webhooks, which "
+        'are verified by the provider\'s signature. Errors are `{"detail": …}`.',
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from local assets, not a CDN
+        redoc_url=None,
+        # One schema per model: CallMedium's serializer would otherwise make its output schema a bare map.
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     for router in (
+        docs.router,
         health.router,
         agents.router,
         calls.router,
@@ -90,9 +117,13 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=tracer_provider, excluded_urls="healthz", server_request_hook=redact_span
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls="healthz,livez,readyz",
+        server_request_hook=redact_span,
     )
     return app
 
@@ -108,14 +139,55 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CorruptRecordError)
     async def on_corrupt(request: Request, exc: CorruptRecordError) -> JSONResponse:
-        logger.error("corrupt record: %s", exc)
-        return JSONResponse({"detail": "stored record is unreadable"}, status_code=500)
+        # Routes name the resource and how to delete it (see routes/); this is for the records they
+        # read on the side (a provider config during a webhook).
+        logger.error("unreadable record: %s", exc)
+        detail = (
+            f"the stored {exc.model} {exc.key!r} cannot be read (written by an older or broken version); "
+            "delete it and create it again"
+        )
+        return JSONResponse({"detail": detail}, status_code=409)
+
+    @app.exception_handler(RecordTooLargeError)
+    async def on_too_large(request: Request, exc: RecordTooLargeError) -> JSONResponse:
+        return JSONResponse({"detail": f"too large to store: {exc}"}, status_code=413)
+
+    @app.exception_handler(UnencodableRecordError)
+    async def on_unencodable(request: Request, exc: UnencodableRecordError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes each invalid input, which may be bytes that are not UTF-8, NaN, or
+        # a lone surrogate: none can be written as JSON, and its answer became a 500. Where and why suffice.
+        return JSONResponse({"detail": [_field_error(error) for error in exc.errors()]}, status_code=422)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in error.get("loc", ())],
+        "msg": _printable(str(error.get("msg", ""))),
+        "type": _printable(str(error.get("type", ""))),
+    }
+
+
+def _printable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     settings = WebhooksSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    config = uvicorn_config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        limits=settings.connection_limits,
     )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)  # as uvicorn.run does: the lifespan's error is logged above

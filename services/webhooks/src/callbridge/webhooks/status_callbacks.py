@@ -15,12 +15,12 @@ from callbridge.common.models.base import ApiModel
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.telephony import StoredTwilioConfig, provider_call_key
-from callbridge.common.store import NotFoundError as StoreNotFoundError
 from callbridge.webhooks import exotel, plivo, telnyx, twilio
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.detection import PROVIDER_NAMES
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from callbridge.webhooks.provider_request import ProviderRequest
+from callbridge.webhooks.records import load_call
 from callbridge.webhooks.status import ProviderStatus, StatusOutcome
 from callbridge.webhooks.verification import verify_provider_request
 
@@ -31,7 +31,9 @@ class ProviderStatusReceipt(ApiModel):
     """The answer to a status callback (providers ignore it; it helps whoever reads the logs)."""
 
     call_id: UUID
+    """The call the callback is about."""
     status: str
+    """The status the provider reported, in its own words."""
     ended: bool
     """Whether this callback ended the call."""
     end_reason: EndReason | None
@@ -51,7 +53,7 @@ async def receive_status(
         raise ForbiddenError("AccountSid does not match the imported Twilio account")
     if call_id is None:
         call_id = await _find_call_id(services, provider, status.provider_call_id)
-    call = await _load_call(services, call_id)
+    call = await load_call(services.stores, call_id)
     _check_same_call(call, provider, status)
     name = PROVIDER_NAMES[provider]
     await services.publisher.publish(
@@ -72,7 +74,7 @@ async def receive_status(
         services.stores.calls, call_id, _end_reason(call, status.outcome), detail=detail
     )
     if ended is None:
-        final = await _load_call(services, call_id)
+        final = await load_call(services.stores, call_id)
         return ProviderStatusReceipt(
             call_id=call_id, status=status.status, ended=False, end_reason=final.end_reason
         )
@@ -110,13 +112,6 @@ async def _find_call_id(services: Services, provider: Provider, provider_call_id
     if found is None:
         raise NotFoundError(f"no call for {PROVIDER_NAMES[provider]} call {provider_call_id}")
     return found.value.call_id
-
-
-async def _load_call(services: Services, call_id: UUID) -> Call:
-    try:
-        return (await services.stores.calls.get(str(call_id))).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"call {call_id} not found") from None
 
 
 def _check_same_call(call: Call, provider: Provider, status: ProviderStatus) -> None:

@@ -65,6 +65,20 @@ async def verify_provider_request(
     return config
 
 
+async def record_answered_signature(services: Services, provider: Provider, request: ProviderRequest) -> None:
+    """Record the signature of a request that is about to create a call; VerificationError if it did so
+    before (a replay).
+
+    Twilio's signature is recorded here rather than when it is verified: Twilio signs no timestamp or
+    nonce, so its retry of a slow answer carries the very same signature, and must get the same call back
+    while that call is unanswered (see provider_calls.py). Telnyx and Plivo signatures were recorded
+    during verification; Exotel signs nothing.
+    """
+    if provider is Provider.TWILIO:
+        signature = request.headers.get(twilio.SIGNATURE_HEADER, "")
+        await services.replays.first_use(provider, signature.encode())
+
+
 async def _load(store: KvStore[C], provider: Provider) -> C:
     try:
         return (await store.get(provider.value)).value

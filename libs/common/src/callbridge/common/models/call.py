@@ -4,22 +4,47 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from callbridge.common.durations import Duration
-from callbridge.common.models.backend import AgentBackend
+from callbridge.common.models.backend import (
+    AgentBackend,
+    AgentBackendPublic,
+    StoredAgentBackend,
+    demo_backend,
+)
 from callbridge.common.models.base import ApiModel, StoredModel
+from callbridge.common.models.conversation import (
+    AgentFirstSpeaker,
+    FirstSpeakerSettings,
+    SelectedTool,
+    TimedMessage,
+    VadSettings,
+)
+from callbridge.common.models.json_values import JsonObject, JsonObjectList, StringMap
 from callbridge.common.models.medium import CallMedium, DtmfHandling, Provider
+from callbridge.common.models.sealing import Encrypt
+from callbridge.common.models.supported import refuse_unsupported
 
 DEFAULT_JOIN_TIMEOUT = timedelta(seconds=30)
 DEFAULT_MAX_DURATION = timedelta(seconds=3600)
+MAX_END_DETAIL_CHARS = 500
+
+
+def bounded_detail(detail: str | None) -> str | None:
+    """``detail`` cut to MAX_END_DETAIL_CHARS (ending in an ellipsis when cut)."""
+    if detail is None or len(detail) <= MAX_END_DETAIL_CHARS:
+        return detail
+    return detail[: MAX_END_DETAIL_CHARS - 1] + "…"
 
 
 class EndReason(enum.StrEnum):
-    """Ultravox's end reasons, lower-case as in the Call object."""
+    """Why a call ended: nobody joined in time, the caller or provider hung up, the agent hung up,
+    ``maxDuration`` was reached, the agent or the stream failed, or callbridge failed."""
 
     UNJOINED = "unjoined"
     HANGUP = "hangup"
@@ -29,74 +54,6 @@ class EndReason(enum.StrEnum):
     SYSTEM_ERROR = "system_error"
 
 
-class AgentFirstSpeaker(ApiModel):
-    uninterruptible: bool = False
-    text: str | None = None
-    prompt: str | None = None
-    delay: Duration | None = None
-
-
-class UserFallback(ApiModel):
-    delay: Duration | None = None
-    text: str | None = None
-    prompt: str | None = None
-
-
-class UserFirstSpeaker(ApiModel):
-    fallback: UserFallback | None = None
-
-
-class FirstSpeakerSettings(ApiModel):
-    agent: AgentFirstSpeaker | None = None
-    user: UserFirstSpeaker | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> FirstSpeakerSettings:
-        if (self.agent is None) == (self.user is None):
-            raise ValueError("firstSpeakerSettings must set exactly one of 'agent' or 'user'")
-        return self
-
-
-class VadSettings(ApiModel):
-    """Accepted and stored; passed on to agents that run their own VAD."""
-
-    turn_endpoint_delay: Duration | None = None
-    minimum_turn_duration: Duration | None = None
-    minimum_interruption_duration: Duration | None = None
-    frame_activation_threshold: float | None = Field(default=None, ge=0.1, le=1.0)
-
-
-class EndBehavior(enum.StrEnum):
-    UNSPECIFIED = "END_BEHAVIOR_UNSPECIFIED"
-    HANG_UP_SOFT = "END_BEHAVIOR_HANG_UP_SOFT"
-    HANG_UP_STRICT = "END_BEHAVIOR_HANG_UP_STRICT"
-
-
-class TimedMessage(ApiModel):
-    duration: Duration
-    message: str
-    end_behavior: EndBehavior = EndBehavior.UNSPECIFIED
-
-
-class SelectedTool(ApiModel):
-    """Stored as given; callbridge executes the telephony built-ins (``hangUp``) itself."""
-
-    tool_id: str | None = None
-    tool_name: str | None = None
-    temporary_tool: dict[str, Any] | None = None
-    name_override: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_-]{1,64}$")
-    description_override: str | None = None
-    auth_tokens: dict[str, str] | None = None
-    parameter_overrides: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SelectedTool:
-        chosen = [v for v in (self.tool_id, self.tool_name, self.temporary_tool) if v is not None]
-        if len(chosen) != 1:
-            raise ValueError("a selected tool sets exactly one of toolId, toolName, temporaryTool")
-        return self
-
-
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
     reserved = [key for key in value if key.startswith(("ultravox.", "callbridge."))]
     if reserved:
@@ -104,27 +61,80 @@ def _check_metadata(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-class CallSettings(ApiModel):
-    """The fields shared by a call definition and an agent's call template (Ultravox §1.1)."""
+_AGENT_READS = " Stored for your agent to read (``GET /api/calls/{callId}``)."
 
-    system_prompt: str | None = None
-    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
-    model: str | None = None
-    voice: str | None = None
-    language_hint: str | None = Field(default=None, max_length=16)
-    initial_messages: list[dict[str, Any]] | None = None
-    join_timeout: Duration | None = None
-    max_duration: Duration | None = None
-    time_exceeded_message: str | None = None
-    inactivity_messages: list[TimedMessage] | None = None
-    selected_tools: list[SelectedTool] | None = None
-    medium: CallMedium | None = None
-    recording_enabled: bool | None = None
-    first_speaker_settings: FirstSpeakerSettings | None = None
-    vad_settings: VadSettings | None = None
-    metadata: dict[str, str] | None = None
-    initial_state: dict[str, Any] | None = None
-    agent_backend: AgentBackend | None = None
+
+class CallFields(ApiModel):
+    """The fields shared by a call definition and an agent's call template, but ``agentBackend``, whose
+    header values are in the clear in a request and sealed once stored."""
+
+    system_prompt: str | None = Field(
+        default=None,
+        description="Instructions for the agent's model; ``{{var}}`` placeholders are filled from "
+        "templateContext." + _AGENT_READS,
+    )
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="The model's temperature, 0 to 1." + _AGENT_READS
+    )
+    model: str | None = Field(default=None, description="The model your agent should use." + _AGENT_READS)
+    voice: str | None = Field(
+        default=None, description="The voice your agent should speak with." + _AGENT_READS
+    )
+    language_hint: str | None = Field(
+        default=None,
+        max_length=16,
+        description="A BCP 47 language tag such as ``en-US``; placeholders are filled." + _AGENT_READS,
+    )
+    initial_messages: JsonObjectList | None = Field(
+        default=None,
+        description="The conversation so far (Ultravox Message objects), at most 32 levels deep and 256 KiB "
+        "as JSON." + _AGENT_READS,
+    )
+    join_timeout: Duration | None = Field(
+        default=None,
+        description='How long the provider\'s media stream has to connect, such as ``"30s"`` (the default); '
+        "then the call ends as ``unjoined``.",
+    )
+    max_duration: Duration | None = Field(
+        default=None,
+        description='How long the call may last, ``"3600s"`` by default; then it ends as ``timeout``.',
+    )
+    time_exceeded_message: str | None = Field(
+        default=None,
+        description="What the agent is told to say when maxDuration is reached, before the call ends; "
+        "placeholders are filled.",
+    )
+    inactivity_messages: list[TimedMessage] | None = Field(
+        default=None, description="Not supported yet: leave it out or empty."
+    )
+    selected_tools: list[SelectedTool] | None = Field(
+        default=None,
+        description='Tools the agent may invoke; only ``{"toolName": "hangUp"}`` is supported yet, which '
+        "callbridge executes itself.",
+    )
+    medium: CallMedium | None = Field(
+        default=None,
+        description="The telephony provider and its settings (key handling, codec and rate). "
+        "``outgoing`` is not supported yet.",
+    )
+    recording_enabled: bool | None = Field(
+        default=None, description="Not supported yet: leave it out or false."
+    )
+    first_speaker_settings: FirstSpeakerSettings | None = Field(
+        default=None, description='Who speaks first; only the default ``{"agent": {}}`` is supported yet.'
+    )
+    vad_settings: VadSettings | None = Field(
+        default=None, description="Voice activity detection settings." + _AGENT_READS
+    )
+    metadata: StringMap | None = Field(
+        default=None,
+        description="Your own string keys and values (keys may not start with ``ultravox.`` or "
+        "``callbridge.``), at most 256 KiB as JSON.",
+    )
+    initial_state: JsonObject | None = Field(
+        default=None,
+        description="The call's initial state, at most 32 levels deep and 256 KiB as JSON." + _AGENT_READS,
+    )
 
     @field_validator("join_timeout", "max_duration")
     @classmethod
@@ -139,78 +149,161 @@ class CallSettings(ApiModel):
         return None if value is None else _check_metadata(value)
 
 
+_AGENT_BACKEND = (
+    "Which agent speaks on the call: your WebSocket server, or the built-in ``echo`` or ``demo`` agent "
+    "(the default). A WebSocket agent's header values are write-only: answers show headerValuePrefixes."
+)
+
+
+class CallSettings(CallFields):
+    """Call fields as a request gives them."""
+
+    agent_backend: AgentBackend | None = Field(default=None, description=_AGENT_BACKEND)
+
+    def sealed(self, encrypt: Encrypt) -> SealedCallSettings:
+        """The same settings with the agent's header values sealed, ready to become a stored call."""
+        fields = {name: getattr(self, name) for name in CallFields.model_fields}
+        backend = None if self.agent_backend is None else self.agent_backend.seal(encrypt)
+        return SealedCallSettings.model_validate({**fields, "agent_backend": backend})
+
+
+class SealedCallSettings(CallFields):
+    """Call fields with the agent's header values sealed: what a call is created from."""
+
+    agent_backend: StoredAgentBackend | None = Field(default=None, description=_AGENT_BACKEND)
+
+
+def _doc(name: str) -> str | None:
+    """A call field's description, written once on CallSettings."""
+    return CallSettings.model_fields[name].description
+
+
+def _override(name: str) -> str:
+    return f"Overrides the agent template's {to_camel(name)}: {_doc(name)}"
+
+
 class CallCreate(CallSettings):
-    """Body of ``POST /api/calls``."""
+    """A call from a full definition (``POST /api/calls``)."""
+
+    @model_validator(mode="after")
+    def _supported(self) -> CallCreate:
+        refuse_unsupported(self)
+        return self
 
 
 class AgentCallCreate(ApiModel):
-    """Body of ``POST /api/agents/{agent_id}/calls``: template context plus per-call overrides."""
+    """A call from an agent (``POST /api/agents/{agentId}/calls``): the values for the template's
+    placeholders, and per-call overrides of the template."""
 
-    template_context: dict[str, Any] = Field(default_factory=dict)
-    initial_messages: list[dict[str, Any]] | None = None
-    metadata: dict[str, str] | None = None
-    medium: CallMedium | None = None
-    join_timeout: Duration | None = None
-    max_duration: Duration | None = None
-    recording_enabled: bool | None = None
-    first_speaker_settings: FirstSpeakerSettings | None = None
-    voice: str | None = None
-    agent_backend: AgentBackend | None = None
+    template_context: JsonObject = Field(
+        default_factory=dict,
+        description="Values for the template's ``{{var}}`` placeholders (``{{user.name}}`` reads "
+        '``{"user": {"name": …}}``), at most 32 levels deep and 256 KiB as JSON.',
+    )
+    initial_messages: JsonObjectList | None = Field(default=None, description=_override("initial_messages"))
+    metadata: StringMap | None = Field(default=None, description=_override("metadata"))
+    medium: CallMedium | None = Field(default=None, description=_override("medium"))
+    join_timeout: Duration | None = Field(default=None, description=_override("join_timeout"))
+    max_duration: Duration | None = Field(default=None, description=_override("max_duration"))
+    recording_enabled: bool | None = Field(default=None, description=_override("recording_enabled"))
+    first_speaker_settings: FirstSpeakerSettings | None = Field(
+        default=None, description=_override("first_speaker_settings")
+    )
+    voice: str | None = Field(default=None, description=_override("voice"))
+    agent_backend: AgentBackend | None = Field(default=None, description=_override("agent_backend"))
 
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         return None if value is None else _check_metadata(value)
 
+    @model_validator(mode="after")
+    def _supported(self) -> AgentCallCreate:
+        refuse_unsupported(self)
+        return self
+
 
 class ProviderDetails(ApiModel):
     """The provider's identifiers for this call, filled in as they become known."""
 
     provider: Provider
-    call_id: str | None = Field(default=None, description="Twilio CallSid.")
-    stream_id: str | None = Field(default=None, description="Twilio StreamSid.")
+    """The provider carrying the call."""
+    call_id: str | None = Field(
+        default=None,
+        description="The provider's call id: Twilio CallSid, Telnyx call_control_id, Plivo CallUUID, "
+        "Exotel CallSid.",
+    )
+    stream_id: str | None = Field(default=None, description="The provider's id of the media stream.")
     account_id: str | None = None
-    from_: str | None = Field(default=None, alias="from")
+    """The provider account the call belongs to."""
+    from_: str | None = Field(
+        default=None, alias="from", description="The calling number, as the provider gave it."
+    )
     to: str | None = None
+    """The called number, as the provider gave it."""
     media_format: str | None = Field(default=None, description="Codec and rate from the stream's start.")
 
 
-class Call(StoredModel):
-    """A call as the API returns it and KV stores it."""
+class CallPublic(StoredModel):
+    """A call, its definition and what happened to it so far, as the API answers it and ``created``
+    events carry it: no header values, and a ``joinUrl`` only in the answer to the request that created
+    the call (the join token is a credential)."""
 
     call_id: UUID
+    """The call's id."""
     agent_id: UUID | None = None
+    """The agent the call was started from; null for a call from a full definition."""
     created: datetime
+    """When the call was created (UTC)."""
     joined: datetime | None = None
+    """When the provider's media stream connected; null until then."""
     ended: datetime | None = None
+    """When the call ended; null while it goes on."""
     end_reason: EndReason | None = None
+    """Why the call ended; null while it goes on."""
+    end_detail: Annotated[str | None, AfterValidator(bounded_detail)] = Field(
+        default=None,
+        description="Why the call ended, in words (the agent that could not be reached, the provider's "
+        f"error), at most {MAX_END_DETAIL_CHARS} characters; null while the call goes on.",
+        json_schema_extra={"maxLength": MAX_END_DETAIL_CHARS},
+    )
     join_url: str | None = None
+    """The signed, expiring, single-use WebSocket URL of the call's media stream: point the provider's
+    stream at it. Only in the answer to the request that created the call; null when read later."""
     direction: Literal["inbound", "outbound"] = "inbound"
-    system_prompt: str | None = None
-    temperature: float | None = None
-    model: str | None = None
-    voice: str | None = None
-    language_hint: str | None = None
-    initial_messages: list[dict[str, Any]] | None = None
-    join_timeout: Duration = DEFAULT_JOIN_TIMEOUT
-    max_duration: Duration = DEFAULT_MAX_DURATION
-    time_exceeded_message: str | None = None
-    inactivity_messages: list[TimedMessage] | None = None
-    selected_tools: list[SelectedTool] = Field(default_factory=list)
+    """``inbound`` (the provider brought the call to callbridge) or ``outbound``."""
+    system_prompt: str | None = Field(default=None, description=_doc("system_prompt"))
+    temperature: float | None = Field(default=None, description=_doc("temperature"))
+    model: str | None = Field(default=None, description=_doc("model"))
+    voice: str | None = Field(default=None, description=_doc("voice"))
+    language_hint: str | None = Field(default=None, description=_doc("language_hint"))
+    initial_messages: JsonObjectList | None = Field(default=None, description=_doc("initial_messages"))
+    join_timeout: Duration = Field(default=DEFAULT_JOIN_TIMEOUT, description=_doc("join_timeout"))
+    max_duration: Duration = Field(default=DEFAULT_MAX_DURATION, description=_doc("max_duration"))
+    time_exceeded_message: str | None = Field(default=None, description=_doc("time_exceeded_message"))
+    inactivity_messages: list[TimedMessage] | None = Field(
+        default=None, description=_doc("inactivity_messages")
+    )
+    selected_tools: list[SelectedTool] = Field(default_factory=list, description=_doc("selected_tools"))
     medium: CallMedium | None = Field(
         default=None,
         description="The provider carrying the call; null: media recognises it from the stream's start.",
     )
-    recording_enabled: bool = False
+    recording_enabled: bool = Field(default=False, description=_doc("recording_enabled"))
     first_speaker_settings: FirstSpeakerSettings = Field(
-        default_factory=lambda: FirstSpeakerSettings(agent=AgentFirstSpeaker())
+        default_factory=lambda: FirstSpeakerSettings(agent=AgentFirstSpeaker()),
+        description=_doc("first_speaker_settings"),
     )
-    vad_settings: VadSettings | None = None
-    metadata: dict[str, str] = Field(default_factory=dict)
-    initial_state: dict[str, Any] = Field(default_factory=dict)
-    template_context: dict[str, Any] = Field(default_factory=dict)
-    agent_backend: AgentBackend = Field(default_factory=lambda: AgentBackend.model_validate({"demo": {}}))
-    provider_details: ProviderDetails | None = None
+    vad_settings: VadSettings | None = Field(default=None, description=_doc("vad_settings"))
+    metadata: StringMap = Field(default_factory=dict, description=_doc("metadata"))
+    initial_state: JsonObject = Field(default_factory=dict, description=_doc("initial_state"))
+    template_context: JsonObject = Field(
+        default_factory=dict, description="The template context the call was started with."
+    )
+    agent_backend: AgentBackendPublic = Field(default_factory=demo_backend, description=_AGENT_BACKEND)
+    provider_details: ProviderDetails | None = Field(
+        default=None, description="The provider's identifiers for the call, filled in as they become known."
+    )
     trace_context: dict[str, str] = Field(
         default_factory=dict,
         description="W3C trace context (traceparent) of the request that created the call: the media "
@@ -229,10 +322,27 @@ class Call(StoredModel):
         return self.created + self.join_timeout
 
 
-class CallPage(ApiModel):
-    """A page of calls, paginated the way Ultravox paginates: ``results`` plus ``next``/``previous`` URLs."""
+class Call(CallPublic):
+    """A call as KV stores it: the agent's header values sealed, and no join URL (it is signed again from
+    the call id and join deadline when the creating request is asked again)."""
 
-    results: list[Call]
+    agent_backend: StoredAgentBackend = Field(default_factory=demo_backend, description=_AGENT_BACKEND)
+
+    def public(self, *, join_url: str | None = None) -> CallPublic:
+        """What the API and events show; ``join_url`` only for the answer to the creating request."""
+        fields = {name: getattr(self, name) for name in CallPublic.model_fields}
+        fields.update(agent_backend=self.agent_backend.public(), join_url=join_url)
+        return CallPublic.model_validate(fields)
+
+
+class CallPage(ApiModel):
+    """A page of calls, newest first, with the URLs of the pages around it."""
+
+    results: list[CallPublic]
+    """The calls on this page."""
     next: str | None = None
+    """The URL of the next page; null on the last."""
     previous: str | None = None
+    """The URL of the previous page; null on the first."""
     total: int
+    """How many calls there are in all."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from callbridge.common.models.base import ApiModel
+from callbridge.common.models.json_values import JsonObject
 
 
 class Urgency(enum.StrEnum):
+    """How soon the agent should react to a message: at once, soon, or when it suits."""
+
     UNSPECIFIED = "URGENCY_UNSPECIFIED"
     IMMEDIATE = "URGENCY_IMMEDIATE"
     SOON = "URGENCY_SOON"
@@ -27,17 +31,21 @@ class Urgency(enum.StrEnum):
 
 
 class DtmfUserTextMessage(ApiModel):
+    """The text message keys pressed become for the agent."""
+
     text: str = Field(default="{digits}", description="Template; {digits} is replaced by the digits pressed.")
     urgency: Urgency = Urgency.IMMEDIATE
+    """How soon the agent should react to it."""
 
 
 class DtmfHandling(ApiModel):
-    """What happens to digits the caller presses
-
-    Absent, they reach the agent as an immediate text message (Ultravox §1.2).."""
+    """What happens to keys the caller presses; by default they reach the agent as an immediate text
+    message holding the digits (presses less than 0.4 s apart batched into one)."""
 
     ignore: bool = False
+    """Drop the keys: the agent is not told."""
     user_text_message: DtmfUserTextMessage | None = None
+    """The text message the keys become."""
 
     def render(self, digits: str) -> tuple[str, Urgency] | None:
         """The text and urgency to send the agent for ``digits``, or None when digits are ignored."""
@@ -47,22 +55,48 @@ class DtmfHandling(ApiModel):
         return message.text.replace("{digits}", digits), message.urgency
 
 
-class OutgoingCall(ApiModel):
-    """Ask callbridge to place the provider call itself (needs imported credentials and the dialer)."""
+E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+_E164 = re.compile(E164_PATTERN)
 
-    to: str = Field(min_length=1, max_length=256)
-    from_: str = Field(alias="from", min_length=1, max_length=256)
-    additional_params: dict[str, Any] = Field(default_factory=dict)
+
+class OutgoingCall(ApiModel):
+    """Ask callbridge to place the provider call itself. Not supported yet: placing calls needs the dialer
+    service, which this build does not include."""
+
+    to: str = Field(
+        json_schema_extra={"pattern": E164_PATTERN}, description="The number to call, E.164 (+15551234567)."
+    )
+    from_: str = Field(
+        alias="from",
+        json_schema_extra={"pattern": E164_PATTERN},
+        description="The number to call from, E.164 (+15551234567).",
+    )
+    additional_params: JsonObject = Field(
+        default_factory=dict, description="Fields added to the provider's create-call request."
+    )
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _e164(cls, number: str) -> str:
+        if not _E164.fullmatch(number):
+            raise ValueError(f"{number[:32]!r} is not an E.164 number such as +15551234567")
+        return number
+
+
+_OUTGOING = "Have callbridge place the call. Not supported yet."
+_DTMF = "What happens to keys the caller presses; by default the agent gets them as a text message."
 
 
 class TwilioMedium(ApiModel):
-    """Twilio Media Streams: always μ-law at 8 kHz (reference §1.2)."""
+    """Twilio Media Streams: always μ-law at 8 kHz."""
 
-    outgoing: OutgoingCall | None = None
-    dtmf_handling: DtmfHandling | None = None
+    outgoing: OutgoingCall | None = Field(default=None, description=_OUTGOING)
+    dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)
 
 
 class TelnyxCodec(enum.StrEnum):
+    """Telnyx stream codecs: L16 (16-bit PCM at 16 kHz), PCMU or PCMA (8 kHz)."""
+
     PCMU = "PCMU"
     PCMA = "PCMA"
     L16 = "L16"
@@ -76,10 +110,12 @@ class TelnyxMedium(ApiModel):
     decoded by what Telnyx's ``start`` announces; outbound is encoded in this codec.
     """
 
-    outgoing: OutgoingCall | None = None
-    dtmf_handling: DtmfHandling | None = None
+    outgoing: OutgoingCall | None = Field(default=None, description=_OUTGOING)
+    dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)
     codec: TelnyxCodec | None = None
+    """The codec asked for; unset: the Telnyx config's, else L16."""
     sample_rate: Literal[8000, 16000] | None = None
+    """The rate in Hz: 16000 for L16, 8000 for PCMU and PCMA."""
 
     @model_validator(mode="after")
     def _rate_fits_codec(self) -> TelnyxMedium:
@@ -91,6 +127,8 @@ class TelnyxMedium(ApiModel):
 
 
 class PlivoCodec(enum.StrEnum):
+    """Plivo stream codecs: L16 (16-bit PCM at 8 or 16 kHz) or PCMU (8 kHz)."""
+
     L16 = "L16"
     PCMU = "PCMU"
 
@@ -99,10 +137,12 @@ class PlivoMedium(ApiModel):
     """Plivo AudioStream. ``codec``/``sampleRate`` choose the ``<Stream contentType>``: unset, the Plivo
     config's choice, by default ``audio/x-l16;rate=16000``."""
 
-    outgoing: OutgoingCall | None = None
-    dtmf_handling: DtmfHandling | None = None
+    outgoing: OutgoingCall | None = Field(default=None, description=_OUTGOING)
+    dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)
     codec: PlivoCodec | None = None
+    """The codec asked for; unset: the Plivo config's, else L16."""
     sample_rate: Literal[8000, 16000] | None = None
+    """The rate in Hz; PCMU runs at 8000 only."""
 
     @model_validator(mode="after")
     def _rate_fits_codec(self) -> PlivoMedium:
@@ -115,11 +155,14 @@ class ExotelMedium(ApiModel):
     """Exotel Voicebot streaming: 16-bit PCM at ``sampleRate`` (unset: the Exotel config's, by default
     16000), asked for with ``?sample-rate=`` on the stream URL."""
 
-    dtmf_handling: DtmfHandling | None = None
+    dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)
     sample_rate: Literal[8000, 16000, 24000] | None = None
+    """The rate in Hz asked for; unset: the Exotel config's, else 16000."""
 
 
 class Provider(enum.StrEnum):
+    """A telephony provider callbridge works with."""
+
     TWILIO = "twilio"
     TELNYX = "telnyx"
     PLIVO = "plivo"
@@ -130,12 +173,16 @@ ProviderMedium = TwilioMedium | TelnyxMedium | PlivoMedium | ExotelMedium
 
 
 class CallMedium(ApiModel):
-    """Exactly one provider is set."""
+    """The telephony provider carrying a call and its settings: exactly one provider is set."""
 
     twilio: TwilioMedium | None = None
+    """Twilio Media Streams."""
     telnyx: TelnyxMedium | None = None
+    """Telnyx media streaming."""
     plivo: PlivoMedium | None = None
+    """Plivo AudioStream."""
     exotel: ExotelMedium | None = None
+    """Exotel Voicebot streaming."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CallMedium:

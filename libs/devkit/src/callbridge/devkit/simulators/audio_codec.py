@@ -1,27 +1,31 @@
 """The audio encodings the simulated providers carry: G.711 μ-law and A-law at 8 kHz, 16-bit linear PCM (L16).
 
 Reference: /work/shared/reference/provider-protocols.md §0 (per-provider formats), §2.5 (Telnyx L16 byte order
-undocumented), §3.4 (Plivo L16 little-endian), §4.4 (Exotel PCM16 LE). The codecs themselves are the media
-service's bit-exact G.711 tables and PCM helpers, so the simulator and the server agree to the bit.
+undocumented), §3.4 (Plivo L16 little-endian), §4.4 (Exotel PCM16 LE).
+
+G.711 is CPython's ``audioop`` (C, bit-exact with the ITU-T G.711 tables), on Python 3.13+ its maintained
+port ``audioop-lts``; L16 is numpy's byte-order conversion. None of it is the media service's code: a
+simulated provider that encoded with media's own tables would share any bug in them with the server under
+test and hear nothing wrong. tests/devkit/test_audio_codec.py compares the two on every code and sample.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from callbridge.media.audio.g711 import (
-    ALAW_SILENCE,
-    ULAW_SILENCE,
-    alaw_decode,
-    alaw_encode,
-    ulaw_decode,
-    ulaw_encode,
-)
-from callbridge.media.audio.pcm import pcm_from_bytes, pcm_to_bytes
+if sys.version_info >= (3, 13):
+    import audioop  # the audioop-lts distribution: the module as it left the standard library
+else:
+    with warnings.catch_warnings():
+        # Deprecated since 3.11 (PEP 594) and kept for 3.11-3.12; 3.13+ takes audioop-lts above.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
 
 __all__ = ["PCMU_8K", "AudioCodec", "ByteOrder", "Encoding", "encoding_named"]
 
@@ -30,6 +34,10 @@ ByteOrder = Literal["little", "big"]
 _ENCODINGS: dict[str, Encoding] = {"PCMU": "PCMU", "PCMA": "PCMA", "L16": "L16"}
 
 _G711_RATE_HZ = 8000  # G.711 is defined at 8 kHz only
+_SAMPLE_WIDTH_BYTES = 2  # audioop's linear side: native-endian int16
+ULAW_SILENCE = 0xFF  # G.711 μ-law inverts every bit, so linear 0 idles at all ones
+ALAW_SILENCE = 0xD5  # A-law inverts the even bits: the smallest positive level, 0x80 ^ 0x55
+_L16_DTYPES = {"little": np.dtype("<i2"), "big": np.dtype(">i2")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +78,24 @@ class AudioCodec:
         return data_bytes / (self.bytes_per_sample * self.sample_rate_hz)
 
     def encode(self, pcm: npt.NDArray[np.int16]) -> bytes:
+        if pcm.dtype != np.int16:
+            raise TypeError(f"{self.encoding} encodes int16 PCM, got {pcm.dtype}")
         if self.encoding == "PCMU":
-            return ulaw_encode(pcm)
+            return audioop.lin2ulaw(pcm.tobytes(), _SAMPLE_WIDTH_BYTES)
         if self.encoding == "PCMA":
-            return alaw_encode(pcm)
-        return pcm_to_bytes(pcm, big_endian=self.byte_order == "big")
+            return audioop.lin2alaw(pcm.tobytes(), _SAMPLE_WIDTH_BYTES)
+        return pcm.astype(_L16_DTYPES[self.byte_order]).tobytes()
 
     def decode(self, data: bytes) -> npt.NDArray[np.int16]:
         """Wire bytes to int16 PCM; an odd trailing L16 byte is dropped (readers flag it as a violation)."""
         if self.encoding == "PCMU":
-            return ulaw_decode(data)
-        if self.encoding == "PCMA":
-            return alaw_decode(data)
-        whole = len(data) - len(data) % 2
-        return pcm_from_bytes(data[:whole], big_endian=self.byte_order == "big").copy()
+            linear = audioop.ulaw2lin(data, _SAMPLE_WIDTH_BYTES)
+        elif self.encoding == "PCMA":
+            linear = audioop.alaw2lin(data, _SAMPLE_WIDTH_BYTES)
+        else:
+            whole = len(data) - len(data) % 2
+            return np.frombuffer(data[:whole], dtype=_L16_DTYPES[self.byte_order]).astype(np.int16)
+        return np.frombuffer(linear, dtype=np.int16).copy()  # writable, as callers may scale it in place
 
 
 PCMU_8K = AudioCodec("PCMU", 8000)

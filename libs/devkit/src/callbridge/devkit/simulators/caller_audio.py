@@ -22,11 +22,12 @@ class CallerAudio:
     """The caller's audio, encoded once into base64 frames; share one across many concurrent calls."""
 
     pcm: npt.NDArray[np.int16]
-    payloads: tuple[str, ...]
-    """Base64 of each frame; the last frame is padded with silence."""
+    payloads: tuple[bytes, ...]
+    """Base64 of each frame, as ASCII bytes ready for the wire's message template; the last frame is padded
+    with silence."""
     codec: AudioCodec = PCMU_8K
     frame_ms: int = DEFAULT_FRAME_MS
-    silence_payload: str = ""
+    silence_payload: bytes = b""
     """Base64 of one frame of silence, sent once the audio has run out."""
 
     @classmethod
@@ -44,10 +45,10 @@ class CallerAudio:
         padding = -len(pcm) % frame_samples
         encoded = codec.encode(pcm) + codec.silence * padding
         payloads = tuple(
-            base64.b64encode(encoded[start : start + frame_bytes]).decode("ascii")
+            base64.b64encode(encoded[start : start + frame_bytes])
             for start in range(0, len(encoded), frame_bytes)
         )
-        silence = base64.b64encode(codec.silence * frame_samples).decode("ascii")
+        silence = base64.b64encode(codec.silence * frame_samples)
         return cls(pcm=pcm, payloads=payloads, codec=codec, frame_ms=frame_ms, silence_payload=silence)
 
     @property

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
+
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.wire import (
+    AudioReader,
     ServerMessage,
-    decode_audio,
+    json_slot,
     media_payload,
+    message_template,
+    number_text_slot,
     read_event,
     read_mark,
+    text_slot,
 )
 
 __all__ = [
@@ -109,8 +115,23 @@ class ExotelWire:
         self._echo_marks_on_clear = echo_marks_on_clear
         self._min_chunk_rule = min_chunk_rule
         self._sequence = 0
+        self._audio = AudioReader(codec)  # §4.4: 16-bit little-endian PCM at the stream's rate, both ways
+        # `timestamp` is undocumented beyond the example; the simulator counts ms from the stream start.
+        media = {
+            "media": {
+                "chunk": number_text_slot("chunk"),
+                "timestamp": number_text_slot("timestamp"),
+                "payload": text_slot("payload"),
+            }
+        }
+        self._media = message_template(
+            self._message("media", number_text_slot("sequence"), media),
+            ("sequence", "chunk", "timestamp", "payload"),
+        )
+        mark = self._message("mark", number_text_slot("sequence"), {"mark": {"name": json_slot("name")}})
+        self._mark = message_template(mark, ("sequence", "name"))
 
-    def opening(self) -> list[dict[str, Any]]:
+    def opening(self) -> list[bytes]:
         rate_hz = self._codec.sample_rate_hz
         start: dict[str, Any] = {
             "call_sid": self.call_id,
@@ -127,37 +148,33 @@ class ExotelWire:
         if self._placement != "top":
             start = {"stream_sid": self.stream_id, **start}
         connected = {"event": "connected", "protocol": "Exotel Media Stream", "version": "1.0.0"}
-        return [connected, self._message("start", {"start": start})]
+        return [orjson.dumps(connected), self._dumps("start", {"start": start})]
 
-    def media(self, chunk: int, payload: str) -> dict[str, Any]:
-        # `timestamp` is undocumented beyond the example; the simulator counts ms from the stream start.
-        timestamp = str((chunk - 1) * self._frame_ms)
-        return self._message(
-            "media", {"media": {"chunk": str(chunk), "timestamp": timestamp, "payload": payload}}
-        )
+    def media(self, chunk: int, payload: bytes) -> bytes:
+        return self._media % (self._next(), chunk, (chunk - 1) * self._frame_ms, payload)
 
-    def dtmf(self, digit: str) -> dict[str, Any]:
-        return self._message("dtmf", {"dtmf": {"digit": digit, "duration": DTMF_DURATION_MS}})
+    def dtmf(self, digit: str) -> bytes:
+        return self._dumps("dtmf", {"dtmf": {"digit": digit, "duration": DTMF_DURATION_MS}})
 
-    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any] | None:
+    def mark_echo(self, name: str, *, cleared: bool) -> bytes | None:
         # §6.4: Exotel echoes a mark when its audio has played; what `clear` does to pending marks is
         # undocumented (§7.3). By default it echoes them like Twilio; else they are dropped unanswered.
         if cleared and not self._echo_marks_on_clear:
             return None
-        return self._message("mark", {"mark": {"name": name}})
+        return self._mark % (self._next(), orjson.dumps(name))
 
     def clear_ack(self) -> None:
         return None
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> bytes:
         stop = {"call_sid": self.call_id, "account_sid": self._account_sid, "reason": "callended"}
-        return self._message("stop", {"stop": stop})
+        return self._dumps("stop", {"stop": stop})
 
-    def read(self, raw: str | bytes) -> ServerMessage:
+    def read(self, text: str | bytes) -> ServerMessage:
         """Parse and check one server message against §4.3."""
         # §4.3: Exotel takes `stream_sid`, `streamSid` or neither [INFERRED]; a wrong one is a server bug.
         parsed = read_event(
-            raw,
+            text,
             provider="Exotel",
             accepted=ACCEPTED_EVENTS,
             stream_id=self.stream_id,
@@ -170,21 +187,23 @@ class ExotelWire:
             return read_mark(name, message)
         if name == "clear":
             return ServerMessage(name, message, clear=True)
-        audio, problems = decode_audio(media_payload(message), self._codec, "media.payload")
+        audio, problems = self._audio.read(media_payload(message), "media.payload")
         if audio is not None:
-            problems.extend(
-                chunk_rule_violations(len(audio), self._codec.sample_rate_hz, self._min_chunk_rule)
-            )
-        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+            rate_hz = self._codec.sample_rate_hz
+            problems += tuple(chunk_rule_violations(len(audio), rate_hz, self._min_chunk_rule))
+        return ServerMessage(name, message, audio=audio, violations=problems)
 
-    def _message(self, event: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _dumps(self, event: str, body: dict[str, Any]) -> bytes:
+        return orjson.dumps(self._message(event, str(self._next()), body))
+
+    def _message(self, event: str, sequence: str, body: dict[str, Any]) -> dict[str, Any]:
         # Key order of §4.2's examples: event, sequence_number, stream_sid, then the body.
-        message: dict[str, Any] = {"event": event, "sequence_number": self._next()}
+        message: dict[str, Any] = {"event": event, "sequence_number": sequence}
         if self._placement != "start":
             message["stream_sid"] = self.stream_id
         message.update(body)
         return message
 
-    def _next(self) -> str:
+    def _next(self) -> int:
         self._sequence += 1
-        return str(self._sequence)
+        return self._sequence

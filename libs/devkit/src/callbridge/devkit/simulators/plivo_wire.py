@@ -13,9 +13,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+import orjson
+
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.plivo_xml import PlivoEncoding
-from callbridge.devkit.simulators.wire import ServerMessage, decode_audio, read_event
+from callbridge.devkit.simulators.wire import (
+    AudioReader,
+    ServerMessage,
+    json_slot,
+    message_template,
+    number_slot,
+    number_text_slot,
+    read_event,
+    text_slot,
+)
 
 __all__ = ["ACCEPTED_EVENTS", "PlayedEvent", "PlivoWire", "new_stream_id"]
 
@@ -54,13 +65,39 @@ class PlivoWire:
         self._codec = codec
         self._frame_ms = frame_ms
         self._extra_headers = extra_headers
-        self._played_event = played_event
         self._stop_reason = stop_reason
         self._sequence = 0
         self._stream_ms = 0
         """Stream time of the next inbound frame, for `dtmf.timestamp`."""
+        self._audio = AudioReader(codec)  # `contentType` sets both directions (§3.1, §3.3)
+        # §3.2 (SDK types): `chunk` an integer, `timestamp` a string; its unit is undocumented, the simulator
+        # counts ms from the stream start [INFERRED].
+        media = {
+            "event": "media",
+            "sequenceNumber": number_slot("sequence"),
+            "streamId": stream_id,
+            "media": {
+                "track": "inbound",
+                "timestamp": number_text_slot("timestamp"),
+                "chunk": number_slot("chunk"),
+                "payload": text_slot("payload"),
+            },
+        }
+        self._media = message_template(
+            self._with_extra_headers(media), ("sequence", "timestamp", "chunk", "payload")
+        )
+        played = {
+            "event": played_event,
+            "sequenceNumber": number_slot("sequence"),
+            "streamId": stream_id,
+            "name": json_slot("name"),
+        }
+        self._played = message_template(played, ("sequence", "name"))
+        # Key order of §3.2's example; its sequenceNumber is 0 there, the simulator keeps counting.
+        cleared = {"sequenceNumber": number_slot("sequence"), "event": "clearedAudio", "streamId": stream_id}
+        self._cleared = message_template(cleared, ("sequence",))
 
-    def opening(self) -> list[dict[str, Any]]:
+    def opening(self) -> list[bytes]:
         # §3.2: no `connected`; `start` is the first message.
         start: dict[str, Any] = {
             "event": "start",
@@ -73,61 +110,49 @@ class PlivoWire:
                 "mediaFormat": {"encoding": self._encoding, "sampleRate": self._codec.sample_rate_hz},
             },
         }
-        return [self._with_extra_headers(start)]
+        return [orjson.dumps(self._with_extra_headers(start))]
 
-    def media(self, chunk: int, payload: str) -> dict[str, Any]:
-        # §3.2 (SDK types): `chunk` an integer, `timestamp` a string; its unit is undocumented, the simulator
-        # counts ms from the stream start [INFERRED].
+    def media(self, chunk: int, payload: bytes) -> bytes:
         timestamp_ms = (chunk - 1) * self._frame_ms
         self._stream_ms = timestamp_ms + self._frame_ms
-        message = {
-            "event": "media",
-            "sequenceNumber": self._next(),
-            "streamId": self.stream_id,
-            "media": {"track": "inbound", "timestamp": str(timestamp_ms), "chunk": chunk, "payload": payload},
-        }
-        return self._with_extra_headers(message)
+        return self._media % (self._next(), timestamp_ms, chunk, payload)
 
-    def dtmf(self, digit: str) -> dict[str, Any]:
-        return {
+    def dtmf(self, digit: str) -> bytes:
+        message = {
             "event": "dtmf",
             "sequenceNumber": self._next(),
             "streamId": self.stream_id,
             "dtmf": {"track": "inbound", "digit": digit, "timestamp": str(self._stream_ms)},
         }
+        return orjson.dumps(message)
 
-    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any] | None:
+    def mark_echo(self, name: str, *, cleared: bool) -> bytes | None:
         if cleared:
             # §3.6 [INFERRED]: `playedStream` fires only on successful playback, so a checkpoint a
             # `clearAudio` dropped is never answered; the server must resolve it on `clearedAudio`.
             return None
-        return {
-            "event": self._played_event,
-            "sequenceNumber": self._next(),
-            "streamId": self.stream_id,
-            "name": name,
-        }
+        return self._played % (self._next(), orjson.dumps(name))
 
-    def clear_ack(self) -> dict[str, Any]:
-        # Key order of §3.2's example; its sequenceNumber is 0 there, the simulator keeps counting.
-        return {"sequenceNumber": self._next(), "event": "clearedAudio", "streamId": self.stream_id}
+    def clear_ack(self) -> bytes:
+        return self._cleared % self._next()
 
-    def stop(self) -> dict[str, Any] | None:
+    def stop(self) -> bytes | None:
         # §3.2: not in Plivo's docs, handled by its Java SDK; None when configured to just close.
         if self._stop_reason is None:
             return None
-        return {
+        stop = {
             "event": "stop",
             "sequenceNumber": self._next(),
             "streamId": self.stream_id,
             "reason": self._stop_reason,
         }
+        return orjson.dumps(stop)
 
-    def read(self, raw: str | bytes) -> ServerMessage:
+    def read(self, text: str | bytes) -> ServerMessage:
         """Parse and check one server message against §3.3."""
         # §3.3: streamId is optional (the docs omit it, the Java SDK and pipecat send it).
         parsed = read_event(
-            raw, provider="Plivo", accepted=ACCEPTED_EVENTS, stream_id=self.stream_id, id_keys=("streamId",)
+            text, provider="Plivo", accepted=ACCEPTED_EVENTS, stream_id=self.stream_id, id_keys=("streamId",)
         )
         if isinstance(parsed, ServerMessage):
             return parsed
@@ -149,14 +174,14 @@ class PlivoWire:
         if not isinstance(content_type, str) or not isinstance(rate_hz, int) or isinstance(rate_hz, bool):
             reason = "playAudio needs media.contentType (string) and media.sampleRate (number) (§3.3)"
             return ServerMessage("playAudio", message, violations=(reason,))
-        audio, problems = decode_audio(media.get("payload"), self._codec, "media.payload")
+        audio, problems = self._audio.read(media.get("payload"), "media.payload")
         if (content_type, rate_hz) != (self._encoding, self._codec.sample_rate_hz):
             # Plays anyway, as bytes of the stream's format: at the wrong speed or as noise (§3.6).
-            problems.append(
+            problems += (
                 f"playAudio is {content_type} at {rate_hz} Hz on a stream of {self._encoding} at "
-                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed (§3.3, §3.6)"
+                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed (§3.3, §3.6)",
             )
-        return ServerMessage("playAudio", message, audio=audio, violations=tuple(problems))
+        return ServerMessage("playAudio", message, audio=audio, violations=problems)
 
     def _with_extra_headers(self, message: dict[str, Any]) -> dict[str, Any]:
         # §3.2: the `<Stream extraHeaders>` come back top-level, snake_case, on start and media.

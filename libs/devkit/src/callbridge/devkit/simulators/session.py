@@ -4,8 +4,8 @@ Provider-neutral: the messages come from a `StreamWire` (wire.py). The sender pa
 absolute clock of 20 ms ticks (the provider's RTP clock), sending a frame every tick, or every fifth for
 Exotel's 100 ms chunks, and answering marks whose audio has played on each tick; the receiver runs
 concurrently, reads each server message as the provider would and drives the playout buffer (playout.py).
-Outbound frames are prepared once (`CallerAudio`), so the per-frame path is one small dict, one
-`orjson.dumps` and one send; received audio is appended as bytes and decoded once when the call ends.
+Outbound frames are prepared once (`CallerAudio`), so the per-frame path is one ``%`` of the wire's byte
+template and one send; received audio is appended as bytes and decoded once when the call ends.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from callbridge.devkit.simulators.recording import (
     ReceivedMessage,
     StreamRecording,
 )
-from callbridge.devkit.simulators.wire import StreamWire
+from callbridge.devkit.simulators.wire import StreamWire, binary_frame
 
 __all__ = ["TICK_S", "StreamPlan", "StreamSession"]
 
@@ -75,7 +75,7 @@ class StreamSession:
             tick_samples=plan.outbound.samples(TICK_S),
             silence=plan.outbound.silence,
         )
-        self._held: list[tuple[int, int, dict[str, Any]]] = []
+        self._held: list[tuple[int, int, bytes]] = []
         """Delayed frames: (frame slot they go out on, frame index, message)."""
         self._t0 = 0.0
         self._ended = False
@@ -144,7 +144,7 @@ class StreamSession:
             self.recording.dtmf_sent.append((time.monotonic() - self._t0, digit))
         while self._injected and self._injected[0][0] <= scheduled_s:
             message = self._injected.popleft()[1]
-            if not await self._send(message):
+            if not await self._send(orjson.dumps(message)):
                 return False
             self.recording.error_frames_sent.append((time.monotonic() - self._t0, message))
         return True
@@ -174,7 +174,7 @@ class StreamSession:
                 return False
         return True
 
-    async def _send_media(self, index: int, message: dict[str, Any]) -> bool:
+    async def _send_media(self, index: int, message: bytes) -> bool:
         if not await self._send(message):
             return False
         self.recording.inbound_sent_at_s.append(time.monotonic() - self._t0)
@@ -205,11 +205,11 @@ class StreamSession:
             mark.echoed_at_s = time.monotonic() - self._t0
         return sent
 
-    async def _send(self, message: dict[str, Any]) -> bool:
+    async def _send(self, message: bytes) -> bool:
         """Send one JSON text frame; False once the connection is closed (the receiver records why)."""
         try:
             # Bounded by run()'s deadline; a plain send only waits when the server stops reading.
-            await self._ws.send(orjson.dumps(message), text=True)
+            await self._ws.send(message, text=True)
         except ConnectionClosed:
             return False
         return True
@@ -227,7 +227,7 @@ class StreamSession:
             await self._on_message(raw, time.monotonic() - self._t0)
 
     async def _on_message(self, raw: str | bytes, now_s: float) -> None:
-        parsed = self._wire.read(raw)
+        parsed = self._wire.read(raw) if isinstance(raw, str) else binary_frame(self._wire.provider)
         if parsed.event != self._wire.audio_event or self._plan.record_media_messages:
             self.recording.received.append(ReceivedMessage(now_s, parsed.event, parsed.message))
         if self._ended:

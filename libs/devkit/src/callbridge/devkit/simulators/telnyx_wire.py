@@ -15,14 +15,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.wire import (
+    AudioReader,
     ServerMessage,
-    decode_audio,
+    json_slot,
     media_payload,
+    message_template,
+    number_text_slot,
     read_event,
     read_mark,
+    text_slot,
 )
 
 __all__ = ["ACCEPTED_EVENTS", "TelnyxStreamError", "TelnyxWire", "frame_delays", "new_stream_id"]
@@ -106,11 +111,35 @@ class TelnyxWire:
         self._outbound = outbound
         self._frame_ms = frame_ms
         self._sequence = 0
+        # RTP mode: the server's audio is in the bidirectionalCodec at its rate, never the inbound one (§2.5).
+        self._audio = AudioReader(outbound)
+        # The documented example does not say what `timestamp` counts; the simulator uses ms from the
+        # stream start, as Twilio does [INFERRED]. The server should order by chunk or sequence_number.
+        media = {
+            "event": "media",
+            "sequence_number": number_text_slot("sequence"),
+            "media": {
+                "track": "inbound",
+                "chunk": number_text_slot("chunk"),
+                "timestamp": number_text_slot("timestamp"),
+                "payload": text_slot("payload"),
+            },
+            "stream_id": stream_id,
+        }
+        self._media = message_template(media, ("sequence", "chunk", "timestamp", "payload"))
+        # §2.3: echoed when its audio has played, and by `clear` ("sends back all queued marks").
+        mark = {
+            "event": "mark",
+            "stream_id": stream_id,
+            "sequence_number": number_text_slot("sequence"),
+            "mark": {"name": json_slot("name")},
+        }
+        self._mark = message_template(mark, ("sequence", "name"))
 
-    def opening(self) -> list[dict[str, Any]]:
+    def opening(self) -> list[bytes]:
         start = {
             "event": "start",
-            "sequence_number": self._next(),
+            "sequence_number": str(self._next()),
             "start": {
                 "user_id": self._user_id,
                 "call_control_id": self.call_id,
@@ -129,63 +158,51 @@ class TelnyxWire:
             },
             "stream_id": self.stream_id,
         }
-        return [{"event": "connected", "version": "1.0.0"}, start]
+        return [orjson.dumps({"event": "connected", "version": "1.0.0"}), orjson.dumps(start)]
 
-    def media(self, chunk: int, payload: str) -> dict[str, Any]:
-        # The documented example does not say what `timestamp` counts; the simulator uses ms from the
-        # stream start, as Twilio does [INFERRED]. The server should order by chunk or sequence_number.
-        return {
-            "event": "media",
-            "sequence_number": self._next(),
-            "media": {
-                "track": "inbound",
-                "chunk": str(chunk),
-                "timestamp": str((chunk - 1) * self._frame_ms),
-                "payload": payload,
-            },
-            "stream_id": self.stream_id,
-        }
+    def media(self, chunk: int, payload: bytes) -> bytes:
+        return self._media % (self._next(), chunk, (chunk - 1) * self._frame_ms, payload)
 
-    def dtmf(self, digit: str) -> dict[str, Any]:
+    def dtmf(self, digit: str) -> bytes:
         occurred_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as in §2.2's example
-        return {
+        message = {
             "event": "dtmf",
             "stream_id": self.stream_id,
             "occurred_at": occurred_at,
-            "sequence_number": self._next(),
+            "sequence_number": str(self._next()),
             "dtmf": {"digit": digit},
         }
+        return orjson.dumps(message)
 
-    def mark_echo(self, name: str, *, cleared: bool) -> dict[str, Any]:
-        # §2.3: echoed when its audio has played, and by `clear` ("sends back all queued marks").
-        return {
-            "event": "mark",
-            "stream_id": self.stream_id,
-            "sequence_number": self._next(),
-            "mark": {"name": name},
-        }
+    def mark_echo(self, name: str, *, cleared: bool) -> bytes:
+        return self._mark % (self._next(), orjson.dumps(name))
 
     def clear_ack(self) -> None:
         return None  # answered only with the mark echoes
 
-    def stop(self) -> dict[str, Any]:
-        return {
+    def stop(self) -> bytes:
+        stop = {
             "event": "stop",
-            "sequence_number": self._next(),
+            "sequence_number": str(self._next()),
             "stop": {"user_id": self._user_id, "call_control_id": self.call_id},
             "stream_id": self.stream_id,
         }
+        return orjson.dumps(stop)
 
     def error_frame(self, error: TelnyxStreamError) -> dict[str, Any]:
         # §2.2's example has no sequence_number on `error`.
         payload = {"code": error.code, "title": error.title, "detail": error.detail}
         return {"event": "error", "payload": payload, "stream_id": self.stream_id}
 
-    def read(self, raw: str | bytes) -> ServerMessage:
+    def read(self, text: str | bytes) -> ServerMessage:
         """Parse and check one server message against §2.3."""
         # §2.3: stream_id is optional on what the server sends; a wrong one is a server bug all the same.
         parsed = read_event(
-            raw, provider="Telnyx", accepted=ACCEPTED_EVENTS, stream_id=self.stream_id, id_keys=("stream_id",)
+            text,
+            provider="Telnyx",
+            accepted=ACCEPTED_EVENTS,
+            stream_id=self.stream_id,
+            id_keys=("stream_id",),
         )
         if isinstance(parsed, ServerMessage):
             return parsed
@@ -194,17 +211,16 @@ class TelnyxWire:
             return read_mark(name, message)
         if name == "clear":
             return ServerMessage(name, message, clear=True)
-        # RTP mode: the payload is in the bidirectionalCodec at its rate, never the inbound format (§2.5).
-        audio, problems = decode_audio(media_payload(message), self._outbound, "media.payload")
+        audio, problems = self._audio.read(media_payload(message), "media.payload")
         if audio is not None:
             duration_s = self._outbound.duration_s(len(audio))
             if not MIN_CHUNK_S - 1e-9 <= duration_s <= MAX_CHUNK_S:
-                problems.append(
+                problems += (
                     f"media chunk of {duration_s * 1000:.1f} ms ({len(audio)} bytes of "
-                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)"
+                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)",
                 )
-        return ServerMessage(name, message, audio=audio, violations=tuple(problems))
+        return ServerMessage(name, message, audio=audio, violations=problems)
 
-    def _next(self) -> str:
+    def _next(self) -> int:
         self._sequence += 1
-        return str(self._sequence)
+        return self._sequence

@@ -14,7 +14,9 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from callbridge.common.models.backend import WebSocketBackend
+from callbridge.common.models.backend import SealedWebSocketBackend
+from callbridge.common.models.sealing import Decrypt
+from callbridge.common.secrets import SecretDecryptionError
 from callbridge.media.agents.base import AgentConnection, AgentError, AgentListener
 
 logger = logging.getLogger(__name__)
@@ -29,12 +31,19 @@ class WebSocketAgent(AgentConnection):
     speaks_text = True
 
     def __init__(
-        self, backend: WebSocketBackend, *, call_id: UUID, connect_timeout_s: float, max_message_bytes: int
+        self,
+        backend: SealedWebSocketBackend,
+        *,
+        call_id: UUID,
+        decrypt: Decrypt,
+        connect_timeout_s: float,
+        max_message_bytes: int,
     ) -> None:
         self.input_rate_hz = backend.input_sample_rate
         self.output_rate_hz = backend.effective_output_sample_rate
         self._backend = backend
         self._call_id = call_id
+        self._decrypt = decrypt
         self._connect_timeout_s = connect_timeout_s
         self._max_message_bytes = max_message_bytes
         self._ws: ClientConnection | None = None
@@ -43,7 +52,14 @@ class WebSocketAgent(AgentConnection):
         self.bad_messages = 0
 
     async def connect(self) -> None:
-        headers = {**self._backend.headers, "X-Callbridge-Call-Id": str(self._call_id)}
+        # The header values are opened only here, for the handshake, and kept nowhere else.
+        try:
+            headers = self._backend.open_headers(self._decrypt)
+        except SecretDecryptionError as exc:
+            raise AgentError(
+                "cannot decrypt the agent's headers: is CALLBRIDGE_SECRET_KEY the same on every service?"
+            ) from exc
+        headers["X-Callbridge-Call-Id"] = str(self._call_id)
         try:
             self._ws = await connect(
                 self._backend.url,

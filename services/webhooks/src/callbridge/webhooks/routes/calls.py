@@ -1,66 +1,103 @@
-"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls and read them."""
+"""``/api/calls`` and ``/api/agents/{agent_id}/calls``: start calls, read them, delete ended ones.
+
+Only the answer to the request that creates a call carries its ``joinUrl``; reading the call later
+shows ``joinUrl: null`` (the join token is a credential, like the agent's header values, which are never
+returned)."""
 
 from __future__ import annotations
 
-from uuid import UUID
+from fastapi import APIRouter, Request, Response, status
 
-from fastapi import APIRouter, Query, Request, status
-
-from callbridge.common.models.call import AgentCallCreate, Call, CallCreate, CallPage
-from callbridge.common.store import NotFoundError as StoreNotFoundError
+from callbridge.common.models.call import AgentCallCreate, CallCreate, CallPage, CallPublic
+from callbridge.common.models.supported import refuse_unsupported
+from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
-from callbridge.webhooks.errors import NotFoundError
+from callbridge.webhooks.errors import InvalidRequestError
+from callbridge.webhooks.openapi import API_KEY_ERRORS, BODY_ERRORS, errors
 from callbridge.webhooks.pagination import paginate
-from callbridge.webhooks.routes.agents import load_agent
+from callbridge.webhooks.params import AgentId, CallId, Cursor, PageSize
 
-router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep])
-
-PageSize = Query(default=100, alias="pageSize", ge=1, le=1000)
+router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep], responses=API_KEY_ERRORS)
 
 
-@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
-async def create_call(services: ServicesDep, body: CallCreate) -> Call:
-    return await services.calls.create(body)
+@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=CallPublic, responses=BODY_ERRORS)
+async def create_call(services: ServicesDep, body: CallCreate) -> CallPublic:
+    """Create a call from a full definition. Point the provider's media stream at the returned
+    ``joinUrl`` within ``joinTimeout``."""
+    created = await services.calls.create(body.sealed(services.secret_box.encrypt))
+    return created.public()
 
 
-@router.get("/calls", response_model=CallPage)
+@router.get("/calls", response_model=CallPage, responses=errors(422))
 async def list_calls(
-    services: ServicesDep, request: Request, cursor: str | None = None, page_size: int = PageSize
+    services: ServicesDep, request: Request, cursor: Cursor = None, page_size: PageSize = 100
 ) -> CallPage:
+    """Every call, newest first, a page at a time. A call stored in a form this version cannot read is
+    left out (reading it by id says so)."""
     calls = sorted(await services.stores.calls.all(), key=lambda c: c.created, reverse=True)
     page = paginate(calls, cursor, page_size, request)
-    return CallPage(results=page.results, next=page.next, previous=page.previous, total=len(calls))
+    return CallPage(
+        results=[call.public() for call in page.results],
+        next=page.next,
+        previous=page.previous,
+        total=len(calls),
+    )
 
 
-@router.get("/calls/{call_id}", response_model=Call)
-async def get_call(services: ServicesDep, call_id: UUID) -> Call:
-    try:
-        return (await services.stores.calls.get(str(call_id))).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"call {call_id} not found") from None
+@router.get("/calls/{call_id}", response_model=CallPublic, responses=errors(404, 409, 422))
+async def get_call(services: ServicesDep, call_id: CallId) -> CallPublic:
+    """One call: its definition (what an agent reads) and what happened so far. 409 if it is stored in a
+    form this version cannot read: delete it."""
+    return (await records.load_call(services.stores, call_id)).public()
 
 
-@router.post("/agents/{agent_id}/calls", status_code=status.HTTP_201_CREATED, response_model=Call)
-async def create_agent_call(services: ServicesDep, agent_id: UUID, body: AgentCallCreate) -> Call:
-    agent = await load_agent(services, agent_id)
-    settings = merge_agent_call(agent, body)
-    return await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
+@router.delete("/calls/{call_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 409, 422))
+async def delete_call(services: ServicesDep, call_id: CallId) -> Response:
+    """Delete a call that has ended (409 while it goes on), or one stored in a form this version cannot
+    read. Its events stay in the event stream."""
+    await records.delete_call(services.stores, call_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/agents/{agent_id}/calls", response_model=CallPage)
+@router.post(
+    "/agents/{agent_id}/calls",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CallPublic,
+    responses={**BODY_ERRORS, **errors(404, 409)},
+)
+async def create_agent_call(services: ServicesDep, agent_id: AgentId, body: AgentCallCreate) -> CallPublic:
+    """Start a call from an agent: its template with ``templateContext`` filled in and the overrides
+    applied. 422 names a placeholder without a value."""
+    agent = await records.load_agent(services.stores, agent_id)
+    settings = merge_agent_call(agent, body, services.secret_box.encrypt)
+    try:  # the template was checked when saved; this catches one saved before a refusal was added
+        refuse_unsupported(settings)
+    except ValueError as exc:
+        raise InvalidRequestError(f"agent {agent_id}'s callTemplate: {exc}; update the agent") from None
+    created = await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
+    return created.public()
+
+
+@router.get("/agents/{agent_id}/calls", response_model=CallPage, responses=errors(404, 409, 422))
 async def list_agent_calls(
     services: ServicesDep,
     request: Request,
-    agent_id: UUID,
-    cursor: str | None = None,
-    page_size: int = PageSize,
+    agent_id: AgentId,
+    cursor: Cursor = None,
+    page_size: PageSize = 100,
 ) -> CallPage:
-    await load_agent(services, agent_id)
+    """An agent's calls, newest first, a page at a time."""
+    await records.load_agent(services.stores, agent_id)
     calls = sorted(
         (c for c in await services.stores.calls.all() if c.agent_id == agent_id),
         key=lambda c: c.created,
         reverse=True,
     )
     page = paginate(calls, cursor, page_size, request)
-    return CallPage(results=page.results, next=page.next, previous=page.previous, total=len(calls))
+    return CallPage(
+        results=[call.public() for call in page.results],
+        next=page.next,
+        previous=page.previous,
+        total=len(calls),
+    )

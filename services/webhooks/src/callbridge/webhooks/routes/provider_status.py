@@ -7,22 +7,22 @@ secret as the password, or by ``/api/telephony/exotel/status/{webhookSecret}``.
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, Request
 
 from callbridge.common.models.medium import Provider
 from callbridge.webhooks.deps import ServicesDep
+from callbridge.webhooks.openapi import errors
+from callbridge.webhooks.params import CallId, ProviderName, WebhookSecret
 from callbridge.webhooks.provider_request import read_provider_request
 from callbridge.webhooks.status_callbacks import ProviderStatusReceipt, receive_status
 
-router = APIRouter(prefix="/api", tags=["provider webhooks"])
+router = APIRouter(prefix="/api", tags=["provider webhooks"], responses=errors(400, 403, 404, 409, 413, 422))
 
 
 @router.post("/calls/{call_id}/provider_status/{provider}", response_model=ProviderStatusReceipt)
 @router.get("/calls/{call_id}/provider_status/{provider}", response_model=ProviderStatusReceipt)
 async def call_provider_status(
-    services: ServicesDep, call_id: UUID, provider: Provider, request: Request
+    services: ServicesDep, call_id: CallId, provider: ProviderName, request: Request
 ) -> ProviderStatusReceipt:
     """The ``statusCallback`` of the stream callbridge started (Twilio, Telnyx, Plivo), or any status
     callback whose URL names the call."""
@@ -35,7 +35,7 @@ async def call_provider_status(
 @router.post("/telephony/{provider}/status", response_model=ProviderStatusReceipt)
 @router.get("/telephony/{provider}/status", response_model=ProviderStatusReceipt)
 async def provider_status(
-    services: ServicesDep, provider: Provider, request: Request
+    services: ServicesDep, provider: ProviderName, request: Request
 ) -> ProviderStatusReceipt:
     """A status URL configured once at the provider (Plivo hangup URL, Telnyx webhook URL, Twilio call
     status callback, Exotel StatusCallback with Basic Auth); the call is found by the provider's id."""
@@ -48,7 +48,7 @@ async def provider_status(
 @router.post("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
 @router.get("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
 async def exotel_status(
-    services: ServicesDep, webhook_secret: str, request: Request
+    services: ServicesDep, webhook_secret: WebhookSecret, request: Request
 ) -> ProviderStatusReceipt:
     """Exotel's StatusCallback or Passthru URL with the webhook secret as the last path segment."""
     provider_request = await read_provider_request(

@@ -3,14 +3,12 @@
 One module per provider; ``access`` holds what they share, ``records`` the webhook bookkeeping records.
 """
 
+from callbridge.common.models.sealing import SECRET_PREFIX_LENGTH, Encrypt, secret_prefix
 from callbridge.common.models.telephony.access import (
-    SECRET_PREFIX_LENGTH,
     AgentAccess,
     AgentAccessUpdate,
     ConfigChangeError,
-    Encrypt,
     StoredTelephonyConfig,
-    secret_prefix,
 )
 from callbridge.common.models.telephony.exotel import (
     ExotelConfigCreate,

@@ -3,40 +3,62 @@ write-only secrets are sealed and updated (Ultravox §3.1, §3.2)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 from uuid import UUID
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from callbridge.common.models.base import ApiModel, StoredModel
+from callbridge.common.models.json_values import StringMap
 from callbridge.common.models.medium import Provider
+from callbridge.common.models.sealing import Encrypt, secret_prefix
 
-SECRET_PREFIX_LENGTH = 4
 MAX_ALLOWED_AGENTS = 100
-
-Encrypt = Callable[[str], str]
-"""Seals a secret for storage (``SecretBox.encrypt``); models never see the key."""
-
-
-def secret_prefix(secret: str) -> str:
-    """What the API shows of a secret: its first characters, never the whole."""
-    return secret[:SECRET_PREFIX_LENGTH]
+MAX_MAPPED_FIELDS = 100
+MAX_PATH_SEGMENTS = 8
+"""A mapped template context field is at most this many levels deep (``user.phone_number`` is 2)."""
+MAX_PATH_CHARS = 256
 
 
 class ConfigChangeError(ValueError):
     """A create or update would leave a provider config invalid; the message says why."""
 
 
+def _check_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    """Each side a dotted path of at most MAX_PATH_SEGMENTS non-empty segments: the template context a
+    webhook builds from the mapping stays shallow enough to be stored and read back."""
+    if len(mapping) > MAX_MAPPED_FIELDS:
+        raise ValueError(f"maps {len(mapping)} fields; at most {MAX_MAPPED_FIELDS} are allowed")
+    for path in (*mapping.keys(), *mapping.values()):
+        segments = path.split(".")
+        if len(path) > MAX_PATH_CHARS or len(segments) > MAX_PATH_SEGMENTS or not all(segments):
+            raise ValueError(
+                f"{path[:64]!r} is not a dotted field path of at most {MAX_PATH_SEGMENTS} non-empty "
+                f"segments and {MAX_PATH_CHARS} characters"
+            )
+    return mapping
+
+
+ContextMapping = Annotated[StringMap, AfterValidator(_check_mapping)]
+
+
+_ALLOWED = f"The agents that may take this provider's incoming calls (at most {MAX_ALLOWED_AGENTS})."
+_ALLOW_ALL = "Every agent may take this provider's incoming calls (then leave the list empty)."
+_MAPPING = (
+    'Webhook field -> template context field, both dotted paths: ``{"From": "user.phone_number"}`` '
+    f"puts the caller's number at ``{{{{user.phone_number}}}}``; at most {MAX_MAPPED_FIELDS} fields, "
+    f"{MAX_PATH_SEGMENTS} levels."
+)
+
+
 class AgentAccess(ApiModel):
     """The allow-list and the context mapping, as a create body sets them and the API returns them."""
 
-    call_creation_allowed_agent_ids: list[UUID] = Field(default_factory=list, max_length=MAX_ALLOWED_AGENTS)
-    call_creation_allow_all_agents: bool = False
-    request_context_mapping: dict[str, str] = Field(
-        default_factory=dict,
-        description="Dot-separated webhook field -> dot-separated template context field.",
+    call_creation_allowed_agent_ids: list[UUID] = Field(
+        default_factory=list, max_length=MAX_ALLOWED_AGENTS, description=_ALLOWED
     )
+    call_creation_allow_all_agents: bool = Field(default=False, description=_ALLOW_ALL)
+    request_context_mapping: ContextMapping = Field(default_factory=dict, description=_MAPPING)
 
     @model_validator(mode="after")
     def _not_both(self) -> Self:
@@ -47,9 +69,11 @@ class AgentAccess(ApiModel):
 class AgentAccessUpdate(ApiModel):
     """The same fields for PATCH: each optional; null leaves the field as it is."""
 
-    call_creation_allowed_agent_ids: list[UUID] | None = Field(default=None, max_length=MAX_ALLOWED_AGENTS)
-    call_creation_allow_all_agents: bool | None = None
-    request_context_mapping: dict[str, str] | None = None
+    call_creation_allowed_agent_ids: list[UUID] | None = Field(
+        default=None, max_length=MAX_ALLOWED_AGENTS, description=_ALLOWED
+    )
+    call_creation_allow_all_agents: bool | None = Field(default=None, description=_ALLOW_ALL)
+    request_context_mapping: ContextMapping | None = Field(default=None, description=_MAPPING)
 
 
 _ACCESS_FIELDS = frozenset(AgentAccessUpdate.model_fields)
@@ -67,7 +91,7 @@ class StoredTelephonyConfig(StoredModel):
 
     call_creation_allowed_agent_ids: list[UUID] = Field(default_factory=list)
     call_creation_allow_all_agents: bool = False
-    request_context_mapping: dict[str, str] = Field(default_factory=dict)
+    request_context_mapping: ContextMapping = Field(default_factory=dict)
 
     def allows_agent(self, agent_id: UUID) -> bool:
         return self.call_creation_allow_all_agents or agent_id in self.call_creation_allowed_agent_ids

@@ -24,31 +24,51 @@ WEBHOOK_SECRET_PATTERN = r"^[A-Za-z0-9_-]{24,128}$"  # noqa: S105  (a pattern, n
 ExotelSampleRate = Literal[8000, 16000, 24000]
 
 
+_ACCOUNT_SID = "Your Exotel account SID."
+_API_KEY = "Your Exotel API key, kept for placing calls (not supported yet)."
+_API_TOKEN = "Your Exotel API token, kept for placing calls (not supported yet). Write-only."  # noqa: S105  (a description, not a secret)
+_SUBDOMAIN = "Your Exotel API host: api.exotel.com (Singapore) or api.in.exotel.com (Mumbai)."
+_WEBHOOK_AUTH = (
+    "A secret of 24 to 128 URL-safe characters you choose: Exotel's requests carry it as the Basic Auth "
+    "password or as the last path segment. Write-only."
+)
+_SAMPLE_RATE = "The rate in Hz incoming calls ask for when the agent's template does not say; unset: 16000."
+
+
 class ExotelConfigCreate(AgentAccess):
-    account_sid: str = Field(min_length=1, max_length=128)
-    api_key: str = Field(min_length=1, max_length=256)
-    api_token: str = Field(min_length=8, max_length=256)
-    subdomain: str = Field(default=DEFAULT_SUBDOMAIN, pattern=SUBDOMAIN_PATTERN)
-    webhook_secret: str = Field(pattern=WEBHOOK_SECRET_PATTERN)
-    sample_rate: ExotelSampleRate | None = None
+    """Exotel credentials to import, the secret that authenticates Exotel's requests, and the default rate."""
+
+    account_sid: str = Field(min_length=1, max_length=128, description=_ACCOUNT_SID)
+    api_key: str = Field(min_length=1, max_length=256, description=_API_KEY)
+    api_token: str = Field(min_length=8, max_length=256, description=_API_TOKEN)
+    subdomain: str = Field(default=DEFAULT_SUBDOMAIN, pattern=SUBDOMAIN_PATTERN, description=_SUBDOMAIN)
+    webhook_secret: str = Field(pattern=WEBHOOK_SECRET_PATTERN, description=_WEBHOOK_AUTH)
+    sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class ExotelConfigUpdate(AgentAccessUpdate):
-    account_sid: str | None = Field(default=None, min_length=1, max_length=128)
-    api_key: str | None = Field(default=None, min_length=1, max_length=256)
-    api_token: str | None = Field(default=None, min_length=8, max_length=256)
-    subdomain: str | None = Field(default=None, pattern=SUBDOMAIN_PATTERN)
-    webhook_secret: str | None = Field(default=None, pattern=WEBHOOK_SECRET_PATTERN)
-    sample_rate: ExotelSampleRate | None = None
+    """Changes to the Exotel config: each field given replaces the stored one; null clears
+    ``sampleRate``."""
+
+    account_sid: str | None = Field(default=None, min_length=1, max_length=128, description=_ACCOUNT_SID)
+    api_key: str | None = Field(default=None, min_length=1, max_length=256, description=_API_KEY)
+    api_token: str | None = Field(default=None, min_length=8, max_length=256, description=_API_TOKEN)
+    subdomain: str | None = Field(default=None, pattern=SUBDOMAIN_PATTERN, description=_SUBDOMAIN)
+    webhook_secret: str | None = Field(
+        default=None, pattern=WEBHOOK_SECRET_PATTERN, description=_WEBHOOK_AUTH
+    )
+    sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class ExotelConfigPublic(AgentAccess):
-    account_sid: str
-    api_key: str
-    api_token_prefix: str
-    subdomain: str
-    webhook_secret_prefix: str
-    sample_rate: ExotelSampleRate | None = None
+    """The imported Exotel config, secrets shown only by their first characters."""
+
+    account_sid: str = Field(description=_ACCOUNT_SID)
+    api_key: str = Field(description=_API_KEY)
+    api_token_prefix: str = Field(description="The API token's first 4 characters.")
+    subdomain: str = Field(description=_SUBDOMAIN)
+    webhook_secret_prefix: str = Field(description="The webhook secret's first 4 characters.")
+    sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class StoredExotelConfig(StoredTelephonyConfig):

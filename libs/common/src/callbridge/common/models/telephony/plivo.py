@@ -25,11 +25,19 @@ def check_audio(codec: PlivoCodec | None, sample_rate: int | None) -> None:
         raise ValueError("PCMU runs at 8000 Hz only")
 
 
+_AUTH_ID = "Your Plivo auth id."
+_AUTH_TOKEN = "Your Plivo auth token, which verifies Plivo's webhook signatures. Write-only."  # noqa: S105  (a description, not a secret)
+_CODEC = "The codec incoming calls ask for when the agent's template does not say; unset: L16."
+_SAMPLE_RATE = "The rate in Hz that goes with codec (PCMU: 8000 only); unset: 16000."
+
+
 class PlivoConfigCreate(AgentAccess):
-    auth_id: str = Field(pattern=AUTH_ID_PATTERN)
-    auth_token: str = Field(min_length=8, max_length=256)
-    codec: PlivoCodec | None = None
-    sample_rate: PlivoSampleRate | None = None
+    """Plivo credentials to import, and the default audio of Plivo calls."""
+
+    auth_id: str = Field(pattern=AUTH_ID_PATTERN, description=_AUTH_ID)
+    auth_token: str = Field(min_length=8, max_length=256, description=_AUTH_TOKEN)
+    codec: PlivoCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: PlivoSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
     @model_validator(mode="after")
     def _audio(self) -> Self:
@@ -38,17 +46,22 @@ class PlivoConfigCreate(AgentAccess):
 
 
 class PlivoConfigUpdate(AgentAccessUpdate):
-    auth_id: str | None = Field(default=None, pattern=AUTH_ID_PATTERN)
-    auth_token: str | None = Field(default=None, min_length=8, max_length=256)
-    codec: PlivoCodec | None = None
-    sample_rate: PlivoSampleRate | None = None
+    """Changes to the Plivo config: each field given replaces the stored one; null clears ``codec`` or
+    ``sampleRate``."""
+
+    auth_id: str | None = Field(default=None, pattern=AUTH_ID_PATTERN, description=_AUTH_ID)
+    auth_token: str | None = Field(default=None, min_length=8, max_length=256, description=_AUTH_TOKEN)
+    codec: PlivoCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: PlivoSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class PlivoConfigPublic(AgentAccess):
-    auth_id: str
-    auth_token_prefix: str
-    codec: PlivoCodec | None = None
-    sample_rate: PlivoSampleRate | None = None
+    """The imported Plivo config, the auth token shown only by its first characters."""
+
+    auth_id: str = Field(description=_AUTH_ID)
+    auth_token_prefix: str = Field(description="The auth token's first 4 characters.")
+    codec: PlivoCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: PlivoSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class StoredPlivoConfig(StoredTelephonyConfig):

@@ -7,6 +7,8 @@ import hashlib
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import Field
+
 from callbridge.common.models.base import StoredModel
 from callbridge.common.models.medium import Provider
 
@@ -14,9 +16,14 @@ _KEY_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 
 class ProviderCallLink(StoredModel):
-    """``callbridge_provider_calls``: the provider's call id → the callbridge call it created."""
+    """``callbridge_provider_calls``: the provider's call id → the latest callbridge call it created."""
 
     call_id: UUID
+    first_seen: datetime | None = Field(
+        default=None,
+        description="When callbridge first answered this provider call (kept across later calls); older "
+        "records lack it, and the linked call's creation time stands in.",
+    )
 
 
 class ReplayMark(StoredModel):

@@ -40,13 +40,26 @@ def check_audio(codec: TelnyxCodec | None, sample_rate: int | None) -> None:
         raise ValueError("; ".join(error["msg"] for error in exc.errors())) from None
 
 
+_ACCOUNT_SID = "Your Telnyx account id."
+_API_KEY = "Your Telnyx API key, kept for placing calls (not supported yet). Write-only."
+_PUBLIC_KEY = (
+    "Your Telnyx public key (Mission Control, Keys & Credentials), base64 of 32 bytes: it verifies "
+    "Telnyx's webhook signatures. Write-only."
+)
+_APPLICATION_SID = "Your TeXML application id, kept for placing calls (not supported yet)."
+_CODEC = "The codec incoming calls ask for when the agent's template does not say; unset: L16."
+_SAMPLE_RATE = "The rate in Hz that goes with codec: 16000 for L16, 8000 for PCMU and PCMA."
+
+
 class TelnyxConfigCreate(AgentAccess):
-    account_sid: str = Field(min_length=1, max_length=128)
-    api_key: str = Field(min_length=8, max_length=256)
-    public_key: str = Field(min_length=1, max_length=128)
-    application_sid: str | None = Field(default=None, max_length=40)
-    codec: TelnyxCodec | None = None
-    sample_rate: TelnyxSampleRate | None = None
+    """Telnyx credentials to import, and the default audio of Telnyx calls."""
+
+    account_sid: str = Field(min_length=1, max_length=128, description=_ACCOUNT_SID)
+    api_key: str = Field(min_length=8, max_length=256, description=_API_KEY)
+    public_key: str = Field(min_length=1, max_length=128, description=_PUBLIC_KEY)
+    application_sid: str | None = Field(default=None, max_length=40, description=_APPLICATION_SID)
+    codec: TelnyxCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: TelnyxSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
     @field_validator("public_key")
     @classmethod
@@ -60,12 +73,15 @@ class TelnyxConfigCreate(AgentAccess):
 
 
 class TelnyxConfigUpdate(AgentAccessUpdate):
-    account_sid: str | None = Field(default=None, min_length=1, max_length=128)
-    api_key: str | None = Field(default=None, min_length=8, max_length=256)
-    public_key: str | None = Field(default=None, min_length=1, max_length=128)
-    application_sid: str | None = Field(default=None, max_length=40)
-    codec: TelnyxCodec | None = None
-    sample_rate: TelnyxSampleRate | None = None
+    """Changes to the Telnyx config: each field given replaces the stored one; null clears
+    ``applicationSid``, ``codec`` or ``sampleRate``."""
+
+    account_sid: str | None = Field(default=None, min_length=1, max_length=128, description=_ACCOUNT_SID)
+    api_key: str | None = Field(default=None, min_length=8, max_length=256, description=_API_KEY)
+    public_key: str | None = Field(default=None, min_length=1, max_length=128, description=_PUBLIC_KEY)
+    application_sid: str | None = Field(default=None, max_length=40, description=_APPLICATION_SID)
+    codec: TelnyxCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: TelnyxSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
     @field_validator("public_key")
     @classmethod
@@ -74,12 +90,14 @@ class TelnyxConfigUpdate(AgentAccessUpdate):
 
 
 class TelnyxConfigPublic(AgentAccess):
-    account_sid: str
-    api_key_prefix: str
-    public_key_prefix: str
-    application_sid: str | None = None
-    codec: TelnyxCodec | None = None
-    sample_rate: TelnyxSampleRate | None = None
+    """The imported Telnyx config, secrets shown only by their first characters."""
+
+    account_sid: str = Field(description=_ACCOUNT_SID)
+    api_key_prefix: str = Field(description="The API key's first 4 characters.")
+    public_key_prefix: str = Field(description="The public key's first 4 characters.")
+    application_sid: str | None = Field(default=None, description=_APPLICATION_SID)
+    codec: TelnyxCodec | None = Field(default=None, description=_CODEC)
+    sample_rate: TelnyxSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
 
 
 class StoredTelnyxConfig(StoredTelephonyConfig):

@@ -1,8 +1,8 @@
 """Micro-benchmark of the audio core: µs per 20 ms frame, ours beside audioop / soxr VHQ.
 
-Run: ``python bench/bench_audio.py``. Each figure is the median of several runs of many frames,
-timed with ``time.perf_counter_ns`` around the whole loop; the Python call of each frame is
-included, as it is on the live path. The target is the live inbound path of a μ-law call:
+Run from the repository root: ``python -m bench.audio``. Each figure is the median of several runs
+of many frames, timed with ``time.perf_counter_ns`` around the whole loop; the Python call of each
+frame is included, as it is on the live path. The target is the live inbound path of a μ-law call:
 decode 160 bytes and resample 8k→16k in at most 10 µs per 20 ms frame.
 """
 

@@ -1,6 +1,6 @@
 """Load benchmark of the media service: concurrent provider calls to the echo agent through ONE media process.
 
-Run: ``python bench/bench_calls.py [--calls 200] [--duration 20] [--agent-rate 16000]
+Run from the repository root: ``python -m bench.calls [--calls 200] [--duration 20] [--agent-rate 16000]
 [--providers twilio,telnyx,plivo,exotel] [--per-provider-cpu]``; ``--quick`` is a 20-call, 5 s smoke run;
 ``--profile`` also samples the media process with py-spy (cProfile if py-spy is not installed) and prints
 its top functions by own time.
@@ -9,7 +9,9 @@ Providers: the calls are split evenly, round-robin, over ``--providers`` (defaul
 twilio`` is the first benchmark's run). Each call is created with the ``medium`` callbridge's webhooks
 would give it, choosing the provider's best format: Twilio μ-law 8 kHz (its only one), Telnyx L16 16 kHz
 (RTP mode, big-endian as media assumes by default), Plivo ``audio/x-l16;rate=16000``, Exotel PCM16 LE at
-``?sample-rate=16000``; the lean client speaks each provider's protocol (_calls_<provider>.py).
+``?sample-rate=16000`` (providers.py). Each call's messages, and the checks of what the server sends, are
+the devkit simulators' wire code for its provider (callbridge.devkit.simulators.*_wire), the code the tests
+run: a message the simulators would flag is counted as a protocol violation here too.
 
 Set-up: a real nats-server, then ``webhooks`` and ``media`` each as its own process, so the media
 process's CPU (/proc/<pid>/stat) and RSS are its alone. The calls are created through ``POST /api/calls``
@@ -23,14 +25,16 @@ contacted.
 Figures: the echo latency is the arrival of each echoed audio message minus the send time of the inbound
 frame its audio came from (matched by sample offset); lost frames are frames sent minus frames echoed after
 the drain. Exotel's echo comes back in 100 ms chunks, so its latency target is judged from each chunk's
-newest frame (see _calls_figures.py). CPU, RSS and load-generator CPU are read over the steady-state window
+newest frame (see figures.py). CPU, RSS and load-generator CPU are read over the steady-state window
 only, and per process: in a mixed run they are the mix's. ``--per-provider-cpu`` therefore follows the run
 with one single-provider pass per provider (``--calls`` calls x 10 s each, every pass with its own
 services), which gives each provider's media CPU per call-second at the same scale.
 
-Why a lean load client (_calls_client.py) rather than the devkit's TwilioSimulator (``--client
-simulator``, Twilio only): both speak the same protocol, but the simulator runs two tasks per call on a
-``websockets`` connection and connects each call just before its first frame. Measured at 200 calls x 20 s,
+Why a lean load client (client.py) rather than the devkit's TwilioSimulator (``--client simulator``,
+Twilio only): both send the same messages, built by the same wire code, but the simulator's engine runs
+two tasks per call on a ``websockets`` connection and connects each call just before its first frame,
+where the lean client is one asyncio protocol per call on timer callbacks with just enough RFC 6455 of its
+own (ws.py). Measured at 200 calls x 20 s,
 16 kHz echo (media on CPU 0, client on CPU 1): with the simulator the client measured itself, not media:
 echo p50 48 ms, p99 313 ms, every call's sender once ~300 ms late, 2276 echoes still in flight at hang-up,
 client 58 % busy. With the lean client on the same media: p50 0.7 ms, p99 1.8-3.0 ms, nothing lost, client
@@ -44,31 +48,21 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-# Run as `python bench/bench_calls.py`, bench/ is on sys.path and the helpers are top-level modules; mypy,
-# run from the repository root with explicit package bases, knows them as bench.<module>.
-if TYPE_CHECKING:
-    import bench._calls_profile as profiling
-    import bench._calls_providers as catalog
-    import bench._calls_report as report
-    import bench._calls_stack as services
-    from bench._calls_figures import Verdict
-    from bench._calls_run import Options, run_once
-else:
-    import _calls_profile as profiling
-    import _calls_providers as catalog
-    import _calls_report as report
-    import _calls_stack as services
-    from _calls_figures import Verdict
-    from _calls_run import Options, run_once
+from bench.calls import profiling, report
+from bench.calls import providers as catalog
+from bench.calls import stack as services
+from bench.calls.figures import Verdict
+from bench.calls.run import Options, run_once
 
 TOP_FUNCTIONS = 25
 CPU_PASS_S = 10.0  # media per --per-provider-cpu pass: a 7 s steady window, 10 ms CPU ticks are 0.1 % of it
 
 
 def parse_args(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.calls", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     parser.add_argument("--calls", type=int, default=200, help="concurrent calls (default 200)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of media per call (default 20)")
     parser.add_argument("--agent-rate", type=int, default=16000, choices=(8000, 16000, 24000, 48000))
@@ -100,7 +94,7 @@ def parse_args(argv: list[str] | None) -> Options:
     if not 1 <= calls <= 1000 or not 3.0 <= duration_s <= 600.0:
         parser.error("--calls must be 1..1000 and --duration 3..600 s")
     chosen = tuple(dict.fromkeys(name.strip().lower() for name in args.providers.split(",") if name.strip()))
-    unknown = [name for name in chosen if name not in catalog.WIRES]
+    unknown = [name for name in chosen if name not in catalog.PROVIDERS]
     if not chosen or unknown:
         parser.error(f"--providers takes some of {','.join(catalog.NAMES)}, not {args.providers!r}")
     if args.client == "simulator" and chosen != ("twilio",):

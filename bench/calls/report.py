@@ -4,34 +4,20 @@ import math
 import os
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # see _calls_client.py
-    from bench._calls_figures import (
-        TARGET_P99_MS,
-        Verdict,
-        format_table,
-        ms,
-        provider_figures,
-        provider_verdicts,
-        spread,
-    )
-    from bench._calls_profile import ProfileSummary
-    from bench._calls_result import CallResult
-else:
-    from _calls_figures import (
-        TARGET_P99_MS,
-        Verdict,
-        format_table,
-        ms,
-        provider_figures,
-        provider_verdicts,
-        spread,
-    )
-    from _calls_profile import ProfileSummary
-    from _calls_result import CallResult
+from bench.calls.figures import (
+    TARGET_P99_MS,
+    Verdict,
+    format_table,
+    ms,
+    provider_figures,
+    provider_verdicts,
+    spread,
+)
+from bench.calls.profiling import ProfileSummary
+from bench.calls.result import CallResult
 
 # The targets: 200 concurrent calls in one media process with no lost frame and p99 under 20 ms,
 # at most 4 ms of media-process CPU per call-second.
@@ -218,7 +204,7 @@ def format_run(run: LoadRun) -> tuple[str, list[Verdict]]:
     if len(figures) > 1:
         verdicts.extend(provider_verdicts(figures, judge_losses=at_scale))
     lines.extend(format_verdicts(verdicts))
-    lines.append("----  decode + resample <= 10 us per 20 ms frame: measured by bench/bench_audio.py")
+    lines.append("----  decode + resample <= 10 us per 20 ms frame: measured by python -m bench.audio")
     return "\n".join(lines), verdicts
 
 

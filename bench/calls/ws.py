@@ -2,7 +2,7 @@
 
 Why not ``websockets``' client: its asyncio connection costs a lock, a task wake-up and a generator-based
 parser per message, which at 200 calls (40 000 messages a second in both directions) needs more than the
-one core the load generator has (measured: see bench_calls.py's module docstring). Frames here are one
+one core the load generator has (measured: see __main__.py's module docstring). Frames here are one
 ``struct.pack`` and one C ``apply_mask`` to send, one header read to receive. The handshake key, the
 accept check and the masking come from ``websockets`` itself.
 """

@@ -17,15 +17,11 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:  # see _calls_client.py
-    from bench._calls_result import CallResult
-else:
-    from _calls_result import CallResult
+from bench.calls.result import CallResult
 
 FloatArray = npt.NDArray[np.float64]
 TARGET_P99_MS = 20.0

@@ -1,7 +1,7 @@
 """One load run: start the services, create the calls, drive them (lean client or simulator), measure.
 
 ``run_once`` is one complete run with its own NATS, media and webhooks processes, stopped again however
-the run ends; bench_calls.py chooses the options and prints the report.
+the run ends; __main__.py chooses the options and prints the report.
 """
 
 import asyncio
@@ -11,43 +11,25 @@ import math
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
+from bench.calls import drive, profiling, report
+from bench.calls import providers as catalog
+from bench.calls import stack as services
+from bench.calls import watch as watching
+from bench.calls.providers import FRAME_MS
 from callbridge.devkit.nats_server import NatsServer, free_port
-from callbridge.devkit.simulators.twilio import CallerAudio
-
-if TYPE_CHECKING:  # see _calls_client.py
-    import bench._calls_drive as drive
-    import bench._calls_profile as profiling
-    import bench._calls_providers as catalog
-    import bench._calls_report as report
-    import bench._calls_simclient as simclient
-    import bench._calls_stack as services
-    import bench._calls_watch as watching
-    from bench._calls_result import CallResult
-    from bench._calls_wire import FRAME_MS
-else:
-    import _calls_drive as drive
-    import _calls_profile as profiling
-    import _calls_providers as catalog
-    import _calls_report as report
-    import _calls_simclient as simclient
-    import _calls_stack as services
-    import _calls_watch as watching
-    from _calls_result import CallResult
-    from _calls_wire import FRAME_MS
+from callbridge.devkit.simulators.caller_audio import CallerAudio
 
 T = TypeVar("T")
 
 FRAME_S = FRAME_MS / 1000
 PROFILER_WAIT_S = 30.0
-SIMULATOR_START_MARGIN_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,16 +116,16 @@ async def _load(
 ) -> report.LoadRun:
     webhooks_url, media_url = urls
     names = options.providers
-    wires = [catalog.WIRES[names[index % len(names)]] for index in range(options.calls)]
+    providers = [catalog.PROVIDERS[names[index % len(names)]] for index in range(options.calls)]
     # Media sends Exotel's echo in whole chunks only: a frame count in whole chunks lets every frame return.
-    chunk_frames = math.lcm(*(wire.echo_chunk_frames for wire in wires))
+    chunk_frames = math.lcm(*(provider.echo_chunk_frames for provider in providers))
     total_frames = -(-round(options.duration_s / FRAME_S) // chunk_frames) * chunk_frames
-    payloads = {name: catalog.caller_payloads(catalog.WIRES[name], total_frames) for name in names}
+    payloads = {name: catalog.caller_payloads(catalog.PROVIDERS[name], total_frames) for name in names}
     async with httpx.AsyncClient() as http:
         await services.wait_healthy(http, f"{webhooks_url}/healthz", webhooks)
         await services.wait_healthy(http, f"{media_url}/healthz", media)
         join_urls = await services.create_calls(
-            http, webhooks_url, [wire.medium for wire in wires], options.agent_rate_hz
+            http, webhooks_url, [provider.medium for provider in providers], options.agent_rate_hz
         )
         idle_rss = services.read_process(media.pid).rss_bytes
         notes: list[str] = []
@@ -155,13 +137,13 @@ async def _load(
             )
             if options.client == "lean":
                 planned = [
-                    drive.PlannedCall(url, wire, payloads[wire.provider])
-                    for url, wire in zip(join_urls, wires, strict=True)
+                    drive.PlannedCall(url, provider, payloads[provider.name])
+                    for url, provider in zip(join_urls, providers, strict=True)
                 ]
                 results = await drive.run_lean(planned, total_frames, options.duration_s, watch, notes)
             else:
                 audio = CallerAudio.from_pcm(catalog.speech_like_pcm(total_frames * FRAME_S, 8000))
-                results = await _run_simulator(options, join_urls, audio, watch, notes)
+                results = await drive.run_simulator(join_urls, audio, options.duration_s, watch, notes)
             profile = None
             if watch.recorder is not None:
                 try:
@@ -184,36 +166,11 @@ async def _load(
         setup=setup,
         window=watch.window,
         results=results,
-        rates_hz={name: catalog.WIRES[name].codec.sample_rate_hz for name in names},
+        rates_hz={name: catalog.PROVIDERS[name].codec.sample_rate_hz for name in names},
         dropped_frames_metric=dropped,
         profile=profile,
         notes=notes,
     )
-
-
-async def _run_simulator(
-    options: Options,
-    join_urls: list[str],
-    audio: CallerAudio,
-    watch: watching.SteadyStateWatch,
-    notes: list[str],
-) -> list[CallResult]:
-    # Each simulated call connects just before its first frame.
-    t0 = time.monotonic() + SIMULATOR_START_MARGIN_S
-    async with asyncio.timeout(options.duration_s + SIMULATOR_START_MARGIN_S + drive.END_TIMEOUT_S):
-        tasks = [
-            asyncio.create_task(
-                simclient.simulated_call(
-                    url, audio, t0 + index * FRAME_S / len(join_urls), options.duration_s
-                ),
-                name=f"simulated-call-{index}",
-            )
-            for index, url in enumerate(join_urls)
-        ]
-        await watch.observe(t0)
-        results = list(await asyncio.gather(*tasks))
-    notes.append("the simulator keeps only each call's largest send lateness: the p50/p99 are of those")
-    return results
 
 
 def _run_event_loop(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -13,18 +13,11 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 
-if TYPE_CHECKING:  # see _calls_client.py
-    import bench._calls_profile as profiling
-    import bench._calls_report as report
-    import bench._calls_stack as services
-else:
-    import _calls_profile as profiling
-    import _calls_report as report
-    import _calls_stack as services
+from bench.calls import profiling, report
+from bench.calls import stack as services
 
 SAMPLE_EVERY_S = 1.0
 

@@ -5,31 +5,22 @@ It plays the provider's side of a bidirectional media stream (/work/shared/refer
 on the call's own absolute clock, a playout buffer that plays the server's audio in real time and answers
 each mark (Plivo: checkpoint) once the audio before it has played (the devkit's PlayoutBuffer, so both
 clients agree), then the provider's `stop` and a close. What differs between providers, the message shapes
-and what each accepts, is the call's `Wire` (_calls_twilio.py, _calls_telnyx.py, _calls_plivo.py,
-_calls_exotel.py). For each inbound frame it records when it was written, and for each audio message from
-the server when it arrived and how many samples it carried, so the echo latency can be matched by sample
-offset (_calls_result.py).
+and what each accepts, is the call's wire: the devkit simulators' own (callbridge.devkit.simulators.wire),
+whose byte templates cost one ``%`` per frame. For each inbound frame it records when it was written, and
+for each audio message from the server when it arrived and how many samples it carried, so the echo
+latency can be matched by sample offset (result.py).
 """
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, cast
+from typing import cast
 from urllib.parse import urlsplit
 
-import orjson
-
+from bench.calls import ws
+from bench.calls.providers import FRAME_MS, BenchProvider
+from bench.calls.result import CallResult
 from callbridge.devkit.simulators.playout import PlayoutBuffer
-
-# `python bench/bench_calls.py` puts bench/ on sys.path, so the helpers import as top-level modules; mypy,
-# run from the repository root with explicit package bases, knows them as bench.<module>.
-if TYPE_CHECKING:
-    import bench._calls_ws as ws
-    from bench._calls_result import CallResult
-    from bench._calls_wire import FRAME_MS, Wire
-else:
-    import _calls_ws as ws
-    from _calls_result import CallResult
-    from _calls_wire import FRAME_MS, Wire
+from callbridge.devkit.simulators.wire import ServerMessage, binary_frame
 
 USER_AGENT = "callbridge-bench-calls/1"
 FRAME_S = FRAME_MS / 1000
@@ -41,9 +32,11 @@ MAX_WRITE_BUFFER_BYTES = 512 * 1024  # ~10 s of one call's L16 frames: a server 
 class LoadCall(asyncio.Protocol):
     """One simulated provider stream. `open_call` connects it; `start_media` starts its 20 ms clock."""
 
-    def __init__(self, path: str, host: str, port: int, wire: Wire, payloads: list[bytes]) -> None:
-        self.wire = wire
-        self.result = CallResult(provider=wire.provider, frame_samples=wire.frame_samples)
+    def __init__(
+        self, path: str, host: str, port: int, provider: BenchProvider, payloads: list[bytes]
+    ) -> None:
+        self.wire = provider.new_wire()
+        self.result = CallResult(provider=provider.name, frame_samples=provider.frame_samples)
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._loop = asyncio.get_running_loop()
@@ -56,11 +49,11 @@ class LoadCall(asyncio.Protocol):
         self._open = False
         self._closing = False
         self._payloads = payloads
-        codec = wire.codec
+        codec = provider.codec
         self._rate_hz = codec.sample_rate_hz
         self._bytes_per_sample = codec.bytes_per_sample
         self._playout: PlayoutBuffer[str] = PlayoutBuffer(
-            record_heard=False, tick_samples=wire.frame_samples, silence=codec.silence
+            record_heard=False, tick_samples=provider.frame_samples, silence=codec.silence
         )
         self._t0 = 0.0
         self._total_frames = 0
@@ -116,8 +109,8 @@ class LoadCall(asyncio.Protocol):
         now = time.monotonic()
         # Marks whose audio has played go out with the frame: one write, one system call per call and tick.
         # Each message takes its sequence number as it is built, so they are numbered in the order written.
-        parts = [self._mark_frame(name) for name in self._playout.pop_played_marks(self._sample(now))]
-        media = self.wire.media(index, self._payloads[index % len(self._payloads)])
+        parts = self._played_mark_frames(now)
+        media = self.wire.media(index + 1, self._payloads[index % len(self._payloads)])
         parts.append(ws.client_frame(ws.OP_TEXT, media))
         self._write(b"".join(parts) if len(parts) > 1 else parts[0])
         result = self.result
@@ -137,7 +130,7 @@ class LoadCall(asyncio.Protocol):
         if not self._open or self._closing:
             return
         now = time.monotonic()
-        played = [self._mark_frame(name) for name in self._playout.pop_played_marks(self._sample(now))]
+        played = self._played_mark_frames(now)
         if played:
             self._write(b"".join(played))
         echoed_all = self._echo_samples_total >= self.result.frames_sent * self.result.frame_samples
@@ -151,7 +144,9 @@ class LoadCall(asyncio.Protocol):
         if not self._open or self._closing:
             return
         self.result.ended_by = "simulator"
-        self._write(ws.client_frame(ws.OP_TEXT, self.wire.stop()))
+        stop = self.wire.stop()
+        if stop is not None:
+            self._write(ws.client_frame(ws.OP_TEXT, stop))
         self._send_close(1000)
 
     def abort(self, reason: str) -> None:
@@ -201,41 +196,31 @@ class LoadCall(asyncio.Protocol):
                 self.result.ended_by = "server"
                 self._send_close(code if code != 1005 else 1000)
         elif opcode == ws.OP_BINARY:
-            self._violation("binary frame; every provider here expects JSON text frames")
+            self._count_violations(binary_frame(self.wire.provider))
 
     def _on_text(self, raw: bytes, now: float) -> None:
         if self._closing:
             return  # the call is over for the caller: nothing plays any more
-        try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            self._violation("not valid JSON")
-            return
-        if not isinstance(message, dict):
-            self._violation("not a JSON object")
-            return
-        heard = self.wire.read(message)
-        if heard.violation is not None:
-            self._violation(heard.violation)
+        heard = self.wire.read(raw)
+        if heard.violations:
+            self._count_violations(heard)
         if heard.audio:
             samples = len(heard.audio) // self._bytes_per_sample
             self.result.echo_at_s.append(now)
             self.result.echo_samples.append(samples)
             self._echo_samples_total += samples
             self._playout.enqueue_audio(self._sample(now), heard.audio)
-        elif heard.mark is not None:
+        elif heard.mark_name is not None:
             self.result.marks_received += 1
-            sample = self._sample(now)
             # Answers keep the order the marks were sent in: those already played go first.
-            parts = [self._mark_frame(played) for played in self._playout.pop_played_marks(sample)]
-            if self._playout.enqueue_mark(sample, heard.mark):  # at once when nothing is buffered (§1.3)
-                parts.append(self._mark_frame(heard.mark))
+            parts = self._played_mark_frames(now)
+            if self._playout.enqueue_mark(self._sample(now), heard.mark_name):  # at once if none buffered
+                parts += self._mark_frames([heard.mark_name], cleared=False)
             if parts:
                 self._write(b"".join(parts))
         elif heard.clear:
-            cleared = self._playout.clear(self._sample(now))
-            parts = [self._mark_frame(name) for name in cleared] if self.wire.answers_cleared_marks else []
-            answer = self.wire.clear_answer()
+            parts = self._mark_frames(self._playout.clear(self._sample(now)), cleared=True)
+            answer = self.wire.clear_ack()
             if answer is not None:
                 parts.append(ws.client_frame(ws.OP_TEXT, answer))
             if parts:
@@ -243,9 +228,20 @@ class LoadCall(asyncio.Protocol):
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
-    def _mark_frame(self, name: str) -> bytes:
-        self.result.marks_echoed += 1
-        return ws.client_frame(ws.OP_TEXT, self.wire.mark_played(name))
+    def _played_mark_frames(self, now: float) -> list[bytes]:
+        """The answers to the marks whose audio has played by ``now``."""
+        return self._mark_frames(self._playout.pop_played_marks(self._sample(now)), cleared=False)
+
+    def _mark_frames(self, names: list[str], *, cleared: bool) -> list[bytes]:
+        """Each mark's answer as a frame; the wire leaves out those its provider never answers (Plivo's
+        cleared checkpoints). Each answer takes its sequence number as it is built, in the order written."""
+        frames: list[bytes] = []
+        for name in names:
+            answer = self.wire.mark_echo(name, cleared=cleared)
+            if answer is not None:
+                self.result.marks_echoed += 1
+                frames.append(ws.client_frame(ws.OP_TEXT, answer))
+        return frames
 
     def _sample(self, at_s: float) -> int:
         # The stream clock in samples at the stream's rate from frame 0's schedule, as the playout counts it.
@@ -271,10 +267,10 @@ class LoadCall(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    def _violation(self, reason: str) -> None:
-        self.result.violations += 1
+    def _count_violations(self, heard: ServerMessage) -> None:
+        self.result.violations += len(heard.violations)
         if self.result.first_violation is None:
-            self.result.first_violation = f"{self.wire.provider}: {reason}"
+            self.result.first_violation = f"{self.wire.provider}: {heard.violations[0]}"
 
     def _fail(self, reason: str) -> None:
         if not self.opened.done():
@@ -282,7 +278,9 @@ class LoadCall(asyncio.Protocol):
         self.abort(reason)
 
 
-async def open_call(join_url: str, wire: Wire, payloads: list[bytes], timeout_s: float) -> LoadCall:
+async def open_call(
+    join_url: str, provider: BenchProvider, payloads: list[bytes], timeout_s: float
+) -> LoadCall:
     """Connect and complete the WebSocket handshake; raise OSError, TimeoutError or HandshakeError."""
     url = urlsplit(join_url)
     host, port = url.hostname or "", url.port or 80
@@ -291,7 +289,7 @@ async def open_call(join_url: str, wire: Wire, payloads: list[bytes], timeout_s:
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(timeout_s):
         _, call = await loop.create_connection(
-            lambda: LoadCall(url.path, host, port, wire, payloads), "127.0.0.1", port
+            lambda: LoadCall(url.path, host, port, provider, payloads), "127.0.0.1", port
         )
         try:
             await call.opened

@@ -1,0 +1,1 @@
+"""The load benchmark of the media service, ``python -m bench.calls``: see __main__.py."""

@@ -1,0 +1,110 @@
+"""What callbridge acts on today, among the call fields Ultravox defines.
+
+A field is either acted on (media or webhooks do something with it), or data an agent reads through
+``GET /api/calls/{callId}`` (``systemPrompt``, ``model``, ``voice``, ``temperature``, ``languageHint``,
+``initialMessages``, ``metadata``, ``initialState``, ``vadSettings``), or refused here with a message saying
+it is not supported yet, so that nobody relies on something that silently does nothing. The request models
+(call definitions, agent call overrides, agent templates) run :func:`refuse_unsupported`; stored records do
+not, so that a record stored before a refusal was added can still be read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from callbridge.common.models.medium import CallMedium
+
+S = TypeVar("S")
+
+SUPPORTED_TOOLS = frozenset({"hangUp"})
+"""Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
+_TOOL_FIELDS_NOT_ACTED_ON = (("name_override", "nameOverride"), ("auth_tokens", "authTokens"))
+"""A renamed hangUp would not be recognised when invoked; callbridge's tools take no auth tokens.
+(``descriptionOverride``/``parameterOverrides`` are for the agent's model, which reads the call.)"""
+
+
+def refuse_unsupported(settings: S) -> S:
+    """Raise ValueError naming every field of ``settings`` (a call definition, an agent call's overrides or
+    an agent template) that callbridge would accept and then not act on; return ``settings`` otherwise."""
+    problems = [
+        *_recording(getattr(settings, "recording_enabled", None)),
+        *_tools(getattr(settings, "selected_tools", None)),
+        *_inactivity(getattr(settings, "inactivity_messages", None)),
+        *_first_speaker(getattr(settings, "first_speaker_settings", None)),
+        *_context_schema(getattr(settings, "context_schema", None)),
+    ]
+    refusal = outgoing_refusal(getattr(settings, "medium", None))
+    if refusal is not None:
+        problems.append(refusal)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return settings
+
+
+def outgoing_refusal(medium: CallMedium | None) -> str | None:
+    """Why ``medium.<provider>.outgoing`` cannot be honoured, naming the provider; None without it."""
+    if medium is None or medium.outgoing is None:
+        return None
+    return (
+        f"medium.{medium.provider.value}.outgoing is not supported yet: placing calls needs the dialer "
+        "service, which this build does not include; place the call yourself and point its media stream "
+        "at the returned joinUrl"
+    )
+
+
+def _recording(enabled: bool | None) -> list[str]:
+    if not enabled:
+        return []
+    return ["recordingEnabled: true is not supported yet: callbridge does not record calls; leave it out"]
+
+
+def _tools(tools: list[Any] | None) -> list[str]:
+    refused = []
+    for index, tool in enumerate(tools or ()):
+        if tool.tool_name in SUPPORTED_TOOLS:
+            extras = [alias for name, alias in _TOOL_FIELDS_NOT_ACTED_ON if getattr(tool, name) is not None]
+            if extras:
+                refused.append(f"selectedTools[{index}]: {' and '.join(extras)}")
+        elif tool.tool_name is not None:
+            refused.append(f"selectedTools[{index}]: toolName {tool.tool_name!r}")
+        elif tool.tool_id is not None:
+            refused.append(f"selectedTools[{index}]: toolId (durable tools)")
+        else:
+            refused.append(f"selectedTools[{index}]: temporaryTool")
+    if not refused:
+        return []
+    supported = " and ".join(f'{{"toolName": "{name}"}}' for name in sorted(SUPPORTED_TOOLS))
+    return [
+        f"{'; '.join(refused)}: not supported yet: callbridge executes only {supported} "
+        "(with descriptionOverride or parameterOverrides for the agent's model)"
+    ]
+
+
+def _inactivity(messages: list[Any] | None) -> list[str]:
+    if not messages:
+        return []
+    return ["inactivityMessages are not supported yet: callbridge does not play them; leave the list out"]
+
+
+def _first_speaker(settings: Any) -> list[str]:
+    if settings is None:
+        return []
+    agent = settings.agent
+    if settings.user is None and agent is not None and not agent.uninterruptible:
+        said = [name for name in ("text", "prompt", "delay") if getattr(agent, name) is not None]
+        if not said:
+            return []
+    return [
+        'firstSpeakerSettings other than the default {"agent": {}} are not supported yet: the agent '
+        "speaks first, when it is ready; a user first speaker, and an agent's text, prompt, delay or "
+        "uninterruptible are not acted on"
+    ]
+
+
+def _context_schema(schema: dict[str, Any] | None) -> list[str]:
+    if schema is None:
+        return []
+    return [
+        "contextSchema is not supported yet: templateContext is not checked against a schema; leave it out"
+    ]
