@@ -173,7 +173,7 @@ class CallIndex:
             data = orjson.loads(entry.value)
             return _Head(int(data["p"]), _entries(data["e"]), int(data.get("r", 0)), entry.revision or 0)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise CorruptRecordError(f"index head {chain}: {exc}") from exc
+            raise CorruptRecordError("index head", chain, str(exc), entry.value) from exc
 
     async def _page(self, chain: str, page: int, head: _Head) -> list[IndexEntry] | None:
         """A page's entries in order of addition; None when it has expired (or does not exist).
@@ -196,7 +196,7 @@ class CallIndex:
         try:
             return _entries(orjson.loads(entry.value)["e"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise CorruptRecordError(f"index page {chain}/{page}: {exc}") from exc
+            raise CorruptRecordError("index page", f"{chain}/{page}", str(exc), entry.value) from exc
 
     async def count(self, chain: str) -> int:
         """Entries in the chain that have not expired or been removed."""

@@ -45,6 +45,8 @@ deadline consumer's grace): an ended call was created at most this long before i
 
 
 class CallStatus(enum.StrEnum):
+    """Whether a call goes on (``live``: it has not ended) or has ``ended``."""
+
     LIVE = "live"
     ENDED = "ended"
 
@@ -97,6 +99,9 @@ class CallListingPage:
     results: list[Call]
     next_cursor: str | None
     total: int
+    previous_cursor: str | None = None
+    """The cursor of the page before this one; None when that is the first page (or there is none)."""
+    has_previous: bool = False
 
 
 def created_chain(agent_id: str | None) -> str:
@@ -199,7 +204,16 @@ class CallListing:
                 break
         total = await self._total(chain, upper, lower)
         next_cursor = _encode_cursor(next_position, chain) if next_position is not None else None
-        return CallListingPage(results, next_cursor, total)
+        previous_cursor = None
+        if cursor and before is not None:
+            # The page before starts page_size entries newer (exact when no entry was filtered out).
+            top = upper if upper is not None else await self._index.end(chain)
+            previous = before.ordinal + page_size
+            if previous < top.ordinal:
+                previous_cursor = _encode_cursor(Position.of(previous), chain)
+        return CallListingPage(
+            results, next_cursor, total, previous_cursor=previous_cursor, has_previous=bool(cursor)
+        )
 
     async def _bounds(self, query: CallQuery, chain: str) -> tuple[Position | None, Position | None]:
         """Positions of the created-time bounds in the chain (None: the chain's end or start)."""
@@ -259,7 +273,16 @@ class CallListing:
                     results.append(call)
         more = position < len(candidates)
         next_cursor = _encode_cursor(Position.of(position), "live") if more else None
-        return CallListingPage(results, next_cursor, len(candidates))
+        previous_cursor = (
+            _encode_cursor(Position.of(offset - page_size), "live") if offset - page_size > 0 else None
+        )
+        return CallListingPage(
+            results,
+            next_cursor,
+            len(candidates),
+            previous_cursor=previous_cursor,
+            has_previous=offset > 0,
+        )
 
 
 def _agent_part(call: Call) -> str:

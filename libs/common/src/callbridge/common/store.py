@@ -182,30 +182,13 @@ class KvStore(Generic[M]):
         for everyone because of one bad record (``get`` names it; ``delete`` removes it)."""
         records: list[M] = []
         for key in await self._subject_keys():
-            try:
-                found = await self.find(key)
-            except CorruptRecordError as exc:
-                logger.warning("skipping unreadable record %s", exc)
-                continue
+            found = await self.find_readable(key)
             if found is not None:
                 records.append(found.value)
         return records
 
     async def _subject_keys(self) -> list[str]:
         return await bucket_keys(self._kv)
-
-
-async def bucket_keys(kv: KeyValue) -> list[str]:
-    """The keys a bucket's stream has messages for, deleted ones included (with their delete marker).
-
-    nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
-    happen before the client has counted the entries already sent: it then returns no keys at all. The
-    stream's per-subject state has no such race. nats-py has no public handle to the stream or its
-    JetStream context, hence the private attributes.
-    """
-    prefix = f"$KV.{kv._name}."
-    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}>")
-    return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
 
     def _encode(self, value: M) -> bytes:
         """The record as stored; refused here rather than written when it could not be read back or would
@@ -223,3 +206,16 @@ async def bucket_keys(kv: KeyValue) -> list[str]:
         KeyValue has no public handle to its connection, hence the private attributes."""
         limit: int = self._kv._js._nc.max_payload
         return limit
+
+
+async def bucket_keys(kv: KeyValue) -> list[str]:
+    """The keys a bucket's stream has messages for, deleted ones included (with their delete marker).
+
+    nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
+    happen before the client has counted the entries already sent: it then returns no keys at all. The
+    stream's per-subject state has no such race. nats-py has no public handle to the stream or its
+    JetStream context, hence the private attributes.
+    """
+    prefix = f"$KV.{kv._name}."
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}>")
+    return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
