@@ -9,10 +9,9 @@ from nats.aio.client import Client
 
 from callbridge.common import buckets
 from callbridge.common.call_records import finish_call
-from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.call import EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.telephony import ProviderCallLink, provider_call_key
-from callbridge.common.store import KvStore
 from tests.webhooks.helpers import Api, put_raw, raw_keys
 from tests.webhooks.providers import create_agent, import_config, post_form, twilio_headers
 
@@ -78,8 +77,8 @@ async def test_an_ended_call_can_be_deleted_a_live_one_cannot(api: Api, nats_cli
     assert live.status_code == 409, live.text
     assert "has not ended" in live.json()["detail"]
     assert (await api.client.get(f"/api/calls/{call_id}")).status_code == 200
-    calls = KvStore(await nats_client.jetstream().key_value(buckets.CALLS), Call)
-    await finish_call(calls, UUID(call_id), EndReason.HANGUP)
+    stores = api.app.state.services.stores  # as media or a status callback would end it
+    await finish_call(stores.calls, stores.call_listing, UUID(call_id), EndReason.HANGUP)
     assert (await api.client.delete(f"/api/calls/{call_id}")).status_code == 204
     assert (await api.client.get(f"/api/calls/{call_id}")).status_code == 404
     assert (await api.client.get("/api/calls")).json()["total"] == 0

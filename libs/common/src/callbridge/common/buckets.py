@@ -7,6 +7,8 @@ AGENTS = "callbridge_agents"
 TELEPHONY_CONFIGS = "callbridge_telephony_configs"
 PROVIDER_CALLS = "callbridge_provider_calls"
 """``<provider>.<provider call id>`` → call id: callbacks that carry only the provider's id find the call."""
+CALL_INDEX = "callbridge_call_index"
+"""Pages of the call listings (see call_index.py and call_listing.py); expire with the call retention."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -25,4 +27,4 @@ PROVIDER_CALLS_TTL: timedelta | None = None
 replay once the signature's record has expired, so it must outlive any replay worth refusing. Each entry
 is one small record per provider call."""
 
-ALL = (CALLS, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)
+ALL = (CALLS, CALL_INDEX, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)

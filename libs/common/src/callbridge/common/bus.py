@@ -19,7 +19,10 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
+from callbridge.common.call_index import CallIndex
+from callbridge.common.call_listing import CallListing
 from callbridge.common.events import CallEvent
+from callbridge.common.live_calls import LiveCalls, ensure_live_calls_stream
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
@@ -150,21 +153,28 @@ class TelephonyConfigStores:
 @dataclass(frozen=True, slots=True)
 class Stores:
     calls: KvStore[Call]
+    call_listing: CallListing
     agents: KvStore[Agent]
     telephony_configs: TelephonyConfigStores
     provider_calls: KvStore[ProviderCallLink]
     webhook_replays: KvStore[ReplayMark]
 
 
-async def open_stores(broker: NatsBroker) -> Stores:
-    """Open (creating when missing) every KV bucket."""
-    calls = await _key_value(broker, buckets.CALLS, history=5)
+async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
+    """Open (creating when missing) every KV bucket and the live-call stream; call records and their
+    index keep ``call_retention`` after their last change (None: for ever)."""
+    calls = await _key_value(broker, buckets.CALLS, history=1, ttl=call_retention)
+    call_index = await _key_value(broker, buckets.CALL_INDEX, history=1, ttl=call_retention)
+    js = _connection(broker).jetstream()
+    await ensure_live_calls_stream(js)
     agents = await _key_value(broker, buckets.AGENTS, history=5)
     configs = await _key_value(broker, buckets.TELEPHONY_CONFIGS, history=5)
     provider_calls = await _key_value(broker, buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
     replays = await _key_value(broker, buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
+    call_records = KvStore(calls, Call)
     return Stores(
-        calls=KvStore(calls, Call),
+        calls=call_records,
+        call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
         agents=KvStore(agents, Agent),
         telephony_configs=TelephonyConfigStores(
             twilio=KvStore(configs, StoredTwilioConfig),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+from callbridge.common.call_listing import CallListing
 from callbridge.common.events import CallEnded
 from callbridge.common.models.call import Call, EndReason, bounded_detail
 from callbridge.common.store import KvStore, UnchangedError
@@ -12,6 +13,7 @@ from callbridge.common.store import KvStore, UnchangedError
 
 async def finish_call(
     calls: KvStore[Call],
+    listing: CallListing,
     call_id: UUID,
     reason: EndReason,
     *,
@@ -20,7 +22,8 @@ async def finish_call(
 ) -> CallEnded | None:
     """Make the record final with ``reason`` and ``detail`` (compare-and-set: the first to end a call wins).
 
-    Returns the ``ended`` event to publish, or None when the call had ended already.
+    Returns the ``ended`` event to publish, or None when the call had ended already. The call is then
+    entered in the ended listings (call_listing.py).
     """
     now = datetime.now(UTC)
     ended_here = False
@@ -37,6 +40,7 @@ async def finish_call(
     final = (await calls.mutate(str(call_id), finish)).value
     if not ended_here:
         return None
+    await listing.ended(final)
     duration_ms = None if final.joined is None else round((now - final.joined).total_seconds() * 1000)
     return CallEnded(
         call_id=call_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -53,6 +54,12 @@ class CommonSettings(BaseSettings):
         default=None, description="OTLP/HTTP endpoint for traces, e.g. http://jaeger:4318; unset: no export."
     )
     instance_id: str = Field(default_factory=lambda: secrets.token_hex(4))
+    call_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="How long call records and their listing index are kept after their last change; "
+        "0 keeps them for ever. Applied to the buckets at start-up.",
+    )
     request_timeout_s: float = Field(
         default=10.0,
         gt=0,
@@ -60,6 +67,10 @@ class CommonSettings(BaseSettings):
         description="How long a connection to a listening port may take to send a complete request (an HTTP "
         "request or a WebSocket handshake) after it opens or after its previous response; then it is closed.",
     )
+
+    @property
+    def call_retention(self) -> timedelta | None:
+        return timedelta(days=self.call_retention_days) if self.call_retention_days else None
 
     @property
     def is_production(self) -> bool:

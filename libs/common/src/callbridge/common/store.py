@@ -12,6 +12,8 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
+logger = logging.getLogger(__name__)
+
 M = TypeVar("M", bound=BaseModel)
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,17 @@ class KvStore(Generic[M]):
         except NotFoundError:
             return None
 
+    async def find_readable(self, key: str) -> Versioned[M] | None:
+        """The record, or None when it is missing or cannot be read (logged): for listings, where one
+        unreadable record must not hide the others."""
+        try:
+            return await self.get(key)
+        except NotFoundError:
+            return None
+        except CorruptRecordError as exc:
+            logger.error("skipping unreadable record: %s", exc)
+            return None
+
     async def create(self, key: str, value: M) -> int:
         """Store a new record; ConflictError when the key is already taken."""
         data = self._encode(value)
@@ -169,26 +182,13 @@ class KvStore(Generic[M]):
         for everyone because of one bad record (``get`` names it; ``delete`` removes it)."""
         records: list[M] = []
         for key in await self._subject_keys():
-            try:
-                found = await self.find(key)
-            except CorruptRecordError as exc:
-                logger.warning("skipping unreadable record %s", exc)
-                continue
+            found = await self.find_readable(key)
             if found is not None:
                 records.append(found.value)
         return records
 
     async def _subject_keys(self) -> list[str]:
-        """The keys the bucket's stream has messages for, deleted ones included.
-
-        nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
-        happen before the client has counted the entries already sent: it then returns no keys at all. The
-        stream's per-subject state has no such race. nats-py has no public handle to the stream or its
-        JetStream context, hence the private attributes.
-        """
-        prefix = f"$KV.{self._kv._name}."
-        info = await self._kv._js.stream_info(self._kv._stream, subjects_filter=f"{prefix}>")
-        return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})
+        return await bucket_keys(self._kv)
 
     def _encode(self, value: M) -> bytes:
         """The record as stored; refused here rather than written when it could not be read back or would
@@ -206,3 +206,16 @@ class KvStore(Generic[M]):
         KeyValue has no public handle to its connection, hence the private attributes."""
         limit: int = self._kv._js._nc.max_payload
         return limit
+
+
+async def bucket_keys(kv: KeyValue) -> list[str]:
+    """The keys a bucket's stream has messages for, deleted ones included (with their delete marker).
+
+    nats-py's ``KeyValue.keys()`` ends its watcher when the consumer reports nothing pending, which can
+    happen before the client has counted the entries already sent: it then returns no keys at all. The
+    stream's per-subject state has no such race. nats-py has no public handle to the stream or its
+    JetStream context, hence the private attributes.
+    """
+    prefix = f"$KV.{kv._name}."
+    info = await kv._js.stream_info(kv._stream, subjects_filter=f"{prefix}>")
+    return sorted(subject[len(prefix) :] for subject in info.state.subjects or {})

@@ -33,3 +33,17 @@ def one_call_events(call_id: UUID | str) -> str:
 def media_command(call_id: UUID | str, verb: str) -> str:
     """A command for the media replica that holds ``call_id``'s WebSocket (core NATS, not persisted)."""
     return f"{PREFIX}.media.{call_id}.{verb}"
+
+
+LIVE_CALLS_STREAM = "CALLBRIDGE_LIVE_CALLS"
+"""One message per call that has not ended (see live_calls.py)."""
+LIVE_CALL_PREFIX = f"{PREFIX}.live."
+
+
+def live_call(agent: str, call_id: UUID) -> str:
+    """``callbridge.live.<agentId or none>.<callId hex>``."""
+    return f"{LIVE_CALL_PREFIX}{agent}.{call_id.hex}"
+
+
+def live_call_wildcard() -> str:
+    return f"{LIVE_CALL_PREFIX}>"

@@ -53,6 +53,7 @@ async def check_deadline(event: CallCreated, calls: KvStore[Call], lifecycle: Ca
         return None
     call = found.value
     if call.ended is not None:
+        await lifecycle.ensure_listed(call)
         return None
     now = datetime.now(UTC)
     if call.joined is None:

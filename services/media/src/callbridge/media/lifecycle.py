@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
+from callbridge.common.call_listing import CallListing
 from callbridge.common.call_records import finish_call
 from callbridge.common.events import CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
@@ -21,8 +22,9 @@ class CallUnavailableError(Exception):
 
 
 class CallLifecycle:
-    def __init__(self, calls: KvStore[Call], outbox: EventOutbox, replica: str) -> None:
+    def __init__(self, calls: KvStore[Call], listing: CallListing, outbox: EventOutbox, replica: str) -> None:
         self._calls = calls
+        self._listing = listing
         self._outbox = outbox
         self.replica = replica
 
@@ -73,7 +75,7 @@ class CallLifecycle:
     ) -> bool:
         """Make the record final and publish ``ended`` with the call's counts; False if it had ended."""
         ended = await finish_call(
-            self._calls, call_id, reason, detail=detail, rejected_frames=rejected_frames
+            self._calls, self._listing, call_id, reason, detail=detail, rejected_frames=rejected_frames
         )
         if ended is None:
             return False
@@ -87,6 +89,10 @@ class CallLifecycle:
         self.publish(ended)
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True
+
+    async def ensure_listed(self, call: Call) -> None:
+        """An ended call whose ender died before entering it in the ended listings is entered now."""
+        await self._listing.repair(call)
 
     def publish(self, event: CallEvent) -> None:
         """Queue the event for publishing in order (see outbox.py); never waits on NATS."""

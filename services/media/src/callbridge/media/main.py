@@ -45,11 +45,11 @@ async def serve_media(
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
     await ensure_jetstream(connection)
-    stores = await open_stores(broker)
+    stores = await open_stores(broker, call_retention=settings.call_retention)
     replica = f"media-{settings.instance_id}"
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
-    lifecycle = CallLifecycle(stores.calls, outbox, replica)
+    lifecycle = CallLifecycle(stores.calls, stores.call_listing, outbox, replica)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
     secret_key = settings.secret_key.get_secret_value()

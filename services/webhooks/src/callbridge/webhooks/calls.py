@@ -6,13 +6,15 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from opentelemetry import propagate
 from pydantic import ValidationError
 
 from callbridge.common.bus import EventPublisher
+from callbridge.common.call_listing import CallListing
 from callbridge.common.events import CallCreated
+from callbridge.common.ids import new_call_id
 from callbridge.common.join_tokens import JoinTokenSigner, join_url
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import (
@@ -114,11 +116,13 @@ class CallFactory:
     def __init__(
         self,
         calls: KvStore[Call],
+        listing: CallListing,
         publisher: EventPublisher,
         signer: JoinTokenSigner,
         media_public_url: str,
     ) -> None:
         self._calls = calls
+        self._listing = listing
         self._publisher = publisher
         self._signer = signer
         self._media_public_url = media_public_url
@@ -134,7 +138,7 @@ class CallFactory:
         refusal = outgoing_refusal(settings.medium)
         if refusal is not None:
             raise InvalidRequestError(refusal)
-        call_id = uuid4()
+        call_id = new_call_id()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
         fields = settings.model_dump(exclude_none=True, by_alias=False)
@@ -155,6 +159,7 @@ class CallFactory:
         created_event = CallCreated(call_id=call_id, call=call.public())
         self._publisher.check_fits(created_event)  # the record and its announcement each fit one message
         await self._calls.create(str(call_id), call)
+        await self._listing.created(call)
         await self._publisher.publish(created_event)
         logger.info("call %s created (agent %s)", call_id, agent_id)
         return NewCall(call, self.join_url_of(call))

@@ -64,7 +64,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
         connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         await ensure_jetstream(connection)
-        stores = await open_stores(broker)
+        stores = await open_stores(broker, call_retention=settings.call_retention)
         publisher = EventPublisher(broker)
         secret_key = settings.secret_key.get_secret_value()
         await seal_plaintext_agent_headers(stores, SecretBox(secret_key).encrypt)
@@ -74,7 +74,11 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             stores=stores,
             publisher=publisher,
             calls=CallFactory(
-                stores.calls, publisher, JoinTokenSigner(secret_key), settings.media_public_url
+                stores.calls,
+                stores.call_listing,
+                publisher,
+                JoinTokenSigner(secret_key),
+                settings.media_public_url,
             ),
             secret_box=SecretBox(secret_key),
             replays=ReplayGuard(stores.webhook_replays),

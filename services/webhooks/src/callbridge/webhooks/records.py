@@ -60,7 +60,9 @@ async def delete_call(stores: Stores, call_id: UUID) -> None:
         raise NotFoundError(f"call {call_id} not found") from None
     except CorruptRecordError as exc:
         index_key = _salvage_index_key(exc.raw)
+        removed = None
     else:
+        removed = call
         if call.ended is None:
             raise StateConflictError(f"call {call_id} has not ended; a call can be deleted once it has ended")
         details = call.provider_details
@@ -71,6 +73,8 @@ async def delete_call(stores: Stores, call_id: UUID) -> None:
         await stores.calls.delete(str(call_id))
     except StoreNotFoundError:
         raise NotFoundError(f"call {call_id} not found") from None
+    if removed is not None:
+        await stores.call_listing.removed(removed)  # listings skip it already; this fixes their totals
     if index_key is not None:
         await _unlink(stores, index_key, call_id)
 

@@ -71,7 +71,11 @@ async def receive_status(
         )
     detail = f"{name} {status.status}" + (f": {status.detail}" if status.detail else "")
     ended = await finish_call(
-        services.stores.calls, call_id, _end_reason(call, status.outcome), detail=detail
+        services.stores.calls,
+        services.stores.call_listing,
+        call_id,
+        _end_reason(call, status.outcome),
+        detail=detail,
     )
     if ended is None:
         final = await load_call(services.stores, call_id)

@@ -6,16 +6,19 @@ returned)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from callbridge.common.call_listing import CallQuery, InvalidCursorError
 from callbridge.common.models.call import AgentCallCreate, CallCreate, CallPage, CallPublic
 from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
+from callbridge.webhooks.filters import AgentCallFilters, CallFilters
 from callbridge.webhooks.openapi import API_KEY_ERRORS, BODY_ERRORS, errors
-from callbridge.webhooks.pagination import paginate
 from callbridge.webhooks.params import AgentId, CallId, Cursor, PageSize
 
 router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep], responses=API_KEY_ERRORS)
@@ -31,18 +34,18 @@ async def create_call(services: ServicesDep, body: CallCreate) -> CallPublic:
 
 @router.get("/calls", response_model=CallPage, responses=errors(422))
 async def list_calls(
-    services: ServicesDep, request: Request, cursor: Cursor = None, page_size: PageSize = 100
+    services: ServicesDep,
+    request: Request,
+    filters: Annotated[CallFilters, Depends()],
+    cursor: Cursor = None,
+    page_size: PageSize = 100,
 ) -> CallPage:
-    """Every call, newest first, a page at a time. A call stored in a form this version cannot read is
-    left out (reading it by id says so)."""
-    calls = sorted(await services.stores.calls.all(), key=lambda c: c.created, reverse=True)
-    page = paginate(calls, cursor, page_size, request)
-    return CallPage(
-        results=[call.public() for call in page.results],
-        next=page.next,
-        previous=page.previous,
-        total=len(calls),
-    )
+    """Calls, newest first, a page at a time, filtered by agent, end reason, status and creation time.
+
+    Each page costs the same however many calls are stored. With ``endReason`` or ``status=ended`` the
+    order is newest ended first. A call stored in a form this version cannot read is left out (reading it
+    by id says so); a page may hold fewer than ``pageSize`` calls with a ``next`` URL to go on."""
+    return await _page(services, request, filters.query(), cursor, page_size)
 
 
 @router.get("/calls/{call_id}", response_model=CallPublic, responses=errors(404, 409, 422))
@@ -84,20 +87,32 @@ async def list_agent_calls(
     services: ServicesDep,
     request: Request,
     agent_id: AgentId,
+    filters: Annotated[AgentCallFilters, Depends()],
     cursor: Cursor = None,
     page_size: PageSize = 100,
 ) -> CallPage:
-    """An agent's calls, newest first, a page at a time."""
+    """An agent's calls, newest first, a page at a time, with the filters of ``GET /api/calls``."""
     await records.load_agent(services.stores, agent_id)
-    calls = sorted(
-        (c for c in await services.stores.calls.all() if c.agent_id == agent_id),
-        key=lambda c: c.created,
-        reverse=True,
-    )
-    page = paginate(calls, cursor, page_size, request)
+    return await _page(services, request, filters.query(agent_id), cursor, page_size)
+
+
+async def _page(
+    services: ServicesDep, request: Request, query: CallQuery, cursor: str | None, page_size: int
+) -> CallPage:
+    try:
+        page = await services.stores.call_listing.page(query, cursor, page_size)
+    except InvalidCursorError as exc:
+        raise InvalidRequestError(str(exc)) from None
+    previous = None
+    if page.has_previous:
+        previous = str(
+            request.url.include_query_params(cursor=page.previous_cursor)
+            if page.previous_cursor
+            else request.url.remove_query_params("cursor")
+        )
     return CallPage(
         results=[call.public() for call in page.results],
-        next=page.next,
-        previous=page.previous,
-        total=len(calls),
+        next=str(request.url.include_query_params(cursor=page.next_cursor)) if page.next_cursor else None,
+        previous=previous,
+        total=page.total,
     )
