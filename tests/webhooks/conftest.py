@@ -6,9 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.webhooks.helpers import API_KEY, MEDIA_PUBLIC_URL, SECRET_KEY, Api, running_webhooks
-
-__all__ = ["API_KEY", "MEDIA_PUBLIC_URL", "SECRET_KEY", "Api"]  # older test modules import them from here
+from tests.webhooks.helpers import Api, running_webhooks
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
-from tests.webhooks.conftest import Api
+from tests.webhooks.helpers import Api
 
 # §5.2's synthetic vector: seed 0x00..0x1f and its public key.
 TELNYX_PRIVATE_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -11,7 +11,7 @@ from nats.js.api import DeliverPolicy
 
 from callbridge.common import subjects
 from callbridge.common.events import CallCreated, parse_event
-from tests.webhooks.conftest import MEDIA_PUBLIC_URL, Api
+from tests.webhooks.helpers import MEDIA_PUBLIC_URL, Api
 
 TWILIO_SID = "AC" + "1" * 32
 

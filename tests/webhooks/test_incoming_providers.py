@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.webhooks.conftest import MEDIA_PUBLIC_URL, Api
+from tests.webhooks.helpers import MEDIA_PUBLIC_URL, Api
 from tests.webhooks.providers import (
     EXOTEL_SECRET,
     PLIVO_AUTH_ID,

@@ -18,7 +18,7 @@ from callbridge.common import buckets, subjects
 from callbridge.common.events import CallEnded, ProviderStatusReceived, parse_event
 from callbridge.common.models.call import MAX_END_DETAIL_CHARS, Call, EndReason
 from callbridge.common.store import KvStore
-from tests.webhooks.conftest import Api
+from tests.webhooks.helpers import Api
 from tests.webhooks.providers import (
     EXOTEL_SECRET,
     basic_auth,

@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client
 
 from callbridge.common import buckets
-from tests.webhooks.conftest import Api
+from tests.webhooks.helpers import Api
 from tests.webhooks.providers import (
     CONFIGS,
     EXOTEL_SECRET,

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import httpx
 from twilio.request_validator import RequestValidator
 
-from tests.webhooks.conftest import MEDIA_PUBLIC_URL, Api
+from tests.webhooks.helpers import MEDIA_PUBLIC_URL, Api
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "twilio-auth-token-for-tests"
