@@ -57,6 +57,9 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
+            # Its own session, so a terminal's Ctrl-C (SIGINT to the foreground process group) reaches only
+            # the program that started it, which stops its NATS clients first and this server last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
