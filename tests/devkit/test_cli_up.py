@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
+from callbridge.common.settings import DEV_API_KEY
 from callbridge.devkit.nats_server import free_port
 from tests.devkit.cli_process import CallbridgeProcess, nats_port, nats_servers_on
 
@@ -24,9 +28,9 @@ def processes() -> Iterator[list[CallbridgeProcess]]:
 
 
 def test_ctrl_c_stops_everything_cleanly_and_exits_0(
-    ports: list[str], processes: list[CallbridgeProcess]
+    ports: list[str], processes: list[CallbridgeProcess], tmp_path: Path
 ) -> None:
-    up = CallbridgeProcess(["up", "--no-demo", *ports])
+    up = CallbridgeProcess(["up", "--no-demo", *ports], cwd=tmp_path)
     processes.append(up)
     up.wait_up()
     up.wait_for_line("API key")
@@ -40,3 +44,91 @@ def test_ctrl_c_stops_everything_cleanly_and_exits_0(
     assert "Traceback" not in up.output
     assert "Error" not in up.output
     assert nats_servers_on(port) == []
+
+
+def start(processes: list[CallbridgeProcess], cwd: Path, *args: str) -> CallbridgeProcess:
+    ports = ["--webhooks-port", str(free_port()), "--media-port", str(free_port())]
+    up = CallbridgeProcess(["up", "--no-demo", *ports, *args], cwd=cwd)
+    processes.append(up)
+    up.wait_up()
+    up.wait_for_line("API key")
+    return up
+
+
+def stop(up: CallbridgeProcess) -> None:
+    up.interrupt()
+    assert up.wait_exit() == 0, up.output
+
+
+def api_url(up: CallbridgeProcess) -> str:
+    match = re.search(r"REST API \+ webhooks\s+(\S+)", up.output)
+    assert match is not None, up.output
+    return match.group(1)
+
+
+def agent_names(up: CallbridgeProcess) -> list[str]:
+    response = httpx.get(f"{api_url(up)}/api/agents", headers={"X-API-Key": DEV_API_KEY}, timeout=10)
+    response.raise_for_status()
+    return [agent["name"] for agent in response.json()["results"]]
+
+
+def create_agent(up: CallbridgeProcess, name: str) -> None:
+    response = httpx.post(
+        f"{api_url(up)}/api/agents", json={"name": name}, headers={"X-API-Key": DEV_API_KEY}, timeout=10
+    )
+    response.raise_for_status()
+
+
+def test_agents_are_kept_across_restarts_in_the_data_dir(
+    tmp_path: Path, processes: list[CallbridgeProcess]
+) -> None:
+    first = start(processes, tmp_path)
+    create_agent(first, "kept")
+    stop(first)
+
+    second = start(processes, tmp_path)
+
+    assert agent_names(second) == ["kept"]
+    assert re.search(rf"data directory\s+{re.escape(str(tmp_path / '.callbridge'))}", first.output)
+    assert "secret key" not in second.output.lower()
+    stop(second)
+
+
+def test_an_ephemeral_run_keeps_nothing_and_leaves_the_data_dir_alone(
+    tmp_path: Path, processes: list[CallbridgeProcess]
+) -> None:
+    first = start(processes, tmp_path, "--ephemeral")
+    create_agent(first, "throwaway")
+    stop(first)
+    assert not (tmp_path / ".callbridge").exists()
+
+    second = start(processes, tmp_path, "--ephemeral")
+
+    assert agent_names(second) == []
+    stop(second)
+
+
+def test_another_secret_key_than_the_data_dirs_is_warned_about(
+    tmp_path: Path, processes: list[CallbridgeProcess]
+) -> None:
+    stop(start(processes, tmp_path, "--data-dir", str(tmp_path / "data")))
+
+    second = start(processes, tmp_path, "--data-dir", str(tmp_path / "data"), "--secret-key", "x" * 40)
+
+    warning = second.wait_for_line("warning: the secret key")
+    assert "cannot be decrypted" in warning
+    stop(second)
+
+
+def test_a_data_dir_in_use_is_refused_in_one_line(tmp_path: Path, processes: list[CallbridgeProcess]) -> None:
+    first = start(processes, tmp_path)
+    ports = ["--webhooks-port", str(free_port()), "--media-port", str(free_port())]
+    second = CallbridgeProcess(["up", "--no-demo", *ports], cwd=tmp_path)
+    processes.append(second)
+
+    assert second.wait_exit() == 2
+    assert second.lines == [
+        f"callbridge: error: the data directory {tmp_path / '.callbridge'} is in use by another "
+        "callbridge up: stop that one, or pass --data-dir DIR or --ephemeral"
+    ]
+    stop(first)

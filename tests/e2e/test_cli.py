@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from callbridge.devkit.cli import build_parser
-from callbridge.devkit.demo import run_demo_call
+from callbridge.devkit.demo import DEMO_AGENT_NAME, run_demo_call
 from callbridge.devkit.provision import provision_twilio_agent
 from callbridge.devkit.signals import read_wav
 from callbridge.devkit.simulate import parse_keys, simulate_call
@@ -15,9 +18,9 @@ from callbridge.devkit.stack import RunningStack
 
 
 async def test_demo_call_barges_in_reads_back_the_key_and_hangs_up(
-    stack: RunningStack, nats_url: str, capsys: pytest.CaptureFixture[str]
+    stack: RunningStack, nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await run_demo_call(stack, nats_url)
+    await run_demo_call(stack, nats_url, tmp_path / "heard.wav")
     output = capsys.readouterr().out
     lines = [line.strip() for line in output.splitlines()]
     timeline = [line.split("s  ", 1)[1] for line in lines if line[:1].isdigit() and "s  " in line]
@@ -57,5 +60,47 @@ async def test_sim_call_places_a_call_and_saves_what_was_heard(
 
 def test_dtmf_option_parses_times_and_keys() -> None:
     assert parse_keys("2.0:5, 4.5:#") == [(2.0, "5"), (4.5, "#")]
-    with pytest.raises(SystemExit):
-        parse_keys("2.0-5")
+    for wrong in ("2.0-5", "soon:5", "2.0:55"):
+        with pytest.raises(argparse.ArgumentTypeError, match="SECONDS:KEY"):
+            parse_keys(wrong)
+
+
+async def api(stack: RunningStack, method: str, path: str, body: Any = None) -> Any:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as client:
+        response = await client.request(method, path, json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+async def agents_named(stack: RunningStack, name: str) -> list[str]:
+    page = await api(stack, "GET", "/api/agents?pageSize=1000")
+    return [agent["agentId"] for agent in page["results"] if agent["name"] == name]
+
+
+async def test_the_demo_reuses_its_agent_and_twilio_config_on_every_run(
+    stack: RunningStack, nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await run_demo_call(stack, nats_url, tmp_path / "heard.wav")
+    first = await agents_named(stack, DEMO_AGENT_NAME)
+
+    await run_demo_call(stack, nats_url, tmp_path / "heard.wav")
+
+    assert await agents_named(stack, DEMO_AGENT_NAME) == first
+    assert len(first) == 1
+    config = await api(stack, "GET", "/api/telephony_configs/twilio")
+    assert config["callCreationAllowedAgentIds"] == first
+    assert capsys.readouterr().out.count("ended: agent_hangup") == 2
+
+
+async def test_the_demo_leaves_imported_twilio_credentials_alone(
+    stack: RunningStack, nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = {"accountSid": "AC" + "1" * 32, "authToken": "my-real-twilio-token"}
+    before = await api(stack, "POST", "/api/telephony_configs/twilio", mine)
+
+    await run_demo_call(stack, nats_url, tmp_path / "heard.wav")
+
+    assert await api(stack, "GET", "/api/telephony_configs/twilio") == before
+    assert await agents_named(stack, DEMO_AGENT_NAME) == []
+    assert "demo: skipped: Twilio credentials of account AC111" in capsys.readouterr().out
+    assert not (tmp_path / "heard.wav").exists()

@@ -26,18 +26,24 @@ def free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, binary: str | None = None) -> None:
+    def __init__(self, binary: str | None = None, *, store_dir: Path | None = None) -> None:
+        """``store_dir`` holds JetStream's data (kept); by default it goes with the temporary directory."""
         found = binary or shutil.which("nats-server")
         if found is None:
             raise RuntimeError("nats-server not found: install the Debian package 'nats-server'")
         self.binary = found
         self.port = free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="callbridge-nats-")
+        self.store_dir = store_dir or Path(self._tmp.name)
         self._process: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         log = Path(self._tmp.name) / "nats.log"
@@ -50,7 +56,7 @@ class NatsServer:
                 str(self.port),
                 "-js",
                 "-sd",
-                self._tmp.name,
+                str(self.store_dir),
                 "-l",
                 str(log),
             ],

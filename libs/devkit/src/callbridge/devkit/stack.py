@@ -12,9 +12,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from callbridge.common.settings import InsecureSettingsError
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
+from callbridge.devkit.errors import ConfigurationError, port_error
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
@@ -44,50 +46,97 @@ class RunningStack:
     api_key: str
 
 
-@contextlib.asynccontextmanager
-async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
-    """Start webhooks and media; stop both (media drains its calls briefly) on exit."""
+@dataclass(frozen=True, slots=True)
+class StackSettings:
+    webhooks: WebhooksSettings
+    media: MediaSettings
+
+
+def stack_settings(config: StackConfig) -> StackSettings:
+    """Both services' settings; refused settings (production checks, bad values) raise ConfigurationError.
+
+    Settings not given in ``config`` still come from ``CALLBRIDGE_*`` environment variables. Ports 0 are
+    replaced by free ports.
+    """
     webhooks_port = config.webhooks_port or free_port()
     media_port = config.media_port or free_port()
-    webhooks_url = f"http://{config.host}:{webhooks_port}"
-    media_url = f"ws://{config.host}:{media_port}"
-    public_base_url = config.public_base_url or webhooks_url
-    media_public_url = config.media_public_url or media_url
-    # Settings not given here still come from CALLBRIDGE_* environment variables.
+    public_base_url = config.public_base_url or f"http://{config.host}:{webhooks_port}"
     secret_key = SecretStr(config.secret_key)
-    webhooks_settings = WebhooksSettings(
-        nats_url=config.nats_url,
-        secret_key=secret_key,
-        log_level=config.log_level,
-        api_key=SecretStr(config.api_key),
-        public_base_url=public_base_url,
-        media_public_url=media_public_url,
-        host=config.host,
-        port=webhooks_port,
-    )
-    media_settings = MediaSettings(
-        nats_url=config.nats_url,
-        secret_key=secret_key,
-        log_level=config.log_level,
-        media_host=config.host,
-        media_port=media_port,
-        drain_timeout_s=2.0,
-    )
+    try:
+        webhooks = WebhooksSettings(
+            nats_url=config.nats_url,
+            secret_key=secret_key,
+            log_level=config.log_level,
+            api_key=SecretStr(config.api_key),
+            public_base_url=public_base_url,
+            media_public_url=config.media_public_url or f"ws://{config.host}:{media_port}",
+            host=config.host,
+            port=webhooks_port,
+        )
+        media = MediaSettings(
+            nats_url=config.nats_url,
+            secret_key=secret_key,
+            log_level=config.log_level,
+            media_host=config.host,
+            media_port=media_port,
+            drain_timeout_s=2.0,
+        )
+    except InsecureSettingsError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigurationError(f"{where}: {first['msg']}") from exc
+    return StackSettings(webhooks, media)
+
+
+@contextlib.asynccontextmanager
+async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
+    """Start webhooks and media; stop both (media drains its calls briefly) on exit.
+
+    Raises ConfigurationError for settings the services refuse and PortInUseError for a taken port.
+    """
+    settings = stack_settings(config)
+    host, webhooks_port, media_port = config.host, settings.webhooks.port, settings.media.media_port
+    webhooks_url = f"http://{host}:{webhooks_port}"
+    media_url = f"ws://{host}:{media_port}"
 
     media_stop, media_ready = asyncio.Event(), asyncio.Event()
-    media_task = asyncio.create_task(serve_media(media_settings, media_stop, media_ready), name="media")
+    media_task = asyncio.create_task(serve_media(settings.media, media_stop, media_ready), name="media")
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             ready = asyncio.create_task(media_ready.wait())
             await asyncio.wait({ready, media_task}, return_when=asyncio.FIRST_COMPLETED)
             ready.cancel()
             if media_task.done():
-                media_task.result()  # raises what stopped it
+                try:
+                    media_task.result()  # raises what stopped it
+                except OSError as exc:
+                    raise port_error(exc, host, media_port, "--media-port") from exc
                 raise RuntimeError("media stopped during start-up")
-        async with serve_asgi(
-            create_app(webhooks_settings), config.host, webhooks_port, config.log_level.lower()
-        ):
-            yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
+        async with contextlib.AsyncExitStack() as webhooks:
+            app = create_app(settings.webhooks)
+            try:
+                await webhooks.enter_async_context(
+                    serve_asgi(app, host, webhooks_port, config.log_level.lower())
+                )
+            except OSError as exc:
+                raise port_error(exc, host, webhooks_port, "--webhooks-port") from exc
+            yield RunningStack(
+                webhooks_url,
+                settings.webhooks.public_base_url,
+                media_url,
+                settings.webhooks.media_public_url,
+                config.api_key,
+            )
     finally:
         media_stop.set()
-        await media_task
+        if media_ready.is_set():
+            await media_task
+        else:
+            # Start-up failed or was aborted: nothing to drain, and media may still be waiting for NATS.
+            # What stopped it, if anything, was raised above.
+            media_task.cancel()
+            await asyncio.wait({media_task})
+            if not media_task.cancelled():
+                media_task.exception()  # retrieved: asyncio would otherwise log it again

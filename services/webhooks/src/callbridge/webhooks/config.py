@@ -19,8 +19,8 @@ class WebhooksSettings(CommonSettings):
         default="ws://127.0.0.1:8001",
         description="The URL providers reach the media service at; join URLs start with it (wss in prod).",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0: every interface).")
+    port: int = Field(default=8000, description="Port to listen on.")
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from callbridge.common.bus import EventPublisher, create_broker, ensure_jetstream, open_stores
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
+from callbridge.common.service_cli import parse_service_args
 from callbridge.common.store import ConflictError, CorruptRecordError
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.webhooks.calls import CallFactory
@@ -114,6 +115,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
+    parse_service_args(SERVICE_NAME, "The callbridge REST API and provider webhooks.", WebhooksSettings)
     settings = WebhooksSettings()
     configure_logging(settings.log_level)
     uvicorn.run(
