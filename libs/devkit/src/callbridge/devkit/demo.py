@@ -17,6 +17,7 @@ from callbridge.devkit.signals import silence, write_wav
 from callbridge.devkit.simulators.twilio import TwilioSimulator
 from callbridge.devkit.stack import RunningStack
 from callbridge.devkit.timeline import follow_call, print_timeline
+from callbridge.media.agents.demo import utterance_lengths_ms
 
 DEMO_KEYS = ((3.0, "5"), (6.5, "#"))
 CALLER_AUDIO_S = 20.0  # longer than the demo: the agent, not the caller, ends this call
@@ -48,18 +49,19 @@ async def run_demo_call(stack: RunningStack, nats_url: str, recording_path: Path
     call_id = answer.parameters.get("callId", "")
     print(f"  webhook answered TwiML; call {call_id}, join URL {answer.stream_url}")
     async with follow_call(nats_url, call_id) as events:
-        timeline = asyncio.create_task(print_timeline(events), name="timeline")
+        timeline = asyncio.create_task(
+            print_timeline(events, utterance_ms=utterance_lengths_ms()), name="timeline"
+        )
         recording = await simulator.stream(
             answer, silence(CALLER_AUDIO_S, SAMPLE_RATE_HZ), dtmf=DEMO_KEYS, tail_s=0.0
         )
         await timeline
     heard = recording.heard if recording.heard is not None else np.zeros(0, dtype=np.int16)
-    voiced_s = float(np.count_nonzero(np.abs(heard.astype(np.int32)) > 64)) / SAMPLE_RATE_HZ
     played = sum(1 for mark in recording.marks if mark.echoed_at_s is not None and not mark.cleared)
     cleared = sum(1 for mark in recording.marks if mark.cleared)
     write_wav(recording_path, heard, SAMPLE_RATE_HZ)
     print(
-        f"  caller heard {voiced_s:.1f} s of agent speech; marks: {played} played, {cleared} cleared; "
-        f"ended by {recording.ended_by} (code {recording.close_code})"
+        f"  caller heard {recording.heard_s:.1f} s of agent speech; marks: {played} played, "
+        f"{cleared} cleared; ended by {recording.ended_by} (code {recording.close_code})"
     )
     print(f"  what the caller heard: {recording_path}\n")
