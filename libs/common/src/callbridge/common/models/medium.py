@@ -32,9 +32,9 @@ class DtmfUserTextMessage(ApiModel):
 
 
 class DtmfHandling(ApiModel):
-    """What happens to digits the caller presses
+    """What happens to digits the caller presses.
 
-    Absent, they reach the agent as an immediate text message (Ultravox §1.2).."""
+    Absent, they reach the agent as an immediate text message."""
 
     ignore: bool = False
     user_text_message: DtmfUserTextMessage | None = None
@@ -56,7 +56,7 @@ class OutgoingCall(ApiModel):
 
 
 class TwilioMedium(ApiModel):
-    """Twilio Media Streams: always μ-law at 8 kHz (reference §1.2)."""
+    """Twilio Media Streams: always μ-law at 8 kHz, the only format Twilio streams."""
 
     outgoing: OutgoingCall | None = None
     dtmf_handling: DtmfHandling | None = None
