@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 
 from callbridge.common.settings import DEV_API_KEY
 from callbridge.devkit.nats_server import free_port
-from tests.devkit.cli_process import CallbridgeProcess, nats_port, nats_servers_on
+from tests.devkit.cli_process import START_TIMEOUT_S, CallbridgeProcess, nats_port, nats_servers_on
 
 
 @pytest.fixture
@@ -132,3 +135,42 @@ def test_a_data_dir_in_use_is_refused_in_one_line(tmp_path: Path, processes: lis
         "callbridge up: stop that one, or pass --data-dir DIR or --ephemeral"
     ]
     stop(first)
+
+
+def test_ctrl_c_during_start_up_stops_at_once(tmp_path: Path, processes: list[CallbridgeProcess]) -> None:
+    with socket.socket() as silent_nats:  # accepts connections and never answers: start-up waits on it
+        silent_nats.bind(("127.0.0.1", 0))
+        silent_nats.listen()
+        url = f"nats://127.0.0.1:{silent_nats.getsockname()[1]}"
+        up = CallbridgeProcess(["up", "--no-demo", "--nats-url", url], cwd=tmp_path)
+        processes.append(up)
+        silent_nats.settimeout(START_TIMEOUT_S)
+        connection, _ = silent_nats.accept()  # callbridge is starting, waiting for NATS
+
+        with connection:
+            up.interrupt()
+            code = up.wait_exit(timeout_s=3.0)  # before any connect timeout would have ended it
+
+    assert code == 0, up.output
+    assert "Traceback" not in up.output
+
+
+def test_a_nats_server_left_by_a_killed_run_is_stopped_by_the_next(
+    tmp_path: Path, processes: list[CallbridgeProcess]
+) -> None:
+    first = start(processes, tmp_path)
+    create_agent(first, "kept")
+    left_over = nats_servers_on(nats_port(first.output))
+    first.process.kill()  # SIGKILL to callbridge alone: its nats-server, in its own session, lives on
+    first.wait_exit()
+    try:
+        assert nats_servers_on(nats_port(first.output)) == left_over != []
+
+        second = start(processes, tmp_path)
+
+        assert nats_servers_on(nats_port(first.output)) == []
+        assert agent_names(second) == ["kept"]
+        stop(second)
+    finally:
+        for pid in nats_servers_on(nats_port(first.output)):
+            os.kill(pid, signal.SIGKILL)  # not to leave it behind when this test fails

@@ -49,9 +49,15 @@ class DataDir:
         """What the demo call's caller heard; one file, overwritten by each run."""
         return self.path / "demo-heard.wav"
 
-    def record_nats_server(self, pid: int) -> None:
-        """Remember the private nats-server, so a later run can stop it if this one dies without doing so."""
-        (self.path / _NATS_PID).write_text(f"{pid}\n")
+    def record_nats_server(self, pid: int | None) -> None:
+        """Remember the private nats-server (None: it has stopped), so that a later run can stop it if this
+        one dies without doing so."""
+        if self.ephemeral:
+            return
+        if pid is None:
+            (self.path / _NATS_PID).unlink(missing_ok=True)
+        else:
+            (self.path / _NATS_PID).write_text(f"{pid}\n")
 
     def secret_key_changed(self, secret_key: str) -> bool:
         """True when the previous run used another secret key (what it encrypted, this one cannot read).

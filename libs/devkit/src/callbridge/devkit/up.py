@@ -182,11 +182,11 @@ async def _nats(args: argparse.Namespace, data_dir: DataDir) -> AsyncIterator[tu
     except RuntimeError as exc:
         raise NatsUnavailableError(f"the private {exc}".replace("\n", " ")) from exc
     try:
-        if server.pid is not None and not data_dir.ephemeral:
-            data_dir.record_nats_server(server.pid)
+        data_dir.record_nats_server(server.pid)
         yield server.url, True
     finally:
         server.stop()
+        data_dir.record_nats_server(None)
 
 
 def _stack_config(args: argparse.Namespace, nats_url: str) -> StackConfig:
