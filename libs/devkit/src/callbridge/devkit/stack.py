@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
@@ -46,48 +47,20 @@ class RunningStack:
     api_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class StackSettings:
-    webhooks: WebhooksSettings
-    media: MediaSettings
+P = ParamSpec("P")
+S = TypeVar("S")
 
 
-def stack_settings(config: StackConfig) -> StackSettings:
-    """Both services' settings; refused settings (production checks, bad values) raise ConfigurationError.
-
-    Settings not given in ``config`` still come from ``CALLBRIDGE_*`` environment variables. Ports 0 are
-    replaced by free ports.
-    """
-    webhooks_port = config.webhooks_port or free_port()
-    media_port = config.media_port or free_port()
-    public_base_url = config.public_base_url or f"http://{config.host}:{webhooks_port}"
-    secret_key = SecretStr(config.secret_key)
+def _checked(settings: Callable[P, S], *args: P.args, **kwargs: P.kwargs) -> S:
+    """``settings(...)``, with what the settings refuse (production checks, bad values) as one line."""
     try:
-        webhooks = WebhooksSettings(
-            nats_url=config.nats_url,
-            secret_key=secret_key,
-            log_level=config.log_level,
-            api_key=SecretStr(config.api_key),
-            public_base_url=public_base_url,
-            media_public_url=config.media_public_url or f"ws://{config.host}:{media_port}",
-            host=config.host,
-            port=webhooks_port,
-        )
-        media = MediaSettings(
-            nats_url=config.nats_url,
-            secret_key=secret_key,
-            log_level=config.log_level,
-            media_host=config.host,
-            media_port=media_port,
-            drain_timeout_s=2.0,
-        )
+        return settings(*args, **kwargs)
     except InsecureSettingsError as exc:
         raise ConfigurationError(str(exc)) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         raise ConfigurationError(f"{where}: {first['msg']}") from exc
-    return StackSettings(webhooks, media)
 
 
 @contextlib.asynccontextmanager
@@ -96,13 +69,37 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
 
     Raises ConfigurationError for settings the services refuse and PortInUseError for a taken port.
     """
-    settings = stack_settings(config)
-    host, webhooks_port, media_port = config.host, settings.webhooks.port, settings.media.media_port
-    webhooks_url = f"http://{host}:{webhooks_port}"
-    media_url = f"ws://{host}:{media_port}"
+    webhooks_port = config.webhooks_port or free_port()
+    media_port = config.media_port or free_port()
+    webhooks_url = f"http://{config.host}:{webhooks_port}"
+    media_url = f"ws://{config.host}:{media_port}"
+    public_base_url = config.public_base_url or webhooks_url
+    media_public_url = config.media_public_url or media_url
+    # Settings not given here still come from CALLBRIDGE_* environment variables.
+    secret_key = SecretStr(config.secret_key)
+    webhooks_settings = _checked(
+        WebhooksSettings,
+        nats_url=config.nats_url,
+        secret_key=secret_key,
+        log_level=config.log_level,
+        api_key=SecretStr(config.api_key),
+        public_base_url=public_base_url,
+        media_public_url=media_public_url,
+        host=config.host,
+        port=webhooks_port,
+    )
+    media_settings = _checked(
+        MediaSettings,
+        nats_url=config.nats_url,
+        secret_key=secret_key,
+        log_level=config.log_level,
+        media_host=config.host,
+        media_port=media_port,
+        drain_timeout_s=2.0,
+    )
 
     media_stop, media_ready = asyncio.Event(), asyncio.Event()
-    media_task = asyncio.create_task(serve_media(settings.media, media_stop, media_ready), name="media")
+    media_task = asyncio.create_task(serve_media(media_settings, media_stop, media_ready), name="media")
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             ready = asyncio.create_task(media_ready.wait())
@@ -112,23 +109,17 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 try:
                     media_task.result()  # raises what stopped it
                 except OSError as exc:
-                    raise port_error(exc, host, media_port, "--media-port") from exc
+                    raise port_error(exc, config.host, media_port, "--media-port") from exc
                 raise RuntimeError("media stopped during start-up")
         async with contextlib.AsyncExitStack() as webhooks:
-            app = create_app(settings.webhooks)
+            app = create_app(webhooks_settings)
             try:
                 await webhooks.enter_async_context(
-                    serve_asgi(app, host, webhooks_port, config.log_level.lower())
+                    serve_asgi(app, config.host, webhooks_port, config.log_level.lower())
                 )
-            except OSError as exc:
-                raise port_error(exc, host, webhooks_port, "--webhooks-port") from exc
-            yield RunningStack(
-                webhooks_url,
-                settings.webhooks.public_base_url,
-                media_url,
-                settings.webhooks.media_public_url,
-                config.api_key,
-            )
+            except OSError as exc:  # only binding its port raises OSError here
+                raise port_error(exc, config.host, webhooks_port, "--webhooks-port") from exc
+            yield RunningStack(webhooks_url, public_base_url, media_url, media_public_url, config.api_key)
     finally:
         media_stop.set()
         if media_ready.is_set():

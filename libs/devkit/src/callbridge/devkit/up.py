@@ -27,7 +27,7 @@ from callbridge.devkit.datadir import DEFAULT_DATA_DIR, DataDir, open_data_dir
 from callbridge.devkit.demo import run_demo_call
 from callbridge.devkit.errors import NatsUnavailableError, UsageError
 from callbridge.devkit.nats_server import NatsServer
-from callbridge.devkit.stack import RunningStack, StackConfig, run_stack, stack_settings
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 
 NATS_CHECK_TIMEOUT_S = 5.0
 DEMO_RECORDING = "callbridge-demo-heard.wav"
@@ -54,13 +54,13 @@ def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument(
         "--webhooks-port",
         type=int,
-        default=int(_env("CALLBRIDGE_PORT", "8000") or 8000),
+        default=_env("CALLBRIDGE_PORT", "8000"),  # a string: argparse converts (and checks) it
         help="port of the REST API and webhooks (CALLBRIDGE_PORT, default 8000)",
     )
     up.add_argument(
         "--media-port",
         type=int,
-        default=int(_env("CALLBRIDGE_MEDIA_PORT", "8001") or 8001),
+        default=_env("CALLBRIDGE_MEDIA_PORT", "8001"),
         help="port of the media WebSockets (CALLBRIDGE_MEDIA_PORT, default 8001)",
     )
     up.add_argument(
@@ -175,8 +175,6 @@ async def _nats(args: argparse.Namespace, data_dir: DataDir) -> AsyncIterator[tu
         server = NatsServer(store_dir=data_dir.jetstream_dir)
     except RuntimeError as exc:  # not installed
         raise NatsUnavailableError(f"{exc}, or pass --nats-url") from exc
-    # Settings are checked before anything starts: a refused setting should not cost a server start.
-    stack_settings(_stack_config(args, server.url))
     try:
         server.start()
     except RuntimeError as exc:
