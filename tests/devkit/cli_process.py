@@ -26,6 +26,7 @@ class CallbridgeProcess:
     """``python -m callbridge.devkit.cli ARGS`` with stdout and stderr merged and collected."""
 
     def __init__(self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None):
+        self.cwd = cwd
         self.process = subprocess.Popen(
             [sys.executable, "-m", "callbridge.devkit.cli", *args],
             stdout=subprocess.PIPE,
@@ -74,30 +75,54 @@ class CallbridgeProcess:
 
     def wait_exit(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
         code = self.process.wait(timeout=timeout_s)
+        self._drain(timeout_s)
+        return code
+
+    def _drain(self, timeout_s: float) -> None:
+        """Collect the rest of the output of the ended process."""
         self._reader.join(timeout=timeout_s)
         while not self._queue.empty():
             line = self._queue.get_nowait()
             if line is not None:
                 self.lines.append(line)
-        return code
 
     def kill(self) -> None:
-        """Clean-up after a failed test: the whole group, so nothing it started is left behind."""
+        """Clean-up after a test: Ctrl-C, then SIGKILL to the group if that did not end it, and SIGKILL to
+        any nats-server it left (one runs in its own session, out of the group's reach)."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.interrupt()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._drain(STOP_TIMEOUT_S)
+        left = set(nats_servers_with(str(self.cwd))) if self.cwd is not None else set()
+        if (match := NATS_URL.search(self.output)) is not None:
+            left |= set(nats_servers_on(int(match.group(1))))
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+
+
+NATS_URL = re.compile(r"NATS \(JetStream\)\s+nats://[\d.]+:(\d+)")
 
 
 def nats_port(output: str) -> int:
     """The private nats-server's port, from the start-up summary."""
-    match = re.search(r"NATS \(JetStream\)\s+nats://[\d.]+:(\d+)", output)
+    match = NATS_URL.search(output)
     assert match is not None, output
     return int(match.group(1))
 
 
 def nats_servers_on(port: int) -> list[int]:
     """Pids of running nats-server processes listening on ``port`` (read from /proc)."""
+    return nats_servers_with(str(port), whole=True)
+
+
+def nats_servers_with(text: str, *, whole: bool = False) -> list[int]:
+    """Pids of running nats-server processes with ``text`` in an argument (``whole``: as an argument)."""
     found: list[int] = []
+    wanted = text.encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -105,6 +130,8 @@ def nats_servers_on(port: int) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"nats-server") and str(port).encode() in argv:
+        if argv[0].endswith(b"nats-server") and any(
+            arg == wanted if whole else wanted in arg for arg in argv[1:]
+        ):
             found.append(int(entry.name))
     return found
