@@ -57,6 +57,14 @@ class ServerLog:
         self.messages.append((time.monotonic(), message))
         return message
 
+    async def recv_until(
+        self, ws: ServerConnection, wanted: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """Receive (and log) messages until one is ``wanted``; return that one."""
+        while not wanted(message := await self.recv(ws)):
+            pass
+        return message
+
     async def recv_until_closed(self, ws: ServerConnection) -> None:
         try:
             while True:
@@ -88,6 +96,25 @@ class FakeServer:
     upgrades: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     """(path with query, headers) of each WebSocket upgrade."""
     log: ServerLog = field(default_factory=ServerLog)
+
+
+def media_chunk_at_least(chunk: int) -> Callable[[dict[str, Any]], bool]:
+    """Matches the caller's media frame ``chunk`` or a later one: the simulated stream's clock has reached
+    ``(chunk - 1) * 20 ms``. Waiting on it, a handler acts at a point of the call, not of the wall clock."""
+
+    def wanted(message: dict[str, Any]) -> bool:
+        return message.get("event") == "media" and int(message["media"]["chunk"]) >= chunk
+
+    return wanted
+
+
+def mark_echo(name: str) -> Callable[[dict[str, Any]], bool]:
+    """Matches the provider's echo of the mark ``name`` (its audio has played, or a clear dropped it)."""
+
+    def wanted(message: dict[str, Any]) -> bool:
+        return message.get("event") == "mark" and message.get("mark", {}).get("name") == name
+
+    return wanted
 
 
 def to_text(message: dict[str, Any]) -> str:

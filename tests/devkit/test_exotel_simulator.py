@@ -3,7 +3,6 @@ in the path, the JSON answer and its sample rate, the stream's field-name varian
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from typing import Any
@@ -16,7 +15,7 @@ from callbridge.devkit.signals import silence, tone
 from callbridge.devkit.simulators.errors import AnswerError
 from callbridge.devkit.simulators.exotel import ExotelSimulator, parse_exotel_answer
 from callbridge.devkit.simulators.exotel_wire import MinChunkRule, chunk_rule_violations, min_chunk_bytes
-from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, to_text
+from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, mark_echo, to_text
 
 SECRET = "exotel-webhook-secret-0123456789"
 BASIC = "Basic " + base64.b64encode(f"exotel:{SECRET}".encode()).decode()
@@ -233,7 +232,7 @@ async def test_exotel_marks_echo_on_play_and_on_clear_only_when_configured(
         await ws.send(to_text({"event": "mark", "mark": {"name": "played"}}))
         await ws.send(media(bytes(16000)))  # 1 s
         await ws.send(to_text({"event": "mark", "mark": {"name": "pending"}}))
-        await asyncio.sleep(0.2)
+        await log.recv_until(ws, mark_echo("played"))  # the second second of audio is playing now
         await ws.send(to_text({"event": "clear"}))
         await log.recv_until_closed(ws)
 

@@ -3,7 +3,6 @@ XML, a stream without `connected`, numeric sequence numbers, playAudio checks, c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from typing import Any
@@ -17,7 +16,14 @@ from callbridge.devkit.simulators.errors import AnswerError
 from callbridge.devkit.simulators.plivo import PlivoSimulator, v3_base_string, v3_signature
 from callbridge.devkit.simulators.plivo_xml import parse_plivo_xml
 from callbridge.media.audio.g711 import ulaw_encode
-from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, to_text
+from tests.devkit.fake_provider_server import (
+    FakeServer,
+    HttpRequest,
+    ServerLog,
+    b64,
+    media_chunk_at_least,
+    to_text,
+)
 
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
 AUTH_TOKEN = "plivo-auth-token-for-tests"
@@ -187,9 +193,11 @@ async def test_plivo_checkpoint_is_answered_after_play_and_dropped_by_clear_audi
         await ws.send(to_text({"event": "checkpoint", "name": "greeting"}))
         await ws.send(play_audio(tone(700.0, 2.0, 16000)))
         await ws.send(to_text({"event": "checkpoint", "streamId": stream_id, "name": "cut"}))
-        while (await log.recv(ws)).get("name") != "greeting":
-            pass
-        await asyncio.sleep(0.1)
+        chunk = 0
+        while (message := await log.recv(ws)).get("name") != "greeting":
+            chunk = int(message.get("media", {}).get("chunk", chunk))
+        # 100 ms of the 700 Hz tone play: five more of the caller's 20 ms frames on the stream's clock.
+        await log.recv_until(ws, media_chunk_at_least(chunk + 5))
         await ws.send(to_text({"event": "clearAudio", "streamId": stream_id}))
         await ws.send(to_text({"event": "checkpoint", "name": "after-clear"}))
         await log.recv_until_closed(ws)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from callbridge.devkit.cli import build_parser
+from callbridge.devkit.errors import UsageError
 from callbridge.devkit.signals import read_wav
 from callbridge.devkit.simulate import simulate_call
 from tests.devkit.fake_provider_server import FakeServer, HttpRequest
@@ -87,5 +88,5 @@ async def test_sim_call_places_a_call_for_each_provider_and_saves_heard_audio_at
 async def test_sim_call_refuses_missing_or_wrong_credentials(arguments: list[str], message: str) -> None:
     args = build_parser().parse_args(["sim", "call", "--webhook-url", "http://127.0.0.1:1/hook", *arguments])
 
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(UsageError, match=message):
         await simulate_call(args)

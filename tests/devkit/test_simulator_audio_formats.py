@@ -62,3 +62,24 @@ def test_playout_counts_l16_in_samples_and_cuts_on_clear() -> None:
 
     heard = playout.heard_bytes(400)
     assert heard == b"\x01\x00" * 320 + b"\x00\x00" * 80
+
+
+def test_playout_counts_what_played_less_what_a_clear_or_the_end_cut() -> None:
+    playout: PlayoutBuffer[str] = PlayoutBuffer(record_heard=False)  # μ-law at 8 kHz, 160-sample ticks
+
+    playout.enqueue_audio(0, bytes(3200))  # 400 ms from 0
+    playout.clear(1200)  # cut at 150 ms
+    playout.enqueue_audio(4000, bytes(1600))  # 200 ms from 500 ms, in full
+    playout.enqueue_audio(8000, bytes(1600))  # 200 ms from 1 s, cut by the end at 1.05 s
+    playout.end(8400)
+
+    assert playout.played_samples == 1200 + 1600 + 400
+
+
+def test_playout_cut_before_the_first_tick_counts_nothing_played() -> None:
+    playout: PlayoutBuffer[str] = PlayoutBuffer(record_heard=False)
+
+    playout.enqueue_audio(10, bytes(800))  # starts on the tick at 160
+    playout.clear(100)
+
+    assert playout.played_samples == 0

@@ -3,7 +3,6 @@ TeXML, the snake_case stream, L16 byte order, out-of-order frames, RTP chunk rul
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 from typing import Any
@@ -20,7 +19,7 @@ from callbridge.devkit.simulators.telnyx import TelnyxSimulator, TelnyxStreamErr
 from callbridge.devkit.simulators.telnyx_wire import frame_delays
 from callbridge.devkit.simulators.texml import parse_texml
 from callbridge.media.audio.g711 import alaw_encode, ulaw_encode
-from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, to_text
+from tests.devkit.fake_provider_server import FakeServer, HttpRequest, ServerLog, b64, mark_echo, to_text
 
 # §5.2's synthetic vector (not a Telnyx key).
 SEED = bytes(range(32))
@@ -346,7 +345,7 @@ async def test_telnyx_chunks_under_20_ms_marks_clear_and_foreign_messages(fake_s
             to_text({"event": "media", "media": {"payload": b64(ulaw_encode(tone(600.0, 1.0, 8000)))}})
         )
         await ws.send(to_text({"event": "mark", "mark": {"name": "barged"}}))
-        await asyncio.sleep(0.2)
+        await log.recv_until(ws, mark_echo("after-30ms"))  # the 1 s tone is playing now
         await ws.send(to_text({"event": "clear"}))
         await log.recv_until_closed(ws)
 

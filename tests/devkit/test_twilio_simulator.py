@@ -29,7 +29,7 @@ from callbridge.devkit.simulators.playout import PlayoutBuffer
 from callbridge.devkit.simulators.twilio import CallerAudio, TwilioSimulator
 from callbridge.devkit.simulators.twiml import parse_twiml
 from callbridge.media.audio.g711 import ulaw_encode
-from tests.devkit.fake_provider_server import ServerLog
+from tests.devkit.fake_provider_server import ServerLog, media_chunk_at_least
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -383,7 +383,7 @@ async def test_heard_audio_is_time_aligned_with_the_servers_echo_delay(
         async def send_echoes() -> None:
             while True:
                 due, ulaw = await queue.get()
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await asyncio.sleep(max(0.0, due - time.monotonic()))  # simulated: the server's echo delay
                 await ws.send(media_message(stream_sid, ulaw))
 
         sender = asyncio.create_task(send_echoes(), name="echo-sender")
@@ -460,7 +460,7 @@ async def test_clear_drops_buffered_audio_and_echoes_pending_marks_at_once(
         stream_sid = await start_of_stream(ws, log)
         await ws.send(media_message(stream_sid, ulaw_encode(tone(700.0, 2.0, RATE_HZ))))  # 2 s buffered
         await ws.send(mark_message(stream_sid, "utterance-1"))
-        await asyncio.sleep(0.3)
+        await log.recv_until(ws, media_chunk_at_least(16))  # 300 ms into the call, the tone playing
         clear_sent_at.append(time.monotonic())
         await ws.send(to_text({"event": "clear", "streamSid": stream_sid}))
         await log.recv_until_closed(ws)
@@ -486,7 +486,7 @@ async def test_server_closing_first_ends_the_call_without_stop(fake_callbridge: 
         stream_sid = await start_of_stream(ws, log)
         await ws.send(media_message(stream_sid, ulaw_encode(tone(700.0, 1.0, RATE_HZ))))
         await ws.send(mark_message(stream_sid, "goodbye"))
-        await asyncio.sleep(0.2)
+        await log.recv_until(ws, media_chunk_at_least(11))  # 200 ms into the call
         await ws.close(code=4000, reason="agent hung up")
 
     fake_callbridge.handler = hang_up_early

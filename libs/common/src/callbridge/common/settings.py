@@ -32,10 +32,15 @@ class InsecureSettingsError(RuntimeError):
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="ignore")
 
-    environment: Environment = Environment.DEVELOPMENT
-    nats_url: str = "nats://127.0.0.1:4222"
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="'production' refuses to start with a missing or placeholder API key or secret key.",
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS with JetStream.")
     nats_user: str | None = Field(default=None, description="NATS user name, with CALLBRIDGE_NATS_PASSWORD.")
-    nats_password: SecretStr | None = None
+    nats_password: SecretStr | None = Field(
+        default=None, description="NATS password, with CALLBRIDGE_NATS_USER."
+    )
     nats_nkey_seed_file: Path | None = Field(
         default=None,
         description="A file holding this service's NATS user nkey seed (SU…), instead of a password.",
@@ -49,11 +54,13 @@ class CommonSettings(BaseSettings):
         default=SecretStr(DEV_SECRET_KEY),
         description="Signs join URLs and encrypts provider secrets at rest. Shared by all services.",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces, e.g. http://jaeger:4318; unset: no export."
     )
-    instance_id: str = Field(default_factory=lambda: secrets.token_hex(4))
+    instance_id: str = Field(
+        default_factory=lambda: secrets.token_hex(4), description="Names this replica in logs and events."
+    )
     call_retention_days: int = Field(
         default=90,
         ge=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Generator
 
 import uvicorn
@@ -30,12 +31,16 @@ async def serve_asgi(
     limits: ConnectionLimits | None = None,
 ) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on this loop (real HTTP); yields its base URL. Connections are
-    bounded as in production (``limits``, by default the settings' defaults)."""
+    bounded as in production (``limits``, by default the settings' defaults).
+
+    Raises OSError when ``host:port`` cannot be bound (uvicorn itself would log it and ``sys.exit``).
+    """
+    listener = bind_listener(host, port)
     config = uvicorn_config(
         app, host=host, port=port, log_level=log_level, limits=limits or ConnectionLimits(), lifespan="on"
     )
     server = _EmbeddedUvicorn(config)
-    task = asyncio.create_task(server.serve(), name=f"uvicorn-{port}")
+    task = asyncio.create_task(_serve(server, listener), name=f"uvicorn-{port}")
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             while not server.started:
@@ -47,3 +52,27 @@ async def serve_asgi(
     finally:
         server.should_exit = True
         await task
+        listener.close()
+
+
+async def _serve(server: uvicorn.Server, listener: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[listener])
+    except SystemExit as exc:
+        # uvicorn exits the process when the app's start-up fails; here that ends this server only.
+        raise RuntimeError(f"uvicorn stopped: the app's start-up failed (exit status {exc.code})") from None
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (its first address, as uvicorn binds), ready to listen."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+    except OSError:
+        listener.close()
+        raise
+    return listener

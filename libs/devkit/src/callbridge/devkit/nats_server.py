@@ -37,7 +37,9 @@ class NatsServer:
         user: str | None = None,
         password: str | None = None,
         nkey: str | None = None,
+        store_dir: Path | None = None,
     ) -> None:
+        """``store_dir`` holds JetStream's data (kept); by default it goes with the temporary directory."""
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
         found = binary or shutil.which("nats-server")
@@ -49,11 +51,16 @@ class NatsServer:
         self.password = password
         self.nkey = nkey
         self._tmp = tempfile.TemporaryDirectory(prefix="callbridge-nats-")
+        self.store_dir = store_dir or Path(self._tmp.name)
         self._process: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         log = Path(self._tmp.name) / "nats.log"
@@ -65,7 +72,7 @@ class NatsServer:
             str(self.port),
             "-js",
             "-sd",
-            self._tmp.name,
+            str(self.store_dir),
             "-l",
             str(log),
         ]
@@ -85,6 +92,9 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
+            # Its own session, so a terminal's Ctrl-C (SIGINT to the foreground process group) reaches only
+            # the program that started it, which stops its NATS clients first and this server last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

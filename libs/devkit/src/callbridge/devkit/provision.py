@@ -141,3 +141,74 @@ async def _agent_with_config(
             )
         response.raise_for_status()
     return agent_id
+
+
+class ProvisioningRefusedError(Exception):
+    """Setting up would change something the user made (their own provider credentials)."""
+
+
+async def provision_demo_agent(
+    api_url: str, api_key: str, public_base_url: str, *, name: str, call_template: dict[str, Any]
+) -> Provisioned:
+    """The demo's agent and simulated Twilio credentials, made once and reused by every later demo.
+
+    The agent named ``name`` is reused if there is one; the simulated Twilio account gets a fresh auth
+    token each time (only this simulator needs it). Twilio credentials the user imported are never touched:
+    ProvisioningRefusedError says so instead.
+    """
+    auth_token = secrets.token_hex(16)
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"X-API-Key": api_key}, timeout=HTTP_TIMEOUT_S
+    ) as api:
+        path = "/api/telephony_configs/twilio"
+        current = await api.get(path)
+        config: dict[str, Any] | None = None
+        if current.status_code != 404:
+            current.raise_for_status()
+            config = current.json()
+            if config["accountSid"] != SIMULATED_ACCOUNT_SID:
+                raise ProvisioningRefusedError(
+                    f"Twilio credentials of account {config['accountSid']} are imported, and the demo would "
+                    "have to replace them with simulated ones"
+                )
+        agent_id = await _agent_named(api, name) or await _create_agent(api, name, call_template)
+        if config is None:
+            response = await api.post(
+                path,
+                json={
+                    "accountSid": SIMULATED_ACCOUNT_SID,
+                    "authToken": auth_token,
+                    "callCreationAllowedAgentIds": [agent_id],
+                    "requestContextMapping": {"From": "user.phone_number"},
+                },
+            )
+        else:
+            allowed = sorted({*config["callCreationAllowedAgentIds"], agent_id})
+            response = await api.patch(
+                path, json={"authToken": auth_token, "callCreationAllowedAgentIds": allowed}
+            )
+        response.raise_for_status()
+    webhook_url = f"{public_base_url.rstrip('/')}/api/agents/{agent_id}/telephony_xml"
+    return Provisioned(agent_id, SIMULATED_ACCOUNT_SID, auth_token, webhook_url)
+
+
+async def _agent_named(api: httpx.AsyncClient, name: str) -> str | None:
+    """The newest agent called ``name``, following the pages of the agent list."""
+    url: str | None = "/api/agents?pageSize=1000"
+    while url is not None:
+        response = await api.get(url)
+        response.raise_for_status()
+        page = response.json()
+        for agent in page["results"]:
+            if agent["name"] == name:
+                found: str = agent["agentId"]
+                return found
+        url = page.get("next")
+    return None
+
+
+async def _create_agent(api: httpx.AsyncClient, name: str, call_template: dict[str, Any]) -> str:
+    response = await api.post("/api/agents", json={"name": name, "callTemplate": call_template})
+    response.raise_for_status()
+    agent_id: str = response.json()["agentId"]
+    return agent_id

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from callbridge.common.nats_auth import NatsCredentials
+from callbridge.common.settings import InsecureSettingsError
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
+from callbridge.devkit.errors import ConfigurationError, port_error
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
@@ -49,9 +51,28 @@ class RunningStack:
     nats_credentials: NatsCredentials
 
 
+P = ParamSpec("P")
+S = TypeVar("S")
+
+
+def checked(settings: Callable[P, S], *args: P.args, **kwargs: P.kwargs) -> S:
+    """``settings(...)``, with what the settings refuse (production checks, bad values) as one line."""
+    try:
+        return settings(*args, **kwargs)
+    except InsecureSettingsError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigurationError(f"{where}: {first['msg']}") from exc
+
+
 @contextlib.asynccontextmanager
 async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
-    """Start webhooks and media; stop both (media drains its calls briefly) on exit."""
+    """Start webhooks and media; stop both (media drains its calls briefly) on exit.
+
+    Raises ConfigurationError for settings the services refuse and PortInUseError for a taken port.
+    """
     webhooks_port = config.webhooks_port or free_port()
     media_port = config.media_port or free_port()
     webhooks_url = f"http://{config.host}:{webhooks_port}"
@@ -61,7 +82,8 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
     # Settings not given here still come from CALLBRIDGE_* environment variables.
     secret_key = SecretStr(config.secret_key)
     nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
-    webhooks_settings = WebhooksSettings(
+    webhooks_settings = checked(
+        WebhooksSettings,
         nats_url=config.nats_url,
         secret_key=secret_key,
         log_level=config.log_level,
@@ -72,7 +94,8 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         port=webhooks_port,
         **nats,
     )
-    media_settings = MediaSettings(
+    media_settings = checked(
+        MediaSettings,
         nats_url=config.nats_url,
         secret_key=secret_key,
         log_level=config.log_level,
@@ -90,15 +113,25 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
             await asyncio.wait({ready, media_task}, return_when=asyncio.FIRST_COMPLETED)
             ready.cancel()
             if media_task.done():
-                media_task.result()  # raises what stopped it
+                try:
+                    media_task.result()  # raises what stopped it
+                except OSError as exc:
+                    raise port_error(exc, config.host, media_port, "--media-port") from exc
                 raise RuntimeError("media stopped during start-up")
-        async with serve_asgi(
-            create_app(webhooks_settings),
-            config.host,
-            webhooks_port,
-            config.log_level.lower(),
-            webhooks_settings.connection_limits,
-        ):
+        async with contextlib.AsyncExitStack() as webhooks:
+            app = create_app(webhooks_settings)
+            try:
+                await webhooks.enter_async_context(
+                    serve_asgi(
+                        app,
+                        config.host,
+                        webhooks_port,
+                        config.log_level.lower(),
+                        webhooks_settings.connection_limits,
+                    )
+                )
+            except OSError as exc:  # only binding its port raises OSError here
+                raise port_error(exc, config.host, webhooks_port, "--webhooks-port") from exc
             yield RunningStack(
                 webhooks_url,
                 public_base_url,
@@ -109,4 +142,12 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
             )
     finally:
         media_stop.set()
-        await media_task
+        if media_ready.is_set():
+            await media_task
+        else:
+            # Start-up failed or was aborted: nothing to drain, and media may still be waiting for NATS.
+            # What stopped it, if anything, was raised above.
+            media_task.cancel()
+            await asyncio.wait({media_task})
+            if not media_task.cancelled():
+                media_task.exception()  # retrieved: asyncio would otherwise log it again

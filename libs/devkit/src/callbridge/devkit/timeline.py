@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -27,8 +27,9 @@ from callbridge.common.events import (
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 
 
-def describe(event: CallEvent) -> str:
-    """One line a person can read for each event."""
+def describe(event: CallEvent, *, turn_ms: int | None = None) -> str:
+    """One line a person can read for each event; ``turn_ms`` is the full length of the agent turn a
+    barge-in cut, when known (callbridge only knows how much of it had been sent)."""
     if isinstance(event, CallJoined):
         details = event.provider_details
         media = details.media_format if details else "?"
@@ -42,7 +43,9 @@ def describe(event: CallEvent) -> str:
     if isinstance(event, AgentStateChanged):
         return f"agent is {event.state}"
     if isinstance(event, PlayoutTruncated):
-        return f"barge-in: turn {event.turn} cut after {event.heard_ms} of {event.sent_ms} ms heard"
+        if turn_ms is not None:
+            return f"barge-in: turn {event.turn} cut after {event.heard_ms} of {turn_ms} ms heard"
+        return f"barge-in: turn {event.turn} cut after {event.heard_ms} ms heard ({event.sent_ms} ms sent)"
     if isinstance(event, AgentToolInvoked):
         return f"agent invoked {event.tool_name}{'' if event.handled else ' (not handled)'}"
     return event.EVENT
@@ -80,15 +83,26 @@ async def print_timeline(
     until_ended: bool = True,
     timeout_s: float = 120.0,
     write: Callable[[str], None] = print,
+    utterance_ms: Mapping[str, int] | None = None,
 ) -> list[CallEvent]:
-    """Print events as they come, with seconds since the first; stop after ``ended`` (or the timeout)."""
+    """Print events as they come, with seconds since the first; stop after ``ended`` (or the timeout).
+
+    ``utterance_ms`` gives the length of what the agent says, by transcript text, for an agent that starts
+    a new turn (``playback_clear_buffer``) before each thing it says, like the demo agent: a barge-in
+    then cut the last thing said, and is reported against its full length.
+    """
     events: list[CallEvent] = []
     start: datetime | None = None
+    last_said: str | None = None
     async with asyncio.timeout(timeout_s):
         while True:
             event = await queue.get()
             events.append(event)
             start = start or event.occurred_at
-            write(f"  {(event.occurred_at - start).total_seconds():7.3f}s  {describe(event)}")
+            if isinstance(event, AgentTranscript) and event.role == "agent" and event.text:
+                last_said = event.text
+            turn_ms = (utterance_ms or {}).get(last_said or "")
+            line = describe(event, turn_ms=turn_ms)
+            write(f"  {(event.occurred_at - start).total_seconds():7.3f}s  {line}")
             if until_ended and isinstance(event, CallEnded):
                 return events

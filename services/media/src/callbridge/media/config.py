@@ -10,10 +10,17 @@ from callbridge.common.settings import CommonSettings
 
 
 class MediaSettings(CommonSettings):
-    media_host: str = "127.0.0.1"
-    media_port: int = 8001
+    media_host: str = Field(
+        default="127.0.0.1", description="Address to listen on (0.0.0.0: every interface)."
+    )
+    media_port: int = Field(
+        default=8001, description="Port of the join URLs' WebSockets, /healthz and /metrics."
+    )
     max_calls: int = Field(
-        default=500, ge=1, description="Further joins get HTTP 503 so a balancer tries elsewhere."
+        default=500,
+        ge=1,
+        description="Calls this replica holds at most; further joins get HTTP 503, so a balancer tries "
+        "elsewhere.",
     )
     playout_lead_ms: int = Field(
         default=100,
@@ -22,7 +29,7 @@ class MediaSettings(CommonSettings):
         description="How far ahead of real time agent audio may be sent to the provider.",
     )
     start_timeout_s: float = Field(default=10.0, gt=0, description="Wait for the provider's 'start' message.")
-    agent_connect_timeout_s: float = Field(default=10.0, gt=0)
+    agent_connect_timeout_s: float = Field(default=10.0, gt=0, description="Wait for the agent's WebSocket.")
     hang_up_drain_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest wait for the agent's last audio to play before hanging up."
     )

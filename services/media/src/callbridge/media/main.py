@@ -20,6 +20,7 @@ from callbridge.common.bus import (
 )
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
+from callbridge.common.service_cli import parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.config import MediaSettings
@@ -113,6 +114,9 @@ async def _main() -> None:
 
 def run() -> None:
     """``callbridge-media``: serve join URLs on CALLBRIDGE_MEDIA_HOST:CALLBRIDGE_MEDIA_PORT."""
+    parse_service_args(
+        SERVICE_NAME, "The callbridge media service: provider media streams to agents.", MediaSettings
+    )
     try:
         import uvloop
     except ImportError:

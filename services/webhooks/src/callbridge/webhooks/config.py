@@ -20,8 +20,8 @@ class WebhooksSettings(CommonSettings):
         default="ws://127.0.0.1:8001",
         description="The URL providers reach the media service at; join URLs start with it (wss in prod).",
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Address to listen on (0.0.0.0: every interface).")
+    port: int = Field(default=8000, description="Port to listen on.")
     max_connections: int = Field(
         default=1000, ge=1, description="Open connections; one more is answered 503 and closed at once."
     )

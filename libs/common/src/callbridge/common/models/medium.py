@@ -39,8 +39,9 @@ class DtmfUserTextMessage(ApiModel):
 
 
 class DtmfHandling(ApiModel):
-    """What happens to keys the caller presses; by default they reach the agent as an immediate text
-    message holding the digits (presses less than 0.4 s apart batched into one)."""
+    """What happens to digits the caller presses.
+
+    Absent, they reach the agent as an immediate text message."""
 
     ignore: bool = False
     """Drop the keys: the agent is not told."""
@@ -88,7 +89,7 @@ _DTMF = "What happens to keys the caller presses; by default the agent gets them
 
 
 class TwilioMedium(ApiModel):
-    """Twilio Media Streams: always μ-law at 8 kHz."""
+    """Twilio Media Streams: always μ-law at 8 kHz, the only format Twilio streams."""
 
     outgoing: OutgoingCall | None = Field(default=None, description=_OUTGOING)
     dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)

@@ -71,15 +71,15 @@ def parse_exotel_answer(
         raise AnswerError(f"Exotel answer is not JSON: {exc}") from exc
     url = document.get("url") if isinstance(document, dict) else None
     if not isinstance(url, str):
-        raise AnswerError('Exotel answer must be a JSON object with a string "url" (§4.1)')
+        raise AnswerError('Exotel answer must be a JSON object with a string "url"')
     parts = urlsplit(url)
     allowed = {"wss", "ws"} if allow_insecure_ws else {"wss"}
     if parts.scheme not in allowed or not parts.hostname:
-        raise AnswerError(f"Exotel streams to a wss:// URL with a host (§4.1), got {url!r}")
+        raise AnswerError(f"Exotel streams to a wss:// URL with a host, got {url!r}")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     rate_text = query.pop("sample-rate", str(DEFAULT_SAMPLE_RATE_HZ))
     if not rate_text.isdigit() or int(rate_text) not in SAMPLE_RATES_HZ:
-        raise AnswerError(f"sample-rate={rate_text!r}: Exotel streams at 8000, 16000 or 24000 Hz (§4.1)")
+        raise AnswerError(f"sample-rate={rate_text!r}: Exotel streams at 8000, 16000 or 24000 Hz")
     return ExotelAnswer(
         call_sid=call_sid,
         from_number=from_number,

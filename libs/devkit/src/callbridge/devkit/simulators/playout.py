@@ -54,12 +54,21 @@ class PlayoutBuffer(Generic[MarkT]):
         self._silence = silence
         self._bytes_per_sample = len(silence)
         self._end_sample = 0
+        self._start_sample = 0
+        """Where the buffered audio started playing (it may start after "now": on the next tick)."""
         """Where the buffered audio finishes playing; at or before "now" when the buffer is empty."""
         self._pending: deque[tuple[int, MarkT]] = deque()
         """(due sample, mark), in due order: marks are queued behind audio whose end only moves forward."""
         self._heard: bytearray | None = bytearray() if record_heard else None
         """The wire bytes as the caller hears them, from sample 0; silence where nothing played."""
         self._ended_at: int | None = None
+        self._played_samples = 0
+
+    @property
+    def played_samples(self) -> int:
+        """Audio that played, or will play unless cut: all that was buffered, less what a clear or the end
+        of the call cut off. Once the call has ended, what the caller heard of the server's audio."""
+        return self._played_samples
 
     @property
     def pending_marks(self) -> int:
@@ -81,12 +90,14 @@ class PlayoutBuffer(Generic[MarkT]):
             start = self._end_sample
         else:
             start = -(-now_sample // self._tick_samples) * self._tick_samples  # ceil to the next tick
+            self._start_sample = start
         if self._heard is not None:
             gap = start - len(self._heard) // self._bytes_per_sample
             if gap > 0:
                 self._heard.extend(self._silence * gap)
             self._heard.extend(audio[: samples * self._bytes_per_sample])
         self._end_sample = start + samples
+        self._played_samples += samples
 
     def enqueue_mark(self, now_sample: int, mark: MarkT) -> bool:
         """Queue ``mark`` behind the buffered audio; True when nothing is buffered and it is due at once."""
@@ -129,6 +140,7 @@ class PlayoutBuffer(Generic[MarkT]):
 
     def _truncate(self, now_sample: int) -> None:
         if self._end_sample > now_sample:
+            self._played_samples -= self._end_sample - max(now_sample, self._start_sample)
             self._end_sample = now_sample
             cut = now_sample * self._bytes_per_sample
             if self._heard is not None and len(self._heard) > cut:

@@ -172,14 +172,14 @@ class PlivoWire:
             return ServerMessage("playAudio", message, violations=("playAudio without a media object",))
         content_type, rate_hz = media.get("contentType"), media.get("sampleRate")
         if not isinstance(content_type, str) or not isinstance(rate_hz, int) or isinstance(rate_hz, bool):
-            reason = "playAudio needs media.contentType (string) and media.sampleRate (number) (§3.3)"
+            reason = "playAudio needs media.contentType (string) and media.sampleRate (number)"
             return ServerMessage("playAudio", message, violations=(reason,))
         audio, problems = self._audio.read(media.get("payload"), "media.payload")
         if (content_type, rate_hz) != (self._encoding, self._codec.sample_rate_hz):
             # Plays anyway, as bytes of the stream's format: at the wrong speed or as noise (§3.6).
             problems += (
                 f"playAudio is {content_type} at {rate_hz} Hz on a stream of {self._encoding} at "
-                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed (§3.3, §3.6)",
+                f"{self._codec.sample_rate_hz} Hz; Plivo would play it at the wrong speed",
             )
         return ServerMessage("playAudio", message, audio=audio, violations=problems)
 

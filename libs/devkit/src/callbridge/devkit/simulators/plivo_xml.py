@@ -79,28 +79,28 @@ def parse_plivo_xml(
     stream = elements[0]
     attributes = dict(stream.attrib)
     if attributes.get("bidirectional", "").lower() != "true":
-        raise AnswerError('<Stream> needs bidirectional="true", or Plivo ignores playAudio (§3.1)')
+        raise AnswerError('<Stream> needs bidirectional="true", or Plivo ignores playAudio')
     if attributes.get("keepCallAlive", "").lower() != "true":
         raise AnswerError(
             '<Stream> needs keepCallAlive="true", or Plivo runs on past it and drops the call right '
-            "after connecting (§3.1, §3.6)"
+            "after connecting"
         )
     track = attributes.get("audioTrack", "inbound")
     if track != "inbound":
-        raise AnswerError(f'<Stream audioTrack="{track}">: a bidirectional stream must be "inbound" (§3.1)')
+        raise AnswerError(f'<Stream audioTrack="{track}">: a bidirectional stream must be "inbound"')
     content_type = attributes.get("contentType", DEFAULT_CONTENT_TYPE)
     parsed = parse_content_type(content_type)
     if parsed is None:
         raise AnswerError(
             f'<Stream contentType="{content_type}">: Plivo offers audio/x-l16;rate=8000, '
-            "audio/x-l16;rate=16000 and audio/x-mulaw;rate=8000 (§3.1)"
+            "audio/x-l16;rate=16000 and audio/x-mulaw;rate=8000"
         )
     stream_url = resolve_stream_url(
         (stream.text or "").strip(),
         webhook_url=webhook_url,
         allow_insecure_ws=allow_insecure_ws,
         error=AnswerError,
-        scheme_rule="the <Stream> text is the wss URL, §3.1",
+        scheme_rule="the <Stream> text is the wss URL",
     )
     return PlivoAnswer(
         call_uuid=call_uuid,

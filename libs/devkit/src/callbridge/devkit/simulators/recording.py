@@ -77,6 +77,9 @@ class StreamRecording:
     heard: npt.NDArray[np.int16] | None = None
     """What the caller heard (int16 at ``heard_rate_hz``, from time 0 to the end of the call), silence where
     nothing played; None when heard-audio recording was turned off."""
+    heard_s: float = 0.0
+    """How long the server's audio played to the caller: what reached the playout buffer, less what a
+    clear or the end of the call cut off (silence between the server's messages is not counted)."""
     provider: str = "twilio"
     sample_rate_hz: int = 8000
     """Rate of the inbound (caller) audio, as the provider's `start` announced it."""

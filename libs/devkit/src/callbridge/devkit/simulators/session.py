@@ -294,6 +294,7 @@ class StreamSession:
         if any(later < earlier for earlier, later in itertools.pairwise(order)):
             by_chunk = sorted(zip(order, recording.inbound_sent_at_s, strict=True))
             recording.inbound_sent_at_s = [at_s for _, at_s in by_chunk]
+        recording.heard_s = self._playout.played_samples / self._plan.outbound.sample_rate_hz
         heard = self._playout.heard_bytes(self._sample(recording.ended_at_s))
         if heard is not None:
             recording.heard = self._plan.outbound.decode(heard)

@@ -217,7 +217,7 @@ class TelnyxWire:
             if not MIN_CHUNK_S - 1e-9 <= duration_s <= MAX_CHUNK_S:
                 problems += (
                     f"media chunk of {duration_s * 1000:.1f} ms ({len(audio)} bytes of "
-                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s (§2.3, §2.6)",
+                    f"{self._outbound.encoding}); Telnyx RTP mode takes 20 ms to 30 s",
                 )
         return ServerMessage(name, message, audio=audio, violations=problems)
 

@@ -69,13 +69,13 @@ def parse_texml(
         webhook_url=webhook_url,
         allow_insecure_ws=allow_insecure_ws,
         error=AnswerError,
-        scheme_rule="Telnyx streams to wss URLs, §2.1",
+        scheme_rule="Telnyx streams to wss URLs",
     )
     mode = attributes.get("bidirectionalMode", "mp3")
     if mode != "rtp":
         raise AnswerError(
             f'<Stream bidirectionalMode="{mode}">: Telnyx would take MP3 files (the default mode) and '
-            'silently ignore raw audio frames; set bidirectionalMode="rtp" (§2.1, §2.6)'
+            'silently ignore raw audio frames; set bidirectionalMode="rtp"'
         )
     track = attributes.get("track", _INBOUND_TRACK)
     if track != _INBOUND_TRACK:
@@ -98,7 +98,7 @@ def parse_texml(
         rates = ", ".join(str(rate) for rate in sorted(RTP_RATES_HZ[encoding]))
         raise AnswerError(
             f'<Stream bidirectionalSamplingRate="{rate_text}">: Telnyx documents {outbound} over RTP at '
-            f"{rates} Hz (§2.1)"
+            f"{rates} Hz"
         )
     return TeXMLAnswer(
         call_sid=call_sid,

@@ -2,13 +2,17 @@
 
 It speaks recorded prompts (espeak-ng, 16 kHz, shipped in ``prompts/``) and behaves like a real agent on
 the serverWebSocket protocol: it sends its audio faster than real time (callbridge paces it), barges in on
-itself with ``playback_clear_buffer`` when a key is pressed mid-prompt, reports ``transcript`` and ``state``,
-and ends the call by invoking the ``hangUp`` tool.
+itself with ``playback_clear_buffer`` when a key is pressed mid-prompt, reports ``transcript`` and ``state``
+(``speaking`` when it starts a prompt, ``listening`` once the prompt has had time to play), and ends the call
+by invoking the ``hangUp`` tool.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import logging
 import uuid
 import wave
 from importlib import resources
@@ -22,8 +26,15 @@ from callbridge.media.agents.messages import (
     Transcript,
 )
 
+logger = logging.getLogger(__name__)
+
 SAMPLE_RATE_HZ = 16000
 HANG_UP_KEY = "#"
+GREETING = (
+    "Hello, this is the callbridge demo agent. Press any key and I will read it back to you. "
+    "Press the pound key to hang up."
+)
+GOODBYE = "Goodbye."
 _DIGIT_FILES = {**{d: f"digit_{d}" for d in "0123456789ABCD"}, "*": "digit_star"}
 _DIGIT_WORDS = {"*": "star", "#": "pound"}
 
@@ -41,6 +52,21 @@ def prompt(name: str) -> bytes:
         return frames
 
 
+def _read_back(key: str) -> tuple[bytes, str]:
+    return prompt("pressed") + prompt(_DIGIT_FILES[key]), f"You pressed {_DIGIT_WORDS.get(key, key)}."
+
+
+def utterance_lengths_ms() -> dict[str, int]:
+    """How long each thing the agent says plays, by its transcript text (the demo's timeline reports a
+    barge-in against the cut prompt's full length)."""
+    said = [(prompt("greeting"), GREETING), (prompt("goodbye"), GOODBYE), *map(_read_back, _DIGIT_FILES)]
+    return {text: _duration_ms(audio) for audio, text in said}
+
+
+def _duration_ms(audio: bytes) -> int:
+    return len(audio) * 1000 // (2 * SAMPLE_RATE_HZ)
+
+
 class DemoAgent(AgentConnection):
     input_rate_hz = SAMPLE_RATE_HZ
     output_rate_hz = SAMPLE_RATE_HZ
@@ -49,14 +75,11 @@ class DemoAgent(AgentConnection):
         self._listener: AgentListener | None = None
         self._ordinal = 0
         self._hanging_up = False
+        self._done_speaking: asyncio.Task[None] | None = None
 
     async def start(self, listener: AgentListener) -> None:
         self._listener = listener
-        await self._say(
-            prompt("greeting"),
-            "Hello, this is the callbridge demo agent. Press any key and I will read it back to you. "
-            "Press the pound key to hang up.",
-        )
+        await self._say(prompt("greeting"), GREETING)
 
     async def send_audio(self, pcm: bytes) -> None:
         """The demo agent does not listen to speech; it reacts to keys (DTMF as user_text_message)."""
@@ -74,10 +97,11 @@ class DemoAgent(AgentConnection):
         if listener is None:
             return
         # A key pressed while the agent talks interrupts it, as a caller's speech would.
+        self._cancel_done_speaking()
         await listener.on_agent_message(PlaybackClearBuffer())
         if key == HANG_UP_KEY:
             self._hanging_up = True
-            await self._say(prompt("goodbye"), "Goodbye.")
+            await self._say(prompt("goodbye"), GOODBYE)
             await listener.on_agent_message(
                 ClientToolInvocation(
                     tool_name="hangUp",
@@ -86,8 +110,7 @@ class DemoAgent(AgentConnection):
                 )
             )
             return
-        word = _DIGIT_WORDS.get(key, key)
-        await self._say(prompt("pressed") + prompt(_DIGIT_FILES[key]), f"You pressed {word}.")
+        await self._say(*_read_back(key))
 
     async def _say(self, audio: bytes, text: str) -> None:
         listener = self._listener
@@ -99,7 +122,29 @@ class DemoAgent(AgentConnection):
             Transcript(role="agent", text=text, final=True, ordinal=self._ordinal)
         )
         await listener.on_agent_audio(audio)
-        await listener.on_agent_message(StateChanged(state="listening"))
+        if not self._hanging_up:
+            # The audio went out faster than real time; it plays for its length from now.
+            self._done_speaking = asyncio.create_task(
+                self._listening_after(_duration_ms(audio) / 1000), name="demo-agent-listening"
+            )
+            self._done_speaking.add_done_callback(_log_failure)
+
+    async def _listening_after(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)  # the prompt playing: the behaviour modelled, not a wait for an event
+        if self._listener is not None:
+            await self._listener.on_agent_message(StateChanged(state="listening"))
+
+    def _cancel_done_speaking(self) -> None:
+        if self._done_speaking is not None:
+            self._done_speaking.cancel()
+            self._done_speaking = None
 
     async def close(self) -> None:
+        self._cancel_done_speaking()
         self._listener = None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        if (exc := task.exception()) is not None:
+            logger.error("demo agent: %s failed: %r", task.get_name(), exc)
