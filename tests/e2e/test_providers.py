@@ -25,6 +25,7 @@ from callbridge.devkit.simulators.audio_codec import ByteOrder
 from callbridge.devkit.simulators.errors import WebhookRejectedError
 from callbridge.devkit.simulators.telnyx import TelnyxStreamError
 from callbridge.devkit.stack import RunningStack
+from callbridge.media.audio.resampler import create_resampler
 from tests.e2e.agent_server import AgentPeer, agent_server
 from tests.e2e.helpers import audio_sent_back, events_of, get_call, heard_span_s
 
@@ -38,6 +39,8 @@ BEST_FORMAT = {
     Provider.EXOTEL: "l16/16000",
 }
 # μ-law twice (caller -> agent -> caller) bounds Twilio; 16-bit PCM at the agent's rate is bit-exact.
+HEARD_DELAY_SLACK_S = 0.25
+AGENT_RATE_HZ = 16000
 MIN_SINAD_DB = {Provider.TWILIO: 30.0, Provider.TELNYX: 70.0, Provider.PLIVO: 70.0, Provider.EXOTEL: 70.0}
 
 
@@ -56,7 +59,8 @@ def call_id_of(answer: Any) -> str:
 async def test_echo_call_at_the_providers_best_format(
     stack: RunningStack, nats_url: str, provider: Provider
 ) -> None:
-    simulator, agent_id = await simulated(stack, provider, {"agentBackend": {"echo": {"sampleRate": 16000}}})
+    template = {"agentBackend": {"echo": {"sampleRate": AGENT_RATE_HZ}}}
+    simulator, agent_id = await simulated(stack, provider, template)
     answer = await simulator.incoming_call(from_number="+15550001111", to_number="+15550002222")
     rate = simulator.inbound_codec(answer).sample_rate_hz
     signal = tone(TONE_HZ, 2.0, rate, -10.0)
@@ -64,12 +68,25 @@ async def test_echo_call_at_the_providers_best_format(
     assert recording.ended_by == "simulator"
     assert recording.violations == []
     assert recording.heard is not None
+    # What the caller heard arrives within a frame and the carrier's playout tick: a sanity bound only,
+    # wide enough for a loaded machine (the benchmark holds the real latency targets).
     delay = delay_samples(recording.sent_audio, recording.heard)
     frame_s = recording.frame_s if provider is not Provider.EXOTEL else 0.2
-    assert 0 < delay / rate < frame_s + 0.06, f"round trip {delay / rate * 1000:.1f} ms"
+    assert 0 < delay / rate < frame_s + HEARD_DELAY_SLACK_S, f"round trip {delay / rate * 1000:.1f} ms"
     margin = rate // 10
     byte_order: ByteOrder = "big" if provider is Provider.TELNYX else "little"  # the simulators' defaults
-    sent_back = audio_sent_back(recording, byte_order=byte_order)[margin : len(signal) - margin]
+    echoed = audio_sent_back(recording, byte_order=byte_order)
+    # What media itself adds, frame for frame (no timing): the resamplers' delay where the provider's rate
+    # is not the agent's, plus whole frames where a provider's chunk is longer than a caller frame (Exotel).
+    media_ms = delay_samples(recording.sent_audio, echoed) / rate * 1000
+    resampling_ms = (
+        0.0
+        if rate == AGENT_RATE_HZ
+        else create_resampler(rate, AGENT_RATE_HZ).delay_ms + create_resampler(AGENT_RATE_HZ, rate).delay_ms
+    )
+    off_ms = (media_ms - resampling_ms) % 20
+    assert min(off_ms, 20 - off_ms) <= 0.25, f"media path adds {media_ms:.2f} ms"
+    sent_back = echoed[margin : len(signal) - margin]
     assert sinad_db(sent_back, TONE_HZ, rate) >= MIN_SINAD_DB[provider]
     call_id = call_id_of(answer)
     events = await events_of(nats_url, call_id)
