@@ -38,3 +38,10 @@ AGENT_FRAMES_DROPPED = Counter(
 BARGE_INS = Counter("callbridge_media_barge_ins_total", "playback_clear_buffer requests carried out")
 JOINS_REFUSED = Counter("callbridge_media_joins_refused_total", "Join attempts refused", ["reason"])
 EVENT_LOOP_LAG = Gauge("callbridge_media_event_loop_lag_seconds", "How late the last 0.5 s loop tick fired")
+EVENTS_DROPPED = Counter(
+    "callbridge_media_events_dropped_total",
+    "Call events dropped because the replica's event outbox was full (NATS away for long)",
+)
+EVENTS_GIVEN_UP = Counter(
+    "callbridge_media_events_given_up_total", "Call events given up after every publish attempt failed"
+)
