@@ -88,4 +88,3 @@ async def test_a_full_outbox_drops_what_does_not_fit_and_counts_it_in_the_metric
     publisher.hold.set()
     assert await outbox.flush(5.0)
     assert publisher.published == events[:9]
-

@@ -45,3 +45,20 @@ EVENTS_DROPPED = Counter(
 EVENTS_GIVEN_UP = Counter(
     "callbridge_media_events_given_up_total", "Call events given up after every publish attempt failed"
 )
+MARKS_UNKNOWN = Counter(
+    "callbridge_media_marks_unknown_total", "Mark echoes from providers that name no mark awaiting an echo"
+)
+FRAMES_PADDED = Counter(
+    "callbridge_media_agent_frames_padded_total",
+    "Part-filled agent frames padded with silence because the agent's audio stopped (see agent_audio.py)",
+)
+STREAM_INPUT = Counter(
+    "callbridge_media_stream_input_total",
+    "What a provider stream did to its inbound messages (Telnyx: frames reordered, dropped late, gaps "
+    "skipped, counter restarts)",
+    ["provider", "counter"],
+)
+AGENT_HANDLER_FAILURES = Counter(
+    "callbridge_media_agent_handler_failures_total",
+    "Agent messages whose handling failed (a callbridge bug: logged, the call goes on)",
+)

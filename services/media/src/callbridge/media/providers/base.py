@@ -177,6 +177,10 @@ class ProviderStream(ABC):
         """The provider's wire format: raise ProtocolError, with a message naming the field, for what
         breaks the protocol; anything else it raises is turned into one by ``parse``."""
 
+    def counters(self) -> dict[str, int]:
+        """What the stream counted about its inbound messages beyond rejected frames (for the metrics)."""
+        return {}
+
     @property
     @abstractmethod
     def info(self) -> StreamInfo | None:

@@ -102,6 +102,15 @@ class TelnyxMediaStream(ProviderStream):
     def info(self) -> StreamInfo | None:
         return self._info
 
+    def counters(self) -> dict[str, int]:
+        reorder = self.reorder
+        return {
+            "frames_reordered": reorder.frames_reordered,
+            "frames_dropped_late": reorder.frames_dropped_late,
+            "gaps_skipped": reorder.gaps_skipped,
+            "counter_restarts": reorder.counter_restarts,
+        }
+
     @property
     def l16_byte_order(self) -> ByteOrder:
         """The L16 byte order in use both ways: the configured one, or what the inbound audio showed."""
