@@ -11,7 +11,11 @@ import base64
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
 from callbridge.common.events import CallEvent
+from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.wire import ServerMessage, StreamWire
 from callbridge.media.agents.base import AgentConnection, AgentError, AgentListener
 
@@ -117,8 +121,9 @@ class FakeProvider:
     over a :class:`FakeProviderSocket`, echoing each mark at once (as if its audio played instantly)
     unless ``echo_marks`` is off."""
 
-    def __init__(self, wire: StreamWire) -> None:
+    def __init__(self, wire: StreamWire, codec: AudioCodec) -> None:
         self.wire = wire
+        self.codec = codec
         self.socket = FakeProviderSocket()
         self.socket.on_send = self._on_send
         self.read: list[ServerMessage] = []
@@ -129,10 +134,16 @@ class FakeProvider:
         for message in self.wire.opening():
             self.socket.deliver(message)
 
-    def send_audio(self, payload: bytes) -> None:
-        """One inbound media frame carrying ``payload`` (in the stream's encoding)."""
-        self._chunk += 1
-        self.socket.deliver(self.wire.media(self._chunk, base64.b64encode(payload)))
+    def send_audio(self, pcm: npt.NDArray[np.int16]) -> None:
+        """``pcm`` at the stream's rate, in inbound media frames of 20 ms."""
+        step = self.codec.sample_rate_hz // 50
+        for start in range(0, len(pcm) - step + 1, step):
+            self._chunk += 1
+            payload = base64.b64encode(self.codec.encode(pcm[start : start + step]))
+            self.socket.deliver(self.wire.media(self._chunk, payload))
+
+    def dtmf(self, digit: str) -> None:
+        self.socket.deliver(self.wire.dtmf(digit))
 
     def stop(self) -> None:
         stop = self.wire.stop()
@@ -141,7 +152,12 @@ class FakeProvider:
 
     @property
     def audio_frames(self) -> list[bytes]:
+        """Each audio message media sent, in the stream's outbound encoding."""
         return [message.audio for message in self.read if message.audio is not None]
+
+    def heard(self) -> npt.NDArray[np.int16]:
+        """Everything media sent to be played, decoded."""
+        return self.codec.decode(b"".join(self.audio_frames))
 
     @property
     def marks(self) -> list[str]:
