@@ -49,11 +49,17 @@ class CallRecords:
     connection: Client
 
 
-async def new_call(records: CallRecords, **fields: Any) -> Call:
-    """A call created and claimed (joined) as the replica its provider reached would claim it."""
-    call = Call(call_id=new_call_id(), created=datetime.now(UTC), **fields)
+async def store_call(records: CallRecords, **fields: Any) -> Call:
+    """A call created as the webhooks service creates it (its record and listing, no event)."""
+    call = Call(**{"call_id": new_call_id(), "created": datetime.now(UTC), **fields})
     await records.stores.calls.create(str(call.call_id), call)
     await records.stores.call_listing.created(call)
+    return call
+
+
+async def new_call(records: CallRecords, **fields: Any) -> Call:
+    """A call created and claimed (joined) as the replica its provider reached would claim it."""
+    call = await store_call(records, **fields)
     return await records.lifecycle.claim(call.call_id)
 
 
