@@ -48,6 +48,7 @@ from callbridge.media.providers.base import (
 )
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.reports import ProviderInputReports
+from callbridge.media.tasks import CallTasks
 from callbridge.media.tools import ToolHandler, default_tools
 from callbridge.media.transport import ProviderSocket
 
@@ -88,7 +89,7 @@ class CallSession:
         self._end_detail: str | None = None
         self._hanging_up = False
         self._started = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
         # Built when the stream starts: they need its format.
         self._caller: CallerAudio | None = None
@@ -115,7 +116,7 @@ class CallSession:
                 metrics.ACTIVE_CALLS.dec()
 
     async def _run(self) -> None:
-        agent_connected = self._spawn(self._connect_agent(), "agent-connect")
+        agent_connected = self._tasks.spawn(self._connect_agent(), "agent-connect")
         recv = self._socket.recv
         parse = self._stream.parse
         reports = self._reports
@@ -194,7 +195,7 @@ class CallSession:
             self._playout,
             create_resampler(agent.output_rate_hz, info.out_rate_hz),
             agent_rate_hz=agent.output_rate_hz,
-            spawn=self._spawn,
+            spawn=self._tasks.spawn,
         )
         bridge = self._bridge = AgentBridge(
             self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
@@ -246,11 +247,11 @@ class CallSession:
         self._hanging_up = True
         if self._bridge is not None:
             self._bridge.ending = True  # what the agent sends from now on is not played
-        self._spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
+        self._tasks.spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
         return True
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        self._spawn(coroutine, name)
+        self._tasks.spawn(coroutine, name)
 
     async def _play_out_then_end(
         self, reason: EndReason, detail: str, before_end: Callable[[], Awaitable[None]] | None
@@ -266,7 +267,7 @@ class CallSession:
     # -- timers and ending ------------------------------------------------------------------------
 
     def _on_max_duration(self) -> None:
-        self._spawn(self._time_exceeded(), "time-exceeded")
+        self._tasks.spawn(self._time_exceeded(), "time-exceeded")
 
     async def _time_exceeded(self) -> None:
         message = self.call.time_exceeded_message
@@ -286,7 +287,7 @@ class CallSession:
             self._end_detail = detail
             if self._bridge is not None:
                 self._bridge.ending = True
-            self._spawn(self._socket.close(1000, reason.value), "close-provider")
+            self._tasks.spawn(self._socket.close(1000, reason.value), "close-provider")
 
     async def _finish(self) -> None:
         for timer in self._timers:
@@ -295,11 +296,7 @@ class CallSession:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
-        current = asyncio.current_task()
-        pending = [task for task in self._tasks if task is not current and not task.done()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._tasks.cancel_all()
         # The call ended when its end was decided: the record says so now, before the closing handshakes
         # with the agent and the provider, which a peer that does not answer can hold for seconds.
         if self._bridge is not None:
@@ -334,16 +331,3 @@ class CallSession:
         provider = self._stream.provider.value
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)
-
-    # -- plumbing ---------------------------------------------------------------------------------
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=f"{name}-{self.call.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("task %s failed", task.get_name(), exc_info=task.exception() or False)
