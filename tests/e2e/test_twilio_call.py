@@ -236,28 +236,37 @@ async def test_caller_hang_up_ends_the_call(stack: RunningStack, nats_url: str) 
     assert 300 <= ended.duration_ms <= 1500
 
 
-async def test_max_duration_ends_the_call_after_the_time_exceeded_message(
+async def test_max_duration_ends_the_call_after_the_time_exceeded_message_has_played(
     stack: RunningStack, nats_url: str
 ) -> None:
-    async with agent_server() as (agent_url, peers):
+    goodbye = tone(500.0, 0.5, 16000, -6.0).tobytes()
+
+    async def say_it_after_thinking(peer: AgentPeer) -> None:
+        await peer.wait_for_message("forced_agent_message", timeout_s=10.0)
+        await asyncio.sleep(1.5)  # the agent takes its time to answer (longer than a second)
+        await peer.send_audio(goodbye)
+
+    async with agent_server(say_it_after_thinking) as (agent_url, peers):
         template = {
             "agentBackend": {"websocket": {"url": agent_url}},
             "maxDuration": "1s",
             "timeExceededMessage": "Sorry, we are out of time.",
         }
         simulator, _ = await twilio_for(stack, template)
-        call = await simulator.place_call(tone(TONE_HZ, 6.0, RATE_HZ, -30.0), tail_s=0.0)
+        call = await simulator.place_call(tone(TONE_HZ, 8.0, RATE_HZ, -30.0), tail_s=0.0)
     assert call.recording.ended_by == "server"
     forced = [m for m in peers[0].messages if m["type"] == "forced_agent_message"]
     assert forced == [
         {"type": "forced_agent_message", "content": "Sorry, we are out of time.", "urgency": "immediate"}
     ]
+    assert call.recording.heard is not None
+    assert heard_span_s(call.recording.heard, RATE_HZ) >= 0.49  # the whole goodbye reached the caller
     events = await events_of(nats_url, call.answer.parameters["callId"])
     ended = events[-1]
     assert isinstance(ended, CallEnded)
     assert ended.end_reason == "timeout"
     assert ended.duration_ms is not None
-    assert 1000 <= ended.duration_ms <= 3500
+    assert 1000 + 1500 + 500 <= ended.duration_ms <= 1000 + 1500 + 500 + 2000
 
 
 async def test_unreachable_agent_ends_the_call_with_connection_error(

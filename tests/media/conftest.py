@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from callbridge.common.bus import connect_broker, create_broker, ensure_jetstream, open_stores, stop_broker
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
+from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.main import serve_media
+from callbridge.media.outbox import EventOutbox
+from tests.media.fakes import FlakyPublisher
 from tests.media.helpers import MEDIA_SECRET_KEY, MediaPort
+from tests.media.sessions import CallRecords
 
 START_TIMEOUT_S = 15.0
 
@@ -47,3 +52,26 @@ def media_port(nats_url: str, clean_jetstream: None) -> MediaPort:
             await task
 
     return start
+
+
+@pytest.fixture
+async def records(nats_url: str, clean_jetstream: None) -> AsyncIterator[CallRecords]:
+    """Call records in a real NATS KV, and the lifecycle media changes them with; its events go through
+    a real outbox to a recording publisher (``published``)."""
+    broker = create_broker(nats_url)
+    connection = await connect_broker(broker, nats_url)
+    await ensure_jetstream(connection)
+    stores = await open_stores(broker)
+    published = FlakyPublisher()
+    outbox = EventOutbox(published)
+    outbox.start()
+    try:
+        yield CallRecords(
+            stores,
+            CallLifecycle(stores.calls, stores.call_listing, outbox, "media-test"),
+            published,
+            connection,
+        )
+    finally:
+        await outbox.close(timeout_s=2.0)
+        await stop_broker(broker)

@@ -38,7 +38,6 @@ class Call:
             self.playout,
             create_resampler(RATE_HZ, RATE_HZ),
             agent_rate_hz=RATE_HZ,
-            frame_ms=20,
             spawn=self.spawn,
         )
 

@@ -104,17 +104,7 @@ def test_start_comes_first_and_gives_the_stream_parameters() -> None:
         Codec.PCMU,
         8000,
     )
-    assert info.custom_parameters == {"userId": "12345", "sessionId": "abc-xyz"}
     assert stream.info == info
-
-
-def test_custom_parameters_from_extra_headers_with_commas_and_start_custom_parameters() -> None:
-    start = start_with("audio/x-mulaw", 8000)
-    start["extra_headers"] = "test1=12,test2=123"
-    start["start"]["customParameters"] = {"tenant": "acme"}
-    parsed = PlivoMediaStream(CALL, StreamOptions()).parse(orjson.dumps(start))
-    assert isinstance(parsed, Started)
-    assert parsed.info.custom_parameters == {"test1": "12", "test2": "123", "tenant": "acme"}
 
 
 def test_mulaw_media_is_decoded_bit_exact() -> None:
@@ -215,7 +205,6 @@ def test_outbound_messages_have_plivo_shapes() -> None:
     assert orjson.loads(stream.clear_message()) == {"event": "clearAudio", "streamId": STREAM_ID}
     with pytest.raises(ProtocolError):
         stream.mark_message("bad name")
-    assert not PlivoMediaStream.acknowledges_clear_with_marks
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from callbridge.media.providers.base import (
     MediaReceived,
     ProtocolError,
     ProviderStream,
+    Started,
     StreamInfo,
     StreamOptions,
 )
@@ -28,7 +29,6 @@ class _Raising(ProviderStream):
     """A provider whose parser fails the way library code does on input nobody expected."""
 
     provider: ClassVar[Provider] = Provider.TWILIO
-    acknowledges_clear_with_marks: ClassVar[bool] = True
 
     def __init__(self, error: BaseException) -> None:
         super().__init__(CALL, StreamOptions())
@@ -142,3 +142,28 @@ def test_media_up_to_the_bound_is_accepted(provider: Provider) -> None:
         parsed = stream.parse(message)
         assert isinstance(parsed, MediaReceived)
         assert len(parsed.pcm) == CODECS[provider].sample_rate_hz * ms // 1000
+
+
+@pytest.mark.parametrize(
+    ("provider", "where", "value"),
+    [
+        (Provider.TWILIO, ("start", "customParameters"), "not-an-object"),
+        (Provider.TELNYX, ("start", "custom_parameters"), [{"value": "no name"}]),
+        (Provider.PLIVO, ("extra_headers",), 42),
+        (Provider.EXOTEL, ("start", "custom_parameters"), [1, 2, 3]),
+        (Provider.TWILIO, ("start", "customParameters"), {f"k{i}": "v" for i in range(100)}),
+    ],
+)
+def test_a_start_with_custom_parameters_callbridge_cannot_read_still_starts_the_stream(
+    provider: Provider, where: tuple[str, ...], value: object
+) -> None:
+    # callbridge does not use a stream's custom parameters: what they hold cannot keep the call from starting.
+    wire = wire_for(provider)
+    opening = [orjson.loads(message) for message in wire.opening()]
+    start = next(message for message in opening if message.get("event") == "start")
+    target = start
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    stream = stream_for(provider, CALL, StreamOptions())
+    assert isinstance(stream.parse(orjson.dumps(start)), Started)

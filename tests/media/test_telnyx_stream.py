@@ -125,23 +125,7 @@ def test_connected_and_start_give_the_stream_parameters() -> None:
         Codec.PCMU,
         8000,
     )
-    assert info.custom_parameters == {}
     assert stream.info == info
-
-
-@pytest.mark.parametrize(
-    ("parameters", "expected"),
-    [
-        ([{"name": "campaign", "value": "7"}], {"campaign": "7"}),
-        ({"campaign": "7", "n": 3}, {"campaign": "7", "n": "3"}),
-    ],
-)
-def test_start_custom_parameters_in_either_shape(parameters: object, expected: dict[str, str]) -> None:
-    start = start_with("PCMU", 8000)
-    start["start"]["custom_parameters"] = parameters
-    parsed = TelnyxMediaStream(CALL, StreamOptions()).parse(orjson.dumps(start))
-    assert isinstance(parsed, Started)
-    assert parsed.info.custom_parameters == expected
 
 
 @pytest.mark.parametrize(
@@ -252,7 +236,6 @@ def test_outbound_messages_have_telnyx_shapes() -> None:
     assert orjson.loads(stream.clear_message()) == {"event": "clear"}
     with pytest.raises(ProtocolError):
         stream.mark_message('bad"name')
-    assert TelnyxMediaStream.acknowledges_clear_with_marks
 
 
 def test_codecs_differ_per_direction_l16_in_pcmu_out() -> None:

@@ -44,7 +44,6 @@ def test_connected_and_start_give_the_stream_parameters() -> None:
     assert parsed.info.call_id == "CA" + "c" * 32
     assert parsed.info.codec is Codec.PCMU
     assert parsed.info.sample_rate_hz == 8000
-    assert parsed.info.custom_parameters == {"callId": "123"}
     assert stream.info == parsed.info
 
 

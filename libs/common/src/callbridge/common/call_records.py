@@ -19,18 +19,20 @@ async def finish_call(
     *,
     detail: str | None = None,
     rejected_frames: int = 0,
+    unless_joined: bool = False,
 ) -> CallEnded | None:
     """Make the record final with ``reason`` and ``detail`` (compare-and-set: the first to end a call wins).
 
-    Returns the ``ended`` event to publish, or None when the call had ended already. The call is then
-    entered in the ended listings (call_listing.py).
+    Returns the ``ended`` event to publish, or None when the call had ended already (or, with
+    ``unless_joined``, had been joined: its media replica ends it). The call is then entered in the ended
+    listings (call_listing.py).
     """
     now = datetime.now(UTC)
     ended_here = False
 
     def finish(call: Call) -> Call:
         nonlocal ended_here
-        if call.ended is not None:
+        if call.ended is not None or (unless_joined and call.joined is not None):
             raise UnchangedError
         ended_here = True
         return call.model_copy(

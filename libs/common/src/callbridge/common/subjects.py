@@ -31,8 +31,19 @@ def one_call_events(call_id: UUID | str) -> str:
 
 
 def media_command(call_id: UUID | str, verb: str) -> str:
-    """A command for the media replica that holds ``call_id``'s WebSocket (core NATS, not persisted)."""
+    """A command for the media replica that holds ``call_id``'s WebSocket (core NATS request/reply, not
+    persisted; see commands.py)."""
     return f"{PREFIX}.media.{call_id}.{verb}"
+
+
+def media_commands_of(call_id: UUID | str) -> str:
+    """Every command of one call: what the replica holding it subscribes to."""
+    return f"{PREFIX}.media.{call_id}.*"
+
+
+def command_verb(subject: str) -> str:
+    """The verb of a ``media_command`` subject (its last token)."""
+    return subject.rpartition(".")[2]
 
 
 LIVE_CALLS_STREAM = "CALLBRIDGE_LIVE_CALLS"

@@ -42,15 +42,15 @@ class AgentAudioFramer:
         resampler: Resampler,
         *,
         agent_rate_hz: int,
-        frame_ms: int,
         spawn: Callable[[Coroutine[Any, Any, None], str], object],
     ) -> None:
         self._playout = playout
         self._resampler = resampler
         self._clock = playout.clock
         self._spawn = spawn
-        self._frame_bytes = agent_rate_hz * frame_ms // 1000 * 2
-        self._frame_s = frame_ms / 1000
+        # The playout's frame (the stream's), in the agent's audio: a frame at one rate is one at the other.
+        self._frame_bytes = agent_rate_hz * playout.frame_ms // 1000 * 2
+        self._frame_s = playout.frame_ms / 1000
         self._bytes_per_s = agent_rate_hz * 2
         self._buffer = bytearray()
         self._part_since = 0.0  # when the part-filled frame's oldest audio arrived (clock seconds)

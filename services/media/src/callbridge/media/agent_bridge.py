@@ -2,22 +2,20 @@
 
 :class:`AgentBridge` is the :class:`~callbridge.media.agents.base.AgentListener` a call hands its agent.
 Messages arrive parsed and bounded (agents/messages.py); here they become what they mean: barge-in,
-``transcript``/``state``/``tool`` events, the ``hangUp`` tool (the goodbye plays out, then the call ends)
-and an error result for tools callbridge does not implement.
+``transcript``/``state``/``tool`` events, and tools, which the call's tool table carries out (tools.py;
+a tool not in it is answered with an error result).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from collections.abc import Callable, Mapping
 from uuid import UUID
 
 from callbridge.common.events import AgentStateChanged, AgentToolInvoked, AgentTranscript, PlayoutTruncated
 from callbridge.common.models.call import EndReason
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
-from callbridge.media.agents.base import AgentConnection
 from callbridge.media.agents.messages import (
     PARAMETERS_DROPPED,
     AgentMessage,
@@ -26,38 +24,34 @@ from callbridge.media.agents.messages import (
     StateChanged,
     Transcript,
 )
+from callbridge.media.control import CallControl
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
 from callbridge.media.ratelimit import CallLog
-
-HANG_UP_TOOL: Final = "hangUp"
+from callbridge.media.tools import ToolHandler, tool_error
 
 
 class AgentBridge:
     def __init__(
         self,
-        call_id: UUID,
-        agent: AgentConnection,
+        call: CallControl,
         framer: AgentAudioFramer,
         playout: Playout,
         lifecycle: CallLifecycle,
         log: CallLog,
-        *,
-        hang_up_drain_timeout_s: float,
-        spawn: Callable[[Coroutine[Any, Any, None], str], object],
+        tools: Mapping[str, ToolHandler],
         request_end: Callable[[EndReason, str], None],
     ) -> None:
-        self._call_id = call_id
-        self._agent = agent
+        self._call = call
+        self._call_id: UUID = call.call_id
         self._framer = framer
         self._playout = playout
         self._lifecycle = lifecycle
         self._log = log
-        self._hang_up_drain_timeout_s = hang_up_drain_timeout_s
-        self._spawn = spawn
+        self._tools = tools
         self._request_end = request_end
         self.ending = False
-        """The call's end was decided: the agent's audio is no longer played."""
+        """The call is ending (or hanging up): audio the agent sends from now on is not played."""
         self.closed = False
         """The call's record is final: nothing more is published for it."""
 
@@ -115,39 +109,19 @@ class AgentBridge:
         dropped = message.parameters.get(PARAMETERS_DROPPED)
         if isinstance(dropped, str) and len(message.parameters) == 1:
             self._log.warning("tool %s (%s): %s", name, invocation_id, dropped)
-        handled = name == HANG_UP_TOOL
+        handler = self._tools.get(name)
         self._lifecycle.publish(
             AgentToolInvoked(
                 call_id=self._call_id,
                 tool_name=name,
                 invocation_id=invocation_id,
                 parameters=message.parameters,
-                handled=handled,
+                handled=handler is not None,
             )
         )
-        if handled:
-            self._spawn(self._hang_up(invocation_id), "hang-up")
+        if handler is None:
+            await self._call.send_to_agent(
+                tool_error(invocation_id, f"tool {name!r} is not implemented by callbridge")
+            )
             return
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "errorType": "undefined",
-                "errorMessage": f"tool {name!r} is not implemented by callbridge",
-            }
-        )
-
-    async def _hang_up(self, invocation_id: str) -> None:
-        """``hangUp``: let the goodbye play out (marks echoed), answer the tool, end the call."""
-        await self._framer.flush()  # the agent is done: its last part-frame need not wait
-        if not await self._playout.wait_drained(self._hang_up_drain_timeout_s):
-            self._log.warning("hanging up before the agent's audio finished playing")
-        await self._agent.send_message(
-            {
-                "type": "client_tool_result",
-                "invocationId": invocation_id,
-                "result": "call ended",
-                "responseType": "hang-up",
-            }
-        )
-        self._request_end(EndReason.AGENT_HANGUP, "agent invoked hangUp")
+        await handler.invoke(invocation_id, message.parameters, self._call)

@@ -23,6 +23,7 @@ from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
+from callbridge.media.command_channel import CommandChannel
 from callbridge.media.config import MediaSettings
 from callbridge.media.connections import limited_connection
 from callbridge.media.deadlines import register_deadlines
@@ -61,6 +62,7 @@ async def serve_media(
         SecretBox(secret_key),
         tracer_provider.get_tracer(SERVICE_NAME),
         lambda: connection.is_connected,
+        CommandChannel(connection),
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:

@@ -38,3 +38,27 @@ AGENT_FRAMES_DROPPED = Counter(
 BARGE_INS = Counter("callbridge_media_barge_ins_total", "playback_clear_buffer requests carried out")
 JOINS_REFUSED = Counter("callbridge_media_joins_refused_total", "Join attempts refused", ["reason"])
 EVENT_LOOP_LAG = Gauge("callbridge_media_event_loop_lag_seconds", "How late the last 0.5 s loop tick fired")
+EVENTS_DROPPED = Counter(
+    "callbridge_media_events_dropped_total",
+    "Call events dropped because the replica's event outbox was full (NATS away for long)",
+)
+EVENTS_GIVEN_UP = Counter(
+    "callbridge_media_events_given_up_total", "Call events given up after every publish attempt failed"
+)
+MARKS_UNKNOWN = Counter(
+    "callbridge_media_marks_unknown_total", "Mark echoes from providers that name no mark awaiting an echo"
+)
+FRAMES_PADDED = Counter(
+    "callbridge_media_agent_frames_padded_total",
+    "Part-filled agent frames padded with silence because the agent's audio stopped (see agent_audio.py)",
+)
+STREAM_INPUT = Counter(
+    "callbridge_media_stream_input_total",
+    "What a provider stream did to its inbound messages (Telnyx: frames reordered, dropped late, gaps "
+    "skipped, counter restarts)",
+    ["provider", "counter"],
+)
+AGENT_HANDLER_FAILURES = Counter(
+    "callbridge_media_agent_handler_failures_total",
+    "Agent messages whose handling failed (a callbridge bug: logged, the call goes on)",
+)

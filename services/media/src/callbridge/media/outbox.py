@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
-from callbridge.common.bus import EventPublisher
 from callbridge.common.events import CallEvent
+from callbridge.media import metrics
+from callbridge.media.ratelimit import RateLimiter, held_back_note
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +24,29 @@ RETRY_DELAY_S = 0.5
 MAX_ATTEMPTS = 20  # about 10 s of NATS outage per event before it is given up (and logged)
 
 
+class Publisher(Protocol):
+    """Where events go: callbridge.common.bus.EventPublisher (JetStream) in the service."""
+
+    async def publish(self, event: CallEvent) -> None: ...
+
+
 class EventOutbox:
-    def __init__(self, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        max_pending: int = MAX_PENDING_EVENTS,
+        retry_delay_s: float = RETRY_DELAY_S,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
         self._publisher = publisher
-        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=MAX_PENDING_EVENTS)
+        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=max_pending)
+        self._retry_delay_s = retry_delay_s
+        self._max_attempts = max_attempts
         self._worker: asyncio.Task[None] | None = None
+        self._drop_reports = RateLimiter(asyncio.get_running_loop().time)
         self.dropped = 0
+        """Events not queued because the outbox was full (also ``callbridge_media_events_dropped_total``)."""
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="event-outbox")
@@ -38,7 +57,15 @@ class EventOutbox:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self.dropped += 1
-            logger.error("event outbox full: dropped %s of call %s", event.EVENT, event.call_id)
+            metrics.EVENTS_DROPPED.inc()
+            held_back = self._drop_reports.allow()  # a full outbox drops many: log a few, say how many
+            if held_back is not None:
+                logger.error(
+                    "event outbox full: dropped %s of call %s%s",
+                    event.EVENT,
+                    event.call_id,
+                    held_back_note(held_back),
+                )
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued so far is published; False on timeout."""
@@ -65,13 +92,14 @@ class EventOutbox:
                 self._queue.task_done()
 
     async def _publish(self, event: CallEvent) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._publisher.publish(event)
             except Exception as exc:  # NATS errors and timeouts alike: retry, the event id de-duplicates
-                if attempt == MAX_ATTEMPTS:
+                if attempt == self._max_attempts:
+                    metrics.EVENTS_GIVEN_UP.inc()
                     logger.error("gave up publishing %s of call %s: %s", event.EVENT, event.call_id, exc)
                     return
-                await asyncio.sleep(RETRY_DELAY_S)
+                await asyncio.sleep(self._retry_delay_s)  # a back-off while NATS is away
             else:
                 return

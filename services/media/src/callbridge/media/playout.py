@@ -61,9 +61,10 @@ class Playout:
         self._stream = stream
         self._send = send
         self._lead_s = lead_ms / 1000
+        # The stream's frame duration, read once: a stream fixes it at construction (providers/base.py).
         self._frame_ms = stream.frame_ms
-        self._frame_s = stream.frame_ms / 1000
-        self._max_queued_frames = MAX_QUEUED_MS // stream.frame_ms
+        self._frame_s = self._frame_ms / 1000
+        self._max_queued_frames = MAX_QUEUED_MS // self._frame_ms
         self.clock: Clock = clock or LoopClock()
         """What pacing reads and sleeps on (the event loop's clock unless a test gives its own)."""
         self._now = self.clock.now
@@ -75,6 +76,7 @@ class Playout:
         self._drained = asyncio.Event()
         self._drained.set()
         self._pacer: asyncio.Task[None] | None = None
+        self._audio_waiter: asyncio.Future[None] | None = None
         self.turn = 0
         self._seq = 0
         self._turn_sent_ms = 0
@@ -97,6 +99,11 @@ class Playout:
             self._pacer = None
 
     @property
+    def frame_ms(self) -> int:
+        """The duration of one outbound frame: what ``play`` takes and sends."""
+        return self._frame_ms
+
+    @property
     def ahead_s(self) -> float:
         """How much sent audio the provider has not played yet, by our clock model."""
         return max(0.0, self._play_end - self._now())
@@ -117,6 +124,9 @@ class Playout:
         """Queue one frame (``frame_ms`` at the provider's rate); it leaves at once when within the lead."""
         message = self._stream.media_message(pcm)
         self._drained.clear()
+        if self._audio_waiter is not None:
+            self._audio_waiter.set_result(None)
+            self._audio_waiter = None
         if not self._queue and self._play_end - self._now() <= self._lead_s:
             await self._send_frame(message)
             return
@@ -205,6 +215,18 @@ class Playout:
         if not self._pending:
             self._drained.set()
         return truncation
+
+    async def wait_for_audio(self, timeout_s: float) -> bool:
+        """Wait until the next frame is played (e.g. the agent starts saying what it was asked to);
+        False on timeout."""
+        waiter = self._audio_waiter
+        if waiter is None:
+            waiter = self._audio_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_drained(self, timeout_s: float) -> bool:
         """Wait until every frame sent has been played (its mark echoed); False on timeout."""

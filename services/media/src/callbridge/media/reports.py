@@ -1,8 +1,10 @@
-"""What a call reports about bad input from its provider: counted exactly, reported within a rate limit.
+"""What a call reports about its provider's input: bad input counted exactly and reported within a rate
+limit, and the stream's notices about undocumented points.
 
 Each rejected frame and each error the provider reports is counted; an event (``media.rejected``,
 ``provider.stream_error``) and a warning line go out for it only within the call's limit for that kind
 (ratelimit.py), each saying how many it stands for. The totals go on ``ended`` and into the metrics.
+A notice (e.g. Telnyx L16 found in the other byte order) is published once, as ``media.format_notice``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
-from callbridge.common.events import MediaFramesRejected, ProviderStreamError
+from callbridge.common.events import MediaFormatNotice, MediaFramesRejected, ProviderStreamError
 from callbridge.media import metrics
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.providers.base import ProtocolError, ProviderErrorReported
@@ -59,6 +61,12 @@ class ProviderInputReports:
                 suppressed=held_back,
             )
         )
+
+    def format_notices(self, notices: list[str]) -> None:
+        """Publish the stream's notices, and empty its list of them (see providers/base.py)."""
+        for detail in notices:
+            self._lifecycle.publish(MediaFormatNotice(call_id=self._call_id, detail=detail))
+        notices.clear()
 
     def add_to_metrics(self) -> None:
         """The call's totals, once it has ended."""

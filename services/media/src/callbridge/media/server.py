@@ -6,7 +6,6 @@ NATS is connected too, so a NATS blip takes the replica out of rotation without 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
-from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.http11 import Request, Response
 
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
@@ -29,12 +27,14 @@ from callbridge.common.secrets import SecretBox
 from callbridge.common.store import NotFoundError
 from callbridge.media import metrics
 from callbridge.media.agents.factory import create_agent
+from callbridge.media.command_channel import CommandChannel
 from callbridge.media.config import MediaSettings
 from callbridge.media.lifecycle import CallLifecycle, CallUnavailableError
 from callbridge.media.providers.base import StreamOptions
 from callbridge.media.providers.registry import detect_provider, stream_for, supported
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.session import CallSession
+from callbridge.media.transport import WebsocketsProviderSocket
 
 logger = logging.getLogger(__name__)
 
@@ -43,69 +43,8 @@ JOIN_PATH = re.compile(r"/calls/(?P<call_id>[0-9a-fA-F-]{36})/telephony/(?P<toke
 CLOSE_CALL_UNAVAILABLE = 4409
 CLOSE_CALL_NOT_FOUND = 4404
 CLOSE_UNKNOWN_PROVIDER = 4415
-# Twilio, Telnyx and Exotel send `connected` before `start`; Plivo starts with `start` (reference §6.7).
+# Twilio, Telnyx and Exotel send `connected` before `start`; Plivo starts with `start`.
 DETECTION_MESSAGES = 2
-# A provider that stops reading must not grow our memory: past this much unsent data, frames are dropped.
-MAX_WRITE_BUFFER_BYTES = 64 * 1024
-
-
-class WebsocketsProviderSocket:
-    """:class:`~callbridge.media.transport.ProviderSocket` over a ``websockets`` server connection."""
-
-    def __init__(self, connection: ServerConnection) -> None:
-        self._connection = connection
-        self._receiving = False
-
-    async def recv(self) -> str | bytes | None:
-        # decode=False: text frames arrive as their raw bytes, undecoded. The parser reads JSON from bytes
-        # (orjson validates UTF-8 itself), so a frame that is not UTF-8 is one rejected frame, where
-        # decoding here would make websockets fail the whole connection with 1007 and end the call. It also
-        # saves building a str per frame.
-        self._receiving = True
-        try:
-            return await self._connection.recv(decode=False)
-        except ConnectionClosed:
-            return None
-        finally:
-            self._receiving = False
-
-    async def send(self, message: str) -> bool:
-        connection = self._connection
-        if connection.transport.get_write_buffer_size() > MAX_WRITE_BUFFER_BYTES:
-            return False
-        try:
-            await connection.send(message)
-        except ConnectionClosed:
-            return False
-        return True
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close, and unless the call is still reading, discard what the provider sends meanwhile.
-
-        A provider streams until it reads our close frame; its answer comes behind that audio. Once nobody
-        reads, websockets stops reading at its queue limit, so the answer would never be read and the
-        close would wait out the close timeout, holding the call (and its end) for seconds.
-        """
-        discard = None
-        if not self._receiving:
-            self._receiving = True  # one reader at a time: the session's loop, or this
-            discard = asyncio.create_task(self._discard_incoming(), name="discard-provider-frames")
-        try:
-            await self._connection.close(code, reason)
-        finally:
-            if discard is not None:
-                discard.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await discard
-
-    async def _discard_incoming(self) -> None:
-        with contextlib.suppress(ConnectionClosed, ConcurrencyError):
-            while True:
-                await self._connection.recv(decode=False)
-
-    @property
-    def close_code(self) -> int | None:
-        return self._connection.close_code
 
 
 class MediaServer:
@@ -117,8 +56,10 @@ class MediaServer:
         secret_box: SecretBox,
         tracer: Tracer,
         nats_connected: Callable[[], bool],
+        commands: CommandChannel,
     ) -> None:
         self._settings = settings
+        self._commands = commands
         self._secret_box = secret_box
         self._nats_connected = nats_connected
         self._tracer = tracer
@@ -175,7 +116,7 @@ class MediaServer:
             await connection.close(CLOSE_CALL_UNAVAILABLE, str(exc)[:120])
             return
         socket = WebsocketsProviderSocket(connection)
-        provider, prefetched = await self._provider_of(call, socket)
+        provider = await self._provider_of(call, socket)
         if provider is None or not supported(provider):
             detail = (
                 f"unsupported provider {provider}" if provider else "provider not recognised from the stream"
@@ -203,39 +144,39 @@ class MediaServer:
             self._settings,
             self._tracer,
             log,
-            prefetched,
         )
         self.sessions.add(session)
         self._idle.clear()
         try:
-            await session.run()
+            # The call takes commands from before its stream starts until its end is recorded.
+            async with self._commands.open(session, log):
+                await session.run()
         finally:
             self.sessions.discard(session)
             if not self.sessions:
                 self._idle.set()
 
-    async def _provider_of(
-        self, call: Call, socket: WebsocketsProviderSocket
-    ) -> tuple[Provider | None, tuple[str | bytes, ...]]:
+    async def _provider_of(self, call: Call, socket: WebsocketsProviderSocket) -> Provider | None:
         """The call's medium names the provider; without one, recognise it from the first (at most two)
-        messages, which are handed on to the session."""
+        messages, which the socket hands to the session again (``prefetch``)."""
         if call.medium is not None:
-            return call.medium.provider, ()
-        prefetched: list[str | bytes] = []
+            return call.medium.provider
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
-                while (message := await socket.recv()) is not None:
-                    prefetched.append(message)
+                for _ in range(DETECTION_MESSAGES):
+                    message = await socket.prefetch()
+                    if message is None:
+                        break
                     try:
                         data = orjson.loads(message)
                     except orjson.JSONDecodeError:
-                        data = None
+                        continue
                     provider = detect_provider(data) if isinstance(data, dict) else None
-                    if provider is not None or len(prefetched) >= DETECTION_MESSAGES:
-                        return provider, tuple(prefetched)
+                    if provider is not None:
+                        return provider
         except TimeoutError:
             pass
-        return None, tuple(prefetched)
+        return None
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Graceful shutdown: wait for the calls in progress to end; False if some outlived the timeout."""

@@ -1,34 +1,42 @@
-"""One call on one media replica: the provider stream, the audio conversions, the agent, the timers."""
+"""One call on one media replica: the provider's receive loop, and the call's life from start to end.
+
+The session reads the provider's stream in one loop and hands each parsed message to the part whose job it
+is, each built when the stream starts (they need its format):
+
+- ``caller_audio.py``: the caller's audio and keys, to the agent;
+- ``agent_audio.py`` and ``playout.py``: the agent's audio, cut into the provider's frames and paced;
+- ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes;
+- ``reports.py``: bad provider input, counted and reported within a rate limit.
+
+What stays here is the call's lifecycle: the wait for ``start``, the agent's connection and start,
+``maxDuration``, hang-ups and the end, recorded as soon as it is decided. Tools and commands act on the
+call through :class:`~callbridge.media.control.CallControl`, which the session implements.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Final
+from uuid import UUID
 
-import numpy as np
-import numpy.typing as npt
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
-from callbridge.common.events import DtmfReceived, MediaFormatNotice
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
-from callbridge.common.models.medium import Urgency
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
 from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
-from callbridge.media.audio.resampler import Resampler, create_resampler
+from callbridge.media.audio.resampler import create_resampler
+from callbridge.media.caller_audio import CallerAudio
+from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
-from callbridge.media.dtmf import DtmfBatcher
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
     Cleared,
-    Connected,
     DtmfPressed,
-    Ignored,
     MarkPlayed,
     MediaReceived,
     ProtocolError,
@@ -40,9 +48,14 @@ from callbridge.media.providers.base import (
 )
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.reports import ProviderInputReports
+from callbridge.media.tasks import CallTasks
+from callbridge.media.tools import ToolHandler, default_tools
 from callbridge.media.transport import ProviderSocket
 
-TIME_EXCEEDED_DRAIN_S = 15.0
+TIME_EXCEEDED_REPLY_S: Final = 3.0
+"""How long the agent has to start saying the ``timeExceededMessage`` before the call ends without it."""
+TIME_EXCEEDED_DRAIN_S: Final = 15.0
+"""How long the ``timeExceededMessage`` may take to play once the agent has started saying it."""
 
 
 class CallSession:
@@ -56,7 +69,9 @@ class CallSession:
         settings: MediaSettings,
         tracer: Tracer,
         log: CallLog,
-        prefetched: tuple[str | bytes, ...] = (),
+        *,
+        tools: Mapping[str, ToolHandler] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.call = call
         self._tracer = tracer
@@ -65,19 +80,21 @@ class CallSession:
         self._agent = agent
         self._lifecycle = lifecycle
         self._settings = settings
-        self._playout = Playout(stream, socket.send, lead_ms=settings.playout_lead_ms)
+        self._log = log
+        self._tools = default_tools() if tools is None else tools
+        self._playout = Playout(stream, socket.send, lead_ms=settings.playout_lead_ms, clock=clock)
+        self._clock = self._playout.clock
+        self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._timers: list[asyncio.TimerHandle] = []
-        # What the server read to recognise the provider, replayed before the socket's own messages.
-        self._prefetched = collections.deque(prefetched)
-        self._dtmf = DtmfBatcher(call.dtmf_handling, self._send_digits)
-        self._in_resampler: Resampler | None = None
-        self._framer: AgentAudioFramer | None = None  # these two are set when the stream has started
+        self._hanging_up = False
+        self._started = False
+        self._tasks = CallTasks(call.call_id, log)
+        self._timers: list[TimerHandle] = []
+        # Built when the stream starts: they need its format.
+        self._caller: CallerAudio | None = None
+        self._framer: AgentAudioFramer | None = None
         self._bridge: AgentBridge | None = None
-        self._log = log
-        self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -99,95 +116,64 @@ class CallSession:
                 metrics.ACTIVE_CALLS.dec()
 
     async def _run(self) -> None:
-        agent_connected = self._spawn(self._connect_agent(), "agent-connect")
-        info = await self._await_start()
-        if info is None:
-            return
-        self._in_resampler = create_resampler(info.sample_rate_hz, self._agent.input_rate_hz)
-        self._framer = AgentAudioFramer(
-            self._playout,
-            create_resampler(self._agent.output_rate_hz, info.out_rate_hz),
-            agent_rate_hz=self._agent.output_rate_hz,
-            frame_ms=self._stream.frame_ms,
-            spawn=self._spawn,
-        )
-        self._bridge = AgentBridge(
-            self.call.call_id,
-            self._agent,
-            self._framer,
-            self._playout,
-            self._lifecycle,
-            self._log,
-            hang_up_drain_timeout_s=self._settings.hang_up_drain_timeout_s,
-            spawn=self._spawn,
-            request_end=self._request_end,
-        )
-        self._playout.start(f"playout-{self.call.call_id}")
-        await agent_connected
-        if self._end_reason is not None:
-            return
-        await self._agent.start(self._bridge)
-        self._arm_timers()
-        # The hot loop: one awaited recv per message, no async-generator layers (measured: each layer
-        # costs about 1 µs a message, 0.1 ms per call-second).
+        agent_connected = self._tasks.spawn(self._connect_agent(), "agent-connect")
         recv = self._socket.recv
-        prefetched = self._prefetched
-        while True:
-            message = prefetched.popleft() if prefetched else await recv()
-            if message is None:
-                break
-            try:
-                parsed = self._stream.parse(message)
-            except ProtocolError as exc:
-                self._reports.frame_rejected(exc)
-                continue
-            if isinstance(parsed, MediaReceived):
-                await self._on_caller_audio(parsed.pcm)
-                if self._stream.notices:
-                    self._publish_notices()
-            elif isinstance(parsed, MarkPlayed):
-                self._playout.on_mark(parsed.name)
-            elif isinstance(parsed, DtmfPressed):
-                self._on_dtmf(parsed.digit)
-            elif isinstance(parsed, Cleared):
-                self._playout.on_cleared()
-            elif isinstance(parsed, ProviderErrorReported):
-                self._reports.provider_error(parsed)
-            elif isinstance(parsed, Stopped):
-                self._request_end(EndReason.HANGUP, "provider sent stop")
-                break
-            elif isinstance(parsed, Started | Connected | Ignored):
-                continue
-            if self._end_reason is not None:
-                break
-        self._request_end(EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})")
-
-    async def _await_start(self) -> StreamInfo | None:
-        """Read up to the provider's ``start``; end the call when it does not come in time."""
-        prefetched = self._prefetched
+        parse = self._stream.parse
+        reports = self._reports
+        playout = self._playout
+        notices = self._stream.notices
+        caller: CallerAudio | None = None
+        stopped = False
+        # One loop for the whole stream: one awaited recv, one parse and one dispatch per message, no
+        # layers between (measured: each async layer costs about 1 µs a message, 0.1 ms per call-second).
+        # Until `start` it runs under the start deadline, which `start` removes (no cost per message).
+        start_deadline = asyncio.timeout(self._settings.start_timeout_s)
         try:
-            async with asyncio.timeout(self._settings.start_timeout_s):
-                while True:
-                    message = prefetched.popleft() if prefetched else await self._socket.recv()
-                    if message is None:
-                        break
+            async with start_deadline:
+                while (message := await recv()) is not None:
                     try:
-                        parsed = self._stream.parse(message)
+                        parsed = parse(message)
                     except ProtocolError as exc:
-                        self._reports.frame_rejected(exc)
+                        reports.frame_rejected(exc)
                         continue
-                    if isinstance(parsed, Started):
-                        await self._on_started(parsed.info)
-                        return parsed.info
-                    if isinstance(parsed, Stopped):
+                    if isinstance(parsed, MediaReceived):
+                        assert caller is not None  # a stream parses media only once it has started
+                        await caller.on_audio(parsed.pcm)
+                        if notices:
+                            reports.format_notices(notices)
+                    elif isinstance(parsed, MarkPlayed):
+                        playout.on_mark(parsed.name)
+                    elif isinstance(parsed, DtmfPressed):
+                        if caller is not None:
+                            caller.on_dtmf(parsed.digit)
+                    elif isinstance(parsed, Cleared):
+                        playout.on_cleared()
+                    elif isinstance(parsed, ProviderErrorReported):
+                        reports.provider_error(parsed)
+                    elif isinstance(parsed, Started):
+                        start_deadline.reschedule(None)
+                        caller = await self._start(parsed.info, agent_connected)
+                    elif isinstance(parsed, Stopped):
+                        stopped = True
+                        break
+                    if self._end_reason is not None:
                         break
         except TimeoutError:
+            if not start_deadline.expired():
+                raise
             self._request_end(EndReason.CONNECTION_ERROR, "no start message from the provider")
-            return None
-        self._request_end(EndReason.HANGUP, "stream closed before start")
-        return None
+            return
+        if caller is None:
+            self._request_end(EndReason.HANGUP, "stream closed before start")
+        elif stopped:
+            self._request_end(EndReason.HANGUP, "provider sent stop")
+        else:
+            self._request_end(
+                EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})"
+            )
 
-    async def _on_started(self, info: StreamInfo) -> None:
+    async def _start(self, info: StreamInfo, agent_connected: asyncio.Task[None]) -> CallerAudio:
+        """The stream has started: record it, build the call's parts for its format, start the agent."""
         details = ProviderDetails(
             provider=self._stream.provider,
             call_id=info.call_id,
@@ -195,8 +181,36 @@ class CallSession:
             account_id=info.account_id,
             media_format=info.media_format,
         )
-        self.call = await self._lifecycle.started(self.call, details)
+        self.call = call = await self._lifecycle.started(self.call, details)
         self._log.info("joined: stream %s, %s", info.stream_id, info.media_format)
+        agent = self._agent
+        caller = self._caller = CallerAudio(
+            call.call_id,
+            agent,
+            create_resampler(info.sample_rate_hz, agent.input_rate_hz),
+            call.dtmf_handling,
+            self._lifecycle.publish,
+        )
+        framer = self._framer = AgentAudioFramer(
+            self._playout,
+            create_resampler(agent.output_rate_hz, info.out_rate_hz),
+            agent_rate_hz=agent.output_rate_hz,
+            spawn=self._tasks.spawn,
+        )
+        bridge = self._bridge = AgentBridge(
+            self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
+        )
+        bridge.ending = self.ending
+        self._playout.start(f"playout-{call.call_id}")
+        await agent_connected
+        if self._end_reason is None:
+            await agent.start(bridge)
+            self._started = True
+            max_duration_s = call.max_duration.total_seconds()
+            self._timers.append(
+                self._clock.call_at(self._clock.now() + max_duration_s, self._on_max_duration)
+            )
+        return caller
 
     async def _connect_agent(self) -> None:
         try:
@@ -204,44 +218,66 @@ class CallSession:
         except (AgentError, TimeoutError) as exc:
             self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
-    # -- caller to agent --------------------------------------------------------------------------
+    # -- what tools and commands may do (control.CallControl) -------------------------------------
 
-    async def _on_caller_audio(self, pcm: npt.NDArray[np.int16]) -> None:
-        resampler = self._in_resampler
-        assert resampler is not None  # set when the stream started, before any media is read
-        converted = resampler.process(pcm)
-        await self._agent.send_audio(converted.tobytes())
+    @property
+    def call_id(self) -> UUID:
+        return self.call.call_id
 
-    def _on_dtmf(self, digit: str) -> None:
-        self._lifecycle.publish(DtmfReceived(call_id=self.call.call_id, digit=digit))
-        self._dtmf.press(digit)
+    @property
+    def started(self) -> bool:
+        return self._started
 
-    async def _send_digits(self, text: str, urgency: Urgency) -> None:
-        await self._agent.send_message({"type": "user_text_message", "text": text, "urgency": urgency.wire})
+    @property
+    def ending(self) -> bool:
+        return self._hanging_up or self._end_reason is not None
 
-    def _publish_notices(self) -> None:
-        for detail in self._stream.notices:
-            self._lifecycle.publish(MediaFormatNotice(call_id=self.call.call_id, detail=detail))
-        self._stream.notices.clear()
+    @property
+    def agent_speaks_text(self) -> bool:
+        return self._agent.speaks_text
+
+    async def send_to_agent(self, message: dict[str, Any]) -> None:
+        await self._agent.send_message(message)
+
+    def hang_up(
+        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        if self.ending:
+            return False
+        self._hanging_up = True
+        if self._bridge is not None:
+            self._bridge.ending = True  # what the agent sends from now on is not played
+        self._tasks.spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
+        return True
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.spawn(coroutine, name)
+
+    async def _play_out_then_end(
+        self, reason: EndReason, detail: str, before_end: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        if self._framer is not None:
+            await self._framer.flush()  # the agent is done: its last part-frame need not wait
+            if not await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s):
+                self._log.warning("hanging up before the agent's audio finished playing")
+        if before_end is not None:
+            await before_end()
+        self._request_end(reason, detail)
 
     # -- timers and ending ------------------------------------------------------------------------
 
-    def _arm_timers(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._timers.append(loop.call_later(self.call.max_duration.total_seconds(), self._on_max_duration))
-
     def _on_max_duration(self) -> None:
-        self._spawn(self._time_exceeded(), "time-exceeded")
+        self._tasks.spawn(self._time_exceeded(), "time-exceeded")
 
     async def _time_exceeded(self) -> None:
         message = self.call.time_exceeded_message
-        if message and self._agent.speaks_text:
+        if message and self._agent.speaks_text and not self.ending:
             await self._agent.send_message(
                 {"type": "forced_agent_message", "content": message, "urgency": "immediate"}
             )
-            # Give the agent time to speak it: the goodbye has played once audio started and drained.
-            await asyncio.sleep(1.0)
-            await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
+            # The goodbye has played once the agent's audio for it started and then drained.
+            if await self._playout.wait_for_audio(TIME_EXCEEDED_REPLY_S):
+                await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
         self._request_end(EndReason.TIMEOUT, "maxDuration reached")
 
     def _request_end(self, reason: EndReason, detail: str) -> None:
@@ -251,7 +287,7 @@ class CallSession:
             self._end_detail = detail
             if self._bridge is not None:
                 self._bridge.ending = True
-            self._spawn(self._socket.close(1000, reason.value), "close-provider")
+            self._tasks.spawn(self._socket.close(1000, reason.value), "close-provider")
 
     async def _finish(self) -> None:
         for timer in self._timers:
@@ -260,11 +296,7 @@ class CallSession:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
         await self._playout.close()
-        current = asyncio.current_task()
-        pending = [task for task in self._tasks if task is not current and not task.done()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._tasks.cancel_all()
         # The call ended when its end was decided: the record says so now, before the closing handshakes
         # with the agent and the provider, which a peer that does not answer can hold for seconds.
         if self._bridge is not None:
@@ -277,26 +309,25 @@ class CallSession:
             provider_errors=self._reports.provider_errors,
             agent_messages_rejected=self._agent.messages_rejected,
         )
-        await self._dtmf.close()
+        if self._caller is not None:
+            await self._caller.close()
         try:
             await self._agent.close()
         except Exception:
             self._log.error("closing the agent failed", exc_info=True)
         await self._socket.close(1000, reason.value)
+        self._add_to_metrics(reason)
+
+    def _add_to_metrics(self, reason: EndReason) -> None:
+        """The call's counts, once it has ended (per-frame figures are counted per call, lock-free)."""
         metrics.CALLS_ENDED.labels(reason.value).inc()
         self._reports.add_to_metrics()
         metrics.REPORTS_HELD_BACK.labels("log_line").inc(self._log.held_back)
-        metrics.FRAMES_DROPPED.inc(self._playout.frames_dropped + self._playout.sends_dropped)
-
-    # -- plumbing ---------------------------------------------------------------------------------
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=f"{name}-{self.call.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("task %s failed", task.get_name(), exc_info=task.exception() or False)
+        playout = self._playout
+        metrics.FRAMES_DROPPED.inc(playout.frames_dropped + playout.sends_dropped)
+        metrics.MARKS_UNKNOWN.inc(playout.marks_unknown)
+        if self._framer is not None:
+            metrics.FRAMES_PADDED.inc(self._framer.frames_padded)
+        provider = self._stream.provider.value
+        for counter, count in self._stream.counters().items():
+            metrics.STREAM_INPUT.labels(provider, counter).inc(count)

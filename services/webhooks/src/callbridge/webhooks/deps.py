@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
 from callbridge.common.bus import EventPublisher, Stores
+from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
@@ -26,6 +27,7 @@ class Services:
     calls: CallFactory
     secret_box: SecretBox
     replays: ReplayGuard
+    media_commands: MediaCommands
 
 
 def get_services(request: Request) -> Services:

@@ -59,3 +59,9 @@ class RequestTooLargeError(WebhooksError):
     """A request body, or what it would store, over a size limit."""
 
     status_code = 413
+
+
+class MediaUnavailableError(WebhooksError):
+    """The media replica holding a live call cannot be reached, or did not carry a command out."""
+
+    status_code = 503

@@ -21,6 +21,7 @@ from callbridge.common.bus import (
     open_stores,
     stop_broker,
 )
+from callbridge.common.command_client import MediaCommands
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import parse_service_args
@@ -83,6 +84,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             ),
             secret_box=SecretBox(secret_key),
             replays=ReplayGuard(stores.webhook_replays),
+            media_commands=MediaCommands(connection),
         )
         if settings.uses_dev_api_key:
             logger.warning(

@@ -244,6 +244,17 @@ class ProviderDetails(ApiModel):
     media_format: str | None = Field(default=None, description="Codec and rate from the stream's start.")
 
 
+class CallHangUp(ApiModel):
+    """The answer to ``POST /api/calls/{callId}/hang_up``."""
+
+    call_id: UUID
+    """The call being hung up."""
+    ended: bool
+    """``true``: nobody had joined the call, and it has ended. ``false``: the media replica holding its
+    stream ends it once the agent's audio already sent has played (at most 10 s); the call's ``ended``
+    event and record say when."""
+
+
 class CallPublic(StoredModel):
     """A call, its definition and what happened to it so far, as the API answers it and ``created``
     events carry it: no header values, and a ``joinUrl`` only in the answer to the request that created

@@ -164,3 +164,4 @@ class WebSocketAgent(AgentConnection):
             metrics.AGENT_MESSAGES_REJECTED.inc(self.messages_rejected)
             metrics.AGENT_MESSAGES_IGNORED.inc(self.messages_ignored)
             metrics.AGENT_FRAMES_DROPPED.inc(self.dropped_frames)
+            metrics.AGENT_HANDLER_FAILURES.inc(self.handler_failures)

@@ -10,7 +10,7 @@ import enum
 import logging
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -57,7 +57,6 @@ class StreamInfo:
     out_codec: Codec
     out_rate_hz: int
     channels: int = 1
-    custom_parameters: dict[str, str] = field(default_factory=dict)
 
     @property
     def media_format(self) -> str:
@@ -135,14 +134,12 @@ Inbound = (
 class ProviderStream(ABC):
     """One call's media stream in one provider's wire format.
 
-    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for), the
-    service's stream options and the call's log; ``info`` is known once ``start`` has been parsed.
+    Constructed with the call (its ``medium`` says which codec callbridge asked the provider for: a stream
+    keeps that part of it, not the call, whose record moves on), the service's stream options and the
+    call's log; ``info`` is known once ``start`` has been parsed.
     """
 
     provider: ClassVar[Provider]
-    acknowledges_clear_with_marks: ClassVar[bool]
-    """True where a clear makes the provider echo every pending mark (Twilio, Telnyx): those echoes mean
-    not heard. False where the provider confirms the clear instead (Plivo ``clearedAudio``)."""
     max_media_ms: ClassVar[int] = 100
     """The longest inbound media message accepted, in ms of audio; a longer one is a ProtocolError, refused
     before it is decoded. One message carrying seconds of audio would be passed on at once and delay
@@ -152,7 +149,6 @@ class ProviderStream(ABC):
     the call's sample rate) but never changes it after: the session and playout read it before ``start``."""
 
     def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
-        self.call = call
         self.options = options
         base_log = log or CallLog.for_call(logging.getLogger(__name__), call.call_id, time.monotonic)
         self.log = base_log.child(logging.getLogger(type(self).__module__))
@@ -180,6 +176,10 @@ class ProviderStream(ABC):
     def _parse(self, message: str | bytes) -> Inbound:
         """The provider's wire format: raise ProtocolError, with a message naming the field, for what
         breaks the protocol; anything else it raises is turned into one by ``parse``."""
+
+    def counters(self) -> dict[str, int]:
+        """What the stream counted about its inbound messages beyond rejected frames (for the metrics)."""
+        return {}
 
     @property
     @abstractmethod

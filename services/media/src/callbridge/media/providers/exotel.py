@@ -63,7 +63,6 @@ from callbridge.media.providers.payload import (
     not_started,
 )
 from callbridge.media.providers.wire import (
-    custom_parameters,
     dtmf_digit,
     load_object,
     media_track,
@@ -91,7 +90,6 @@ _ALAW_NAMES = ("alaw", "pcma")
 
 class ExotelMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.EXOTEL
-    acknowledges_clear_with_marks: ClassVar[bool] = True  # assumed, see the module docstring
     # Exotel documents 20 ms and 100 ms inbound chunks and says "any size" (§4.2): five of its largest
     # documented chunks leaves room for whatever size it means, and half a second is still a bounded delay.
     max_media_ms: ClassVar[int] = 500
@@ -167,7 +165,6 @@ class ExotelMediaStream(ProviderStream):
             out_codec=codec,
             out_rate_hz=out_rate_hz,
             channels=1,
-            custom_parameters=custom_parameters(start.get("custom_parameters")),
         )
         problem = chunk_problem(codec, out_rate_hz, self.frame_ms)
         if problem is not None:

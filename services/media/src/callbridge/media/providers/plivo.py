@@ -47,7 +47,6 @@ from callbridge.media.providers.payload import (
     not_started,
 )
 from callbridge.media.providers.wire import (
-    custom_parameters,
     dtmf_digit,
     load_object,
     media_track,
@@ -71,8 +70,6 @@ _PLIVO_DEFAULT_RATE_HZ = 8000  # <Stream contentType> default audio/x-l16;rate=8
 
 class PlivoMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.PLIVO
-    # Plivo confirms a clear with clearedAudio and never answers the checkpoints it dropped (§3.6).
-    acknowledges_clear_with_marks: ClassVar[bool] = False
     # Plivo sends 20 ms frames (§3.2); five frames' worth is far beyond any it sends.
     max_media_ms: ClassVar[int] = 100
 
@@ -81,6 +78,7 @@ class PlivoMediaStream(ProviderStream):
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
+        self._medium = call.medium.plivo if call.medium is not None else None
         self._media_prefix = ""
         self._checkpoint_prefix = ""
         self._clear = ""
@@ -125,8 +123,6 @@ class PlivoMediaStream(ProviderStream):
         codec, rate = _media_format(section(start, "mediaFormat"))
         stream_id = require_safe(text_field(start, "streamId"), "streamId")
         out_codec, out_rate_hz = self._outbound_format(codec, rate)
-        parameters = custom_parameters(data.get("extra_headers"))
-        parameters.update(custom_parameters(start.get("customParameters")))  # Java SDK's field (§3.2)
         self._info = StreamInfo(
             stream_id=stream_id,
             call_id=text_field(start, "callId"),
@@ -136,7 +132,6 @@ class PlivoMediaStream(ProviderStream):
             out_codec=out_codec,
             out_rate_hz=out_rate_hz,
             channels=1,
-            custom_parameters=parameters,
         )
         if (out_codec, out_rate_hz) != (codec, rate):
             # Plivo has one contentType per stream; a difference means the call record and the XML that
@@ -159,7 +154,7 @@ class PlivoMediaStream(ProviderStream):
         return self._info
 
     def _outbound_format(self, inbound: Codec, inbound_rate_hz: int) -> tuple[Codec, int]:
-        medium = self.call.medium.plivo if self.call.medium is not None else None
+        medium = self._medium
         if medium is None or medium.codec is None:
             return inbound, inbound_rate_hz
         codec = _MEDIUM_CODECS[medium.codec]

@@ -54,7 +54,6 @@ from callbridge.media.providers.payload import (
 )
 from callbridge.media.providers.reorder import SequenceReorderer
 from callbridge.media.providers.wire import (
-    custom_parameters,
     dtmf_digit,
     load_object,
     media_track,
@@ -84,7 +83,6 @@ _CLEAR = '{"event":"clear"}'
 
 class TelnyxMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TELNYX
-    acknowledges_clear_with_marks: ClassVar[bool] = True  # clear "sends back all queued marks" (§2.3)
     # Telnyx forwards the call's RTP packets, 20 ms each (§2.2); five frames' worth leaves room for a carrier
     # packetizing at 30, 40 or 60 ms and is still far below what could delay the call.
     max_media_ms: ClassVar[int] = 100
@@ -94,7 +92,7 @@ class TelnyxMediaStream(ProviderStream):
         self._info: StreamInfo | None = None
         self._decode: Decoder | None = None
         self._encode: Encoder = not_started
-        self._out_codec = Codec.PCMU
+        self._medium = call.medium.telnyx if call.medium is not None else None
         self._byte_order: ByteOrder = options.telnyx_l16_byte_order
         self._byte_order_check: ByteOrderCheck | None = None
         self.reorder = SequenceReorderer()
@@ -103,6 +101,15 @@ class TelnyxMediaStream(ProviderStream):
     @property
     def info(self) -> StreamInfo | None:
         return self._info
+
+    def counters(self) -> dict[str, int]:
+        reorder = self.reorder
+        return {
+            "frames_reordered": reorder.frames_reordered,
+            "frames_dropped_late": reorder.frames_dropped_late,
+            "gaps_skipped": reorder.gaps_skipped,
+            "counter_restarts": reorder.counter_restarts,
+        }
 
     @property
     def l16_byte_order(self) -> ByteOrder:
@@ -207,19 +214,17 @@ class TelnyxMediaStream(ProviderStream):
             out_codec=out_codec,
             out_rate_hz=out_rate_hz,
             channels=1,
-            custom_parameters=custom_parameters(start.get("custom_parameters")),
         )
         self._decode = decoder(codec, self._byte_order)
         self._max_payload_chars = max_payload_chars(codec, _NATIVE_RATES_HZ[codec], self.max_media_ms)
         self._encode = encoder(out_codec, self._byte_order)
-        self._out_codec = out_codec
         if codec is Codec.L16:
             self._byte_order_check = ByteOrderCheck(self._byte_order, _NATIVE_RATES_HZ[codec])
         return self._info
 
     def _outbound_format(self, inbound: Codec) -> tuple[Codec, int]:
         """What callbridge declared as ``bidirectionalCodec``/``SamplingRate``; else what Telnyx sends."""
-        medium = self.call.medium.telnyx if self.call.medium is not None else None
+        medium = self._medium
         if medium is None or medium.codec is None:
             return inbound, _NATIVE_RATES_HZ[inbound]
         codec = _MEDIUM_CODECS[medium.codec]
@@ -248,7 +253,8 @@ class TelnyxMediaStream(ProviderStream):
             )
             self._byte_order = verdict
             self._decode = decoder(Codec.L16, verdict)
-            self._encode = encoder(self._out_codec, verdict)
+            if self._info is not None:
+                self._encode = encoder(self._info.out_codec, verdict)
             pcm = self._decode(payload)
         elif check.done and verdict is None:
             self.log.info(

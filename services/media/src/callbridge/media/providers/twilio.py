@@ -14,7 +14,6 @@ import numpy.typing as npt
 
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
-from callbridge.media.audio.g711 import alaw_decode, ulaw_decode, ulaw_encode
 from callbridge.media.providers.base import (
     Codec,
     Connected,
@@ -30,9 +29,8 @@ from callbridge.media.providers.base import (
     StreamInfo,
     StreamOptions,
 )
-from callbridge.media.providers.payload import max_payload_chars
+from callbridge.media.providers.payload import Decoder, Encoder, decoder, encoder, max_payload_chars
 from callbridge.media.providers.wire import (
-    custom_parameters,
     dtmf_digit,
     load_object,
     media_track,
@@ -49,13 +47,15 @@ _ENCODINGS = {"audio/x-mulaw": Codec.PCMU, "audio/x-alaw": Codec.PCMA}
 
 class TwilioMediaStream(ProviderStream):
     provider: ClassVar[Provider] = Provider.TWILIO
-    acknowledges_clear_with_marks: ClassVar[bool] = True
     # Twilio sends 20 ms frames (§1.2); five frames' worth is far beyond any it sends.
     max_media_ms: ClassVar[int] = 100
 
     def __init__(self, call: Call, options: StreamOptions, log: CallLog | None = None) -> None:
         super().__init__(call, options, log)
         self._info: StreamInfo | None = None
+        self._decode: Decoder | None = None
+        # Twilio plays only μ-law 8 kHz, whatever it sends (reference §1.3).
+        self._encode: Encoder = encoder(Codec.PCMU)
         self._media_prefix = ""
         self._mark_prefix = ""
         self._clear = ""
@@ -84,17 +84,14 @@ class TwilioMediaStream(ProviderStream):
         raise ProtocolError(f"unknown event {event!r}")
 
     def _media(self, data: dict[str, Any]) -> MediaReceived | Ignored:
-        info = self._info
-        if info is None:
+        decode = self._decode
+        if decode is None:
             raise ProtocolError("media before start")
         media = section(data, "media")
         track = media_track(media, "inbound")
         if track != "inbound":
             return Ignored(f"track {track}")
-        payload = payload_bytes(media, self._max_payload_chars)
-        if info.codec is Codec.PCMU:
-            return MediaReceived(ulaw_decode(payload))
-        return MediaReceived(alaw_decode(payload))
+        return MediaReceived(decode(payload_bytes(media, self._max_payload_chars)))
 
     def _start(self, data: dict[str, Any]) -> StreamInfo:
         if self._info is not None:
@@ -114,9 +111,6 @@ class TwilioMediaStream(ProviderStream):
                 f"unsupported media format: {rate} Hz, {channels} channels (Twilio sends 8000/1)"
             )
         stream_id = require_safe(str(data.get("streamSid") or text_field(start, "streamSid")), "streamSid")
-        parameters = start.get("customParameters") or {}
-        if not isinstance(parameters, dict):
-            raise ProtocolError("start.customParameters is not an object")
         self._max_payload_chars = max_payload_chars(codec, 8000, self.max_media_ms)
         self._info = StreamInfo(
             stream_id=stream_id,
@@ -127,16 +121,15 @@ class TwilioMediaStream(ProviderStream):
             out_codec=Codec.PCMU,  # Twilio plays only μ-law 8 kHz, whatever it sends (reference §1.3)
             out_rate_hz=8000,
             channels=1,
-            custom_parameters=custom_parameters(parameters),
         )
+        self._decode = decoder(codec)
         self._media_prefix = f'{{"event":"media","streamSid":"{stream_id}","media":{{"payload":"'
         self._mark_prefix = f'{{"event":"mark","streamSid":"{stream_id}","mark":{{"name":"'
         self._clear = f'{{"event":"clear","streamSid":"{stream_id}"}}'
         return self._info
 
     def media_message(self, pcm: npt.NDArray[np.int16]) -> str:
-        # Twilio plays only μ-law 8 kHz whatever it sends us (reference §1.3).
-        return self._media_prefix + base64.b64encode(ulaw_encode(pcm)).decode() + '"}}'
+        return self._media_prefix + base64.b64encode(self._encode(pcm)).decode() + '"}}'
 
     def mark_message(self, name: str) -> str:
         return self._mark_prefix + require_safe(name, "mark name") + '"}}'

@@ -20,9 +20,6 @@ DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 # Ids, names and marks are tens of characters; a longer one is not an id (and would reach the record).
 MAX_TEXT_CHARS = 256
-_MAX_PARAMETERS = 32
-# Custom parameters are a handful of key=value pairs (Exotel: 3, Plivo: 512 bytes); longer values are cut.
-MAX_PARAMETER_CHARS = 1024
 
 
 def load_object(message: str | bytes) -> dict[str, Any]:
@@ -112,36 +109,6 @@ def sequence_number(data: dict[str, Any], name: str) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdecimal():
         return int(value)
     raise ProtocolError(f"{name} is not a number: {str(value)[:32]!r}")
-
-
-def custom_parameters(value: object) -> dict[str, str]:
-    """Custom parameters in any of the shapes providers use, as ``{name: value}`` strings.
-
-    ``{"k": "v"}`` (Twilio, Exotel), ``[{"name": "k", "value": "v"}]`` (Telnyx's ``custom_parameters``
-    request shape, reference §2.1) or ``"k=v;k2=v2"`` (Plivo ``extra_headers``, §3.2; the XML attribute
-    example separates with commas, so both separators are accepted).
-    """
-    if value is None or value == "":
-        return {}
-    if isinstance(value, dict):
-        pairs = [(str(k), v) for k, v in value.items()]
-    elif isinstance(value, list):
-        pairs = []
-        for item in value:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise ProtocolError("custom parameter without a name")
-            pairs.append((item["name"], item.get("value")))
-    elif isinstance(value, str):
-        pairs = []
-        for item in value.replace(",", ";").split(";"):
-            name, _, text = item.partition("=")
-            if name.strip():
-                pairs.append((name.strip(), text.strip()))
-    else:
-        raise ProtocolError(f"custom parameters of type {type(value).__name__}")
-    if len(pairs) > _MAX_PARAMETERS:
-        raise ProtocolError(f"{len(pairs)} custom parameters (at most {_MAX_PARAMETERS})")
-    return {name[:MAX_TEXT_CHARS]: "" if v is None else str(v)[:MAX_PARAMETER_CHARS] for name, v in pairs}
 
 
 def rate_hz(value: object) -> int | None:

@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from callbridge.common.call_listing import CallQuery, InvalidCursorError
-from callbridge.common.models.call import AgentCallCreate, CallCreate, CallPage, CallPublic
+from callbridge.common.models.call import AgentCallCreate, CallCreate, CallHangUp, CallPage, CallPublic
 from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
 from callbridge.webhooks.filters import AgentCallFilters, CallFilters
+from callbridge.webhooks.hang_up import hang_up_call
 from callbridge.webhooks.openapi import API_KEY_ERRORS, BODY_ERRORS, errors
 from callbridge.webhooks.params import AgentId, CallId, Cursor, PageSize
 
@@ -61,6 +62,21 @@ async def delete_call(services: ServicesDep, call_id: CallId) -> Response:
     read. Its events stay in the event stream."""
     await records.delete_call(services.stores, call_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/calls/{call_id}/hang_up",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CallHangUp,
+    responses={**BODY_ERRORS, **errors(404, 409, 503)},
+)
+async def hang_up(services: ServicesDep, call_id: CallId) -> CallHangUp:
+    """Hang up a call that has not ended, wherever its stream is: the media replica holding it lets the
+    agent's audio already sent play out (at most 10 s), then ends the call as ``hangup`` with
+    ``endDetail`` "hung up through the API"; a call nobody has joined yet ends at once. Idempotent:
+    asking again while it ends is accepted again. 409 once it has ended; 503 if the replica holding it
+    cannot be reached."""
+    return await hang_up_call(services.stores, services.publisher, services.media_commands, call_id)
 
 
 @router.post(

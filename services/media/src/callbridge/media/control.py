@@ -1,0 +1,49 @@
+"""What the agent's tools and the call's commands may do to a live call.
+
+The session implements :class:`CallControl`; a tool handler (tools.py) or a command handler
+(command_handlers.py) sees only this, so a new tool or command is a handler and a table entry, and the
+session does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
+from uuid import UUID
+
+from callbridge.common.models.call import EndReason
+
+
+class CallControl(Protocol):
+    @property
+    def call_id(self) -> UUID: ...
+
+    @property
+    def started(self) -> bool:
+        """The provider's stream has started and the agent is listening."""
+        ...
+
+    @property
+    def ending(self) -> bool:
+        """The call's end has been decided, or a hang-up is playing out the agent's last audio."""
+        ...
+
+    @property
+    def agent_speaks_text(self) -> bool:
+        """Whether the agent speaks what a ``forced_agent_message`` says (a WebSocket agent does)."""
+        ...
+
+    async def send_to_agent(self, message: dict[str, Any]) -> None:
+        """A data message to the agent (bounded by the agent connection's send timeout)."""
+        ...
+
+    def hang_up(
+        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        """Stop playing new agent audio, let what the agent sent play out (bounded), await ``before_end``,
+        then end the call with ``reason``. Returns at once; False if the call was already ending."""
+        ...
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coroutine`` as one of the call's tasks: cancelled when the call ends, failures logged."""
+        ...
