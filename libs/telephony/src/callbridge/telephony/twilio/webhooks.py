@@ -1,21 +1,30 @@
-"""Twilio's side of the webhooks: signature verification, the incoming call's fields, the TwiML answer and
-the stream status callback (reference §1.1, §5.1)."""
+"""Twilio's webhooks: the signature, the incoming call's fields, the TwiML answer and the stream and call
+status callbacks (reference §1.1, §5.1)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from xml.etree import ElementTree as ET
 
-from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
-from callbridge.webhooks.errors import InvalidRequestError
-from callbridge.webhooks.provider_request import ProviderRequest
-from callbridge.webhooks.request_context import map_request_context as map_request_context
-from callbridge.webhooks.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.common.models.medium import CallMedium, Provider, TwilioMedium
+from callbridge.telephony.errors import InvalidProviderRequest, RequestNotVerified
+from callbridge.telephony.incoming import (
+    XML_MEDIA_TYPE,
+    AnswerDocument,
+    IncomingCall,
+    StreamPlan,
+    StreamTarget,
+    call_from_fields,
+    medium_of,
+    template_settings,
+)
+from callbridge.telephony.request import Fields, ProviderRequest
+from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.twilio.credentials import StoredTwilioConfig
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-CREDENTIAL_HEADERS = (SIGNATURE_HEADER,)
 
 # §1.1: StreamEvent of the <Stream statusCallback>; CallStatus of a number's call status callback.
 STREAM_ENDED = frozenset({"stream-stopped"})
@@ -34,18 +43,27 @@ STATUS_FIELDS = (
 )
 
 
-def signed_url(public_base_url: str, path: str, query: str) -> str:
-    """The URL Twilio requested, as Twilio saw it: our public base URL, not the one behind a proxy."""
-    url = public_base_url.rstrip("/") + path
-    return f"{url}?{query}" if query else url
-
-
-def verify_signature(auth_token: str, url: str, form: FormData, signature: str | None) -> bool:
+def verify_signature(
+    auth_token: str, url: str, form: Fields | Mapping[str, str], signature: str | None
+) -> bool:
     """Reference §5.1: HMAC-SHA1 over the URL and the sorted form parameters, with and without the
     default port (the official SDK's validator, which also handles ``bodySHA256`` JSON requests)."""
     if not signature:
         return False
     return bool(RequestValidator(auth_token).validate(url, form, signature))
+
+
+def check_account(request: ProviderRequest, config: StoredTwilioConfig, *, required: bool) -> None:
+    """A request about another account's call is refused, even if that account's token signed it the same
+    (two imports of one token); a status callback may leave ``AccountSid`` out, an incoming call may not."""
+    account_sid = request.field("AccountSid")
+    if account_sid != config.account_sid and (required or account_sid is not None):
+        raise RequestNotVerified("AccountSid does not match the imported Twilio account")
+
+
+def incoming_call(request: ProviderRequest, config: StoredTwilioConfig) -> IncomingCall:
+    check_account(request, config, required=True)
+    return call_from_fields(request, "CallSid", account_id=config.account_sid)
 
 
 def connect_stream_twiml(
@@ -68,9 +86,19 @@ def connect_stream_twiml(
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
 
-def reject_twiml() -> str:
-    """What Twilio plays when we refuse a call: a rejection, so the caller hears busy, not silence."""
-    return '<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="rejected"/></Response>'
+class TwilioStreamPlan(StreamPlan):
+    """Twilio streams μ-law at 8 kHz, always: nothing to choose but the template's DTMF handling."""
+
+    def answer(self, target: StreamTarget) -> AnswerDocument:
+        twiml = connect_stream_twiml(
+            target.join_url, {"callId": str(target.call_id)}, status_callback=target.status_callback_url
+        )
+        return AnswerDocument(twiml, XML_MEDIA_TYPE)
+
+
+def plan_stream(template: CallMedium | None) -> TwilioStreamPlan:
+    chosen = TwilioMedium.model_validate(template_settings(template, Provider.TWILIO))
+    return TwilioStreamPlan(medium_of(Provider.TWILIO, chosen))
 
 
 def parse_status(request: ProviderRequest) -> ProviderStatus:
@@ -87,7 +115,7 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
         )
     call_status = request.field("CallStatus")
     if call_status is None:
-        raise InvalidRequestError("Twilio status callback without StreamEvent or CallStatus")
+        raise InvalidProviderRequest("Twilio status callback without StreamEvent or CallStatus")
     return ProviderStatus(
         status=call_status,
         outcome=outcome_of(call_status, CALL_ENDED, CALL_FAILED),

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony.access import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
+from callbridge.telephony.credentials import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
 
 DEFAULT_SUBDOMAIN = "api.exotel.com"
 SUBDOMAIN_PATTERN = r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.exotel\.(com|in)$"

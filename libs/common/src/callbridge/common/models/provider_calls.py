@@ -1,5 +1,6 @@
-"""Small KV records the provider webhooks keep beside the configs: which callbridge call a provider call
-is, and which signed requests were already seen (replay protection)."""
+"""Small KV records the provider webhooks keep: which callbridge call a provider call is, and which signed
+requests were already seen (replay protection). Provider-neutral: the providers themselves are described in
+callbridge.telephony."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What a provider's status callback means for the call, in terms every provider module maps onto."""
+"""A provider's status callback in terms every provider maps onto: what it says, and what it means for the
+call (it goes on, it ended, it failed)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """What every provider config shares: which agents may take its calls, the request context mapping, and how
-write-only secrets are sealed and updated (Ultravox §3.1, §3.2)."""
+write-only secrets are sealed and updated (Ultravox §3.1, §3.2). Each provider's own fields are in its
+sub-package's ``credentials.py``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Self
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
@@ -123,6 +125,10 @@ class StoredTelephonyConfig(StoredModel):
         _check_access(changed.call_creation_allow_all_agents, changed.call_creation_allowed_agent_ids)
         return changed
 
+    def public(self) -> AgentAccess:
+        """The config as the API shows it: the provider's ``…ConfigPublic`` model, secrets as prefixes."""
+        raise NotImplementedError(f"{type(self).__name__} does not say how the API shows it")
+
     def _public_fields(self) -> dict[str, Any]:
         """The stored fields the API may show: everything but the encrypted secrets."""
         return {
@@ -147,3 +153,16 @@ def _check_access(allow_all: bool, allowed: list[UUID]) -> None:
         raise ConfigChangeError(
             "callCreationAllowedAgentIds may not be set when callCreationAllowAllAgents is true"
         )
+
+
+StoredT = TypeVar("StoredT", bound=StoredTelephonyConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialModels(Generic[StoredT]):
+    """One provider's credential models: the API's create, update and public bodies and the KV record."""
+
+    create: type[AgentAccess]
+    update: type[AgentAccessUpdate]
+    public: type[AgentAccess]
+    stored: type[StoredT]

@@ -12,7 +12,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from callbridge.common.models.medium import PlivoCodec, Provider
-from callbridge.common.models.telephony.access import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
+from callbridge.telephony.credentials import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
 
 AUTH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 

@@ -1,4 +1,4 @@
-"""Exotel's side of the webhooks: the shared secret (Exotel signs nothing, reference §4.5, §5.4), the
+"""Exotel's webhooks: the shared secret (Exotel signs nothing, reference §4.5, §5.4), the
 Voicebot applet's dynamic-URL request and its JSON answer (§4.1), and the call status callback.
 
 The secret arrives either as the password of HTTP Basic Auth (any user name) or as the last path segment
@@ -12,11 +12,21 @@ import binascii
 import hmac
 import json
 
-from callbridge.common.models.medium import ExotelMedium
-from callbridge.common.models.telephony import StoredExotelConfig
-from callbridge.webhooks.errors import InvalidRequestError, VerificationError
-from callbridge.webhooks.provider_request import ProviderRequest
-from callbridge.webhooks.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.common.models.medium import CallMedium, ExotelMedium, Provider
+from callbridge.telephony.errors import InvalidProviderRequest, RequestNotVerified
+from callbridge.telephony.exotel.credentials import StoredExotelConfig
+from callbridge.telephony.incoming import (
+    JSON_MEDIA_TYPE,
+    AnswerDocument,
+    IncomingCall,
+    StreamPlan,
+    StreamTarget,
+    call_from_fields,
+    medium_of,
+    template_settings,
+)
+from callbridge.telephony.request import ProviderRequest
+from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
 
 AUTHORIZATION_HEADER = "Authorization"
 DEFAULT_SAMPLE_RATE_HZ = 16000  # Exotel's own default is 8000 (§4.1); ask for wideband unless told
@@ -63,12 +73,12 @@ def verify_secret(webhook_secret: str, request: ProviderRequest) -> None:
         if secret is not None
     ]
     if not offered:
-        raise VerificationError(
+        raise RequestNotVerified(
             "missing Exotel webhook secret: use Basic Auth or the URL that ends with the webhookSecret"
         )
     expected = webhook_secret.encode()
     if not all(hmac.compare_digest(secret.encode(), expected) for secret in offered):
-        raise VerificationError("wrong Exotel webhook secret")
+        raise RequestNotVerified("wrong Exotel webhook secret")
 
 
 def choose_sample_rate_hz(template: ExotelMedium | None, config: StoredExotelConfig) -> int:
@@ -84,11 +94,31 @@ def stream_url_json(stream_url: str, sample_rate_hz: int) -> str:
     return json.dumps({"url": f"{stream_url}?sample-rate={sample_rate_hz}"})
 
 
+def incoming_call(request: ProviderRequest, config: StoredExotelConfig) -> IncomingCall:
+    return call_from_fields(request, "CallSid", account_id=config.account_sid)
+
+
+class ExotelStreamPlan(StreamPlan):
+    def __init__(self, medium: CallMedium, sample_rate_hz: int) -> None:
+        super().__init__(medium)
+        self.sample_rate_hz = sample_rate_hz
+
+    def answer(self, target: StreamTarget) -> AnswerDocument:
+        return AnswerDocument(stream_url_json(target.join_url, self.sample_rate_hz), JSON_MEDIA_TYPE)
+
+
+def plan_stream(config: StoredExotelConfig, template: CallMedium | None) -> ExotelStreamPlan:
+    settings = template_settings(template, Provider.EXOTEL)
+    rate_hz = choose_sample_rate_hz(ExotelMedium.model_validate(settings) if settings else None, config)
+    chosen = ExotelMedium.model_validate({**settings, "sample_rate": rate_hz})
+    return ExotelStreamPlan(medium_of(Provider.EXOTEL, chosen), rate_hz)
+
+
 def parse_status(request: ProviderRequest) -> ProviderStatus:
     """A StatusCallback (``Status``) or a Passthru applet request (``CallStatus``)."""
     status = request.field("Status", "CallStatus")
     if status is None:
-        raise InvalidRequestError("Exotel status callback without Status or CallStatus")
+        raise InvalidProviderRequest("Exotel status callback without Status or CallStatus")
     return ProviderStatus(
         status=status,
         outcome=outcome_of(status.lower(), STATUS_ENDED, STATUS_FAILED),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony.access import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
+from callbridge.telephony.credentials import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
 
 ACCOUNT_SID_PATTERN = r"^AC[0-9a-fA-F]{32}$"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from starlette.datastructures import FormData, Headers
 
-from callbridge.webhooks import exotel, plivo, telnyx
-from callbridge.webhooks.errors import VerificationError
-from callbridge.webhooks.provider_request import ProviderRequest
+from callbridge.telephony.errors import RequestNotVerified
+from callbridge.telephony.exotel import webhooks as exotel
+from callbridge.telephony.plivo import signature as plivo
+from callbridge.telephony.request import Fields, Headers, ProviderRequest
+from callbridge.telephony.telnyx import signature as telnyx
 
 # §5.2: synthetic vector (seed 0x00..0x1f), not a Telnyx key.
 TELNYX_PUBLIC_KEY = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
@@ -56,7 +57,7 @@ def test_telnyx_standard_webhooks_headers_carry_the_same_signature() -> None:
 def test_telnyx_refuses_stale_tampered_and_missing(
     body: bytes, headers: Headers, now: int, fragment: str
 ) -> None:
-    with pytest.raises(VerificationError, match=fragment):
+    with pytest.raises(RequestNotVerified, match=fragment):
         telnyx.verify_signature(TELNYX_PUBLIC_KEY, body, headers, now)
 
 
@@ -87,7 +88,7 @@ def test_plivo_repeated_parameters_are_sorted_by_value() -> None:
 def _plivo_request(
     method: str, url: str, params: list[tuple[str, str]], headers: dict[str, str]
 ) -> ProviderRequest:
-    form = FormData(params) if method == "POST" else FormData()  # type: ignore[arg-type]  # str values
+    form = Fields(params) if method == "POST" else Fields()
     return ProviderRequest(method, url, Headers(headers), b"", form, form)
 
 
@@ -118,7 +119,7 @@ def test_plivo_refuses_wrong_token_nonce_and_missing_headers(
     token: str, headers: dict[str, str], fragment: str
 ) -> None:
     request = _plivo_request("POST", "https://example.com/answer/", PLIVO_PARAMS, headers)
-    with pytest.raises(VerificationError, match=fragment):
+    with pytest.raises(RequestNotVerified, match=fragment):
         plivo.verify_signature(token, request)
 
 
@@ -142,9 +143,7 @@ def _basic(user_password: str) -> str:
 
 
 def _exotel_request(headers: dict[str, str], path_secret: str | None = None) -> ProviderRequest:
-    return ProviderRequest(
-        "GET", "https://h/x", Headers(headers), b"", FormData(), FormData(), None, path_secret
-    )
+    return ProviderRequest("GET", "https://h/x", Headers(headers), b"", Fields(), Fields(), None, path_secret)
 
 
 def test_exotel_secret_by_basic_auth_with_any_user_or_by_path() -> None:
@@ -167,5 +166,5 @@ def test_exotel_secret_by_basic_auth_with_any_user_or_by_path() -> None:
 def test_exotel_refuses_missing_or_wrong_secrets(
     headers: dict[str, str], path_secret: str | None, fragment: str
 ) -> None:
-    with pytest.raises(VerificationError, match=fragment):
+    with pytest.raises(RequestNotVerified, match=fragment):
         exotel.verify_secret(SECRET, _exotel_request(headers, path_secret))

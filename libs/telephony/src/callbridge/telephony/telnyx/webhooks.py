@@ -1,38 +1,28 @@
-"""Telnyx's side of the webhooks: ed25519 signatures, the TeXML incoming call and its answer, and the stream
-and call status callbacks (reference §2.1, §2.4, §5.2)."""
+"""Telnyx's webhooks: the TeXML incoming call, its audio and its answer, and the stream and call status
+callbacks, form or Call Control JSON (reference §2.1, §2.4). The signature is in signature.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from callbridge.common.models.medium import TelnyxCodec, TelnyxMedium
-from callbridge.common.models.telephony import StoredTelnyxConfig
-from callbridge.webhooks.errors import InvalidRequestError, VerificationError
-from callbridge.webhooks.provider_request import ProviderRequest
-from callbridge.webhooks.status import ProviderStatus, outcome_of, pick_fields
-
-SIGNATURE_HEADER = "telnyx-signature-ed25519"
-TIMESTAMP_HEADER = "telnyx-timestamp"
-# §5.2: Telnyx's callback docs also name the Standard-Webhooks pair; accept either, same message.
-STANDARD_SIGNATURE_HEADER = "webhook-signature"
-STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
-CREDENTIAL_HEADERS = (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    STANDARD_SIGNATURE_HEADER,
-    STANDARD_TIMESTAMP_HEADER,
+from callbridge.common.models.medium import CallMedium, Provider, TelnyxCodec, TelnyxMedium
+from callbridge.telephony.errors import InvalidProviderRequest
+from callbridge.telephony.incoming import (
+    XML_MEDIA_TYPE,
+    AnswerDocument,
+    IncomingCall,
+    StreamPlan,
+    StreamTarget,
+    call_from_fields,
+    medium_of,
+    template_settings,
 )
-
-TIMESTAMP_TOLERANCE_S = 300
-ED25519_SIGNATURE_BYTES = 64
+from callbridge.telephony.request import ProviderRequest
+from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.telnyx.credentials import StoredTelnyxConfig
 
 DEFAULT_CODEC = TelnyxCodec.L16
 NARROWBAND_RATE_HZ = 8000  # PCMU and PCMA (§2.1: 8 kHz only)
@@ -66,51 +56,6 @@ JSON_STATUS_FIELDS = (
     "hangup_cause",
     "hangup_source",
 )
-
-
-def verify_signature(public_key_b64: str, body: bytes, headers: Mapping[str, str], now_s: float) -> bytes:
-    """Reference §5.2: ed25519 over the UTF-8 bytes of ``f"{timestamp}|{raw body}"``, the timestamp within
-    ±300 s of now. Returns the signature that verified (the replay key); VerificationError otherwise."""
-    if SIGNATURE_HEADER in headers or TIMESTAMP_HEADER in headers:
-        signature_header, timestamp_header = SIGNATURE_HEADER, TIMESTAMP_HEADER
-    else:
-        signature_header, timestamp_header = STANDARD_SIGNATURE_HEADER, STANDARD_TIMESTAMP_HEADER
-    signatures = _decode_signatures(headers.get(signature_header, ""))
-    if not signatures:
-        raise VerificationError(f"missing or malformed {signature_header} header")
-    timestamp = headers.get(timestamp_header, "").strip()
-    if not timestamp.isdigit():
-        raise VerificationError(f"missing or malformed {timestamp_header} header (Unix seconds)")
-    skew_s = abs(now_s - int(timestamp))
-    if skew_s > TIMESTAMP_TOLERANCE_S:
-        raise VerificationError(
-            f"stale request: {timestamp_header} is {skew_s:.0f} s from now "
-            f"(tolerance {TIMESTAMP_TOLERANCE_S} s)"
-        )
-    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
-    message = timestamp.encode() + b"|" + body  # the raw bytes, never re-serialised (§5.2)
-    for signature in signatures:
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            continue
-        return signature
-    raise VerificationError(f"invalid {signature_header}")
-
-
-def _decode_signatures(header: str) -> list[bytes]:
-    """``telnyx-signature-ed25519`` is one base64 signature; a Standard-Webhooks ``webhook-signature``
-    is a space-separated list of ``v1a,<base64>``. Entries that do not decode to 64 bytes are skipped."""
-    decoded = []
-    for entry in header.split():
-        _, _, encoded = entry.rpartition(",")
-        try:
-            signature = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if len(signature) == ED25519_SIGNATURE_BYTES:
-            decoded.append(signature)
-    return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +102,33 @@ def connect_stream_texml(stream_url: str, call_id: str, status_callback: str, au
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
 
+def incoming_call(request: ProviderRequest, config: StoredTelnyxConfig) -> IncomingCall:
+    """CallSid is the call_control_id (§2.1); AccountSid is informational: the signature already proves
+    the request is from the account whose public key is imported."""
+    return call_from_fields(request, "CallSid", account_id=request.field("AccountSid") or config.account_sid)
+
+
+class TelnyxStreamPlan(StreamPlan):
+    def __init__(self, medium: CallMedium, audio: TelnyxAudio) -> None:
+        super().__init__(medium)
+        self.audio = audio
+
+    def answer(self, target: StreamTarget) -> AnswerDocument:
+        texml = connect_stream_texml(
+            target.join_url, str(target.call_id), target.status_callback_url, self.audio
+        )
+        return AnswerDocument(texml, XML_MEDIA_TYPE)
+
+
+def plan_stream(config: StoredTelnyxConfig, template: CallMedium | None) -> TelnyxStreamPlan:
+    settings = template_settings(template, Provider.TELNYX)
+    audio = choose_audio(TelnyxMedium.model_validate(settings) if settings else None, config)
+    chosen = TelnyxMedium.model_validate(
+        {**settings, "codec": audio.codec, "sample_rate": audio.sample_rate_hz}
+    )
+    return TelnyxStreamPlan(medium_of(Provider.TELNYX, chosen), audio)
+
+
 def parse_status(request: ProviderRequest) -> ProviderStatus:
     """A TeXML stream or call status callback (form), or a Call Control webhook (JSON)."""
     if request.json is not None:
@@ -165,7 +137,7 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
     stream_event = request.field("StreamEvent")
     status = stream_event or request.field("CallStatus")
     if status is None:
-        raise InvalidRequestError("Telnyx status callback without StreamEvent or CallStatus")
+        raise InvalidProviderRequest("Telnyx status callback without StreamEvent or CallStatus")
     ended, failed = (EVENTS_ENDED, EVENTS_FAILED) if stream_event else (CALL_ENDED, CALL_FAILED)
     return ProviderStatus(
         status=status,
@@ -180,10 +152,10 @@ def _call_control_status(document: Mapping[str, Any]) -> ProviderStatus:
     """``{"data": {"event_type", "id", "occurred_at", "payload": {...}}}`` (§2.4)."""
     data = document.get("data")
     if not isinstance(data, dict):
-        raise InvalidRequestError("Telnyx webhook without data")
+        raise InvalidProviderRequest("Telnyx webhook without data")
     payload, event_type = data.get("payload"), data.get("event_type")
     if not isinstance(event_type, str) or not isinstance(payload, dict):
-        raise InvalidRequestError("Telnyx webhook without data.event_type and data.payload")
+        raise InvalidProviderRequest("Telnyx webhook without data.event_type and data.payload")
     call_control_id = payload.get("call_control_id")
     detail = payload.get("failure_reason") or payload.get("hangup_cause")
     return ProviderStatus(

@@ -14,7 +14,7 @@ from typing import Literal, Self
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from callbridge.common.models.medium import Provider, TelnyxCodec, TelnyxMedium
-from callbridge.common.models.telephony.access import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
+from callbridge.telephony.credentials import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
 
 ED25519_PUBLIC_KEY_BYTES = 32
 
