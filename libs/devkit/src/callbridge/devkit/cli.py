@@ -11,11 +11,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from callbridge.common.models.medium import Provider
 from callbridge.common.settings import DEV_API_KEY, DEV_SECRET_KEY
 from callbridge.devkit.demo import run_demo_call
 from callbridge.devkit.nats_server import NatsServer
-from callbridge.devkit.simulate import PROVIDERS, simulate_call
+from callbridge.devkit.simulate import PROVIDERS as SIMULATED_PROVIDERS
+from callbridge.devkit.simulate import simulate_call
 from callbridge.devkit.stack import StackConfig, run_stack
+from callbridge.telephony import PROVIDERS
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -47,13 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("CALLBRIDGE_NATS_URL"),
         help="use this NATS (JetStream) instead of starting a private nats-server",
     )
+    for provider, plugin in PROVIDERS.items():
+        up.add_argument(
+            f"--{provider.value}-api-url",
+            default=_env(f"CALLBRIDGE_{provider.value.upper()}_API_URL"),
+            help=f"where the services reach {plugin.display_name}'s REST API, e.g. a simulated one "
+            "(default: the real API)",
+        )
     up.add_argument("--no-demo", action="store_true", help="do not place the simulated demo call")
     up.add_argument("--log-level", default=_env("CALLBRIDGE_LOG_LEVEL", "WARNING"))
 
     sim = commands.add_parser("sim", help="provider simulators")
     sim_commands = sim.add_subparsers(dest="sim_command", required=True)
     call = sim_commands.add_parser("call", help="place one simulated inbound call")
-    call.add_argument("--provider", choices=PROVIDERS, default="twilio")
+    call.add_argument("--provider", choices=SIMULATED_PROVIDERS, default="twilio")
     call.add_argument("--webhook-url", required=True, help="the agent's telephony_xml URL")
     call.add_argument("--auth-token", help="twilio, plivo: the auth token imported into callbridge")
     call.add_argument("--account-sid", help="twilio (required), telnyx, exotel: the account id")
@@ -87,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def provider_api_urls(args: argparse.Namespace) -> dict[Provider, str]:
+    """The provider REST API URLs ``callbridge up`` was given (flags, else CALLBRIDGE_<PROVIDER>_API_URL)."""
+    given = {provider: getattr(args, f"{provider.value}_api_url") for provider in PROVIDERS}
+    return {provider: url for provider, url in given.items() if url}
+
+
 async def _up(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,6 +123,7 @@ async def _up(args: argparse.Namespace) -> int:
             public_base_url=args.public_url,
             media_public_url=args.media_public_url,
             log_level=args.log_level.upper(),
+            provider_api_urls=provider_api_urls(args),
         )
         async with run_stack(config) as stack:
             print("callbridge is up")
@@ -114,6 +131,8 @@ async def _up(args: argparse.Namespace) -> int:
             print(f"  REST API + webhooks {stack.webhooks_url}  (docs: {stack.webhooks_url}/docs)")
             print(f"  public base URL    {stack.public_base_url}")
             print(f"  media (join URLs)  {stack.media_public_url}")
+            for provider, url in config.provider_api_urls.items():
+                print(f"  {PROVIDERS[provider].display_name} REST API".ljust(21) + url)
             key_note = (
                 "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""
             )

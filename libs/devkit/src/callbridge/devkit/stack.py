@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 
+from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NatsCredentials
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
+from callbridge.telephony import TelephonyApiSettings
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 
@@ -37,6 +39,13 @@ class StackConfig:
     log_level: str = "WARNING"
     nats_credentials: NatsCredentials | None = None
     """None: CALLBRIDGE_NATS_* from the environment, as the services read them."""
+    provider_api_urls: Mapping[Provider, str] = field(default_factory=dict)
+    """Where the services reach a provider's REST API (a simulated one, say); a provider not named here:
+    ``CALLBRIDGE_<PROVIDER>_API_URL``, else the real API."""
+
+    def provider_api_settings(self) -> dict[str, Any]:
+        """``provider_api_urls`` as the settings that carry them (``twilio_api_url``, …)."""
+        return {f"{provider.value}_api_url": url for provider, url in self.provider_api_urls.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,8 @@ class RunningStack:
     media_public_url: str
     api_key: str
     nats_credentials: NatsCredentials
+    provider_apis: TelephonyApiSettings
+    """Where the stack's services reach the providers' REST APIs."""
 
 
 @contextlib.asynccontextmanager
@@ -71,6 +82,7 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         host=config.host,
         port=webhooks_port,
         **nats,
+        **config.provider_api_settings(),
     )
     media_settings = MediaSettings(
         nats_url=config.nats_url,
@@ -106,6 +118,9 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 media_public_url,
                 config.api_key,
                 webhooks_settings.nats_credentials,
+                TelephonyApiSettings.model_validate(
+                    webhooks_settings.model_dump(include=set(TelephonyApiSettings.model_fields))
+                ),
             )
     finally:
         media_stop.set()
