@@ -104,8 +104,6 @@ def test_the_images_health_check_is_liveness(service: str) -> None:
 
 def _callbridge_requirements(package_dir: Path) -> set[str]:
     """The callbridge packages ``package_dir``'s pyproject needs, directly or through another one."""
-    import tomllib
-
     locations = {"callbridge-common": "libs/common", "callbridge-telephony": "libs/telephony"}
     found: set[str] = set()
     pending = [package_dir]
