@@ -1,4 +1,4 @@
-"""Exotel: credentials, webhooks (signature, incoming call, answer, status callbacks) and the REST client."""
+"""Exotel: credentials, webhooks (shared secret, incoming call, answer, status) and the REST client."""
 
 from callbridge.telephony.exotel.provider import ExotelProvider
 
