@@ -84,6 +84,7 @@ async def test_fetch_reports_an_ended_call_as_over(provider_api: ProviderApi) ->
         (Provider.TWILIO, "busy", ProviderCallStatus.BUSY),
         (Provider.TWILIO, "no-answer", ProviderCallStatus.NO_ANSWER),
         (Provider.TWILIO, "ringing", ProviderCallStatus.RINGING),
+        (Provider.PLIVO, "ringing", ProviderCallStatus.RINGING),
         (Provider.EXOTEL, "failed", ProviderCallStatus.FAILED),
         (Provider.EXOTEL, "queued", ProviderCallStatus.QUEUED),
     ],

@@ -16,6 +16,9 @@ from starlette.routing import Route
 
 from callbridge.devkit.simulators.rest.base import SimulatedRestApi, basic_auth, same_secret
 
+LIVE_STATUSES = frozenset({"queued", "ringing", "in-progress"})
+"""A call in one of these is live: ``?status=live`` returns it, it has no record yet, DELETE ends it."""
+
 
 class PlivoRestApi(SimulatedRestApi):
     name = "Plivo"
@@ -41,7 +44,7 @@ class PlivoRestApi(SimulatedRestApi):
         if not await self.received(request, request.path_params["auth_id"]):
             return _error(401, "authentication failed")
         call = self.calls.get(request.path_params["call_uuid"])
-        live = call is not None and call.status == self.live_status
+        live = call is not None and call.status in LIVE_STATUSES
         if request.method == "DELETE":
             if call is None or not live:
                 return _error(404, "not found")
