@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,27 @@ def test_the_images_health_check_is_liveness(service: str) -> None:
     dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
     (healthcheck,) = [line for line in dockerfile.splitlines() if line.startswith("HEALTHCHECK")]
     assert "/livez" in healthcheck
+
+
+def _callbridge_requirements(package_dir: Path) -> set[str]:
+    """The callbridge packages ``package_dir``'s pyproject needs, directly or through another one."""
+    locations = {"callbridge-common": "libs/common", "callbridge-telephony": "libs/telephony"}
+    found: set[str] = set()
+    pending = [package_dir]
+    while pending:
+        project = tomllib.loads((pending.pop() / "pyproject.toml").read_text())["project"]
+        for requirement in project["dependencies"]:
+            name = requirement.split(";")[0].split(">")[0].split("=")[0].split("[")[0].strip()
+            if name.startswith("callbridge-") and locations[name] not in found:
+                found.add(locations[name])
+                pending.append(ROOT / locations[name])
+    return found
+
+
+@pytest.mark.parametrize("service", ["webhooks", "media"])
+def test_each_image_installs_every_callbridge_library_its_service_needs(service: str) -> None:
+    dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
+    (install,) = [line for line in dockerfile.splitlines() if line.startswith("RUN pip install")]
+    for library in sorted(_callbridge_requirements(ROOT / "services" / service)):
+        assert f"COPY {library} {library}" in dockerfile, f"{service} image lacks {library}"
+        assert f"./{library}" in install, f"{service} image does not install {library}"

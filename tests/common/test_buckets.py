@@ -9,7 +9,7 @@ from nats.js.api import KeyValueConfig
 
 from callbridge.common import buckets
 from callbridge.common.bus import create_broker, open_stores
-from callbridge.common.models.telephony import ProviderCallLink
+from callbridge.common.models.provider_calls import ProviderCallLink
 
 
 async def test_the_provider_call_index_loses_the_ttl_an_older_version_gave_it(

@@ -7,7 +7,6 @@ from callbridge.common.events import CallEnded, DtmfReceived, parse_event
 from callbridge.common.models.backend import AgentBackend
 from callbridge.common.models.call import CallCreate, EndReason
 from callbridge.common.models.medium import CallMedium, DtmfHandling, Urgency
-from callbridge.common.models.telephony import TwilioConfigCreate
 
 
 def test_call_definition_reads_ultravox_fields_in_camel_case() -> None:
@@ -66,18 +65,6 @@ def test_dtmf_handling_defaults_to_immediate_digits_and_can_ignore() -> None:
 
 def test_backend_kind() -> None:
     assert AgentBackend.model_validate({"echo": {}}).kind == "echo"
-
-
-def test_twilio_config_refuses_allow_all_with_an_allow_list() -> None:
-    with pytest.raises(ValidationError, match="may not be set"):
-        TwilioConfigCreate.model_validate(
-            {
-                "accountSid": "AC" + "0" * 32,
-                "authToken": "x" * 32,
-                "callCreationAllowAllAgents": True,
-                "callCreationAllowedAgentIds": [str(uuid4())],
-            }
-        )
 
 
 def test_events_are_frozen_and_parse_from_their_subject() -> None:

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from callbridge.common import buckets
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import provider_call_key, replay_key
+from callbridge.common.models.provider_calls import provider_call_key, replay_key
 from callbridge.devkit.provision import provision_twilio_agent
 from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.twilio import SIGNATURE_HEADER, TwilioSimulator, new_sid

@@ -302,3 +302,16 @@ async def test_status_for_an_unindexed_provider_call_is_404(api: Api) -> None:
     response = await post_form(api, f"/api/telephony/exotel/status/{EXOTEL_SECRET}", form, {})
     assert response.status_code == 404
     assert "not-a-call-we-know" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("provider", ["twilio", "telnyx", "plivo"])
+async def test_a_provider_that_signs_its_requests_has_no_status_url_with_a_secret(
+    api: Api, nats_client: Client, provider: str
+) -> None:
+    call_id = await _twilio_call(api)
+    await _mark_joined(nats_client, call_id)
+    form = {"CallSid": TWILIO_CALL_SID, "CallStatus": "completed"}
+    response = await post_form(api, f"/api/telephony/{provider}/status/{EXOTEL_SECRET}", form, {})
+    assert response.status_code == 404
+    assert "signs its requests" in response.json()["detail"]
+    assert (await api.client.get(f"/api/calls/{call_id}")).json()["ended"] is None

@@ -11,7 +11,7 @@ from callbridge.common import buckets
 from callbridge.common.call_records import finish_call
 from callbridge.common.models.call import EndReason
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import ProviderCallLink, provider_call_key
+from callbridge.common.models.provider_calls import ProviderCallLink, provider_call_key
 from tests.webhooks.helpers import Api, put_raw, raw_keys
 from tests.webhooks.providers import create_agent, import_config, post_form, twilio_headers
 

@@ -25,15 +25,7 @@ from callbridge.common.events import CallEvent
 from callbridge.common.live_calls import LiveCalls, ensure_live_calls_stream
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import Call
-from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import (
-    ProviderCallLink,
-    ReplayMark,
-    StoredExotelConfig,
-    StoredPlivoConfig,
-    StoredTelnyxConfig,
-    StoredTwilioConfig,
-)
+from callbridge.common.models.provider_calls import ProviderCallLink, ReplayMark
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 from callbridge.common.store import KvStore, check_fits
 
@@ -130,32 +122,13 @@ async def ensure_jetstream(connection: Client) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class TelephonyConfigStores:
-    """One bucket, one key per provider (its name), each read as that provider's stored config."""
-
-    twilio: KvStore[StoredTwilioConfig]
-    telnyx: KvStore[StoredTelnyxConfig]
-    plivo: KvStore[StoredPlivoConfig]
-    exotel: KvStore[StoredExotelConfig]
-
-    async def imported(self) -> frozenset[Provider]:
-        """The providers whose credentials are imported (a read per provider: listing a bucket's keys
-        is a watcher that can come back early, a get cannot)."""
-        found = {
-            Provider.TWILIO: await self.twilio.find(Provider.TWILIO.value),
-            Provider.TELNYX: await self.telnyx.find(Provider.TELNYX.value),
-            Provider.PLIVO: await self.plivo.find(Provider.PLIVO.value),
-            Provider.EXOTEL: await self.exotel.find(Provider.EXOTEL.value),
-        }
-        return frozenset(provider for provider, config in found.items() if config is not None)
-
-
-@dataclass(frozen=True, slots=True)
 class Stores:
     calls: KvStore[Call]
     call_listing: CallListing
     agents: KvStore[Agent]
-    telephony_configs: TelephonyConfigStores
+    telephony_configs: KeyValue
+    """The imported provider configs, one key per provider: callbridge.telephony's TelephonyConfigs reads
+    each with its provider's model (this library knows none of them)."""
     provider_calls: KvStore[ProviderCallLink]
     webhook_replays: KvStore[ReplayMark]
 
@@ -176,12 +149,7 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
         agents=KvStore(agents, Agent),
-        telephony_configs=TelephonyConfigStores(
-            twilio=KvStore(configs, StoredTwilioConfig),
-            telnyx=KvStore(configs, StoredTelnyxConfig),
-            plivo=KvStore(configs, StoredPlivoConfig),
-            exotel=KvStore(configs, StoredExotelConfig),
-        ),
+        telephony_configs=configs,
         provider_calls=KvStore(provider_calls, ProviderCallLink),
         webhook_replays=KvStore(replays, ReplayMark),
     )

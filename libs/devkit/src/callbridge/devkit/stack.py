@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
+from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NatsCredentials
 from callbridge.common.settings import InsecureSettingsError
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
@@ -22,6 +23,7 @@ from callbridge.devkit.errors import ConfigurationError, port_error
 from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
+from callbridge.telephony import TelephonyApiSettings
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 
@@ -39,6 +41,13 @@ class StackConfig:
     log_level: str = "WARNING"
     nats_credentials: NatsCredentials | None = None
     """None: CALLBRIDGE_NATS_* from the environment, as the services read them."""
+    provider_api_urls: Mapping[Provider, str] = field(default_factory=dict)
+    """Where the services reach a provider's REST API (a simulated one, say); a provider not named here:
+    ``CALLBRIDGE_<PROVIDER>_API_URL``, else the real API."""
+
+    def provider_api_settings(self) -> dict[str, Any]:
+        """``provider_api_urls`` as the settings that carry them (``twilio_api_url``, …)."""
+        return {f"{provider.value}_api_url": url for provider, url in self.provider_api_urls.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,8 @@ class RunningStack:
     media_public_url: str
     api_key: str
     nats_credentials: NatsCredentials
+    provider_apis: TelephonyApiSettings
+    """Where the stack's services reach the providers' REST APIs."""
 
 
 P = ParamSpec("P")
@@ -93,6 +104,7 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         host=config.host,
         port=webhooks_port,
         **nats,
+        **config.provider_api_settings(),
     )
     media_settings = checked(
         MediaSettings,
@@ -139,6 +151,9 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 media_public_url,
                 config.api_key,
                 webhooks_settings.nats_credentials,
+                TelephonyApiSettings.model_validate(
+                    webhooks_settings.model_dump(include=set(TelephonyApiSettings.model_fields))
+                ),
             )
     finally:
         media_stop.set()

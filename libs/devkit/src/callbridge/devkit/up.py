@@ -22,12 +22,14 @@ import nats
 from nats.errors import Error as NatsError
 from nats.js.errors import APIError
 
+from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 from callbridge.common.settings import DEV_API_KEY, DEV_SECRET_KEY, CommonSettings
 from callbridge.devkit.datadir import DEFAULT_DATA_DIR, DataDir, open_data_dir
 from callbridge.devkit.demo import run_demo_call
 from callbridge.devkit.errors import ConfigurationError, NatsUnavailableError, UsageError
 from callbridge.devkit.nats_server import NatsServer
+from callbridge.telephony import PROVIDERS
 from callbridge.devkit.stack import RunningStack, StackConfig, checked, run_stack
 
 NATS_CHECK_TIMEOUT_S = 5.0
@@ -107,6 +109,13 @@ def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_true",
         help="keep nothing: a temporary data directory, removed on exit",
     )
+    for provider, plugin in PROVIDERS.items():
+        up.add_argument(
+            f"--{provider.value}-api-url",
+            default=_env(f"CALLBRIDGE_{provider.value.upper()}_API_URL"),
+            help=f"where the services reach {plugin.display_name}'s REST API, a simulated one for instance "
+            f"(CALLBRIDGE_{provider.value.upper()}_API_URL, default: the real API)",
+        )
     up.add_argument("--no-demo", action="store_true", help="do not place the simulated demo call")
     up.add_argument(
         "--log-level",
@@ -199,7 +208,14 @@ def _stack_config(args: argparse.Namespace, nats_url: str) -> StackConfig:
         public_base_url=args.public_url,
         media_public_url=args.media_public_url,
         log_level=args.log_level.upper(),
+        provider_api_urls=provider_api_urls(args),
     )
+
+
+def provider_api_urls(args: argparse.Namespace) -> dict[Provider, str]:
+    """The provider REST API URLs ``callbridge up`` was given (flags, else CALLBRIDGE_<PROVIDER>_API_URL)."""
+    given = {provider: getattr(args, f"{provider.value}_api_url") for provider in PROVIDERS}
+    return {provider: url for provider, url in given.items() if url}
 
 
 def _environment_credentials() -> NatsCredentials:
@@ -262,6 +278,8 @@ def _print_summary(
     print(f"  REST API + webhooks {stack.webhooks_url}  (docs: {stack.webhooks_url}/docs)")
     print(f"  public base URL     {stack.public_base_url}")
     print(f"  media (join URLs)   {stack.media_public_url}")
+    for provider, url in provider_api_urls(args).items():
+        print(f"  {PROVIDERS[provider].display_name} REST API".ljust(22) + url)
     key_note = "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""
     print(f"  API key             {args.api_key}{key_note}", flush=True)
 

@@ -7,10 +7,14 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from callbridge.common.settings import DEV_API_KEY, CommonSettings, require_real_secret
+from callbridge.telephony import TelephonyApiSettings
 from callbridge.webhooks.http_server import ConnectionLimits
 
 
-class WebhooksSettings(CommonSettings):
+class WebhooksSettings(CommonSettings, TelephonyApiSettings):
+    """The service's settings. The provider REST API settings (``TelephonyApiSettings``) come along so that a
+    deployment sets them once, for every service; nothing in this one calls a provider's API yet."""
+
     api_key: SecretStr = Field(default=SecretStr(DEV_API_KEY), description="X-API-Key for every /api route.")
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",

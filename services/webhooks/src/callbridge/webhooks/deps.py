@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
+from callbridge.telephony import TelephonyConfigs
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.replays import ReplayGuard
@@ -23,6 +24,8 @@ class Services:
 
     settings: WebhooksSettings
     stores: Stores
+    configs: TelephonyConfigs
+    """The imported provider configs, each read as its provider's model."""
     publisher: EventPublisher
     calls: CallFactory
     secret_box: SecretBox

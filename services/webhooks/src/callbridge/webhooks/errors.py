@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from callbridge.telephony import (
+    InvalidProviderRequest,
+    ProviderRequestError,
+    RequestNotVerified,
+    UnknownProvider,
+)
+
 
 class WebhooksError(Exception):
     """Base of this service's errors."""
@@ -45,16 +52,6 @@ class ForbiddenError(WebhooksError):
     status_code = 403
 
 
-class VerificationError(ForbiddenError):
-    """A provider request whose signature or secret is missing, wrong, stale or replayed."""
-
-
-class UnknownProviderError(WebhooksError):
-    """A webhook whose provider cannot be told: it carries no provider's credentials, or several."""
-
-    status_code = 400
-
-
 class RequestTooLargeError(WebhooksError):
     """A request body, or what it would store, over a size limit."""
 
@@ -65,3 +62,14 @@ class MediaUnavailableError(WebhooksError):
     """The media replica holding a live call cannot be reached, or did not carry a command out."""
 
     status_code = 503
+
+
+def status_of_refused_request(exc: ProviderRequestError) -> int:
+    """The HTTP status of a provider request callbridge.telephony refused."""
+    if isinstance(exc, RequestNotVerified):
+        return 403  # signature or secret missing, wrong, stale or replayed; another account
+    if isinstance(exc, UnknownProvider):
+        return 400  # no provider's credentials, or several
+    if isinstance(exc, InvalidProviderRequest):
+        return 422  # verified, but a field callbridge needs is missing
+    return 400

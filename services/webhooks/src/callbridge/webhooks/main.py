@@ -32,10 +32,11 @@ from callbridge.common.store import (
     UnencodableRecordError,
 )
 from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.telephony import ProviderRequestError, TelephonyConfigs
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
-from callbridge.webhooks.errors import WebhooksError
+from callbridge.webhooks.errors import WebhooksError, status_of_refused_request
 from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
@@ -74,6 +75,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         app.state.services = Services(
             settings=settings,
             stores=stores,
+            configs=TelephonyConfigs(stores.telephony_configs),
             publisher=publisher,
             calls=CallFactory(
                 stores.calls,
@@ -139,6 +141,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WebhooksError)
     async def on_webhooks_error(request: Request, exc: WebhooksError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+    @app.exception_handler(ProviderRequestError)
+    async def on_refused_provider_request(request: Request, exc: ProviderRequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_of_refused_request(exc))
 
     @app.exception_handler(ConflictError)
     async def on_conflict(request: Request, exc: ConflictError) -> JSONResponse:

@@ -8,12 +8,14 @@ from uuid import UUID
 from fastapi import Path, Query
 
 from callbridge.common.models.medium import Provider
+from callbridge.telephony import PROVIDERS
 
 AgentId = Annotated[UUID, Path(description="The agent's id.")]
 CallId = Annotated[UUID, Path(description="The call's id.")]
-ProviderName = Annotated[Provider, Path(description="The provider: twilio, telnyx, plivo or exotel.")]
+ProviderName = Annotated[Provider, Path(description=f"The provider: {', '.join(PROVIDERS)}.")]
 WebhookSecret = Annotated[
-    str, Path(description="The Exotel config's webhookSecret, for Exotel, which signs nothing.")
+    str,
+    Path(description="The provider config's webhookSecret, for a provider that signs nothing (Exotel)."),
 ]
 Cursor = Annotated[
     str | None,

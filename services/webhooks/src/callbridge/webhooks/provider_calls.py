@@ -24,10 +24,10 @@ from uuid import UUID
 from callbridge.common import buckets
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import ProviderCallLink, provider_call_key
+from callbridge.common.models.provider_calls import ProviderCallLink, provider_call_key
+from callbridge.telephony import RequestNotVerified, Verified
+from callbridge.telephony.request import ProviderRequest
 from callbridge.webhooks.deps import Services
-from callbridge.webhooks.errors import VerificationError
-from callbridge.webhooks.provider_request import ProviderRequest
 from callbridge.webhooks.redaction import redact_secret_paths
 from callbridge.webhooks.verification import record_answered_signature
 
@@ -73,19 +73,21 @@ async def find_provider_call(services: Services, provider: Provider, provider_ca
     return ProviderCall(provider, provider_call_id, link, latest)
 
 
-async def admit_new_call(services: Services, provider_call: ProviderCall, request: ProviderRequest) -> None:
-    """Let this verified request create a new call for ``provider_call``, or raise VerificationError (403)
+async def admit_new_call(
+    services: Services, provider_call: ProviderCall, request: ProviderRequest, verified: Verified
+) -> None:
+    """Let this verified request create a new call for ``provider_call``, or raise RequestNotVerified (403)
     for a replay. Call it only when ``provider_call.unanswered`` is None."""
     try:
         first_seen = provider_call.first_seen
         if first_seen is not None and datetime.now(UTC) - first_seen > buckets.PROVIDER_CALL_STREAM_WINDOW:
             hours = round(buckets.PROVIDER_CALL_STREAM_WINDOW.total_seconds() / 3600)
-            raise VerificationError(
+            raise RequestNotVerified(
                 f"replayed request: {provider_call.provider.value} call {provider_call.provider_call_id} "
                 f"was first answered more than {hours} hours ago"
             )
-        await record_answered_signature(services, provider_call.provider, request)
-    except VerificationError as exc:
+        await record_answered_signature(services, provider_call.provider, verified)
+    except RequestNotVerified as exc:
         url = redact_secret_paths(request.url)
         logger.warning("refused %s request to %s: %s", provider_call.provider.value, url, exc)
         raise

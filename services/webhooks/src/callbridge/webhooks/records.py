@@ -11,7 +11,7 @@ from callbridge.common.bus import Stores
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import provider_call_key
+from callbridge.common.models.provider_calls import provider_call_key
 from callbridge.common.store import CorruptRecordError
 from callbridge.common.store import NotFoundError as StoreNotFoundError
 from callbridge.webhooks.errors import NotFoundError, StateConflictError, UnreadableRecordError

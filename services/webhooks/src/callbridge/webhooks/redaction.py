@@ -1,6 +1,6 @@
-"""Keeping Exotel's webhook secret out of logs and traces: it may be a URL path segment
-(``/telephony_xml/{webhookSecret}``, ``/exotel/status/{webhookSecret}``), which access logs and the
-server span's ``http.target`` would otherwise record."""
+"""Keeping webhook secrets out of logs and traces: a provider that signs nothing (Exotel) may carry its secret
+as a URL path segment (``/telephony_xml/{webhookSecret}``, ``/telephony/{provider}/status/{webhookSecret}``),
+which access logs and the server span's ``http.target`` would otherwise record."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from opentelemetry.trace import Span
 
 REDACTED = "[redacted]"
-_SECRET_SEGMENT = re.compile(r"(/telephony_xml/|/exotel/status/)[^/?#\s\"]+")
+_SECRET_SEGMENT = re.compile(r"(/telephony_xml/|/telephony/[^/?#\s\"]+/status/)[^/?#\s\"]+")
 _SPAN_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 
 

@@ -1,6 +1,7 @@
 """Replay protection: a verified signature may be used once (reference §5.2, §5.3).
 
-Each verified Telnyx or Plivo signature is created as a key in ``callbridge_webhook_replays``; the create
+Each verified signature that identifies its request (Telnyx's, Plivo's, and Twilio's when it creates a
+call) is created as a key in ``callbridge_webhook_replays``; the create
 fails when the key exists, on any replica, so a captured request sent again is refused. Keys expire with
 the bucket's TTL (``buckets.WEBHOOK_REPLAYS_TTL``), which outlasts Telnyx's timestamp window.
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import ReplayMark, replay_key
+from callbridge.common.models.provider_calls import ReplayMark, replay_key
 from callbridge.common.store import ConflictError, KvStore
-from callbridge.webhooks.errors import VerificationError
+from callbridge.telephony import RequestNotVerified
 
 
 class ReplayGuard:
@@ -20,8 +21,8 @@ class ReplayGuard:
         self._marks = marks
 
     async def first_use(self, provider: Provider, signature: bytes) -> None:
-        """Record the signature; VerificationError if it was seen before."""
+        """Record the signature; ``RequestNotVerified`` (403) if it was seen before."""
         try:
             await self._marks.create(replay_key(provider, signature), ReplayMark(seen=datetime.now(UTC)))
         except ConflictError:
-            raise VerificationError("replayed request: this signature was already used") from None
+            raise RequestNotVerified("replayed request: this signature was already used") from None

@@ -7,6 +7,7 @@ Ending is the compare-and-set of ``finish_call``: if media ended the call first,
 from __future__ import annotations
 
 import logging
+from typing import Any
 from uuid import UUID
 
 from callbridge.common.call_records import finish_call
@@ -14,14 +15,12 @@ from callbridge.common.events import ProviderStatusReceived
 from callbridge.common.models.base import ApiModel
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import StoredTwilioConfig, provider_call_key
-from callbridge.webhooks import exotel, plivo, telnyx, twilio
+from callbridge.common.models.provider_calls import provider_call_key
+from callbridge.telephony import ProviderStatus, StatusOutcome, TelephonyProvider, provider_for
+from callbridge.telephony.request import ProviderRequest
 from callbridge.webhooks.deps import Services
-from callbridge.webhooks.detection import PROVIDER_NAMES
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError, NotFoundError
-from callbridge.webhooks.provider_request import ProviderRequest
 from callbridge.webhooks.records import load_call
-from callbridge.webhooks.status import ProviderStatus, StatusOutcome
 from callbridge.webhooks.verification import verify_provider_request
 
 logger = logging.getLogger(__name__)
@@ -44,18 +43,14 @@ async def receive_status(
     services: Services, provider: Provider, request: ProviderRequest, call_id: UUID | None = None
 ) -> ProviderStatusReceipt:
     """Handle one callback; ``call_id`` None means: find the call by the provider's call id."""
-    config = await verify_provider_request(services, provider, request)
-    status = parse_status(provider, request)
-    if isinstance(config, StoredTwilioConfig) and request.field("AccountSid") not in (
-        None,
-        config.account_sid,
-    ):
-        raise ForbiddenError("AccountSid does not match the imported Twilio account")
+    plugin = provider_for(provider)
+    await verify_provider_request(services, plugin, request)
+    status = plugin.parse_status(request)
     if call_id is None:
-        call_id = await _find_call_id(services, provider, status.provider_call_id)
+        call_id = await _find_call_id(services, plugin, status.provider_call_id)
     call = await load_call(services.stores, call_id)
-    _check_same_call(call, provider, status)
-    name = PROVIDER_NAMES[provider]
+    _check_same_call(call, plugin, status)
+    name = plugin.display_name
     await services.publisher.publish(
         ProviderStatusReceived(
             call_id=call_id,
@@ -89,18 +84,6 @@ async def receive_status(
     )
 
 
-def parse_status(provider: Provider, request: ProviderRequest) -> ProviderStatus:
-    match provider:
-        case Provider.TWILIO:
-            return twilio.parse_status(request)
-        case Provider.TELNYX:
-            return telnyx.parse_status(request)
-        case Provider.PLIVO:
-            return plivo.parse_status(request)
-        case Provider.EXOTEL:
-            return exotel.parse_status(request)
-
-
 def _end_reason(call: Call, outcome: StatusOutcome) -> EndReason:
     # Read before finish_call: a join racing this callback could still be recorded as unjoined, which is
     # what it was from the provider's side (the stream ended before media saw it start).
@@ -109,24 +92,26 @@ def _end_reason(call: Call, outcome: StatusOutcome) -> EndReason:
     return EndReason.CONNECTION_ERROR if outcome is StatusOutcome.FAILED else EndReason.HANGUP
 
 
-async def _find_call_id(services: Services, provider: Provider, provider_call_id: str | None) -> UUID:
+async def _find_call_id(
+    services: Services, plugin: TelephonyProvider[Any], provider_call_id: str | None
+) -> UUID:
     if provider_call_id is None:
-        raise InvalidRequestError(f"{PROVIDER_NAMES[provider]} status callback names no call")
-    found = await services.stores.provider_calls.find(provider_call_key(provider, provider_call_id))
+        raise InvalidRequestError(f"{plugin.display_name} status callback names no call")
+    found = await services.stores.provider_calls.find(provider_call_key(plugin.provider, provider_call_id))
     if found is None:
-        raise NotFoundError(f"no call for {PROVIDER_NAMES[provider]} call {provider_call_id}")
+        raise NotFoundError(f"no call for {plugin.display_name} call {provider_call_id}")
     return found.value.call_id
 
 
-def _check_same_call(call: Call, provider: Provider, status: ProviderStatus) -> None:
+def _check_same_call(call: Call, plugin: TelephonyProvider[Any], status: ProviderStatus) -> None:
     """A verified callback may still be about another call of the same account: refuse it. A call
     created through the API learns its provider only when media joins it; before that, anything goes."""
     details = call.provider_details
     if details is None:
         return
-    if details.provider is not provider:
-        raise NotFoundError(f"call {call.call_id} is not a {PROVIDER_NAMES[provider]} call")
+    if details.provider is not plugin.provider:
+        raise NotFoundError(f"call {call.call_id} is not a {plugin.display_name} call")
     if status.provider_call_id and details.call_id and status.provider_call_id != details.call_id:
         raise ForbiddenError(
-            f"the callback is about {PROVIDER_NAMES[provider]} call {status.provider_call_id}, not this one"
+            f"the callback is about {plugin.display_name} call {status.provider_call_id}, not this one"
         )

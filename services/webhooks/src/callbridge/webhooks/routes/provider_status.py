@@ -1,16 +1,18 @@
 """Provider status callbacks: per call (the URL callbridge puts in its answer) and per provider (URLs
 configured once at the provider, which find the call by the provider's call id).
 
-No API key: verified like the incoming webhook. Exotel's are authenticated by Basic Auth with the webhook
-secret as the password, or by ``/api/telephony/exotel/status/{webhookSecret}``.
+No API key: verified like the incoming webhook. A provider that signs nothing (Exotel) authenticates them by
+Basic Auth with the webhook secret as the password, or by
+``/api/telephony/{provider}/status/{webhookSecret}``.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from callbridge.common.models.medium import Provider
+from callbridge.telephony import provider_for
 from callbridge.webhooks.deps import ServicesDep
+from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.openapi import errors
 from callbridge.webhooks.params import CallId, ProviderName, WebhookSecret
 from callbridge.webhooks.provider_request import read_provider_request
@@ -27,7 +29,7 @@ async def call_provider_status(
     """The ``statusCallback`` of the stream callbridge started (Twilio, Telnyx, Plivo), or any status
     callback whose URL names the call."""
     provider_request = await read_provider_request(
-        request, services.settings.public_base_url, allow_json=provider is Provider.TELNYX
+        request, services.settings.public_base_url, allow_json=provider_for(provider).status_accepts_json
     )
     return await receive_status(services, provider, provider_request, call_id)
 
@@ -40,18 +42,25 @@ async def provider_status(
     """A status URL configured once at the provider (Plivo hangup URL, Telnyx webhook URL, Twilio call
     status callback, Exotel StatusCallback with Basic Auth); the call is found by the provider's id."""
     provider_request = await read_provider_request(
-        request, services.settings.public_base_url, allow_json=provider is Provider.TELNYX
+        request, services.settings.public_base_url, allow_json=provider_for(provider).status_accepts_json
     )
     return await receive_status(services, provider, provider_request)
 
 
-@router.post("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
-@router.get("/telephony/exotel/status/{webhook_secret}", response_model=ProviderStatusReceipt)
-async def exotel_status(
-    services: ServicesDep, webhook_secret: WebhookSecret, request: Request
+@router.post("/telephony/{provider}/status/{webhook_secret}", response_model=ProviderStatusReceipt)
+@router.get("/telephony/{provider}/status/{webhook_secret}", response_model=ProviderStatusReceipt)
+async def provider_status_with_secret(
+    services: ServicesDep, provider: ProviderName, webhook_secret: WebhookSecret, request: Request
 ) -> ProviderStatusReceipt:
-    """Exotel's StatusCallback or Passthru URL with the webhook secret as the last path segment."""
+    """A status URL with the webhook secret as its last path segment, for a provider that signs nothing
+    (Exotel's StatusCallback or Passthru URL); 404 for one that signs its requests."""
+    plugin = provider_for(provider)
+    if not plugin.takes_path_secret:
+        raise NotFoundError(f"{plugin.display_name} signs its requests: its status URL takes no secret")
     provider_request = await read_provider_request(
-        request, services.settings.public_base_url, path_secret=webhook_secret
+        request,
+        services.settings.public_base_url,
+        allow_json=plugin.status_accepts_json,
+        path_secret=webhook_secret,
     )
-    return await receive_status(services, Provider.EXOTEL, provider_request)
+    return await receive_status(services, provider, provider_request)

@@ -1,40 +1,28 @@
-"""``/api/telephony_configs/{twilio,telnyx,plivo,exotel}``: import provider credentials (Ultravox §3).
+"""``/api/telephony_configs/{provider}``: import provider credentials (Ultravox §3), one set of routes per
+provider in the registry, each typed with that provider's models in the OpenAPI document.
 
 Secrets are write-only: stored encrypted, returned only as their ``…Prefix``.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
 from callbridge.common.models.base import ApiModel
-from callbridge.common.models.medium import Provider
-from callbridge.common.models.telephony import (
-    ConfigChangeError,
-    ExotelConfigCreate,
-    ExotelConfigPublic,
-    ExotelConfigUpdate,
-    PlivoConfigCreate,
-    PlivoConfigPublic,
-    PlivoConfigUpdate,
-    StoredExotelConfig,
-    StoredPlivoConfig,
-    StoredTelephonyConfig,
-    StoredTelnyxConfig,
-    StoredTwilioConfig,
-    TelnyxConfigCreate,
-    TelnyxConfigPublic,
-    TelnyxConfigUpdate,
-    TwilioConfigCreate,
-    TwilioConfigPublic,
-    TwilioConfigUpdate,
-)
-from callbridge.common.store import ConflictError, KvStore
+from callbridge.common.store import ConflictError
 from callbridge.common.store import NotFoundError as StoreNotFoundError
-from callbridge.webhooks.deps import ApiKeyDep, Services, ServicesDep
-from callbridge.webhooks.detection import PROVIDER_NAMES
+from callbridge.telephony import (
+    PROVIDERS,
+    AgentAccess,
+    ConfigChangeError,
+    StoredTelephonyConfig,
+    TelephonyProvider,
+)
+from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import AlreadyExistsError, InvalidRequestError, NotFoundError
 from callbridge.webhooks.openapi import API_KEY_ERRORS, BODY_ERRORS, errors
 
@@ -45,181 +33,95 @@ router = APIRouter(
     responses=API_KEY_ERRORS,
 )
 
-C = TypeVar("C", bound=StoredTelephonyConfig)
-
 _CREATED = status.HTTP_201_CREATED
 _NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
-async def _get(store: KvStore[C], provider: Provider) -> C:
-    try:
-        return (await store.get(provider.value)).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"no {PROVIDER_NAMES[provider]} credentials imported") from None
+def add_provider_routes(target: APIRouter, plugin: TelephonyProvider[Any]) -> None:
+    """POST, GET, PATCH and DELETE ``/{provider}`` for one provider, its models in the signatures."""
+    provider, name, models = plugin.provider, plugin.display_name, plugin.credentials
+    path = f"/{provider.value}"
+    not_imported = f"no {name} credentials imported"
+
+    async def get_config(services: ServicesDep) -> AgentAccess:
+        try:
+            stored = (await services.configs.store(provider).get(provider.value)).value
+        except StoreNotFoundError:
+            raise NotFoundError(not_imported) from None
+        return stored.public()
+
+    async def create_config(services: ServicesDep, body: ApiModel) -> AgentAccess:
+        stored: StoredTelephonyConfig = models.stored.from_create(body, services.secret_box.encrypt)
+        try:
+            await services.configs.store(provider).create(provider.value, stored)
+        except ConflictError:
+            raise AlreadyExistsError(
+                f"{name} credentials are already imported; use PATCH to change them"
+            ) from None
+        return stored.public()
+
+    async def update_config(services: ServicesDep, body: ApiModel) -> AgentAccess:
+        try:
+            changed = await services.configs.store(provider).mutate(
+                provider.value, lambda current: current.with_changes(body, services.secret_box.encrypt)
+            )
+        except StoreNotFoundError:
+            raise NotFoundError(not_imported) from None
+        except ConfigChangeError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        return changed.value.public()
+
+    async def delete_config(services: ServicesDep) -> Response:
+        try:
+            await services.configs.store(provider).delete(provider.value)
+        except StoreNotFoundError:
+            raise NotFoundError(not_imported) from None
+        return Response(status_code=_NO_CONTENT)
+
+    target.get(
+        path,
+        response_model=models.public,
+        responses=errors(404, 409),
+        description=f"The imported {name} config, secrets shown only by their first characters.",
+    )(_named(get_config, f"get_{provider.value}_config"))
+    target.post(
+        path,
+        status_code=_CREATED,
+        response_model=models.public,
+        responses={**BODY_ERRORS, **errors(409)},
+        description=f"Import {name} credentials (409 if imported already: change them with PATCH). "
+        "Secrets are stored encrypted and never returned.",
+    )(_named(create_config, f"create_{provider.value}_config", body=models.create))
+    target.patch(
+        path,
+        response_model=models.public,
+        responses={**BODY_ERRORS, **errors(404, 409)},
+        description=f"Change the imported {name} config: each field given replaces the stored one.",
+    )(_named(update_config, f"update_{provider.value}_config", body=models.update))
+    target.delete(
+        path,
+        status_code=_NO_CONTENT,
+        responses=errors(404),
+        description=f"Delete the {name} config: {name}'s webhooks are refused from then on.",
+    )(_named(delete_config, f"delete_{provider.value}_config"))
 
 
-async def _create(store: KvStore[C], config: C) -> C:
-    try:
-        await store.create(config.PROVIDER.value, config)
-    except ConflictError:
-        raise AlreadyExistsError(
-            f"{PROVIDER_NAMES[config.PROVIDER]} credentials are already imported; use PATCH to change them"
-        ) from None
-    return config
+def _named(
+    endpoint: Callable[..., Any], name: str, *, body: type[ApiModel] | None = None
+) -> Callable[..., Any]:
+    """``endpoint`` under its own name (the OpenAPI operation and summary), its ``body`` parameter typed
+    with the provider's model, which FastAPI validates the request with and the OpenAPI document shows."""
+    endpoint.__name__ = endpoint.__qualname__ = name
+    signature = inspect.signature(endpoint, eval_str=True)
+    if body is not None:
+        parameters = [
+            parameter.replace(annotation=body) if parameter.name == "body" else parameter
+            for parameter in signature.parameters.values()
+        ]
+        signature = signature.replace(parameters=parameters)
+    endpoint.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature, so FastAPI
+    return endpoint
 
 
-async def _update(services: Services, store: KvStore[C], provider: Provider, body: ApiModel) -> C:
-    def apply(current: C) -> C:
-        return current.with_changes(body, services.secret_box.encrypt)
-
-    try:
-        return (await store.mutate(provider.value, apply)).value
-    except StoreNotFoundError:
-        raise NotFoundError(f"no {PROVIDER_NAMES[provider]} credentials imported") from None
-    except ConfigChangeError as exc:
-        raise InvalidRequestError(str(exc)) from None
-
-
-async def _delete(store: KvStore[C], provider: Provider) -> Response:
-    try:
-        await store.delete(provider.value)
-    except StoreNotFoundError:
-        raise NotFoundError(f"no {PROVIDER_NAMES[provider]} credentials imported") from None
-    return Response(status_code=_NO_CONTENT)
-
-
-# Twilio: accountSid, authToken.
-
-
-@router.get("/twilio", response_model=TwilioConfigPublic, responses=errors(404, 409))
-async def get_twilio_config(services: ServicesDep) -> TwilioConfigPublic:
-    """The imported Twilio config, secrets shown only by their first characters."""
-    return (await _get(services.stores.telephony_configs.twilio, Provider.TWILIO)).public()
-
-
-@router.post(
-    "/twilio",
-    status_code=_CREATED,
-    response_model=TwilioConfigPublic,
-    responses={**BODY_ERRORS, **errors(409)},
-)
-async def create_twilio_config(services: ServicesDep, body: TwilioConfigCreate) -> TwilioConfigPublic:
-    """Import Twilio credentials (409 if imported already: change them with PATCH). Secrets are stored
-    encrypted and never returned."""
-    stored = StoredTwilioConfig.from_create(body, services.secret_box.encrypt)
-    return (await _create(services.stores.telephony_configs.twilio, stored)).public()
-
-
-@router.patch("/twilio", response_model=TwilioConfigPublic, responses={**BODY_ERRORS, **errors(404, 409)})
-async def update_twilio_config(services: ServicesDep, body: TwilioConfigUpdate) -> TwilioConfigPublic:
-    """Change the imported Twilio config: each field given replaces the stored one."""
-    store = services.stores.telephony_configs.twilio
-    return (await _update(services, store, Provider.TWILIO, body)).public()
-
-
-@router.delete("/twilio", status_code=_NO_CONTENT, responses=errors(404))
-async def delete_twilio_config(services: ServicesDep) -> Response:
-    """Delete the Twilio config: Twilio's webhooks are refused from then on."""
-    return await _delete(services.stores.telephony_configs.twilio, Provider.TWILIO)
-
-
-# Telnyx: accountSid, apiKey, publicKey, applicationSid, default codec and sampleRate.
-
-
-@router.get("/telnyx", response_model=TelnyxConfigPublic, responses=errors(404, 409))
-async def get_telnyx_config(services: ServicesDep) -> TelnyxConfigPublic:
-    """The imported Telnyx config, secrets shown only by their first characters."""
-    return (await _get(services.stores.telephony_configs.telnyx, Provider.TELNYX)).public()
-
-
-@router.post(
-    "/telnyx",
-    status_code=_CREATED,
-    response_model=TelnyxConfigPublic,
-    responses={**BODY_ERRORS, **errors(409)},
-)
-async def create_telnyx_config(services: ServicesDep, body: TelnyxConfigCreate) -> TelnyxConfigPublic:
-    """Import Telnyx credentials (409 if imported already: change them with PATCH). Secrets are stored
-    encrypted and never returned."""
-    stored = StoredTelnyxConfig.from_create(body, services.secret_box.encrypt)
-    return (await _create(services.stores.telephony_configs.telnyx, stored)).public()
-
-
-@router.patch("/telnyx", response_model=TelnyxConfigPublic, responses={**BODY_ERRORS, **errors(404, 409)})
-async def update_telnyx_config(services: ServicesDep, body: TelnyxConfigUpdate) -> TelnyxConfigPublic:
-    """Change the imported Telnyx config: each field given replaces the stored one."""
-    store = services.stores.telephony_configs.telnyx
-    return (await _update(services, store, Provider.TELNYX, body)).public()
-
-
-@router.delete("/telnyx", status_code=_NO_CONTENT, responses=errors(404))
-async def delete_telnyx_config(services: ServicesDep) -> Response:
-    """Delete the Telnyx config: Telnyx's webhooks are refused from then on."""
-    return await _delete(services.stores.telephony_configs.telnyx, Provider.TELNYX)
-
-
-# Plivo: authId, authToken, default codec and sampleRate.
-
-
-@router.get("/plivo", response_model=PlivoConfigPublic, responses=errors(404, 409))
-async def get_plivo_config(services: ServicesDep) -> PlivoConfigPublic:
-    """The imported Plivo config, secrets shown only by their first characters."""
-    return (await _get(services.stores.telephony_configs.plivo, Provider.PLIVO)).public()
-
-
-@router.post(
-    "/plivo", status_code=_CREATED, response_model=PlivoConfigPublic, responses={**BODY_ERRORS, **errors(409)}
-)
-async def create_plivo_config(services: ServicesDep, body: PlivoConfigCreate) -> PlivoConfigPublic:
-    """Import Plivo credentials (409 if imported already: change them with PATCH). Secrets are stored
-    encrypted and never returned."""
-    stored = StoredPlivoConfig.from_create(body, services.secret_box.encrypt)
-    return (await _create(services.stores.telephony_configs.plivo, stored)).public()
-
-
-@router.patch("/plivo", response_model=PlivoConfigPublic, responses={**BODY_ERRORS, **errors(404, 409)})
-async def update_plivo_config(services: ServicesDep, body: PlivoConfigUpdate) -> PlivoConfigPublic:
-    """Change the imported Plivo config: each field given replaces the stored one."""
-    store = services.stores.telephony_configs.plivo
-    return (await _update(services, store, Provider.PLIVO, body)).public()
-
-
-@router.delete("/plivo", status_code=_NO_CONTENT, responses=errors(404))
-async def delete_plivo_config(services: ServicesDep) -> Response:
-    """Delete the Plivo config: Plivo's webhooks are refused from then on."""
-    return await _delete(services.stores.telephony_configs.plivo, Provider.PLIVO)
-
-
-# Exotel: accountSid, apiKey, apiToken, subdomain, webhookSecret, default sampleRate.
-
-
-@router.get("/exotel", response_model=ExotelConfigPublic, responses=errors(404, 409))
-async def get_exotel_config(services: ServicesDep) -> ExotelConfigPublic:
-    """The imported Exotel config, secrets shown only by their first characters."""
-    return (await _get(services.stores.telephony_configs.exotel, Provider.EXOTEL)).public()
-
-
-@router.post(
-    "/exotel",
-    status_code=_CREATED,
-    response_model=ExotelConfigPublic,
-    responses={**BODY_ERRORS, **errors(409)},
-)
-async def create_exotel_config(services: ServicesDep, body: ExotelConfigCreate) -> ExotelConfigPublic:
-    """Import Exotel credentials (409 if imported already: change them with PATCH). Secrets are stored
-    encrypted and never returned."""
-    stored = StoredExotelConfig.from_create(body, services.secret_box.encrypt)
-    return (await _create(services.stores.telephony_configs.exotel, stored)).public()
-
-
-@router.patch("/exotel", response_model=ExotelConfigPublic, responses={**BODY_ERRORS, **errors(404, 409)})
-async def update_exotel_config(services: ServicesDep, body: ExotelConfigUpdate) -> ExotelConfigPublic:
-    """Change the imported Exotel config: each field given replaces the stored one."""
-    store = services.stores.telephony_configs.exotel
-    return (await _update(services, store, Provider.EXOTEL, body)).public()
-
-
-@router.delete("/exotel", status_code=_NO_CONTENT, responses=errors(404))
-async def delete_exotel_config(services: ServicesDep) -> Response:
-    """Delete the Exotel config: Exotel's webhooks are refused from then on."""
-    return await _delete(services.stores.telephony_configs.exotel, Provider.EXOTEL)
+for _plugin in PROVIDERS.values():
+    add_provider_routes(router, _plugin)

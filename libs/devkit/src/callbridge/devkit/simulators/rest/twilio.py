@@ -1,0 +1,95 @@
+"""Twilio's REST API for one account, simulated: the Call resource's hang-up and fetch (reference §1.4).
+
+``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` with ``Status=completed`` ends a call in
+progress; a call that has ended (or never existed) answers 404 with Twilio's error 20404. ``GET`` on the same
+path returns the call. HTTP Basic ``AccountSid:AuthToken``; anything else is 401 with error 20003. Errors
+are Twilio's JSON: ``{"code", "message", "more_info", "status"}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from callbridge.devkit.simulators.rest.base import SimulatedRestApi, basic_auth, same_secret
+
+API_VERSION = "2010-04-01"
+AUTHENTICATE = 20003
+NOT_FOUND = 20404
+INVALID_PARAMETER = 21218
+ENDED = frozenset({"completed", "canceled", "failed", "busy", "no-answer"})
+
+
+class TwilioRestApi(SimulatedRestApi):
+    name = "Twilio"
+    live_status = "in-progress"
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self._auth_token = auth_token
+
+    def routes(self) -> list[Route]:
+        path = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{call_sid}}.json"
+        return [Route(path, self._call, methods=["GET", "POST"])]
+
+    def authorized(self, request: Request, account: str) -> bool:
+        credentials = basic_auth(request)
+        return (
+            credentials is not None
+            and credentials[0] == self.account_sid == account
+            and same_secret(credentials[1], self._auth_token)
+        )
+
+    async def _call(self, request: Request) -> JSONResponse:
+        account_sid, call_sid = request.path_params["account_sid"], request.path_params["call_sid"]
+        if not await self.received(request, account_sid):
+            return _error(401, AUTHENTICATE, "Authenticate")
+        call = self.calls.get(call_sid)
+        not_found = _error(404, NOT_FOUND, f"The requested resource {request.url.path} was not found")
+        if call is None:
+            return not_found
+        if request.method == "GET":
+            return JSONResponse(self._resource(call.call_id, call.status, request.url.path))
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        status = form.get("Status")
+        if status not in ("completed", "canceled"):
+            return _error(400, INVALID_PARAMETER, f"Status {status!r} is not valid: completed or canceled")
+        if call.status in ENDED:
+            return not_found  # §1.4: hanging up a call that has ended answers 404 / 20404
+        call.status = "completed" if status == "completed" or call.status == self.live_status else "canceled"
+        call.hung_up_by_api = True
+        return JSONResponse(self._resource(call.call_id, call.status, request.url.path))
+
+    def _resource(self, call_sid: str, status: str, uri: str) -> dict[str, Any]:
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        return {
+            "sid": call_sid,
+            "account_sid": self.account_sid,
+            "status": status,
+            "direction": "inbound",
+            "from": "+15005550006",
+            "to": "+15005550001",
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "uri": uri,
+        }
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status_code=status,
+    )

@@ -1,0 +1,96 @@
+"""Plivo's Call API for a live call (reference §3.5), over httpx.
+
+Hang up: ``DELETE /v1/Account/{auth_id}/Call/{call_uuid}/``, 204; 404 when the call has already gone. Fetch:
+``GET …/Call/{call_uuid}/?status=live`` for a call in progress, else ``GET …/Call/{call_uuid}/`` for the
+record of an ended one. HTTP Basic ``auth_id:auth_token``; errors are ``{"api_id", "error"}``.
+
+Not the official SDK: plivo-python (4.x) cannot be pointed at another API URL. Every voice request sets the
+client's ``base_uri`` back to its module constant ``https://api.plivo.com/v1/Account`` (``Client.request``
+with ``is_voice_request``), and it retries a 5xx answer against hard-coded fallback hosts, printing to stdout.
+So neither the simulators nor a regional or proxied API could stand in, which CALLBRIDGE_PLIVO_API_URL
+requires. The two calls are small enough to make here, as the SDK makes them.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from callbridge.common.models.medium import Provider
+from callbridge.telephony.errors import CallNotFound
+from callbridge.telephony.rest.client import (
+    HangUpResult,
+    ProviderCallState,
+    ProviderCallStatus,
+    ProviderRestClient,
+)
+from callbridge.telephony.rest.http import JsonApi, checked_call_id
+
+API_VERSION = "v1"
+
+# A live call's ``call_status`` (Plivo's CallStatus values).
+_LIVE_STATUSES = {
+    "queued": ProviderCallStatus.QUEUED,
+    "ringing": ProviderCallStatus.RINGING,
+    "early media": ProviderCallStatus.RINGING,
+    "in-progress": ProviderCallStatus.IN_PROGRESS,
+}
+
+
+class PlivoRestClient(ProviderRestClient):
+    provider = Provider.PLIVO
+
+    def __init__(self, auth_id: str, auth_token: str, *, api_url: str, timeout_s: float) -> None:
+        self._auth_id = auth_id
+        self._api = JsonApi(
+            self.provider,
+            "Plivo",
+            api_url,
+            auth=(auth_id, auth_token),
+            timeout_s=timeout_s,
+            read_error=_read_error,
+        )
+
+    def _call_path(self, provider_call_id: str) -> tuple[str, ...]:
+        call_uuid = checked_call_id(self.provider, provider_call_id)
+        return (API_VERSION, "Account", self._auth_id, "Call", call_uuid)
+
+    async def hang_up(self, provider_call_id: str) -> HangUpResult:
+        path = self._call_path(provider_call_id)
+        try:
+            await self._api.request("DELETE", path, trailing_slash=True, expect=(200, 202, 204))
+        except CallNotFound:
+            return HangUpResult.ALREADY_ENDED  # §3.5: 404 if already gone
+        return HangUpResult.HUNG_UP
+
+    async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
+        path = self._call_path(provider_call_id)
+        try:
+            live = await self._api.request("GET", path, trailing_slash=True, params={"status": "live"})
+        except CallNotFound:
+            pass  # not in progress: its record, if it ended
+        else:
+            document = self._api.json_object(live)
+            status = str(document.get("call_status") or "")
+            return ProviderCallState(
+                provider_call_id, _LIVE_STATUSES.get(status, ProviderCallStatus.IN_PROGRESS), status
+            )
+        record = self._api.json_object(await self._api.request("GET", path, trailing_slash=True))
+        cause = record.get("hangup_cause_name")
+        return ProviderCallState(
+            provider_call_id,
+            ProviderCallStatus.ENDED,
+            "completed",
+            detail=str(cause)[:200] if isinstance(cause, str) and cause else None,
+        )
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+def _read_error(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        document = response.json()
+    except ValueError:
+        return None, response.text[:200]
+    error = document.get("error") if isinstance(document, dict) else None
+    return None, str(error or "")

@@ -1,0 +1,80 @@
+"""The provider plugin: everything callbridge knows about one telephony provider, behind one interface.
+
+Each provider's sub-package (``twilio/``, ``telnyx/``, ``plivo/``, ``exotel/``) implements it; the registry
+maps the ``Provider`` enum to that implementation. Services ask the registry and never branch on the
+provider themselves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic
+
+from callbridge.common.models.medium import CallMedium, Provider
+from callbridge.common.models.sealing import Decrypt
+from callbridge.telephony.credentials import CredentialModels, StoredT
+from callbridge.telephony.incoming import IncomingCall, StreamPlan
+from callbridge.telephony.request import ProviderRequest
+from callbridge.telephony.rest.client import ProviderRestClient
+from callbridge.telephony.settings import TelephonyApiSettings
+from callbridge.telephony.status import ProviderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A request whose signature (or secret) checked out."""
+
+    replay_key: bytes | None
+    """The signature to remember as used, so that the same request is refused when it comes again; None when
+    the request carries nothing that identifies it (Exotel's shared secret)."""
+    replay_on_answer: bool = False
+    """Remember ``replay_key`` only when the request creates a call: Twilio signs no timestamp or nonce, so
+    its retry of a slow answer carries the very same signature and must get the same call back."""
+
+
+class TelephonyProvider(ABC, Generic[StoredT]):
+    """One provider: its credentials, webhooks, answer documents, status callbacks and REST client."""
+
+    provider: ClassVar[Provider]
+    display_name: ClassVar[str]
+    """How messages name it: ``Twilio``."""
+    credentials: ClassVar[CredentialModels[Any]]
+    """Its create, update, public and stored credential models."""
+    credential_hint: ClassVar[str]
+    """What its requests carry to prove where they come from, for error messages."""
+    takes_path_secret: ClassVar[bool] = False
+    """Whether its requests may carry a secret as the URL's last path segment (Exotel signs nothing)."""
+    status_accepts_json: ClassVar[bool] = False
+    """Whether its status callbacks may be JSON (Telnyx Call Control webhooks) rather than a form."""
+
+    @abstractmethod
+    def carries_credentials(self, request: ProviderRequest) -> bool:
+        """Whether the request carries this provider's credential material (signature, timestamp, nonce,
+        secret): how the provider of an incoming-call webhook is told."""
+
+    @abstractmethod
+    def verify(self, request: ProviderRequest, config: StoredT, decrypt: Decrypt, now_s: float) -> Verified:
+        """Check the request against the imported credentials; ``RequestNotVerified`` naming what was
+        wrong otherwise. ``decrypt`` opens the stored secrets; ``now_s`` is Unix time for timestamps."""
+
+    @abstractmethod
+    def incoming_call(self, request: ProviderRequest, config: StoredT) -> IncomingCall:
+        """The verified incoming-call webhook's call; ``InvalidProviderRequest`` if a needed field is
+        missing, ``RequestNotVerified`` if it is another account's."""
+
+    @abstractmethod
+    def plan_stream(self, config: StoredT, template: CallMedium | None) -> StreamPlan:
+        """The stream's audio and the answer that asks for it: the agent template's ``medium`` if it names
+        this provider, else the config's defaults, else the provider's default (L16 at 16 kHz where it
+        can)."""
+
+    @abstractmethod
+    def parse_status(self, request: ProviderRequest) -> ProviderStatus:
+        """A verified status callback; ``InvalidProviderRequest`` if it says no status."""
+
+    @abstractmethod
+    def rest_client(
+        self, config: StoredT, decrypt: Decrypt, settings: TelephonyApiSettings
+    ) -> ProviderRestClient:
+        """A REST client for the imported account, at ``settings``' API URL for this provider."""

@@ -1,0 +1,103 @@
+"""Telnyx's Call Control API for a live call (reference §2.4), on the official SDK's ``AsyncTelnyx``.
+
+Hang up: ``POST /v2/calls/{call_control_id}/actions/hangup``; a call that has ended already answers 422 with
+error code 90018. Fetch: ``GET /v2/calls/{call_control_id}`` (``is_alive``; Telnyx keeps it 10 minutes after
+the call). ``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is made: it
+takes about two seconds to import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import telnyx
+
+from callbridge.common.models.medium import Provider
+from callbridge.telephony.errors import CallAlreadyEnded, ProviderApiError, ProviderUnavailable
+from callbridge.telephony.rest.client import (
+    HangUpResult,
+    ProviderCallState,
+    ProviderCallStatus,
+    ProviderRestClient,
+)
+from callbridge.telephony.rest.http import checked_call_id, error_for_status
+
+T = TypeVar("T")
+
+CALL_ENDED_CODE = "90018"
+"""Telnyx's error code for an action on a call that has already ended."""
+API_VERSION_PATH = "/v2"
+
+
+class TelnyxRestClient(ProviderRestClient):
+    provider = Provider.TELNYX
+
+    def __init__(self, api_key: str, *, api_url: str, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        # The SDK's own retries would multiply the timeout; the caller decides whether to try again.
+        self._client = telnyx.AsyncTelnyx(
+            api_key=api_key,
+            base_url=api_url.rstrip("/") + API_VERSION_PATH,
+            timeout=timeout_s,
+            max_retries=0,
+        )
+
+    async def hang_up(self, provider_call_id: str) -> HangUpResult:
+        call_control_id = checked_call_id(self.provider, provider_call_id)
+        try:
+            await self._request(self._client.calls.actions.hangup(call_control_id))
+        except CallAlreadyEnded:
+            return HangUpResult.ALREADY_ENDED
+        return HangUpResult.HUNG_UP
+
+    async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
+        call_control_id = checked_call_id(self.provider, provider_call_id)
+        answer = await self._request(self._client.calls.retrieve_status(call_control_id))
+        if answer.data is None:
+            raise ProviderApiError(self.provider, "Telnyx's call status has no data")
+        alive = answer.data.is_alive
+        return ProviderCallState(
+            provider_call_id,
+            ProviderCallStatus.IN_PROGRESS if alive else ProviderCallStatus.ENDED,
+            f"is_alive={str(alive).lower()}",
+        )
+
+    async def _request(self, request: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await request
+        except (TimeoutError, telnyx.APITimeoutError):
+            raise ProviderUnavailable(
+                self.provider, f"Telnyx did not answer within {self._timeout_s:g} s"
+            ) from None
+        except telnyx.APIConnectionError:
+            raise ProviderUnavailable(self.provider, "Telnyx could not be reached") from None
+        except telnyx.APIStatusError as exc:
+            raise _translated(exc) from None
+        except telnyx.APIError as exc:  # an answer the SDK could not read
+            raise ProviderApiError(
+                self.provider, f"Telnyx's answer could not be read: {exc.message}"
+            ) from None
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _translated(exc: telnyx.APIStatusError) -> ProviderApiError:
+    """``{"errors": [{"code", "title", "detail"}]}``; 422 with code 90018 is ``CallAlreadyEnded``."""
+    code, message = _first_error(exc.body)
+    if exc.status_code == 422 and code == CALL_ENDED_CODE:
+        return CallAlreadyEnded(
+            Provider.TELNYX, f"Telnyx answered 422 (code {code}): {message}", status_code=422, code=code
+        )
+    return error_for_status(Provider.TELNYX, "Telnyx", exc.status_code, code, message)
+
+
+def _first_error(body: object) -> tuple[str | None, str]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code = first.get("code")
+    text = first.get("detail") or first.get("title") or ""
+    return (str(code) if code is not None else None), str(text)[:200]
