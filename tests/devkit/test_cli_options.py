@@ -105,3 +105,22 @@ def test_services_print_their_version(command: str) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{command} 0.1.0"
+
+
+@pytest.mark.parametrize("command", ["callbridge-webhooks", "callbridge-media"])
+def test_services_refuse_production_placeholders_in_one_line(command: str) -> None:
+    env = {
+        **os.environ,
+        "CALLBRIDGE_ENVIRONMENT": "production",
+        "CALLBRIDGE_SECRET_KEY": "changeme",
+        "CALLBRIDGE_PORT": str(free_port()),
+        "CALLBRIDGE_MEDIA_PORT": str(free_port()),
+    }
+    result = subprocess.run(
+        [str(BIN / command)], capture_output=True, text=True, env=env, timeout=SERVICE_TIMEOUT_S
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"{command}: error: CALLBRIDGE_SECRET_KEY must be set to a real secret")

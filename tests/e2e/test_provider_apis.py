@@ -8,9 +8,9 @@ import pytest
 from callbridge.common.models.medium import Provider
 from callbridge.common.secrets import SecretBox
 from callbridge.devkit.cli import build_parser
-from callbridge.devkit.up import provider_api_urls
 from callbridge.devkit.simulators.rest import PlivoRestApi
 from callbridge.devkit.stack import StackConfig, run_stack
+from callbridge.devkit.up import provider_api_urls
 from callbridge.telephony import HangUpResult, provider_for
 from callbridge.telephony.plivo.credentials import PlivoConfigCreate, StoredPlivoConfig
 from tests.e2e.helpers import API_KEY, SECRET_KEY

@@ -5,15 +5,22 @@ Everything else is configured through the environment, so there are no other opt
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from collections.abc import Sequence
 from importlib.metadata import version
+from typing import TypeVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-__all__ = ["environment_help", "parse_service_args"]
+from callbridge.common.settings import InsecureSettingsError
+
+__all__ = ["environment_help", "load_settings", "parse_service_args", "settings_problem"]
+
+SETTINGS_ERROR_STATUS = 2
+S = TypeVar("S", bound=BaseSettings)
 
 _WIDTH = 100
 
@@ -30,6 +37,27 @@ def parse_service_args(
     )
     parser.add_argument("--version", action="version", version=f"{prog} {version(prog)}")
     parser.parse_args(argv)
+
+
+def settings_problem(exc: Exception) -> str | None:
+    """What refused settings say, in one line (None: not a settings error)."""
+    if isinstance(exc, InsecureSettingsError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        return f"{where}: {first['msg']}"
+    return None
+
+
+def load_settings(prog: str, settings: type[S]) -> S:
+    """The service's settings from the environment; refused ones end the process with one line on stderr
+    (``<prog>: error: ...``, status 2) instead of a traceback."""
+    try:
+        return settings()
+    except (InsecureSettingsError, ValidationError) as exc:
+        print(f"{prog}: error: {settings_problem(exc)}", file=sys.stderr)
+        raise SystemExit(SETTINGS_ERROR_STATUS) from None
 
 
 def environment_help(settings: type[BaseSettings]) -> str:

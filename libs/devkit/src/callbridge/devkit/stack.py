@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NatsCredentials
+from callbridge.common.service_cli import settings_problem
 from callbridge.common.settings import InsecureSettingsError
 from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
 from callbridge.devkit.errors import ConfigurationError, port_error
@@ -70,12 +71,8 @@ def checked(settings: Callable[P, S], *args: P.args, **kwargs: P.kwargs) -> S:
     """``settings(...)``, with what the settings refuse (production checks, bad values) as one line."""
     try:
         return settings(*args, **kwargs)
-    except InsecureSettingsError as exc:
-        raise ConfigurationError(str(exc)) from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise ConfigurationError(f"{where}: {first['msg']}") from exc
+    except (InsecureSettingsError, ValidationError) as exc:
+        raise ConfigurationError(settings_problem(exc) or str(exc)) from exc
 
 
 @contextlib.asynccontextmanager

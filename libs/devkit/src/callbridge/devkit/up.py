@@ -29,8 +29,8 @@ from callbridge.devkit.datadir import DEFAULT_DATA_DIR, DataDir, open_data_dir
 from callbridge.devkit.demo import run_demo_call
 from callbridge.devkit.errors import ConfigurationError, NatsUnavailableError, UsageError
 from callbridge.devkit.nats_server import NatsServer
-from callbridge.telephony import PROVIDERS
 from callbridge.devkit.stack import RunningStack, StackConfig, checked, run_stack
+from callbridge.telephony import PROVIDERS
 
 NATS_CHECK_TIMEOUT_S = 5.0
 DEMO_RECORDING = "callbridge-demo-heard.wav"

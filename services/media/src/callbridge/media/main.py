@@ -20,7 +20,7 @@ from callbridge.common.bus import (
 )
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
-from callbridge.common.service_cli import parse_service_args
+from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.command_channel import CommandChannel
@@ -104,8 +104,7 @@ async def _monitor_loop_lag() -> None:
         metrics.EVENT_LOOP_LAG.set(max(0.0, clock() - before - LAG_INTERVAL_S))
 
 
-async def _main() -> None:
-    settings = MediaSettings()
+async def _main(settings: MediaSettings) -> None:
     configure_logging(settings.log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -125,8 +124,9 @@ def run() -> None:
         runner = asyncio.run
     else:
         runner = uvloop.run
+    settings = load_settings(SERVICE_NAME, MediaSettings)
     try:
-        runner(_main())
+        runner(_main(settings))
     except NatsConnectError as exc:
         logger.error("cannot start: %s", exc)
         raise SystemExit(1) from None

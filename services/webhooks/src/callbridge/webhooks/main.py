@@ -24,7 +24,7 @@ from callbridge.common.bus import (
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
-from callbridge.common.service_cli import parse_service_args
+from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.store import (
     ConflictError,
     CorruptRecordError,
@@ -192,7 +192,7 @@ def _printable(text: str) -> str:
 def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     parse_service_args(SERVICE_NAME, "The callbridge REST API and provider webhooks.", WebhooksSettings)
-    settings = WebhooksSettings()
+    settings = load_settings(SERVICE_NAME, WebhooksSettings)
     configure_logging(settings.log_level)
     config = uvicorn_config(
         create_app(settings),
