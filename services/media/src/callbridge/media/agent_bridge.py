@@ -9,7 +9,7 @@ a tool not in it is answered with an error result).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from uuid import UUID
 
 from callbridge.common.events import AgentStateChanged, AgentToolInvoked, AgentTranscript, PlayoutTruncated
@@ -50,14 +50,21 @@ class AgentBridge:
         self._log = log
         self._tools = tools
         self._request_end = request_end
-        self.ending = False
-        """The call is ending (or hanging up): audio the agent sends from now on is not played."""
+        self._ending = False
+        # Agent audio goes straight to the framer (no layer per chunk); once the call is ending, nowhere.
+        self.on_agent_audio: Callable[[bytes], Awaitable[None]] = framer.push
         self.closed = False
         """The call's record is final: nothing more is published for it."""
 
-    async def on_agent_audio(self, pcm: bytes) -> None:
-        if not self.ending:
-            await self._framer.push(pcm)
+    @property
+    def ending(self) -> bool:
+        """The call is ending (or hanging up): audio the agent sends from now on is not played."""
+        return self._ending
+
+    @ending.setter
+    def ending(self, ending: bool) -> None:
+        self._ending = ending
+        self.on_agent_audio = _drop_audio if ending else self._framer.push
 
     async def on_agent_message(self, message: AgentMessage) -> None:
         if self.closed:
@@ -125,3 +132,7 @@ class AgentBridge:
             )
             return
         await handler.invoke(invocation_id, message.parameters, self._call)
+
+
+async def _drop_audio(pcm: bytes) -> None:
+    """Where agent audio goes once the call is ending: not played."""

@@ -53,7 +53,14 @@ class WebsocketsProviderSocket:
     async def recv(self) -> str | bytes | None:
         if self._prefetched:  # an empty deque's test is all this costs a frame once the replay is over
             return self._prefetched.popleft()
-        return await self._recv()
+        # _recv's body again, inline: one coroutine layer less on every provider message.
+        self._receiving = True
+        try:
+            return await self._connection.recv(decode=False)
+        except ConnectionClosed:
+            return None
+        finally:
+            self._receiving = False
 
     async def _recv(self) -> str | bytes | None:
         # decode=False: text frames arrive as their raw bytes, undecoded. The parser reads JSON from bytes

@@ -8,6 +8,7 @@ messages are the protocol's JSON objects (``playback_clear_buffer``, ``transcrip
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from callbridge.media.agents.messages import AgentMessage
@@ -20,9 +21,11 @@ class AgentError(Exception):
 class AgentListener(Protocol):
     """The call session, as the agent sees it."""
 
-    async def on_agent_audio(self, pcm: bytes) -> None:
-        """s16le audio at the agent's output rate, any length (odd included: a sample may be split
-        across frames)."""
+    @property
+    def on_agent_audio(self) -> Callable[[bytes], Awaitable[None]]:
+        """Where s16le audio at the agent's output rate goes, any length (odd included: a sample may be
+        split across frames). An attribute rather than a method, so the session can point it at what plays
+        the audio with no layer between."""
 
     async def on_agent_message(self, message: AgentMessage) -> None:
         """A data message from the agent, parsed and bounded (see messages.py)."""
