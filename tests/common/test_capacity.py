@@ -51,11 +51,11 @@ async def test_outbound_calls_leave_the_reserved_lines_to_inbound_calls(ledgers:
     for _ in range(4):
         await ledger.hold_inbound("plivo", uuid4())
     assert len((await ledger.usage("plivo")).inbound) == 4
-    # 4 outbound and 4 inbound hold 8 of the 10 lines; outbound may use 7, and one inbound call is in
-    # the shared lines: one more outbound call fits, then the account is full.
+    # 4 outbound and 4 inbound hold 8 of the 10 lines (outbound may use 7): two more outbound calls fit,
+    # then every line is in use.
     await ledger.release("plivo", batch[:3])
-    more = await ledger.admit_outbound("plivo", limits, [uuid4(), uuid4()])
-    assert len(more.admitted) == 1
+    more = await ledger.admit_outbound("plivo", limits, [uuid4(), uuid4(), uuid4()])
+    assert len(more.admitted) == 2
     assert more.reason == "all 10 of the account's lines are in use"
 
 
