@@ -17,15 +17,16 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
+from callbridge.common.grouping import GroupCommitter
 from callbridge.common.models.base import StoredModel
-from callbridge.common.store import ConflictError, KvStore, NotFoundError, UnchangedError
+from callbridge.common.store import ConflictError, KvStore, UnchangedError
 
 Direction = Literal["inbound", "outbound"]
 
@@ -73,83 +74,51 @@ CONCURRENCY_POLL_S = 1.0
 """What Retry-After says when the account is full: slots free as calls end, at no predictable time."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Admit:
+    limits: AccountLimits
+    calls: list[UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    call_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    call_ids: frozenset[UUID]
+
+
+_Change = _Admit | _Hold | _Release
+
+
 class CapacityLedger:
-    """The ledgers of every account, in one KV bucket keyed by account (``<provider>``)."""
+    """The ledgers of every account, in one KV bucket keyed by account (``<provider>``).
+
+    Changes from one process to one account are grouped (grouping.py): a burst of admissions and releases
+    is one compare-and-set, and replicas race only with each other."""
 
     def __init__(self, ledgers: KvStore[Ledger], clock: Callable[[], float] | None = None) -> None:
         """``clock``: wall-clock seconds since the epoch (the ledger is shared by replicas, so it is the
         wall clock, not a monotonic one)."""
         self._ledgers = ledgers
         self._clock = clock or time.time
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        self._committers: dict[str, GroupCommitter[_Change, Admission | None]] = {}
 
     async def admit_outbound(self, account: str, limits: AccountLimits, calls: list[UUID]) -> Admission:
         """Take a slot for as many of ``calls`` as the limits allow, in order, atomically."""
-        now = self._now_ms()
-        result: list[Admission] = []
-
-        def take(ledger: Ledger) -> Ledger:
-            result.clear()
-            admitted: list[UUID] = []
-            recent = [at for at in ledger.recent_starts if now - at < RATE_WINDOW_MS]
-            outbound = dict(ledger.outbound)
-            retry_after: float | None = None
-            reason: str | None = None
-            for call_id in calls:
-                if call_id in outbound:  # asked again (a retried request): it holds its slot already
-                    admitted.append(call_id)
-                    continue
-                full = _full(limits, len(ledger.inbound), len(outbound))
-                if full is not None:
-                    retry_after, reason = CONCURRENCY_POLL_S, full
-                    break
-                if limits.max_calls_per_second is not None and len(recent) + 1 > limits.max_calls_per_second:
-                    oldest = recent[len(recent) - math.floor(limits.max_calls_per_second)]
-                    retry_after = max(0.001, (oldest + RATE_WINDOW_MS - now) / 1000)
-                    reason = f"at most {limits.max_calls_per_second:g} calls may start per second"
-                    break
-                outbound[call_id] = now
-                recent.append(now)
-                admitted.append(call_id)
-            result.append(Admission(admitted, retry_after, reason))
-            if not any(call_id not in ledger.outbound for call_id in admitted):
-                raise UnchangedError
-            return ledger.model_copy(update={"outbound": outbound, "recent_starts": recent})
-
-        await self._mutate(account, take)
-        return result[0]
+        result = await self._submit(account, _Admit(limits, list(calls)))
+        assert result is not None  # an admission always answers
+        return result
 
     async def hold_inbound(self, account: str, call_id: UUID) -> None:
         """Count an inbound call against the account's lines (never refused: the provider took it)."""
-        now = self._now_ms()
-
-        def hold(ledger: Ledger) -> Ledger:
-            if call_id in ledger.inbound:
-                raise UnchangedError
-            return ledger.model_copy(update={"inbound": {**ledger.inbound, call_id: now}})
-
-        await self._mutate(account, hold)
+        await self._submit(account, _Hold(call_id))
 
     async def release(self, account: str, call_ids: Iterable[UUID]) -> None:
         """Free the slots of calls that ended; idempotent."""
-        ended = set(call_ids)
-
-        def free(ledger: Ledger) -> Ledger:
-            if not ended & (ledger.inbound.keys() | ledger.outbound.keys()):
-                raise UnchangedError
-            return ledger.model_copy(
-                update={
-                    "inbound": {k: v for k, v in ledger.inbound.items() if k not in ended},
-                    "outbound": {k: v for k, v in ledger.outbound.items() if k not in ended},
-                }
-            )
-
-        try:
-            await self._ledgers.mutate(account, free)
-        except NotFoundError:
-            return
+        await self._submit(account, _Release(frozenset(call_ids)))
 
     async def usage(self, account: str) -> Ledger:
         found = await self._ledgers.find(account)
@@ -163,11 +132,82 @@ class CapacityLedger:
             await self.release(account, stale)
         return len(stale)
 
-    async def _mutate(self, account: str, change: Callable[[Ledger], Ledger]) -> None:
+    async def _submit(self, account: str, change: _Change) -> Admission | None:
+        committer = self._committers.get(account)
+        if committer is None:
+
+            async def commit(batch: Sequence[_Change]) -> list[Admission | None]:
+                return await self._commit(account, batch)
+
+            committer = self._committers[account] = GroupCommitter(commit, name=f"capacity-{account}")
+        return await committer.submit(change)
+
+    async def _commit(self, account: str, batch: Sequence[_Change]) -> list[Admission | None]:
+        """Apply every change of ``batch`` in order in one compare-and-set."""
         if await self._ledgers.find(account) is None:
             with contextlib.suppress(ConflictError):  # created meanwhile by another replica
                 await self._ledgers.create(account, Ledger())
-        await self._ledgers.mutate(account, change)
+        results: list[Admission | None] = []
+
+        def apply(current: Ledger) -> Ledger:
+            results.clear()
+            now = self._now_ms()
+            ledger = _Working(current, now)
+            for change in batch:
+                if isinstance(change, _Admit):
+                    results.append(ledger.admit(change.limits, change.calls))
+                elif isinstance(change, _Hold):
+                    ledger.inbound.setdefault(change.call_id, now)
+                    results.append(None)
+                else:
+                    for call_id in change.call_ids:
+                        ledger.inbound.pop(call_id, None)
+                        ledger.outbound.pop(call_id, None)
+                    results.append(None)
+            if not ledger.changed(current):
+                raise UnchangedError
+            return ledger.record()
+
+        await self._ledgers.mutate(account, apply)
+        return results
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+
+class _Working:
+    """A ledger being changed by one batch."""
+
+    def __init__(self, ledger: Ledger, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.inbound = dict(ledger.inbound)
+        self.outbound = dict(ledger.outbound)
+        self.recent = [at for at in ledger.recent_starts if now_ms - at < RATE_WINDOW_MS]
+
+    def admit(self, limits: AccountLimits, calls: list[UUID]) -> Admission:
+        admitted: list[UUID] = []
+        for call_id in calls:
+            if call_id in self.outbound:  # asked again (a retried request): it holds its slot already
+                admitted.append(call_id)
+                continue
+            full = _full(limits, len(self.inbound), len(self.outbound))
+            if full is not None:
+                return Admission(admitted, CONCURRENCY_POLL_S, full)
+            rate = limits.max_calls_per_second
+            if rate is not None and len(self.recent) + 1 > rate:
+                oldest = self.recent[len(self.recent) - max(1, math.floor(rate))]
+                wait_s = max(0.001, (oldest + RATE_WINDOW_MS - self.now_ms) / 1000)
+                return Admission(admitted, wait_s, f"at most {rate:g} calls may start per second")
+            self.outbound[call_id] = self.now_ms
+            self.recent.append(self.now_ms)
+            admitted.append(call_id)
+        return Admission(admitted, None)
+
+    def changed(self, ledger: Ledger) -> bool:
+        return self.inbound != ledger.inbound or self.outbound != ledger.outbound
+
+    def record(self) -> Ledger:
+        return Ledger(inbound=self.inbound, outbound=self.outbound, recent_starts=self.recent)
 
 
 def _full(limits: AccountLimits, inbound: int, outbound: int) -> str | None:
