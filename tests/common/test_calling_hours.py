@@ -58,11 +58,7 @@ def test_daylight_saving_moves_the_utc_opening() -> None:
 
 def test_a_skipped_local_time_opens_when_the_clocks_have_moved() -> None:
     # 2026-03-08 02:00 EST jumps to 03:00 EDT: an opening at 02:30 is read as 03:30 EDT (07:30 UTC).
-    early = CallingHours(
-        frozenset(Weekday),
-        parse_hours(["SUN"], "02:30", "04:00").start,
-        parse_hours(["SUN"], "02:30", "04:00").end,
-    )
+    early = parse_hours(["SUN"], "02:30", "04:00")
     assert next_opening(utc(2026, 3, 8, 5), zone=NEW_YORK, hours=early) == utc(2026, 3, 8, 7, 30)
 
 
