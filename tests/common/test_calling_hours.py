@@ -19,8 +19,8 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 WEEKDAYS_9_TO_5 = parse_hours(["MON", "TUE", "WED", "THU", "FRI"], "09:00", "17:00")
 
 
-def utc(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_a_call_waits_for_the_callees_morning() -> None:
