@@ -147,3 +147,90 @@ def _take(
             starts[name] = [*kept, now_ms][-rule.max_calls :]
         allowed += 1
     return ThrottleDecision(allowed, retry_after_s)
+
+
+class ThrottleName(StoredModel):
+    """``name.<hex of the name>`` in the throttles bucket: which throttle holds a name (names are unique)."""
+
+    throttle_id: UUID
+
+
+class ThrottleNotFoundError(LookupError):
+    """No throttle with that name or id."""
+
+
+class ThrottleRegistry:
+    """Throttles by id, and the index that keeps their names unique (both in one bucket)."""
+
+    def __init__(self, throttles: KvStore[CallThrottle], names: KvStore[ThrottleName]) -> None:
+        self._throttles = throttles
+        self._names = names
+
+    async def get(self, throttle_id: UUID) -> CallThrottle | None:
+        found = await self._throttles.find(_id_key(throttle_id))
+        return None if found is None else found.value
+
+    async def add(self, throttle: CallThrottle) -> bool:
+        """Store a new throttle; False when its name is taken."""
+        if not await self.claim_name(throttle.name, throttle.throttle_id):
+            return False
+        await self._throttles.create(_id_key(throttle.throttle_id), throttle)
+        return True
+
+    async def change(self, throttle_id: UUID, change: Callable[[CallThrottle], CallThrottle]) -> CallThrottle:
+        """Apply ``change`` (NotFoundError for an unknown id); a new name must have been claimed."""
+        before = await self._throttles.get(_id_key(throttle_id))
+        after = (await self._throttles.mutate(_id_key(throttle_id), change)).value
+        if after.name != before.value.name:
+            await self.release_name(before.value.name, throttle_id)
+        return after
+
+    async def remove(self, throttle_id: UUID) -> None:
+        """Delete a throttle and free its name (NotFoundError for an unknown id)."""
+        throttle = (await self._throttles.get(_id_key(throttle_id))).value
+        await self._throttles.delete(_id_key(throttle_id))
+        await self.release_name(throttle.name, throttle_id)
+
+    async def resolve(self, reference: str) -> CallThrottle:
+        """A throttle by its id or its name (``?throttle=`` and a batch's ``throttle`` take either)."""
+        try:
+            found = await self.get(UUID(reference))
+        except ValueError:
+            found = None
+        if found is None:
+            link = await self._names.find(_name_key(reference))
+            if link is not None:
+                found = await self.get(link.value.throttle_id)
+        if found is None:
+            raise ThrottleNotFoundError(f"no call throttle named or with id {reference[:80]!r}")
+        return found
+
+    async def claim_name(self, name: str, throttle_id: UUID) -> bool:
+        """Take ``name`` for ``throttle_id``; False when another throttle holds it."""
+        try:
+            await self._names.create(_name_key(name), ThrottleName(throttle_id=throttle_id))
+        except ConflictError:
+            holder = await self._names.find(_name_key(name))
+            return holder is not None and holder.value.throttle_id == throttle_id
+        return True
+
+    async def release_name(self, name: str, throttle_id: UUID) -> None:
+        holder = await self._names.find(_name_key(name))
+        if holder is not None and holder.value.throttle_id == throttle_id:
+            with contextlib.suppress(NotFoundError):
+                await self._names.delete(_name_key(name))
+
+    async def all(self) -> list[CallThrottle]:
+        return [
+            found.value
+            for key in await self._throttles.keys()
+            if key.startswith("id.") and (found := await self._throttles.find_readable(key)) is not None
+        ]
+
+
+def _id_key(throttle_id: UUID) -> str:
+    return f"id.{throttle_id}"
+
+
+def _name_key(name: str) -> str:
+    return f"name.{name.encode().hex()}"  # any name, as a key of KV's alphabet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,7 +34,7 @@ from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
-from callbridge.webhooks.errors import WebhooksError
+from callbridge.webhooks.errors import TooManyCallsError, WebhooksError
 from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
@@ -41,6 +42,7 @@ from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
+    call_throttles,
     calls,
     docs,
     health,
@@ -115,6 +117,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         health.router,
         agents.router,
         calls.router,
+        call_throttles.router,
         telephony_configs.router,
         telephony_xml.router,
         provider_status.router,
@@ -135,7 +138,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WebhooksError)
     async def on_webhooks_error(request: Request, exc: WebhooksError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+        headers = None
+        if isinstance(exc, TooManyCallsError):  # whole seconds, at least 1 (RFC 9110 §10.2.3)
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(ConflictError)
     async def on_conflict(request: Request, exc: ConflictError) -> JSONResponse:
