@@ -9,6 +9,12 @@ PROVIDER_CALLS = "callbridge_provider_calls"
 """``<provider>.<provider call id>`` → call id: callbacks that carry only the provider's id find the call."""
 CALL_INDEX = "callbridge_call_index"
 """Pages of the call listings (see call_index.py and call_listing.py); expire with the call retention."""
+CALL_THROTTLES = "callbridge_call_throttles"
+"""``id.<throttleId>`` → CallThrottle, and ``name.<hex name>`` → the id holding the name."""
+THROTTLE_USAGE = "callbridge_throttle_usage"
+"""Per throttle id: the start times its rules look back on (throttles.py)."""
+CAPACITY = "callbridge_capacity"
+"""Per provider account: the calls holding a slot and the last second's starts (capacity.py)."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -27,4 +33,14 @@ PROVIDER_CALLS_TTL: timedelta | None = None
 replay once the signature's record has expired, so it must outlive any replay worth refusing. Each entry
 is one small record per provider call."""
 
-ALL = (CALLS, CALL_INDEX, AGENTS, TELEPHONY_CONFIGS, PROVIDER_CALLS, WEBHOOK_REPLAYS)
+ALL = (
+    CALLS,
+    CALL_INDEX,
+    AGENTS,
+    TELEPHONY_CONFIGS,
+    PROVIDER_CALLS,
+    WEBHOOK_REPLAYS,
+    CALL_THROTTLES,
+    THROTTLE_USAGE,
+    CAPACITY,
+)

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from callbridge.common import buckets, subjects
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing
+from callbridge.common.capacity import CapacityLedger, Ledger
 from callbridge.common.events import CallEvent
 from callbridge.common.live_calls import LiveCalls, ensure_live_calls_stream
 from callbridge.common.models.agent import Agent
@@ -28,6 +29,13 @@ from callbridge.common.models.call import Call
 from callbridge.common.models.provider_calls import ProviderCallLink, ReplayMark
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 from callbridge.common.store import KvStore, check_fits
+from callbridge.common.throttles import (
+    CallThrottle,
+    ThrottleLedger,
+    ThrottleName,
+    ThrottleRegistry,
+    ThrottleUsage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +139,9 @@ class Stores:
     each with its provider's model (this library knows none of them)."""
     provider_calls: KvStore[ProviderCallLink]
     webhook_replays: KvStore[ReplayMark]
+    throttles: ThrottleRegistry
+    throttle_usage: ThrottleLedger
+    capacity: CapacityLedger
 
 
 async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
@@ -145,6 +156,9 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
     provider_calls = await _key_value(broker, buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
     replays = await _key_value(broker, buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
     call_records = KvStore(calls, Call)
+    throttles = await _key_value(broker, buckets.CALL_THROTTLES, history=1)
+    throttle_usage = await _key_value(broker, buckets.THROTTLE_USAGE, history=1)
+    capacity = await _key_value(broker, buckets.CAPACITY, history=1)
     return Stores(
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
@@ -152,6 +166,9 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         telephony_configs=configs,
         provider_calls=KvStore(provider_calls, ProviderCallLink),
         webhook_replays=KvStore(replays, ReplayMark),
+        throttles=ThrottleRegistry(KvStore(throttles, CallThrottle), KvStore(throttles, ThrottleName)),
+        throttle_usage=ThrottleLedger(KvStore(throttle_usage, ThrottleUsage)),
+        capacity=CapacityLedger(KvStore(capacity, Ledger)),
     )
 
 

@@ -37,6 +37,7 @@ import orjson
 from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from callbridge.common.grouping import GroupCommitter
 from callbridge.common.store import ConflictError, CorruptRecordError
 
 logger = logging.getLogger(__name__)
@@ -104,21 +105,26 @@ class CallIndex:
 
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
-        self._writers: dict[str, _ChainWriter] = {}
+        self._writers: dict[str, GroupCommitter[IndexEntry, None]] = {}
 
     # -- writing ----------------------------------------------------------------------------------
 
     async def append(self, chain: str, entry: IndexEntry) -> None:
-        """Add ``entry`` at the newest end of ``chain``; returns once it is stored."""
+        """Add ``entry`` at the newest end of ``chain``; returns once it is stored. Appends to one chain
+        from this process are written together (grouping.py)."""
         writer = self._writers.get(chain)
         if writer is None:
-            writer = self._writers[chain] = _ChainWriter(self, chain)
-        await writer.add(entry)
 
-    def _writer_idle(self, chain: str) -> None:
-        writer = self._writers.get(chain)
-        if writer is not None and writer.idle:
-            del self._writers[chain]
+            async def commit(entries: Sequence[IndexEntry]) -> list[None]:
+                await self._commit(chain, entries)
+                return [None] * len(entries)
+
+            writer = self._writers[chain] = GroupCommitter(commit, name=f"index-{chain}", max_batch=MAX_BATCH)
+        try:
+            await writer.submit(entry)
+        finally:
+            if writer.idle and self._writers.get(chain) is writer:
+                del self._writers[chain]
 
     async def _commit(self, chain: str, entries: Sequence[IndexEntry]) -> None:
         for _ in range(MAX_ATTEMPTS):
@@ -289,61 +295,6 @@ class CallIndex:
                 task.cancel()
             if pages:
                 await asyncio.gather(*pages.values(), return_exceptions=True)
-
-
-class _ChainWriter:
-    """Groups the appends of one process to one chain: one head write carries all that are waiting."""
-
-    def __init__(self, index: CallIndex, chain: str) -> None:
-        self._index = index
-        self._chain = chain
-        self._waiting: list[tuple[IndexEntry, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def idle(self) -> bool:
-        return self._task is None and not self._waiting
-
-    async def add(self, entry: IndexEntry) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((entry, done))
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"index-writer-{self._chain}")
-            self._task.add_done_callback(self._finished)
-        await done
-
-    async def _run(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-                try:
-                    await self._index._commit(self._chain, [entry for entry, _ in batch])
-                except Exception as exc:  # every waiting caller learns why its append failed
-                    _settle(batch, exc)
-                else:
-                    _settle(batch, None)
-        finally:
-            # Cleared here, not in a done callback, so an append arriving after the last batch was
-            # settled starts a new run instead of joining a finished one.
-            self._task = None
-            if self._waiting:  # cancelled with callers still waiting: tell them
-                _settle(self._waiting, ConflictError(f"index chain {self._chain}: writer stopped"))
-                self._waiting = []
-            self._index._writer_idle(self._chain)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("index writer %s failed", self._chain, exc_info=task.exception())
-
-
-def _settle(batch: list[tuple[IndexEntry, asyncio.Future[None]]], error: Exception | None) -> None:
-    for _, done in batch:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
 
 
 def _normalise(position: Position, head: _Head) -> Position:

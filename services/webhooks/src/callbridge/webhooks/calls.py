@@ -31,6 +31,7 @@ from callbridge.common.models.sealing import Encrypt
 from callbridge.common.models.supported import outgoing_refusal
 from callbridge.common.store import KvStore
 from callbridge.common.templating import MissingTemplateVariableError, render
+from callbridge.webhooks.admission import Admit
 from callbridge.webhooks.errors import InvalidRequestError
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ class CallFactory:
         agent_id: UUID | None = None,
         template_context: dict[str, Any] | None = None,
         provider_details: ProviderDetails | None = None,
+        admit: Admit | None = None,
     ) -> NewCall:
+        """Validate, admit (``admit``: a throttle's start; raises TooManyCallsError), store and announce."""
         refusal = outgoing_refusal(settings.medium)
         if refusal is not None:
             raise InvalidRequestError(refusal)
@@ -158,6 +161,8 @@ class CallFactory:
             raise InvalidRequestError(f"the call cannot be stored: {_reasons(exc)}") from exc
         created_event = CallCreated(call_id=call_id, call=call.public())
         self._publisher.check_fits(created_event)  # the record and its announcement each fit one message
+        if admit is not None:
+            await admit(call_id)
         await self._calls.create(str(call_id), call)
         await self._listing.created(call)
         await self._publisher.publish(created_event)

@@ -52,6 +52,16 @@ class ForbiddenError(WebhooksError):
     status_code = 403
 
 
+class TooManyCallsError(WebhooksError):
+    """A call over a throttle's or the provider account's limits: try again after ``retry_after_s``."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RequestTooLargeError(WebhooksError):
     """A request body, or what it would store, over a size limit."""
 

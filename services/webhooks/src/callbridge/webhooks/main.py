@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,7 +37,7 @@ from callbridge.telephony import ProviderRequestError, TelephonyConfigs
 from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
-from callbridge.webhooks.errors import WebhooksError, status_of_refused_request
+from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
 from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
@@ -44,6 +45,7 @@ from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
+    call_throttles,
     calls,
     docs,
     health,
@@ -120,6 +122,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         health.router,
         agents.router,
         calls.router,
+        call_throttles.router,
         telephony_configs.router,
         telephony_xml.router,
         provider_status.router,
@@ -140,7 +143,10 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WebhooksError)
     async def on_webhooks_error(request: Request, exc: WebhooksError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+        headers = None
+        if isinstance(exc, TooManyCallsError):  # whole seconds, at least 1 (RFC 9110 §10.2.3)
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(ProviderRequestError)
     async def on_refused_provider_request(request: Request, exc: ProviderRequestError) -> JSONResponse:

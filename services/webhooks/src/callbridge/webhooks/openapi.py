@@ -44,6 +44,8 @@ _MEANINGS = {
     "a state that does not allow this",
     413: "The body is over the request size limit, or what it would store does not fit one NATS message",
     422: "A field is invalid, or asks for something callbridge does not support yet",
+    429: "Over a call throttle's or the provider account's limits: try again after the Retry-After header's "
+    "seconds",
     503: "The media replica holding the call cannot be reached (NATS or the replica is away): try again",
 }
 

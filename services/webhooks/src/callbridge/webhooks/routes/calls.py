@@ -14,6 +14,7 @@ from callbridge.common.call_listing import CallQuery, InvalidCursorError
 from callbridge.common.models.call import AgentCallCreate, CallCreate, CallHangUp, CallPage, CallPublic
 from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
+from callbridge.webhooks.admission import ThrottleRef, throttle_admission
 from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
@@ -25,11 +26,17 @@ from callbridge.webhooks.params import AgentId, CallId, Cursor, PageSize
 router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep], responses=API_KEY_ERRORS)
 
 
-@router.post("/calls", status_code=status.HTTP_201_CREATED, response_model=CallPublic, responses=BODY_ERRORS)
-async def create_call(services: ServicesDep, body: CallCreate) -> CallPublic:
+@router.post(
+    "/calls",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CallPublic,
+    responses={**BODY_ERRORS, **errors(429)},
+)
+async def create_call(services: ServicesDep, body: CallCreate, throttle: ThrottleRef = None) -> CallPublic:
     """Create a call from a full definition. Point the provider's media stream at the returned
     ``joinUrl`` within ``joinTimeout``."""
-    created = await services.calls.create(body.sealed(services.secret_box.encrypt))
+    admit = await throttle_admission(services.stores, throttle)
+    created = await services.calls.create(body.sealed(services.secret_box.encrypt), admit=admit)
     return created.public()
 
 
@@ -83,9 +90,11 @@ async def hang_up(services: ServicesDep, call_id: CallId) -> CallHangUp:
     "/agents/{agent_id}/calls",
     status_code=status.HTTP_201_CREATED,
     response_model=CallPublic,
-    responses={**BODY_ERRORS, **errors(404, 409)},
+    responses={**BODY_ERRORS, **errors(404, 409, 429)},
 )
-async def create_agent_call(services: ServicesDep, agent_id: AgentId, body: AgentCallCreate) -> CallPublic:
+async def create_agent_call(
+    services: ServicesDep, agent_id: AgentId, body: AgentCallCreate, throttle: ThrottleRef = None
+) -> CallPublic:
     """Start a call from an agent: its template with ``templateContext`` filled in and the overrides
     applied. 422 names a placeholder without a value."""
     agent = await records.load_agent(services.stores, agent_id)
@@ -94,7 +103,10 @@ async def create_agent_call(services: ServicesDep, agent_id: AgentId, body: Agen
         refuse_unsupported(settings)
     except ValueError as exc:
         raise InvalidRequestError(f"agent {agent_id}'s callTemplate: {exc}; update the agent") from None
-    created = await services.calls.create(settings, agent_id=agent_id, template_context=body.template_context)
+    admit = await throttle_admission(services.stores, throttle)
+    created = await services.calls.create(
+        settings, agent_id=agent_id, template_context=body.template_context, admit=admit
+    )
     return created.public()
 
 
