@@ -14,8 +14,7 @@ from nats.aio.client import Client
 from nats.js.errors import NoKeysError
 from pydantic import SecretStr
 
-from callbridge.devkit.asgi import serve_asgi
-from callbridge.devkit.nats_server import free_port
+from callbridge.devkit.asgi import bind_listener, serve_asgi
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 
@@ -48,11 +47,12 @@ def settings_for(nats_url: str, port: int, **overrides: Any) -> WebhooksSettings
 @contextlib.asynccontextmanager
 async def running_webhooks(nats_url: str, **overrides: Any) -> AsyncIterator[Api]:
     """The webhooks service on a free port against ``nats_url``, with an API client."""
-    port = free_port()
+    listener = bind_listener("127.0.0.1", 0)  # the system's choice of port, bound before anything uses it
+    port = listener.getsockname()[1]
     settings = settings_for(nats_url, port, **overrides)
     app = create_app(settings)
     async with (
-        serve_asgi(app, "127.0.0.1", port, limits=settings.connection_limits) as base_url,
+        serve_asgi(app, "127.0.0.1", port, limits=settings.connection_limits, listener=listener) as base_url,
         httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": API_KEY}, timeout=10) as client,
     ):
         yield Api(client, base_url, settings.public_base_url, app)

@@ -29,13 +29,18 @@ async def serve_asgi(
     port: int,
     log_level: str = "warning",
     limits: ConnectionLimits | None = None,
+    listener: socket.socket | None = None,
 ) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on this loop (real HTTP); yields its base URL. Connections are
     bounded as in production (``limits``, by default the settings' defaults).
 
-    Raises OSError when ``host:port`` cannot be bound (uvicorn itself would log it and ``sys.exit``).
+    ``listener``: a socket bound already (to ``host:port``; port 0 lets the system choose, with no race
+    for a "free" port); taken over and closed here. Without it, ``host:port`` is bound here, and OSError
+    says it cannot be (uvicorn itself would log it and ``sys.exit``).
     """
-    listener = bind_listener(host, port)
+    if listener is None:
+        listener = bind_listener(host, port)
+    port = listener.getsockname()[1]
     config = uvicorn_config(
         app, host=host, port=port, log_level=log_level, limits=limits or ConnectionLimits(), lifespan="on"
     )

@@ -7,6 +7,7 @@ instead a free port is picked, and readiness is read from the server's log outpu
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 READY_LINE = "Server is ready"
+_LISTENING = re.compile(r"Listening for client connections on [^\s]*:(?P<port>\d+)")
 START_TIMEOUT_S = 10.0
 
 
@@ -46,7 +48,9 @@ class NatsServer:
         if found is None:
             raise RuntimeError("nats-server not found: install the Debian package 'nats-server'")
         self.binary = found
-        self.port = free_port()
+        self.port = 0
+        """Known once started: the server picks its own port (``-p -1``) and logs it, so no other process
+        can take the port between its choice and the server's bind, as a "free port" chosen ahead could."""
         self.user = user
         self.password = password
         self.nkey = nkey
@@ -69,7 +73,7 @@ class NatsServer:
             "-a",
             "127.0.0.1",
             "-p",
-            str(self.port),
+            "-1",  # RANDOM_PORT
             "-js",
             "-sd",
             str(self.store_dir),
@@ -100,7 +104,13 @@ class NatsServer:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"nats-server exited with {self._process.returncode}: {_read(log)}")
-            if READY_LINE in _read(log):
+            text = _read(log)
+            if READY_LINE in text:
+                listening = _LISTENING.search(text)
+                if listening is None:
+                    self.stop()
+                    raise RuntimeError(f"nats-server did not say which port it listens on: {text}")
+                self.port = int(listening["port"])
                 return
             time.sleep(0.02)
         self.stop()

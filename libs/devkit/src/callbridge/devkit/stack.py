@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -19,9 +20,8 @@ from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NatsCredentials
 from callbridge.common.service_cli import settings_problem
 from callbridge.common.settings import InsecureSettingsError
-from callbridge.devkit.asgi import READY_TIMEOUT_S, serve_asgi
+from callbridge.devkit.asgi import READY_TIMEOUT_S, bind_listener, serve_asgi
 from callbridge.devkit.errors import ConfigurationError, port_error
-from callbridge.devkit.nats_server import free_port
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
 from callbridge.telephony import TelephonyApiSettings
@@ -81,8 +81,28 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
 
     Raises ConfigurationError for settings the services refuse and PortInUseError for a taken port.
     """
-    webhooks_port = config.webhooks_port or free_port()
-    media_port = config.media_port or free_port()
+    # Both ports are bound here, before anything else: port 0 lets the system choose, so no other process
+    # can take a port between its choice and its use (a "free port" picked ahead could be).
+    webhooks_listener = _bind(config.host, config.webhooks_port, "--webhooks-port")
+    try:
+        media_socket = _bind(config.host, config.media_port, "--media-port")
+    except BaseException:
+        webhooks_listener.close()
+        raise
+    try:
+        async with _running(config, webhooks_listener, media_socket) as stack:
+            yield stack
+    finally:
+        webhooks_listener.close()  # the servers close them too; these are for a start that failed early
+        media_socket.close()
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    config: StackConfig, webhooks_listener: socket.socket, media_socket: socket.socket
+) -> AsyncIterator[RunningStack]:
+    webhooks_port = webhooks_listener.getsockname()[1]
+    media_port = media_socket.getsockname()[1]
     webhooks_url = f"http://{config.host}:{webhooks_port}"
     media_url = f"ws://{config.host}:{media_port}"
     public_base_url = config.public_base_url or webhooks_url
@@ -115,7 +135,9 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
     )
 
     media_stop, media_ready = asyncio.Event(), asyncio.Event()
-    media_task = asyncio.create_task(serve_media(media_settings, media_stop, media_ready), name="media")
+    media_task = asyncio.create_task(
+        serve_media(media_settings, media_stop, media_ready, sock=media_socket), name="media"
+    )
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             ready = asyncio.create_task(media_ready.wait())
@@ -127,20 +149,15 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
                 except OSError as exc:
                     raise port_error(exc, config.host, media_port, "--media-port") from exc
                 raise RuntimeError("media stopped during start-up")
-        async with contextlib.AsyncExitStack() as webhooks:
-            app = create_app(webhooks_settings)
-            try:
-                await webhooks.enter_async_context(
-                    serve_asgi(
-                        app,
-                        config.host,
-                        webhooks_port,
-                        config.log_level.lower(),
-                        webhooks_settings.connection_limits,
-                    )
-                )
-            except OSError as exc:  # only binding its port raises OSError here
-                raise port_error(exc, config.host, webhooks_port, "--webhooks-port") from exc
+        app = create_app(webhooks_settings)
+        async with serve_asgi(
+            app,
+            config.host,
+            webhooks_port,
+            config.log_level.lower(),
+            webhooks_settings.connection_limits,
+            listener=webhooks_listener,
+        ):
             yield RunningStack(
                 webhooks_url,
                 public_base_url,
@@ -163,3 +180,10 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
             await asyncio.wait({media_task})
             if not media_task.cancelled():
                 media_task.exception()  # retrieved: asyncio would otherwise log it again
+
+
+def _bind(host: str, port: int, flag: str) -> socket.socket:
+    try:
+        return bind_listener(host, port)
+    except OSError as exc:
+        raise port_error(exc, host, port, flag) from exc

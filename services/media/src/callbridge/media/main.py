@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 
 from websockets.asyncio.server import serve
 
@@ -39,9 +40,13 @@ LAG_INTERVAL_S = 0.5
 
 
 async def serve_media(
-    settings: MediaSettings, stop: asyncio.Event, ready: asyncio.Event | None = None
+    settings: MediaSettings,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run the media service until ``stop`` is set, then drain the calls in progress."""
+    """Run the media service until ``stop`` is set, then drain the calls in progress. ``sock``: a socket
+    bound already (the embedded stack binds port 0 first); else the settings' host and port."""
     install_handshake_redaction()
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
@@ -66,10 +71,12 @@ async def serve_media(
     )
     lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
     try:
+        address = (
+            {"sock": sock} if sock is not None else {"host": settings.media_host, "port": settings.media_port}
+        )
         async with serve(
             server.handle,
-            settings.media_host,
-            settings.media_port,
+            **address,
             process_request=server.process_request,
             compression=None,  # providers do not negotiate permessage-deflate; it would only cost CPU
             max_size=settings.max_message_bytes,
