@@ -115,8 +115,41 @@ def nats_port(output: str) -> int:
 
 
 def nats_servers_on(port: int) -> list[int]:
-    """Pids of running nats-server processes listening on ``port`` (read from /proc)."""
-    return nats_servers_with(str(port), whole=True)
+    """Pids of running nats-server processes listening on ``port`` (read from /proc: the listening socket's
+    inode in /proc/net/tcp*, and the process holding it; the port is not in their arguments, they pick it)."""
+    inodes = _listening_inodes(port)
+    return [pid for pid in nats_servers_with("") if inodes & _socket_inodes(pid)]
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes: set[str] = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(inode)
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    found: set[str] = set()
+    try:
+        links = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return found
+    for link in links:
+        try:
+            target = os.readlink(link)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[len("socket:[") : -1])
+    return found
 
 
 def nats_servers_with(text: str, *, whole: bool = False) -> list[int]:
