@@ -47,7 +47,9 @@ async def run_demo_call(stack: RunningStack, nats_url: str, recording_path: Path
     print(f"\ndemo: simulated Twilio call to agent {provisioned.agent_id} (presses 5, then #)")
     answer = await simulator.incoming_call(from_number="+15005550006", to_number="+15005550001")
     call_id = answer.parameters.get("callId", "")
-    print(f"  webhook answered TwiML; call {call_id}, join URL {answer.stream_url}")
+    # The join URL's token is a credential: shown as a prefix, like every secret callbridge prints.
+    stream_url, _, token = answer.stream_url.rpartition("/")
+    print(f"  webhook answered TwiML; call {call_id}, join URL {stream_url}/{token[:4]}…")
     async with follow_call(nats_url, call_id, stack.nats_credentials) as events:
         timeline = asyncio.create_task(
             print_timeline(events, utterance_ms=utterance_lengths_ms()), name="timeline"
