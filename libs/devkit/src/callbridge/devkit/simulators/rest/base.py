@@ -1,6 +1,6 @@
 """What the four simulated provider REST APIs share: the account's calls, the requests they received, a stall
-switch for timeout tests, the outbound calls it places (account.py), and serving the API over real HTTP on a
-free port.
+switch for timeout tests, the outbound calls it places (outbound_calls.py), and serving the API over real
+HTTP on a free port.
 
 Each provider's module (twilio.py, telnyx.py, plivo.py, exotel.py) adds its documented paths, its
 authentication and its error bodies; ``<provider>_calls.py`` its outbound calls. A test points callbridge's
@@ -27,9 +27,9 @@ from starlette.routing import Route
 
 from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.nats_server import free_port
-from callbridge.devkit.simulators.rest.account import DEFAULT_CALLBACK_TIMEOUT_S, OutboundCalls
 from callbridge.devkit.simulators.rest.callee import CalleeScript
 from callbridge.devkit.simulators.rest.line import SimulatedProviderCall
+from callbridge.devkit.simulators.rest.outbound_calls import DEFAULT_CALLBACK_TIMEOUT_S, OutboundCalls
 
 __all__ = [
     "AccountOptions",

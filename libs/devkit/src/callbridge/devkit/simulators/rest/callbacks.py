@@ -69,8 +69,10 @@ class CallbackSender:
     sent: list[CallbackRecord] = field(default_factory=list)
     delivered: asyncio.Condition = field(default_factory=asyncio.Condition)
     """Notified after each callback is sent (tests wait on it for the n-th callback)."""
-    _queue: asyncio.Queue[Callback | None] = field(default_factory=lambda: asyncio.Queue(MAX_QUEUED))
-    _task: asyncio.Task[None] | None = None
+    _queue: asyncio.Queue[Callback | None] = field(
+        init=False, default_factory=lambda: asyncio.Queue(MAX_QUEUED)
+    )
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
 
     def post(self, callback: Callback) -> None:
         if self._task is None:

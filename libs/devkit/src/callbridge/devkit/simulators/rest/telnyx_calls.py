@@ -140,7 +140,8 @@ def _stream_problem(body: dict[str, Any], allow_insecure_ws: bool) -> tuple[str,
     rate = body.get("stream_bidirectional_sampling_rate", 8000)
     if outbound not in RTP_RATES_HZ or rate not in RTP_RATES_HZ[outbound]:
         return "stream_bidirectional_codec", (
-            f"{outbound} at {rate} Hz: the simulator plays PCMU or PCMA at 8000 Hz, L16 at 16000 Hz, as Telnyx documents"
+            f"{outbound} at {rate} Hz: the simulator plays PCMU or PCMA at 8000 Hz and L16 at 16000 Hz, "
+            "as Telnyx documents them"
         )
     return None
 
