@@ -67,6 +67,8 @@ def user_facing_strings(path: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("path", sorted(SIMULATORS.glob("*.py")), ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path", sorted(SIMULATORS.rglob("*.py")), ids=lambda path: str(path.relative_to(SIMULATORS))
+)
 def test_simulator_messages_point_at_nothing_a_user_does_not_have(path: Path) -> None:
     assert internal_references("\n".join(user_facing_strings(path))) == []

@@ -10,6 +10,7 @@ from typing import Any
 from callbridge.common.models.medium import Provider
 from callbridge.common.secrets import SecretBox
 from callbridge.devkit.simulators.rest import (
+    CalleeScript,
     ExotelRestApi,
     PlivoRestApi,
     SimulatedRestApi,
@@ -24,6 +25,9 @@ TWILIO_ACCOUNT_SID = "AC" + "b" * 32
 TWILIO_AUTH_TOKEN = "twilio-auth-token-rest-tests"
 TELNYX_API_KEY = "KEY0190RESTTESTSECRETKEY"
 TELNYX_PUBLIC_KEY = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+TELNYX_PRIVATE_KEY_SEED = bytes(range(32))
+"""The seed of TELNYX_PUBLIC_KEY: the simulated account signs its webhooks with it."""
+TELNYX_CONNECTION_ID = "2419876543210987654"
 PLIVO_AUTH_ID = "MAREST0000000000TEST"
 PLIVO_AUTH_TOKEN = "plivo-auth-token-rest-tests"
 EXOTEL_SID = "exotel-rest-sid"
@@ -37,6 +41,7 @@ CREATE_BODIES: dict[Provider, dict[str, Any]] = {
         "accountSid": "telnyx-account",
         "apiKey": TELNYX_API_KEY,
         "publicKey": TELNYX_PUBLIC_KEY,
+        "applicationSid": TELNYX_CONNECTION_ID,
     },
     Provider.PLIVO: {"authId": PLIVO_AUTH_ID, "authToken": PLIVO_AUTH_TOKEN},
     Provider.EXOTEL: {
@@ -111,21 +116,31 @@ class ProviderApi:
         return provider_for(self.provider).rest_client(config, self.secret_box.decrypt, settings)
 
 
-def simulated_api(provider: Provider) -> SimulatedRestApi:
-    """The devkit's simulated API of the test account."""
+def simulated_api(provider: Provider, script: CalleeScript | None = None) -> SimulatedRestApi:
+    """The devkit's simulated API of the test account, its callees following ``script`` (by default every
+    number answers and speaks); it may stream to ws:// URLs."""
+    options: dict[str, Any] = {"script": script, "allow_insecure_ws": True}
     apis: dict[Provider, Callable[[], SimulatedRestApi]] = {
-        Provider.TWILIO: lambda: TwilioRestApi(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN),
-        Provider.TELNYX: lambda: TelnyxRestApi(TELNYX_API_KEY),
-        Provider.PLIVO: lambda: PlivoRestApi(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN),
-        Provider.EXOTEL: lambda: ExotelRestApi(EXOTEL_SID, EXOTEL_API_KEY, EXOTEL_API_TOKEN),
+        Provider.TWILIO: lambda: TwilioRestApi(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, **options),
+        Provider.TELNYX: lambda: TelnyxRestApi(
+            TELNYX_API_KEY,
+            private_key=TELNYX_PRIVATE_KEY_SEED,
+            connection_id=TELNYX_CONNECTION_ID,
+            account_id=CREATE_BODIES[Provider.TELNYX]["accountSid"],
+            **options,
+        ),
+        Provider.PLIVO: lambda: PlivoRestApi(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN, **options),
+        Provider.EXOTEL: lambda: ExotelRestApi(
+            EXOTEL_SID, EXOTEL_API_KEY, EXOTEL_API_TOKEN, webhook_secret=EXOTEL_WEBHOOK_SECRET, **options
+        ),
     }
     return apis[provider]()
 
 
 @contextlib.asynccontextmanager
-async def served_api(provider: Provider) -> AsyncIterator[ProviderApi]:
+async def served_api(provider: Provider, script: CalleeScript | None = None) -> AsyncIterator[ProviderApi]:
     """The provider's simulated API on a free port, with the test account's imported config."""
-    api = simulated_api(provider)
+    api = simulated_api(provider, script)
     secret_box = SecretBox(SECRET_KEY)
     async with api.serve() as base_url:
         yield ProviderApi(provider, api, base_url, imported_config(provider, secret_box), secret_box)

@@ -1,5 +1,6 @@
 """``callbridge sim``: one simulated provider call against any deployment (``sim call``), with a printed
-summary, and a Telnyx key pair to import for it (``sim telnyx-keys``)."""
+summary, a simulated provider account to place calls through (``sim account``, sim_account.py), and a
+Telnyx key pair to import for a simulated caller (``sim telnyx-keys``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy.typing as npt
 
 from callbridge.devkit.errors import SimulatedCallError, UsageError
 from callbridge.devkit.signals import read_wav, tone, write_wav
+from callbridge.devkit.sim_account import add_account_parser
 from callbridge.devkit.simulators.base import ProviderSimulator
 from callbridge.devkit.simulators.errors import (
     SimulatorError,
@@ -65,8 +67,10 @@ def parse_keys(text: str) -> list[tuple[float, str]]:
 
 
 def add_sim_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sim = commands.add_parser("sim", help="provider simulators: place a simulated call, make test keys")
-    sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="{call,telnyx-keys}")
+    sim = commands.add_parser(
+        "sim", help="provider simulators: place a simulated call, run a simulated account, make test keys"
+    )
+    sim_commands = sim.add_subparsers(dest="sim_command", required=True, metavar="{call,account,telnyx-keys}")
     call = sim_commands.add_parser(
         "call",
         help="place one simulated inbound call",
@@ -115,6 +119,7 @@ def add_sim_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     call.add_argument("--save-heard", help="write what the caller heard to this WAV file")
 
+    add_account_parser(sim_commands)
     keys = sim_commands.add_parser(
         "telnyx-keys",
         help="print a new Ed25519 key pair for simulated Telnyx calls",

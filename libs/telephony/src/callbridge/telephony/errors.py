@@ -51,6 +51,26 @@ class ProviderUnavailable(ProviderApiError):
     """No answer in time, no connection, or a server error or rate limit (5xx, 429): try again later."""
 
 
+class ProviderRateLimited(ProviderUnavailable):
+    """The provider refused the request as over its rate or concurrency limit (429).
+
+    ``retry_after_s`` is how long it asked to wait (its ``Retry-After``, or Telnyx's ``x-ratelimit-reset``);
+    None when it did not say.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        status_code: int | None = 429,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(provider, message, status_code=status_code, code=code)
+        self.retry_after_s = retry_after_s
+
+
 class ProviderAuthError(ProviderApiError):
     """The provider refused the imported credentials (401, 403)."""
 
@@ -61,6 +81,16 @@ class CallNotFound(ProviderApiError):
 
 class CallAlreadyEnded(ProviderApiError):
     """The call is over: what was asked of it cannot be done any more."""
+
+
+class InvalidDialRequest(TelephonyError):
+    """A dial that is not sent: ``additionalParams`` repeat a parameter callbridge sets itself or name one
+    the provider's API does not have, or the imported config cannot place calls (a Telnyx config without
+    its Call Control application id). Trying again changes nothing."""
+
+    def __init__(self, provider: Provider, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
 
 
 class UnsupportedByProvider(TelephonyError):

@@ -8,6 +8,7 @@ provider themselves.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic
 
@@ -17,6 +18,7 @@ from callbridge.telephony.credentials import CredentialModels, StoredT
 from callbridge.telephony.incoming import IncomingCall, StreamPlan
 from callbridge.telephony.request import ProviderRequest
 from callbridge.telephony.rest.client import ProviderRestClient
+from callbridge.telephony.rest.params import check_additional_params
 from callbridge.telephony.settings import TelephonyApiSettings
 from callbridge.telephony.status import ProviderStatus
 
@@ -47,6 +49,14 @@ class TelephonyProvider(ABC, Generic[StoredT]):
     """Whether its requests may carry a secret as the URL's last path segment (Exotel signs nothing)."""
     status_accepts_json: ClassVar[bool] = False
     """Whether its status callbacks may be JSON (Telnyx Call Control webhooks) rather than a form."""
+    dial_reserved_params: ClassVar[frozenset[str]]
+    """The create-call parameters callbridge sets on every outbound call, in the provider's names."""
+
+    def check_dial_params(self, additional_params: Mapping[str, Any]) -> None:
+        """``InvalidDialRequest`` if ``additionalParams`` set one of ``dial_reserved_params`` in any
+        spelling (``statusCallback`` is Twilio's ``StatusCallback``): what an outbound call's creation
+        checks, before anything is dialed. The dial checks again, with the ring timeout if it sets one."""
+        check_additional_params(self.provider, additional_params, self.dial_reserved_params)
 
     @abstractmethod
     def carries_credentials(self, request: ProviderRequest) -> bool:

@@ -8,6 +8,7 @@ the stream runs in real time (session.py) and returns a `StreamRecording`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import ssl
 from abc import ABC, abstractmethod
@@ -127,6 +128,8 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         tail_s: float = 1.0,
         record_heard: bool = True,
         record_media_messages: bool = True,
+        hang_up: asyncio.Event | None = None,
+        on_open: Callable[[str], None] | None = None,
     ) -> StreamRecording:
         """Run the media stream the answer asked for, in real time, and return what was observed.
 
@@ -135,7 +138,10 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         call is up), then hangs up; with ``hang_up_after_s`` the call lasts exactly that long instead,
         cutting or padding the audio. ``dtmf`` holds (seconds from stream start, digit) pairs. A server
         that closes the WebSocket first ends the call; that is recorded, not raised. Turn ``record_heard``
-        and ``record_media_messages`` off to keep load tests lean.
+        and ``record_media_messages`` off to keep load tests lean. Setting ``hang_up`` ends the call at the
+        next 20 ms tick, as the provider's REST API would (the simulated provider accounts, rest/);
+        ``on_open`` is called with the stream's id once the WebSocket is open (when the provider reports the
+        stream started).
         """
         setup = self._stream_setup(answer)
         caller_audio = caller_audio_for(audio, setup.inbound, setup.frame_ms)
@@ -158,8 +164,11 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
             frame_delay=setup.frame_delay,
             record_heard=record_heard,
             record_media_messages=record_media_messages,
+            hang_up=hang_up,
         )
         async with await self._open_stream(setup.url, setup.headers) as ws:
+            if on_open is not None:
+                on_open(setup.wire.stream_id)
             return await StreamSession(ws, setup.wire, plan).run()
 
     async def place_call(

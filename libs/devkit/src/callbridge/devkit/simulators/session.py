@@ -58,6 +58,9 @@ class StreamPlan:
     (Telnyx, §2.2), each keeping the sequence number it got when it was due."""
     record_heard: bool = True
     record_media_messages: bool = True
+    hang_up: asyncio.Event | None = None
+    """Set from outside to hang up now, as the provider does when its REST API ends the call (`stop`, then
+    close); looked at on every 20 ms tick."""
 
 
 class StreamSession:
@@ -115,11 +118,15 @@ class StreamSession:
             if not await self._send(message):
                 return
         total_ticks = self._plan.total_frames * self._ticks_per_frame
+        hang_up = self._plan.hang_up
         for tick in range(total_ticks):
             # Absolute schedule: tick n is due at t0 + n·20 ms, so sleep overshoot never accumulates.
             scheduled_s = tick * TICK_S
             now_s = await self._sleep_until(scheduled_s)
             if self._ended or not await self._send_due(scheduled_s):
+                return
+            if hang_up is not None and hang_up.is_set():
+                await self._hang_up()
                 return
             if not await self._echo_played_marks(now_s):
                 return

@@ -25,8 +25,8 @@ ExotelSampleRate = Literal[8000, 16000, 24000]
 
 
 _ACCOUNT_SID = "Your Exotel account SID."
-_API_KEY = "Your Exotel API key, kept for placing calls (not supported yet)."
-_API_TOKEN = "Your Exotel API token, kept for placing calls (not supported yet). Write-only."  # noqa: S105  (a description, not a secret)
+_API_KEY = "Your Exotel API key: with the API token, it places calls and reads their details."
+_API_TOKEN = "Your Exotel API token, which goes with the API key. Write-only."  # noqa: S105  (a description, not a secret)
 _SUBDOMAIN = "Your Exotel API host: api.exotel.com (Singapore) or api.in.exotel.com (Mumbai)."
 _WEBHOOK_AUTH = (
     "A secret of 24 to 128 URL-safe characters you choose: Exotel's requests carry it as the Basic Auth "

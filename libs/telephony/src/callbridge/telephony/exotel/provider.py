@@ -5,7 +5,7 @@ from __future__ import annotations
 from callbridge.common.models.medium import CallMedium, Provider
 from callbridge.common.models.sealing import Decrypt
 from callbridge.telephony.credentials import CredentialModels
-from callbridge.telephony.exotel import webhooks
+from callbridge.telephony.exotel import dialing, webhooks
 from callbridge.telephony.exotel.credentials import (
     ExotelConfigCreate,
     ExotelConfigPublic,
@@ -23,6 +23,7 @@ from callbridge.telephony.status import ProviderStatus
 class ExotelProvider(TelephonyProvider[StoredExotelConfig]):
     provider = Provider.EXOTEL
     display_name = "Exotel"
+    dial_reserved_params = dialing.RESERVED_PARAMS
     credentials = CredentialModels(
         ExotelConfigCreate, ExotelConfigUpdate, ExotelConfigPublic, StoredExotelConfig
     )
@@ -53,8 +54,7 @@ class ExotelProvider(TelephonyProvider[StoredExotelConfig]):
         from callbridge.telephony.exotel.rest import ExotelRestClient
 
         return ExotelRestClient(
-            config.account_sid,
-            config.api_key,
+            config,
             decrypt(config.api_token_encrypted),
             api_url=settings.exotel_base_url(config.subdomain),
             timeout_s=settings.provider_api_timeout_s,

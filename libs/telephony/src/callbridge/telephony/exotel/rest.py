@@ -1,8 +1,10 @@
-"""Exotel's Voice v1 API for a call, over httpx (Exotel has no Python SDK).
+"""Exotel's Voice v1 API for calls, over httpx (Exotel has no Python SDK).
 
-Fetch: ``GET /v1/Accounts/{sid}/Calls/{CallSid}.json``, HTTP Basic with the API key and token, answering
-``{"Call": {"Sid", "Status", …}}``. The host is the config's region (``api.exotel.com`` Singapore,
-``api.in.exotel.com`` Mumbai) unless CALLBRIDGE_EXOTEL_API_URL says otherwise.
+Dial: ``POST /v1/Accounts/{sid}/Calls/connect.json`` (``.json`` asks for a JSON answer; XML otherwise) with
+the form of dialing.py, answering ``{"Call": {"Sid", "Status", …}}``. Fetch: ``GET
+/v1/Accounts/{sid}/Calls/{CallSid}.json``, answering the same. HTTP Basic with the API key and token. The host
+is the config's region (``api.exotel.com`` Singapore, ``api.in.exotel.com`` Mumbai) unless
+CALLBRIDGE_EXOTEL_API_URL says otherwise.
 
 Hang up: Exotel has no API for it on a call in a flow (reference §4.5): closing the Voicebot's media stream
 moves the flow to its next applet, a Hangup applet ends the call. ``hang_up`` says so
@@ -15,7 +17,11 @@ import httpx
 
 from callbridge.common.models.medium import Provider
 from callbridge.telephony.errors import ProviderApiError, UnsupportedByProvider
+from callbridge.telephony.exotel.credentials import StoredExotelConfig
+from callbridge.telephony.exotel.dialing import dial_form
 from callbridge.telephony.rest.client import (
+    DialRequest,
+    DialResult,
     HangUpResult,
     ProviderCallState,
     ProviderCallStatus,
@@ -40,18 +46,30 @@ _STATUSES = {
 class ExotelRestClient(ProviderRestClient):
     provider = Provider.EXOTEL
 
-    def __init__(
-        self, account_sid: str, api_key: str, api_token: str, *, api_url: str, timeout_s: float
-    ) -> None:
-        self._account_sid = account_sid
+    def __init__(self, config: StoredExotelConfig, api_token: str, *, api_url: str, timeout_s: float) -> None:
+        self._config = config
+        self._account_sid = config.account_sid
         self._api = JsonApi(
             self.provider,
             "Exotel",
             api_url,
-            auth=(api_key, api_token),
+            auth=(config.api_key, api_token),
             timeout_s=timeout_s,
             read_error=_read_error,
         )
+
+    async def dial(self, request: DialRequest) -> DialResult:
+        form = dial_form(request, self._config)
+        path = (API_VERSION, "Accounts", self._account_sid, "Calls", "connect")
+        answer = self._api.json_object(
+            await self._api.request("POST", path, suffix=".json", form=form, expect=(200, 201))
+        )
+        # {"Call": {"Sid"}} as the v1 API answers; its newer guide shows {"call": {"sid"}}: read either.
+        call = answer.get("Call", answer.get("call"))
+        sid = call.get("Sid", call.get("sid")) if isinstance(call, dict) else None
+        if not isinstance(sid, str) or not sid:
+            raise ProviderApiError(self.provider, "Exotel's answer to the dial has no Call.Sid")
+        return DialResult(provider_call_id=sid)
 
     async def hang_up(self, provider_call_id: str) -> HangUpResult:
         raise UnsupportedByProvider(

@@ -88,10 +88,16 @@ def choose_sample_rate_hz(template: ExotelMedium | None, config: StoredExotelCon
     return config.sample_rate or DEFAULT_SAMPLE_RATE_HZ
 
 
+def stream_url_at_rate(stream_url: str, sample_rate_hz: int) -> str:
+    """``wss://…?sample-rate=16000``: how Exotel is asked for a rate (§4.1), on an incoming call's applet
+    and an outbound call's ``StreamUrl`` alike. The join URL carries its credential in the path, so the query
+    is free for ``sample-rate``."""
+    return f"{stream_url}?sample-rate={sample_rate_hz}"
+
+
 def stream_url_json(stream_url: str, sample_rate_hz: int) -> str:
-    """``{"url": "wss://…?sample-rate=16000"}``: what the Voicebot applet's https URL mode expects (§4.1).
-    The join URL carries its credential in the path, so the query is free for ``sample-rate``."""
-    return json.dumps({"url": f"{stream_url}?sample-rate={sample_rate_hz}"})
+    """``{"url": "wss://…?sample-rate=16000"}``: what the Voicebot applet's https URL mode expects (§4.1)."""
+    return json.dumps({"url": stream_url_at_rate(stream_url, sample_rate_hz)})
 
 
 def incoming_call(request: ProviderRequest, config: StoredExotelConfig) -> IncomingCall:

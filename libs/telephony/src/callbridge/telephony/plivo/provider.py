@@ -6,7 +6,7 @@ from callbridge.common.models.medium import CallMedium, Provider
 from callbridge.common.models.sealing import Decrypt
 from callbridge.telephony.credentials import CredentialModels
 from callbridge.telephony.incoming import IncomingCall, StreamPlan
-from callbridge.telephony.plivo import signature, webhooks
+from callbridge.telephony.plivo import dialing, signature, webhooks
 from callbridge.telephony.plivo.credentials import (
     PlivoConfigCreate,
     PlivoConfigPublic,
@@ -23,6 +23,7 @@ from callbridge.telephony.status import ProviderStatus
 class PlivoProvider(TelephonyProvider[StoredPlivoConfig]):
     provider = Provider.PLIVO
     display_name = "Plivo"
+    dial_reserved_params = dialing.RESERVED_PARAMS
     credentials = CredentialModels(PlivoConfigCreate, PlivoConfigUpdate, PlivoConfigPublic, StoredPlivoConfig)
     credential_hint = signature.SIGNATURE_HEADER
 

@@ -1,14 +1,17 @@
-"""Plivo's Call API for a live call (reference §3.5), over httpx.
+"""Plivo's Call API (reference §3.5), over httpx.
 
-Hang up: ``DELETE /v1/Account/{auth_id}/Call/{call_uuid}/``, 204; 404 when the call has already gone. Fetch:
-``GET …/Call/{call_uuid}/?status=live`` for a call in progress, else ``GET …/Call/{call_uuid}/`` for the
-record of an ended one. HTTP Basic ``auth_id:auth_token``; errors are ``{"api_id", "error"}``.
+Dial: ``POST /v1/Account/{auth_id}/Call/`` with the JSON body of dialing.py, 201 ``{"api_id", "message",
+"request_uuid"}``: the call's UUID is not known yet (it comes with the ring, answer and hang-up requests,
+beside ``RequestUUID``). Hang up: ``DELETE /v1/Account/{auth_id}/Call/{call_uuid}/``, 204; 404 when the call
+has already gone. Fetch: ``GET …/Call/{call_uuid}/?status=live`` for a call in progress, else ``GET
+…/Call/{call_uuid}/`` for the record of an ended one. HTTP Basic ``auth_id:auth_token``; errors are
+``{"api_id", "error"}``.
 
 Not the official SDK: plivo-python (4.x) cannot be pointed at another API URL. Every voice request sets the
 client's ``base_uri`` back to its module constant ``https://api.plivo.com/v1/Account`` (``Client.request``
 with ``is_voice_request``), and it retries a 5xx answer against hard-coded fallback hosts, printing to stdout.
 So neither the simulators nor a regional or proxied API could stand in, which CALLBRIDGE_PLIVO_API_URL
-requires. The two calls are small enough to make here, as the SDK makes them.
+requires. The three calls are small enough to make here, as the SDK makes them.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from __future__ import annotations
 import httpx
 
 from callbridge.common.models.medium import Provider
-from callbridge.telephony.errors import CallNotFound
+from callbridge.telephony.errors import CallNotFound, ProviderApiError
+from callbridge.telephony.plivo.dialing import dial_body
 from callbridge.telephony.rest.client import (
+    DialRequest,
+    DialResult,
     HangUpResult,
     ProviderCallState,
     ProviderCallStatus,
@@ -53,6 +59,19 @@ class PlivoRestClient(ProviderRestClient):
     def _call_path(self, provider_call_id: str) -> tuple[str, ...]:
         call_uuid = checked_call_id(self.provider, provider_call_id)
         return (API_VERSION, "Account", self._auth_id, "Call", call_uuid)
+
+    async def dial(self, request: DialRequest) -> DialResult:
+        body = dial_body(request)
+        path = (API_VERSION, "Account", self._auth_id, "Call")
+        answer = self._api.json_object(
+            await self._api.request("POST", path, trailing_slash=True, json=body, expect=(200, 201))
+        )
+        request_uuid = answer.get("request_uuid")
+        if isinstance(request_uuid, list) and len(request_uuid) == 1:
+            request_uuid = request_uuid[0]  # one destination (``to`` may list several, separated by <)
+        if not isinstance(request_uuid, str) or not request_uuid:
+            raise ProviderApiError(self.provider, "Plivo's answer to the dial has no request_uuid")
+        return DialResult(provider_call_id=None, provider_request_id=request_uuid)
 
     async def hang_up(self, provider_call_id: str) -> HangUpResult:
         path = self._call_path(provider_call_id)

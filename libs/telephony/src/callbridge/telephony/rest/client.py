@@ -1,17 +1,20 @@
-"""What every provider's REST client offers: act on a live call by the provider's call id.
+"""What every provider's REST client offers: place a call, and act on a live call by the provider's call id.
 
-``hang_up`` and ``fetch_call`` now; ``dial``, ``transfer`` and ``send_dtmf`` come with the services that need
-them. Every call has a timeout, errors are this package's (``ProviderApiError`` and its kinds), and a client
-is closed with ``aclose`` (or used as ``async with``).
+``dial``, ``hang_up`` and ``fetch_call`` now; ``transfer`` and ``send_dtmf`` come with the services that need
+them. Every call has a timeout, errors are this package's (``ProviderApiError`` and its kinds,
+``InvalidDialRequest`` for a dial that is not sent), and a client is closed with ``aclose`` (or used as
+``async with``).
 """
 
 from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from types import TracebackType
-from typing import ClassVar, Self
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import Any, ClassVar, Self
+from uuid import UUID
 
 from callbridge.common.models.medium import Provider
 
@@ -65,10 +68,57 @@ class ProviderCallState:
     """What else the provider says about how it ended (a hang-up cause), when it says anything."""
 
 
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """One outbound call to place: where it goes, and where the provider reports and streams it."""
+
+    call_id: UUID
+    """callbridge's call id: the idempotency key where the provider takes one (Telnyx ``command_id``)."""
+    to: str
+    """The number to call, E.164."""
+    from_: str
+    """The number to call from, E.164 (Exotel: the ExoPhone shown as caller id)."""
+    join_url: str
+    """The call's media WebSocket URL (signed, single-use): what the provider streams to on answer."""
+    status_callback_url: str
+    """Where the provider posts the call's progress (``…/api/calls/<callId>/provider_status/<provider>``)."""
+    answer_url: str
+    """Where Plivo fetches the ``<Stream>`` XML on answer (``…/api/calls/<callId>/answer/plivo``); the other
+    providers take the stream in the dial itself and ignore it."""
+    codec: str | None = None
+    """The stream codec (Telnyx ``L16``/``PCMU``/``PCMA``); None: the config's, else the provider's
+    default as for an incoming call. Twilio streams μ-law only; Plivo's codec is in its answer XML."""
+    sample_rate_hz: int | None = None
+    """The stream rate that goes with ``codec`` (Exotel: the ``?sample-rate=`` asked for)."""
+    additional_params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Fields merged into the provider's create-call request, in the provider's own names; one that
+    callbridge sets itself is refused (``InvalidDialRequest``)."""
+    ring_timeout_s: int | None = None
+    """How long the callee's phone may ring; None: the provider's default."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialResult:
+    """What the provider answered to a dial: it accepted the call, which now rings asynchronously."""
+
+    provider_call_id: str | None
+    """The call's id at the provider (Twilio CallSid, Telnyx call_control_id, Exotel CallSid); None for
+    Plivo, whose call UUID first comes with the answer and status requests."""
+    provider_request_id: str | None = None
+    """Plivo's ``request_uuid``, which its ring, answer and hang-up requests carry as ``RequestUUID``."""
+
+
 class ProviderRestClient(ABC):
     """One provider account's REST API, reached at the configured API URL."""
 
     provider: ClassVar[Provider]
+
+    @abstractmethod
+    async def dial(self, request: DialRequest) -> DialResult:
+        """Place the call. ``ProviderRateLimited`` (with how long to wait, if the provider said) when the
+        provider refuses for its limits, ``ProviderAuthError`` for refused credentials,
+        ``ProviderUnavailable`` when it does not answer in time: whether that dial went through is then
+        unknown. ``InvalidDialRequest`` is raised before any request."""
 
     @abstractmethod
     async def hang_up(self, provider_call_id: str) -> HangUpResult:

@@ -1,7 +1,8 @@
 """Telnyx credentials (Ultravox §3.2) and the default audio of Telnyx calls.
 
 ``publicKey`` (Mission Control → Keys & Credentials → Public Key) verifies webhook signatures (reference
-§5.2); ``apiKey`` and ``applicationSid`` are for placing calls. ``codec``/``sampleRate`` are what the TeXML
+§5.2); ``apiKey`` authenticates callbridge's Call Control requests, and ``applicationSid`` is the Call Control
+application (connection) outbound calls are placed through. ``codec``/``sampleRate`` are what the TeXML
 asks for when the agent's template does not say (default L16 at 16 kHz).
 """
 
@@ -41,12 +42,15 @@ def check_audio(codec: TelnyxCodec | None, sample_rate: int | None) -> None:
 
 
 _ACCOUNT_SID = "Your Telnyx account id."
-_API_KEY = "Your Telnyx API key, kept for placing calls (not supported yet). Write-only."
+_API_KEY = "Your Telnyx API key: it places and hangs up calls through Call Control. Write-only."
 _PUBLIC_KEY = (
     "Your Telnyx public key (Mission Control, Keys & Credentials), base64 of 32 bytes: it verifies "
     "Telnyx's webhook signatures. Write-only."
 )
-_APPLICATION_SID = "Your TeXML application id, kept for placing calls (not supported yet)."
+_APPLICATION_SID = (
+    "The id of your Call Control application (its connection id), through which outbound calls are "
+    "placed; needed only for outbound calls."
+)
 _CODEC = "The codec incoming calls ask for when the agent's template does not say; unset: L16."
 _SAMPLE_RATE = "The rate in Hz that goes with codec: 16000 for L16, 8000 for PCMU and PCMA."
 

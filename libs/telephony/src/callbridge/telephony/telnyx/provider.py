@@ -12,7 +12,7 @@ from callbridge.telephony.request import ProviderRequest
 from callbridge.telephony.rest.client import ProviderRestClient
 from callbridge.telephony.settings import TelephonyApiSettings
 from callbridge.telephony.status import ProviderStatus
-from callbridge.telephony.telnyx import signature, webhooks
+from callbridge.telephony.telnyx import dialing, signature, webhooks
 from callbridge.telephony.telnyx.credentials import (
     StoredTelnyxConfig,
     TelnyxConfigCreate,
@@ -24,6 +24,7 @@ from callbridge.telephony.telnyx.credentials import (
 class TelnyxProvider(TelephonyProvider[StoredTelnyxConfig]):
     provider = Provider.TELNYX
     display_name = "Telnyx"
+    dial_reserved_params = dialing.RESERVED_PARAMS
     credentials = CredentialModels(
         TelnyxConfigCreate, TelnyxConfigUpdate, TelnyxConfigPublic, StoredTelnyxConfig
     )
@@ -56,6 +57,7 @@ class TelnyxProvider(TelephonyProvider[StoredTelnyxConfig]):
 
         return TelnyxRestClient(
             decrypt(config.api_key_encrypted),
+            config,
             api_url=settings.telnyx_api_url,
             timeout_s=settings.provider_api_timeout_s,
         )

@@ -1,9 +1,12 @@
-"""Telnyx's Call Control API for a live call (reference §2.4), on the official SDK's ``AsyncTelnyx``.
+"""Telnyx's Call Control API (reference §2.4), on the official SDK's ``AsyncTelnyx``.
 
-Hang up: ``POST /v2/calls/{call_control_id}/actions/hangup``; a call that has ended already answers 422 with
-error code 90018. Fetch: ``GET /v2/calls/{call_control_id}`` (``is_alive``; Telnyx keeps it 10 minutes after
-the call). ``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is made: it
-takes about two seconds to import.
+Dial: ``POST /v2/calls`` with the fields of dialing.py and the caller's ``additionalParams`` as extra JSON
+fields; the answer's ``data.call_control_id`` names the call from then on. A 429 is ``ProviderRateLimited``
+with Telnyx's ``x-ratelimit-reset`` (or a ``Retry-After``). Hang up: ``POST
+/v2/calls/{call_control_id}/actions/hangup``; a call that has ended already answers 422 with error code 90018.
+Fetch: ``GET /v2/calls/{call_control_id}`` (``is_alive``; Telnyx keeps it 10 minutes after the call).
+``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is made: it takes about two
+seconds to import.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ import telnyx
 from callbridge.common.models.medium import Provider
 from callbridge.telephony.errors import CallAlreadyEnded, ProviderApiError, ProviderUnavailable
 from callbridge.telephony.rest.client import (
+    DialRequest,
+    DialResult,
     HangUpResult,
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
 )
-from callbridge.telephony.rest.http import checked_call_id, error_for_status
+from callbridge.telephony.rest.http import checked_call_id, error_for_status, retry_after_s
+from callbridge.telephony.telnyx.credentials import StoredTelnyxConfig
+from callbridge.telephony.telnyx.dialing import dial_params
 
 T = TypeVar("T")
 
@@ -34,7 +41,9 @@ API_VERSION_PATH = "/v2"
 class TelnyxRestClient(ProviderRestClient):
     provider = Provider.TELNYX
 
-    def __init__(self, api_key: str, *, api_url: str, timeout_s: float) -> None:
+    def __init__(self, api_key: str, config: StoredTelnyxConfig, *, api_url: str, timeout_s: float) -> None:
+        self._config = config
+        """The imported config: its Call Control application id and default audio place calls."""
         self._timeout_s = timeout_s
         # The SDK's own retries would multiply the timeout; the caller decides whether to try again.
         self._client = telnyx.AsyncTelnyx(
@@ -43,6 +52,16 @@ class TelnyxRestClient(ProviderRestClient):
             timeout=timeout_s,
             max_retries=0,
         )
+
+    async def dial(self, request: DialRequest) -> DialResult:
+        fields = dial_params(request, self._config)
+        arguments = {("from_" if name == "from" else name): value for name, value in fields.items()}
+        extra = dict(request.additional_params) or None
+        answer = await self._request(self._client.calls.dial(**arguments, extra_body=extra))
+        call_control_id = answer.data.call_control_id if answer.data is not None else None
+        if not call_control_id:
+            raise ProviderApiError(self.provider, "Telnyx's answer to the dial has no call_control_id")
+        return DialResult(provider_call_id=call_control_id)
 
     async def hang_up(self, provider_call_id: str) -> HangUpResult:
         call_control_id = checked_call_id(self.provider, provider_call_id)
@@ -92,7 +111,14 @@ def _translated(exc: telnyx.APIStatusError) -> ProviderApiError:
         return CallAlreadyEnded(
             Provider.TELNYX, f"Telnyx answered 422 (code {code}): {message}", status_code=422, code=code
         )
-    return error_for_status(Provider.TELNYX, "Telnyx", exc.status_code, code, message)
+    return error_for_status(
+        Provider.TELNYX,
+        "Telnyx",
+        exc.status_code,
+        code,
+        message,
+        retry_after=retry_after_s(exc.response.headers),
+    )
 
 
 def _first_error(body: object) -> tuple[str | None, str]:

@@ -12,7 +12,7 @@ from callbridge.telephony.request import ProviderRequest
 from callbridge.telephony.rest.client import ProviderRestClient
 from callbridge.telephony.settings import TelephonyApiSettings
 from callbridge.telephony.status import ProviderStatus
-from callbridge.telephony.twilio import webhooks
+from callbridge.telephony.twilio import dialing, webhooks
 from callbridge.telephony.twilio.credentials import (
     StoredTwilioConfig,
     TwilioConfigCreate,
@@ -24,6 +24,7 @@ from callbridge.telephony.twilio.credentials import (
 class TwilioProvider(TelephonyProvider[StoredTwilioConfig]):
     provider = Provider.TWILIO
     display_name = "Twilio"
+    dial_reserved_params = dialing.RESERVED_PARAMS
     credentials = CredentialModels(
         TwilioConfigCreate, TwilioConfigUpdate, TwilioConfigPublic, StoredTwilioConfig
     )

@@ -86,14 +86,19 @@ def connect_stream_twiml(
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
 
+def stream_twiml(target: StreamTarget) -> str:
+    """The TwiML that streams a call to ``target``: the answer to an incoming call, and the inline
+    ``Twiml`` of an outbound one (twilio/dialing.py)."""
+    return connect_stream_twiml(
+        target.join_url, {"callId": str(target.call_id)}, status_callback=target.status_callback_url
+    )
+
+
 class TwilioStreamPlan(StreamPlan):
     """Twilio streams μ-law at 8 kHz, always: nothing to choose but the template's DTMF handling."""
 
     def answer(self, target: StreamTarget) -> AnswerDocument:
-        twiml = connect_stream_twiml(
-            target.join_url, {"callId": str(target.call_id)}, status_callback=target.status_callback_url
-        )
-        return AnswerDocument(twiml, XML_MEDIA_TYPE)
+        return AnswerDocument(stream_twiml(target), XML_MEDIA_TYPE)
 
 
 def plan_stream(template: CallMedium | None) -> TwilioStreamPlan:

@@ -1,9 +1,11 @@
 """What the four simulated provider REST APIs share: the account's calls, the requests they received, a stall
-switch for timeout tests, and serving the API over real HTTP on a free port.
+switch for timeout tests, the outbound calls it places (outbound_calls.py), and serving the API over real
+HTTP on a free port.
 
 Each provider's module (twilio.py, telnyx.py, plivo.py, exotel.py) adds its documented paths, its
-authentication and its error bodies. A test points callbridge's REST client at ``base_url`` through the
-``CALLBRIDGE_<PROVIDER>_API_URL`` setting, adds the calls the account has, and reads what was asked.
+authentication and its error bodies; ``<provider>_calls.py`` its outbound calls. A test points callbridge's
+REST client at ``base_url`` through the ``CALLBRIDGE_<PROVIDER>_API_URL`` setting, adds the calls the account
+has (or dials them), and reads what was asked.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import base64
 import binascii
 import contextlib
 import hmac
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,15 +27,18 @@ from starlette.routing import Route
 
 from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.nats_server import free_port
+from callbridge.devkit.simulators.rest.callee import CalleeScript
+from callbridge.devkit.simulators.rest.line import SimulatedProviderCall
+from callbridge.devkit.simulators.rest.outbound_calls import DEFAULT_CALLBACK_TIMEOUT_S, OutboundCalls
 
-
-@dataclass
-class SimulatedProviderCall:
-    """A call the simulated account has: its id and its status in the provider's own words."""
-
-    call_id: str
-    status: str
-    hung_up_by_api: bool = False
+__all__ = [
+    "AccountOptions",
+    "ApiRequest",
+    "SimulatedProviderCall",
+    "SimulatedRestApi",
+    "basic_auth",
+    "same_secret",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +60,46 @@ class _Stall:
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class AccountOptions(TypedDict, total=False):
+    """How a simulated account places calls (see ``SimulatedRestApi.__init__``)."""
+
+    script: CalleeScript | None
+    allow_insecure_ws: bool
+    ssl_context: ssl.SSLContext | None
+    callback_timeout_s: float
+
+
 class SimulatedRestApi(ABC):
-    """One provider account's REST API: ``calls`` by provider id, ``requests`` in arrival order."""
+    """One provider account's REST API: ``calls`` by provider id, ``requests`` in arrival order, the calls it
+    placed in ``outbound``."""
 
     name: ClassVar[str]
     live_status: ClassVar[str]
     """The status a call in progress has, in the provider's words."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        script: CalleeScript | None = None,
+        allow_insecure_ws: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        callback_timeout_s: float = DEFAULT_CALLBACK_TIMEOUT_S,
+    ) -> None:
+        """``script`` says what each dialed number does (default: answers and speaks);
+        ``allow_insecure_ws`` lets outbound calls stream to a ``ws://`` URL (a local stack), which the
+        providers refuse; ``ssl_context`` verifies a ``wss://`` one served with a local CA."""
         self.calls: dict[str, SimulatedProviderCall] = {}
         self.requests: list[ApiRequest] = []
         self._stall = _Stall()
         self.base_url: str | None = None
         """Where the API is served (``serve``); what ``CALLBRIDGE_<PROVIDER>_API_URL`` is set to."""
+        self.outbound = OutboundCalls(
+            self.name,
+            script or CalleeScript(),
+            allow_insecure_ws=allow_insecure_ws,
+            ssl_context=ssl_context,
+            callback_timeout_s=callback_timeout_s,
+        )
 
     def add_call(self, call_id: str, status: str | None = None) -> SimulatedProviderCall:
         """A call the account has; in progress unless ``status`` says otherwise."""
@@ -89,6 +122,10 @@ class SimulatedRestApi(ABC):
         """The provider's documented paths this simulator serves."""
 
     @abstractmethod
+    def telephony_config(self) -> dict[str, Any]:
+        """The body of ``POST /api/telephony_configs/<provider>`` that imports this account."""
+
+    @abstractmethod
     def authorized(self, request: Request, account: str) -> bool:
         """Whether the request's credentials are this account's (``account``: the id in its path)."""
 
@@ -109,7 +146,7 @@ class SimulatedRestApi(ABC):
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Serve the API over HTTP (uvicorn, on this event loop); yields its base URL."""
-        async with serve_asgi(self.app(), host, port or free_port()) as base_url:
+        async with self.outbound.running(), serve_asgi(self.app(), host, port or free_port()) as base_url:
             self.base_url = base_url
             try:
                 yield base_url

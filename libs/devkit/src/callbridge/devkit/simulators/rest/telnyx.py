@@ -1,4 +1,5 @@
-"""Telnyx's Call Control API, simulated: hang up and the call's status (reference §2.4).
+"""Telnyx's Call Control API, simulated: dial (outbound calls, telnyx_calls.py), hang up and the call's
+status (reference §2.4).
 
 ``POST /v2/calls/{call_control_id}/actions/hangup`` ends a live call; one that has ended answers 422 with
 error code 90018. ``GET /v2/calls/{call_control_id}`` returns ``is_alive``. ``Authorization: Bearer <API
@@ -8,13 +9,16 @@ key>``; anything else is 401 (code 10009). Unknown calls are 404 (code 10005). E
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Unpack
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from callbridge.devkit.simulators.rest.base import SimulatedRestApi, same_secret
+from callbridge.devkit.simulators.rest import telnyx_calls
+from callbridge.devkit.simulators.rest.base import AccountOptions, SimulatedRestApi, same_secret
+from callbridge.devkit.simulators.telnyx import TelnyxSimulator, private_key_from_seed
 
 CALL_ENDED = "90018"
 AUTHENTICATION_FAILED = "10009"
@@ -26,16 +30,66 @@ ACCOUNT = "telnyx"
 class TelnyxRestApi(SimulatedRestApi):
     name = "Telnyx"
     live_status = "active"
+    ACCOUNT: ClassVar[str] = ACCOUNT
 
-    def __init__(self, api_key: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        private_key: Ed25519PrivateKey | bytes | str | None = None,
+        connection_id: str | None = None,
+        account_id: str = "simulated-telnyx",
+        **options: Unpack[AccountOptions],
+    ) -> None:
+        """``private_key`` signs the account's webhooks (a key, or its 32-byte seed, as the Telnyx
+        simulator takes it; a new one when None): import ``public_key_base64``. ``connection_id``, when
+        given, is the only Call Control application a dial may name (import it as ``applicationSid``)."""
+        super().__init__(**options)
         self._api_key = api_key
+        if private_key is None:
+            private_key = Ed25519PrivateKey.generate()
+        elif not isinstance(private_key, Ed25519PrivateKey):
+            private_key = private_key_from_seed(private_key)
+        self.private_key = private_key
+        self.connection_id = connection_id
+        self.account_id = account_id
+        self.commands: dict[str, dict[str, Any]] = {}
+        """A dial's answer by its ``command_id``: a repeat is answered the same, placing no call."""
+
+    @property
+    def public_key_base64(self) -> str:
+        """The public key that verifies the account's webhooks, as Mission Control shows it."""
+        return TelnyxSimulator("http://unused", private_key=self.private_key).public_key_base64
+
+    def telephony_config(self) -> dict[str, Any]:
+        config = {"accountSid": self.account_id, "apiKey": self._api_key, "publicKey": self.public_key_base64}
+        if self.connection_id is not None:
+            config["applicationSid"] = self.connection_id
+        return config
 
     def routes(self) -> list[Route]:
         return [
+            Route("/v2/calls", self._dial, methods=["POST"]),
             Route("/v2/calls/{call_control_id}/actions/hangup", self._hang_up, methods=["POST"]),
             Route("/v2/calls/{call_control_id}", self._status, methods=["GET"]),
         ]
+
+    def unauthorized(self) -> JSONResponse:
+        return _unauthorized()
+
+    def error(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        pointer: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> JSONResponse:
+        return _error(status, code, title, detail, pointer, headers)
+
+    async def _dial(self, request: Request) -> JSONResponse:
+        return await telnyx_calls.dial(self, request)
 
     def authorized(self, request: Request, account: str) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -54,8 +108,7 @@ class TelnyxRestApi(SimulatedRestApi):
                 "Call has already ended",
                 "This call is no longer active and can't receive commands.",
             )
-        call.status = "ended"
-        call.hung_up_by_api = True
+        call.hang_up_by_api("ended")
         return JSONResponse({"data": {"result": "ok"}})
 
     async def _status(self, request: Request) -> JSONResponse:
@@ -89,5 +142,15 @@ def _not_found() -> JSONResponse:
     )
 
 
-def _error(status: int, code: str, title: str, detail: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"code": code, "title": title, "detail": detail}]}, status_code=status)
+def _error(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    pointer: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "title": title, "detail": detail}
+    if pointer is not None:
+        error["source"] = {"pointer": f"/{pointer}"}
+    return JSONResponse({"errors": [error]}, status_code=status, headers=headers)

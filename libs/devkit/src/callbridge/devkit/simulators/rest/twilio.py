@@ -1,4 +1,5 @@
-"""Twilio's REST API for one account, simulated: the Call resource's hang-up and fetch (reference §1.4).
+"""Twilio's REST API for one account, simulated: the Call resource's create (outbound calls, twilio_calls.py),
+hang-up and fetch (reference §1.4).
 
 ``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` with ``Status=completed`` ends a call in
 progress; a call that has ended (or never existed) answers 404 with Twilio's error 20404. ``GET`` on the same
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from callbridge.devkit.simulators.rest.base import SimulatedRestApi, basic_auth, same_secret
+from callbridge.devkit.simulators.rest import twilio_calls
+from callbridge.devkit.simulators.rest.base import AccountOptions, SimulatedRestApi, basic_auth, same_secret
 
 API_VERSION = "2010-04-01"
 AUTHENTICATE = 20003
@@ -30,21 +32,36 @@ class TwilioRestApi(SimulatedRestApi):
     name = "Twilio"
     live_status = "in-progress"
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
-        super().__init__()
+    def __init__(self, account_sid: str, auth_token: str, **options: Unpack[AccountOptions]) -> None:
+        super().__init__(**options)
         self.account_sid = account_sid
-        self._auth_token = auth_token
+        self.auth_token = auth_token
+        """Authenticates the API's requests and signs the account's callbacks."""
+
+    def telephony_config(self) -> dict[str, Any]:
+        return {"accountSid": self.account_sid, "authToken": self.auth_token}
 
     def routes(self) -> list[Route]:
-        path = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{call_sid}}.json"
-        return [Route(path, self._call, methods=["GET", "POST"])]
+        calls = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls"
+        return [
+            Route(f"{calls}.json", self._dial, methods=["POST"]),
+            Route(f"{calls}/{{call_sid}}.json", self._call, methods=["GET", "POST"]),
+        ]
+
+    def error(
+        self, status: int, code: int, message: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        return _error(status, code, message, headers)
+
+    async def _dial(self, request: Request) -> JSONResponse:
+        return await twilio_calls.dial(self, request)
 
     def authorized(self, request: Request, account: str) -> bool:
         credentials = basic_auth(request)
         return (
             credentials is not None
             and credentials[0] == self.account_sid == account
-            and same_secret(credentials[1], self._auth_token)
+            and same_secret(credentials[1], self.auth_token)
         )
 
     async def _call(self, request: Request) -> JSONResponse:
@@ -63,8 +80,9 @@ class TwilioRestApi(SimulatedRestApi):
             return _error(400, INVALID_PARAMETER, f"Status {status!r} is not valid: completed or canceled")
         if call.status in ENDED:
             return not_found  # §1.4: hanging up a call that has ended answers 404 / 20404
-        call.status = "completed" if status == "completed" or call.status == self.live_status else "canceled"
-        call.hung_up_by_api = True
+        call.hang_up_by_api(
+            "completed" if status == "completed" or call.status == self.live_status else "canceled"
+        )
         return JSONResponse(self._resource(call.call_id, call.status, request.url.path))
 
     def _resource(self, call_sid: str, status: str, uri: str) -> dict[str, Any]:
@@ -83,7 +101,7 @@ class TwilioRestApi(SimulatedRestApi):
         }
 
 
-def _error(status: int, code: int, message: str) -> JSONResponse:
+def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {
             "code": code,
@@ -92,4 +110,5 @@ def _error(status: int, code: int, message: str) -> JSONResponse:
             "status": status,
         },
         status_code=status,
+        headers=headers,
     )
