@@ -23,6 +23,7 @@ typecheck: setup
 bench: setup
 	$(BIN)/python -m bench.audio
 	$(BIN)/python -m bench.wire
+	$(BIN)/python -m bench.dtmf
 	$(BIN)/python -m bench.calls $(ARGS)
 
 setup: $(STAMP) nats-server
@@ -33,12 +34,16 @@ $(STAMP): requirements-dev.txt libs/common/pyproject.toml libs/telephony/pyproje
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-# nats-server comes from the Debian package; install it when it is missing (needs root or sudo).
+# nats-server and espeak-ng (speech for the tests' DTMF talk-off audio) come from Debian packages;
+# install them when missing (needs root or sudo).
 nats-server:
-	@command -v nats-server >/dev/null 2>&1 || { \
-		echo "installing nats-server (Debian package)"; \
+	@missing=""; \
+	command -v nats-server >/dev/null 2>&1 || missing="$$missing nats-server"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	[ -z "$$missing" ] || { \
+		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	}
 
 clean:

@@ -1,0 +1,224 @@
+"""DTMF in band: the ITU-T Q.23 dual tones, synthesised and detected.
+
+``synthesize`` renders key presses (``0-9*#A-D``, with ``w`` = 0.5 s and ``W`` = 1 s pauses) as PCM at any
+stream rate, for providers that cannot send digits out of band. ``DtmfDetector`` recognises digits in a
+caller's audio that the provider did not report as events.
+
+The detector is a bank of single-bin DFTs (the quantity Goertzel's recurrence computes, evaluated as one
+matrix product per block, which numpy runs far faster than a per-sample Python loop) over blocks of about
+25 ms. A block holds a digit only when all of these hold, the checks of Q.24 and of every telephone-exchange
+receiver:
+
+- *energy*: the block is louder than ``min_level_dbfs`` (a whisper of line noise is not a key);
+- *purity*: the strongest row tone and column tone together carry at least ``min_purity`` of the block's
+  energy (speech and music spread their energy over many frequencies; a key press is two sines);
+- *group dominance*: each of the two is stronger than every other tone of its group by ``min_dominance``;
+- *twist*: the column tone is at most ``max_forward_twist_db`` above and ``max_reverse_twist_db`` below the
+  row tone;
+- *no harmonics*: neither tone's second harmonic is strong (a voice or an instrument has harmonics, a
+  key press has none).
+
+Each tone is probed at its nominal frequency and 1.5 % either side, so a key within Q.23's tolerance is not
+lost between bins. Blocks overlap by half, and a digit is reported when
+the same block decision holds for ``min_blocks`` blocks in a row (two blocks span about 38 ms: Q.24 asks that
+40 ms tones be recognised) after at least as long without one, so a long press is one digit and two presses of
+the same key separated by a gap are two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+ROWS_HZ = (697.0, 770.0, 852.0, 941.0)
+COLUMNS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
+KEYPAD = ("123A", "456B", "789C", "*0#D")
+DIGITS = frozenset("".join(KEYPAD))
+PAUSES_S = {"w": 0.5, "W": 1.0}
+"""Pauses within a digit string, as telephone dialers write them."""
+
+DEFAULT_TONE_S = 0.2
+DEFAULT_SPACE_S = 0.1
+ROW_LEVEL = 0.25
+"""Peak amplitude of the row tone (full scale 1.0): about -15 dBFS, so the pair peaks well below clipping."""
+PRE_EMPHASIS_DB = 2.0
+"""The column tone is sent this much louder than the row tone, as telephones do, since lines attenuate higher
+frequencies more."""
+
+_FREQUENCY_TOLERANCE = 0.015
+_BLOCK_S = 0.0256
+"""205 samples at 8 kHz, the classic Goertzel block: narrow enough bins to tell neighbouring tones apart."""
+
+Int16Array = npt.NDArray[np.int16]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _tones(digit: str) -> tuple[float, float]:
+    for row, keys in enumerate(KEYPAD):
+        column = keys.find(digit)
+        if column >= 0:
+            return ROWS_HZ[row], COLUMNS_HZ[column]
+    raise ValueError(f"not a DTMF digit: {digit!r}")
+
+
+def check_digits(digits: str) -> str:
+    """``digits`` if every character is a key (``0-9*#A-D``) or a pause (``w``, ``W``); ValueError naming
+    the first one that is not."""
+    for char in digits:
+        if char not in DIGITS and char not in PAUSES_S:
+            raise ValueError(f"{char!r} is not a DTMF digit (0-9, *, #, A-D) or a pause (w, W)")
+    return digits
+
+
+def synthesize(
+    digits: str,
+    rate_hz: int,
+    *,
+    tone_s: float = DEFAULT_TONE_S,
+    space_s: float = DEFAULT_SPACE_S,
+) -> Int16Array:
+    """The key presses as s16 PCM at ``rate_hz``: each key ``tone_s`` of its two tones followed by
+    ``space_s`` of silence; ``w``/``W`` add half a second / a second of silence. Each tone starts and ends
+    with a 2 ms ramp, so the key does not click."""
+    check_digits(digits)
+    if tone_s <= 0 or space_s < 0:
+        raise ValueError("toneDuration must be positive and spaceDuration not negative")
+    tone_n = max(1, round(tone_s * rate_hz))
+    space_n = round(space_s * rate_hz)
+    t = np.arange(tone_n) / rate_hz
+    ramp_n = min(tone_n // 2, max(1, round(0.002 * rate_hz)))
+    envelope = np.ones(tone_n)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp_n) / ramp_n)
+    envelope[:ramp_n] = ramp
+    envelope[tone_n - ramp_n :] = ramp[::-1]
+    column_level = ROW_LEVEL * 10 ** (PRE_EMPHASIS_DB / 20)
+    parts: list[FloatArray] = []
+    for char in digits:
+        if char in PAUSES_S:
+            parts.append(np.zeros(round(PAUSES_S[char] * rate_hz)))
+            continue
+        low, high = _tones(char)
+        tone = ROW_LEVEL * np.sin(2 * np.pi * low * t) + column_level * np.sin(2 * np.pi * high * t)
+        parts.append(tone * envelope)
+        parts.append(np.zeros(space_n))
+    if not parts:
+        return np.zeros(0, dtype=np.int16)
+    return np.round(np.concatenate(parts) * 32767).astype(np.int16)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    min_level_dbfs: float = -40.0
+    min_purity: float = 0.75
+    min_dominance_db: float = 8.0
+    max_forward_twist_db: float = 8.0
+    max_reverse_twist_db: float = 6.0
+    max_harmonic_ratio: float = 0.1
+    """A tone's second harmonic may carry at most this share of the tone's power."""
+    min_blocks: int = 2
+
+
+class DtmfDetector:
+    """Digits in a stream of s16 PCM at one rate: feed any number of samples at a time, read the digits
+    recognised so far."""
+
+    def __init__(self, rate_hz: int, settings: DetectorSettings | None = None) -> None:
+        if rate_hz < 4000:
+            raise ValueError(f"a {rate_hz} Hz stream cannot carry the 1633 Hz tone")
+        self._settings = settings or DetectorSettings()
+        self._block_n = round(_BLOCK_S * rate_hz)
+        self._hop = self._block_n // 2
+        probes: list[float] = []
+        for frequency in ROWS_HZ + COLUMNS_HZ:
+            probes.extend(
+                frequency * factor for factor in (1 - _FREQUENCY_TOLERANCE, 1.0, 1 + _FREQUENCY_TOLERANCE)
+            )
+        harmonics = [2 * frequency for frequency in ROWS_HZ + COLUMNS_HZ]
+        self._n_tone_probes = len(probes)
+        frequencies = np.array(probes + harmonics)
+        n = np.arange(self._block_n)
+        phases = 2 * np.pi * np.outer(n, frequencies) / rate_hz
+        # Real and imaginary parts side by side: one real matrix product gives every bin of a block.
+        self._kernel = np.concatenate([np.cos(phases), np.sin(phases)], axis=1)
+        self._n_probes = len(frequencies)
+        self._min_energy = self._block_n * (32767 * 10 ** (self._settings.min_level_dbfs / 20)) ** 2 / 2
+        self._pending = np.zeros(0, dtype=np.float64)
+        self._current: str | None = None
+        self._run = 0
+        self._reported: str | None = None
+
+    @property
+    def block_samples(self) -> int:
+        return self._block_n
+
+    def feed(self, pcm: Int16Array) -> str:
+        """Take the samples; answer the digits recognised in them (usually empty)."""
+        samples = np.concatenate([self._pending, pcm.astype(np.float64)]) if self._pending.size else pcm
+        if samples.size < self._block_n:
+            self._pending = samples.astype(np.float64)
+            return ""
+        count = (samples.size - self._block_n) // self._hop + 1
+        blocks = np.lib.stride_tricks.sliding_window_view(samples, self._block_n)[:: self._hop][:count]
+        self._pending = samples[count * self._hop :].astype(np.float64)
+        return "".join(digit for digit in self._decide_blocks(blocks.astype(np.float64)) if digit)
+
+    def _decide_blocks(self, blocks: FloatArray) -> Iterator[str | None]:
+        """Each block's digit or None. The purity check runs on all blocks at once and rejects nearly every
+        block of speech, music or silence; only the blocks that pass it get the other checks."""
+        energies = np.einsum("ij,ij->i", blocks, blocks)
+        bins = blocks @ self._kernel
+        powers = bins[:, : self._n_probes] ** 2 + bins[:, self._n_probes :] ** 2
+        tones = powers[:, : self._n_tone_probes].reshape(-1, 8, 3).max(axis=2)
+        # A sinusoid of amplitude A gives |X|^2 = (N A / 2)^2 and energy N A^2 / 2: a pure tone scores 1.
+        strongest = tones[:, :4].max(axis=1) + tones[:, 4:].max(axis=1)
+        candidates = (2 * strongest >= self._settings.min_purity * self._block_n * energies) & (
+            energies >= self._min_energy
+        )
+        for index, candidate in enumerate(candidates.tolist()):
+            digit = (
+                self._block_digit(tones[index], powers[index, self._n_tone_probes :]) if candidate else None
+            )
+            yield self._step(digit)
+
+    def _block_digit(self, tones: FloatArray, harmonics: FloatArray) -> str | None:
+        """The digit of a loud, pure block, if its two tones pass the group, twist and harmonic checks."""
+        settings = self._settings
+        rows, columns = tones[:4].tolist(), tones[4:].tolist()
+        row = max(range(4), key=rows.__getitem__)
+        column = max(range(4), key=columns.__getitem__)
+        row_power, column_power = rows[row], columns[column]
+        dominance = 10 ** (settings.min_dominance_db / 10)
+        if any(other * dominance > row_power for i, other in enumerate(rows) if i != row):
+            return None
+        if any(other * dominance > column_power for i, other in enumerate(columns) if i != column):
+            return None
+        if not (
+            row_power * 10 ** (-settings.max_reverse_twist_db / 10)
+            <= column_power
+            <= row_power * 10 ** (settings.max_forward_twist_db / 10)
+        ):
+            return None
+        if harmonics[row] > settings.max_harmonic_ratio * row_power:
+            return None
+        if harmonics[4 + column] > settings.max_harmonic_ratio * column_power:
+            return None
+        return KEYPAD[row][column]
+
+    def _step(self, digit: str | None) -> str | None:
+        """Debounce: a digit needs ``min_blocks`` blocks in a row after as many without it."""
+        settings = self._settings
+        if digit == self._current:
+            self._run += 1
+        else:
+            self._current, self._run = digit, 1
+        if digit is None:
+            if self._run >= settings.min_blocks:
+                self._reported = None
+            return None
+        if self._run == settings.min_blocks and self._reported != digit:
+            self._reported = digit
+            return digit
+        return None
