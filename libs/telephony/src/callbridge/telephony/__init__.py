@@ -36,6 +36,7 @@ from callbridge.telephony.rest.client import (
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
+    TransferRequest,
 )
 from callbridge.telephony.settings import TelephonyApiSettings
 from callbridge.telephony.status import ProviderStatus, StatusOutcome
@@ -76,6 +77,7 @@ __all__ = [
     "TelephonyConfigs",
     "TelephonyError",
     "TelephonyProvider",
+    "TransferRequest",
     "UnknownProvider",
     "UnsupportedByProvider",
     "Verified",

@@ -5,7 +5,9 @@ Dial: ``POST /v1/Account/{auth_id}/Call/`` with the JSON body of dialing.py, 201
 beside ``RequestUUID``). Hang up: ``DELETE /v1/Account/{auth_id}/Call/{call_uuid}/``, 204; 404 when the call
 has already gone. Fetch: ``GET …/Call/{call_uuid}/?status=live`` for a call in progress, else ``GET
 …/Call/{call_uuid}/`` for the record of an ended one. HTTP Basic ``auth_id:auth_token``; errors are
-``{"api_id", "error"}``.
+``{"api_id", "error"}``. Transfer: ``POST …/Call/{call_uuid}/`` with ``legs=aleg`` and ``aleg_url`` (the
+``<Dial>`` XML webhooks serves), 202; Plivo fetches that XML and runs it, which ends the stream. DTMF: ``POST
+…/Call/{call_uuid}/DTMF/`` with ``digits`` and ``leg=aleg``, 202 ``{"message": "digits sent"}``.
 
 Not the official SDK: plivo-python (4.x) cannot be pointed at another API URL. Every voice request sets the
 client's ``base_uri`` back to its module constant ``https://api.plivo.com/v1/Account`` (``Client.request``
@@ -28,6 +30,7 @@ from callbridge.telephony.rest.client import (
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
+    TransferRequest,
 )
 from callbridge.telephony.rest.http import JsonApi, checked_call_id
 
@@ -44,6 +47,8 @@ _LIVE_STATUSES = {
 
 class PlivoRestClient(ProviderRestClient):
     provider = Provider.PLIVO
+    can_transfer = True
+    can_send_dtmf = True
 
     def __init__(self, auth_id: str, auth_token: str, *, api_url: str, timeout_s: float) -> None:
         self._auth_id = auth_id
@@ -80,6 +85,18 @@ class PlivoRestClient(ProviderRestClient):
         except CallNotFound:
             return HangUpResult.ALREADY_ENDED  # §3.5: 404 if already gone
         return HangUpResult.HUNG_UP
+
+    async def transfer(self, provider_call_id: str, request: TransferRequest) -> None:
+        if request.xml_url is None:
+            raise ValueError("a Plivo transfer needs the URL of its <Dial> XML (TransferRequest.xml_url)")
+        body = {"legs": "aleg", "aleg_url": request.xml_url, "aleg_method": "POST"}
+        path = self._call_path(provider_call_id)
+        await self._api.request("POST", path, trailing_slash=True, json=body, expect=(200, 202))
+
+    async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
+        path = (*self._call_path(provider_call_id), "DTMF")
+        body = {"digits": digits, "leg": "aleg"}
+        await self._api.request("POST", path, trailing_slash=True, json=body, expect=(200, 202))
 
     async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
         path = self._call_path(provider_call_id)

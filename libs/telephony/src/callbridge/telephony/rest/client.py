@@ -1,7 +1,10 @@
 """What every provider's REST client offers: place a call, and act on a live call by the provider's call id.
 
-``dial``, ``hang_up`` and ``fetch_call`` now; ``transfer`` and ``send_dtmf`` come with the services that need
-them. Every call has a timeout, errors are this package's (``ProviderApiError`` and its kinds,
+``dial``, ``hang_up`` and ``fetch_call`` on every provider; ``transfer`` (a cold transfer: the provider
+connects the caller to another number or SIP URI, and the media stream ends) and ``send_dtmf`` (key presses
+sent out of band) where the provider's API has them, else ``UnsupportedByProvider`` without a request: the
+class attributes ``can_transfer`` and ``can_send_dtmf`` say which, so a caller can choose another way (DTMF in
+band) before trying. Every call has a timeout, errors are this package's (``ProviderApiError`` and its kinds,
 ``InvalidDialRequest`` for a dial that is not sent), and a client is closed with ``aclose`` (or used as
 ``async with``).
 """
@@ -17,6 +20,7 @@ from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from callbridge.common.models.medium import Provider
+from callbridge.telephony.errors import UnsupportedByProvider
 
 
 class HangUpResult(enum.Enum):
@@ -108,10 +112,37 @@ class DialResult:
     """Plivo's ``request_uuid``, which its ring, answer and hang-up requests carry as ``RequestUUID``."""
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """A cold transfer: where the caller goes, and what the provider needs to send them there."""
+
+    target: str
+    """An E.164 number or a ``sip:``/``sips:`` URI."""
+    caller_id: str | None = None
+    """The number the target sees calling (E.164); None: the provider's default (the caller's number)."""
+    extra_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """SIP headers for a SIP target (``X-…``), as the provider passes them."""
+    xml_url: str | None = None
+    """Plivo: where Plivo fetches the ``<Dial>`` XML it runs for the call (webhooks serves it); the other
+    providers take the target in the request itself."""
+
+    @property
+    def is_sip(self) -> bool:
+        return self.target.lower().startswith(("sip:", "sips:"))
+
+
+MIN_DTMF_TONE_MS, MAX_DTMF_TONE_MS = 100, 500
+"""The tone lengths Telnyx's send_dtmf accepts (``duration_millis``); other providers choose their own."""
+
+
 class ProviderRestClient(ABC):
     """One provider account's REST API, reached at the configured API URL."""
 
     provider: ClassVar[Provider]
+    can_transfer: ClassVar[bool] = False
+    """Whether ``transfer`` is a request to the provider (else it raises ``UnsupportedByProvider``)."""
+    can_send_dtmf: ClassVar[bool] = False
+    """Whether ``send_dtmf`` sends the keys out of band (else it raises ``UnsupportedByProvider``)."""
 
     @abstractmethod
     async def dial(self, request: DialRequest) -> DialResult:
@@ -127,6 +158,20 @@ class ProviderRestClient(ABC):
     @abstractmethod
     async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
         """The call's current state; ``CallNotFound`` when the provider knows no such call."""
+
+    async def transfer(self, provider_call_id: str, request: TransferRequest) -> None:
+        """Connect the call to ``request.target`` instead of the media stream, which the provider then ends.
+        ``CallNotFound`` (or ``CallAlreadyEnded``) when the call is over."""
+        raise UnsupportedByProvider(
+            self.provider, f"{self.provider.value} has no API to transfer a live call"
+        )
+
+    async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
+        """Press ``digits`` (``0-9*#A-D``, ``w``/``W`` pauses) on the call, out of band; ``tone_ms``: each
+        key's length where the provider takes one."""
+        raise UnsupportedByProvider(
+            self.provider, f"{self.provider.value} has no API to send DTMF on a live call: send it in band"
+        )
 
     @abstractmethod
     async def aclose(self) -> None:

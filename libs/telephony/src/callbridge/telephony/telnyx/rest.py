@@ -5,27 +5,34 @@ fields; the answer's ``data.call_control_id`` names the call from then on. A 429
 with Telnyx's ``x-ratelimit-reset`` (or a ``Retry-After``). Hang up: ``POST
 /v2/calls/{call_control_id}/actions/hangup``; a call that has ended already answers 422 with error code 90018.
 Fetch: ``GET /v2/calls/{call_control_id}`` (``is_alive``; Telnyx keeps it 10 minutes after the call).
-``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is made: it takes about two
-seconds to import.
+Transfer: ``POST …/actions/transfer`` (``to``, ``from``, SIP ``custom_headers``); DTMF: ``POST
+…/actions/send_dtmf`` (``digits`` with ``w``/``W`` pauses, ``duration_millis`` 100-500). Each action carries a
+fresh ``command_id``. ``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is
+made: it takes about two seconds to import.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable
 from typing import TypeVar
 
 import telnyx
+from telnyx.types.custom_sip_header_param import CustomSipHeaderParam
 
 from callbridge.common.models.medium import Provider
 from callbridge.telephony.errors import CallAlreadyEnded, ProviderApiError, ProviderUnavailable
 from callbridge.telephony.rest.client import (
+    MAX_DTMF_TONE_MS,
+    MIN_DTMF_TONE_MS,
     DialRequest,
     DialResult,
     HangUpResult,
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
+    TransferRequest,
 )
 from callbridge.telephony.rest.http import checked_call_id, error_for_status, retry_after_s
 from callbridge.telephony.telnyx.credentials import StoredTelnyxConfig
@@ -40,6 +47,8 @@ API_VERSION_PATH = "/v2"
 
 class TelnyxRestClient(ProviderRestClient):
     provider = Provider.TELNYX
+    can_transfer = True
+    can_send_dtmf = True
 
     def __init__(self, api_key: str, config: StoredTelnyxConfig, *, api_url: str, timeout_s: float) -> None:
         self._config = config
@@ -70,6 +79,30 @@ class TelnyxRestClient(ProviderRestClient):
         except CallAlreadyEnded:
             return HangUpResult.ALREADY_ENDED
         return HangUpResult.HUNG_UP
+
+    async def transfer(self, provider_call_id: str, request: TransferRequest) -> None:
+        call_control_id = checked_call_id(self.provider, provider_call_id)
+        headers: list[CustomSipHeaderParam] = [
+            {"name": name, "value": value} for name, value in request.extra_headers.items()
+        ]
+        await self._request(
+            self._client.calls.actions.transfer(
+                call_control_id,
+                to=request.target,
+                from_=request.caller_id if request.caller_id else telnyx.omit,
+                custom_headers=headers if headers else telnyx.omit,
+                command_id=str(uuid.uuid4()),
+            )
+        )
+
+    async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
+        call_control_id = checked_call_id(self.provider, provider_call_id)
+        duration = telnyx.omit if tone_ms is None else min(MAX_DTMF_TONE_MS, max(MIN_DTMF_TONE_MS, tone_ms))
+        await self._request(
+            self._client.calls.actions.send_dtmf(
+                call_control_id, digits=digits, duration_millis=duration, command_id=str(uuid.uuid4())
+            )
+        )
 
     async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
         call_control_id = checked_call_id(self.provider, provider_call_id)

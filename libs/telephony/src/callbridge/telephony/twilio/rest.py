@@ -6,7 +6,11 @@ dialing.py; ``additionalParams`` become the SDK's arguments whatever their spell
 ``ProviderRateLimited`` with its ``Retry-After``, read from the answer by the HTTP client below (the SDK's
 exception carries no headers). Hang up: POST ``Status=completed`` to
 ``/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``; a call that has ended already answers 404 with
-code 20404. Fetch: GET the same resource. The SDK's ``api`` domain is pointed at
+code 20404. Fetch: GET the same resource. Transfer: POST ``Twiml=<Response><Dial>…</Dial></Response>``
+to the same resource (reference §1.4), which replaces the running ``<Connect><Stream>``: Twilio sends the
+stream's ``stop`` and dials the target (``<Number>``, or ``<Sip>`` with the extra headers as the URI's query,
+as Twilio takes SIP headers). Twilio has no API for DTMF on a live call: ``send_dtmf`` is unsupported, and
+the keys go in band. The SDK's ``api`` domain is pointed at
 ``CALLBRIDGE_TWILIO_API_URL``; its own edge/region rewriting (``TWILIO_EDGE``/``TWILIO_REGION``) is switched
 off, since a regional host is given as that URL.
 """
@@ -19,12 +23,14 @@ import json
 import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.call import CallList
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callbridge.common.models.medium import Provider
 from callbridge.telephony.errors import (
@@ -41,6 +47,7 @@ from callbridge.telephony.rest.client import (
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
+    TransferRequest,
 )
 from callbridge.telephony.rest.http import checked_call_id, error_for_status, retry_after_s
 from callbridge.telephony.rest.params import param_key
@@ -95,6 +102,7 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # the twilio SD
 
 class TwilioRestClient(ProviderRestClient):
     provider = Provider.TWILIO
+    can_transfer = True
 
     def __init__(self, account_sid: str, auth_token: str, *, api_url: str, timeout_s: float) -> None:
         self._account_sid = account_sid
@@ -130,6 +138,10 @@ class TwilioRestClient(ProviderRestClient):
         except CallNotFound:
             return HangUpResult.ALREADY_ENDED
         return HangUpResult.HUNG_UP
+
+    async def transfer(self, provider_call_id: str, request: TransferRequest) -> None:
+        call = self._sdk().calls(checked_call_id(self.provider, provider_call_id))
+        await self._request(call.update_async(twiml=transfer_twiml(request)))
 
     async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
         call = self._sdk().calls(checked_call_id(self.provider, provider_call_id))
@@ -172,6 +184,21 @@ class TwilioRestClient(ProviderRestClient):
             await self._http.close()
             self._http = None
             self._client = None
+
+
+def transfer_twiml(request: TransferRequest) -> str:
+    """``<Response><Dial><Number>`` (or ``<Sip>``) for the target: what replaces the stream's TwiML."""
+    dial = Dial(caller_id=request.caller_id) if request.caller_id else Dial()
+    if request.is_sip:
+        uri = request.target
+        if request.extra_headers:
+            uri += ("&" if "?" in uri else "?") + urlencode(dict(request.extra_headers))
+        dial.sip(uri)
+    else:
+        dial.number(request.target)
+    response = VoiceResponse()
+    response.append(dial)
+    return str(response)
 
 
 def _sdk_arguments(params: Mapping[str, Any], additional: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""A call as a simulated account's REST API sees it: its id, its status, whether the API hung it up."""
+"""A call as a simulated account's REST API sees it: its id, its status, whether the API hung it up,
+transferred it, or pressed keys on it."""
 
 from __future__ import annotations
 
@@ -16,10 +17,23 @@ class SimulatedProviderCall:
     status: str
     hung_up_by_api: bool = False
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the REST API hangs the call up: an outbound call in progress (outbound.py) ends on it."""
+    """Set when the REST API hangs the call up or transfers it: the call's media stream (an outbound call in
+    progress, outbound.py, or a stream given it as ``hang_up``) stops on it."""
+    transferred_to: str | None = None
+    """Where the REST API transferred the call (a number or SIP URI); the stream stopped then."""
+    transfer_headers: dict[str, str] = field(default_factory=dict)
+    dtmf_sent: list[str] = field(default_factory=list)
+    """The digits the REST API sent on the call, one entry per request, as asked."""
 
     def hang_up_by_api(self, status: str) -> None:
         """The REST API ended the call: it now has ``status``."""
         self.status = status
         self.hung_up_by_api = True
+        self.hung_up.set()
+
+    def transfer_by_api(self, target: str, headers: dict[str, str] | None = None) -> None:
+        """The REST API sent the call to ``target``: the provider stops its stream, and the call goes on
+        with the target (it keeps its live status)."""
+        self.transferred_to = target
+        self.transfer_headers = dict(headers or {})
         self.hung_up.set()

@@ -55,9 +55,10 @@ SPEECH_DBFS = -10.0
 BUSY_AFTER_S = 0.1
 """How soon a busy line or a failing call is reported when the behaviour gives no time."""
 
-HungUpBy = Literal["callee", "stream", "api"]
-"""Who ended an answered call: the callee hanging up, the server closing the media stream, or the account's
-REST API."""
+HungUpBy = Literal["callee", "stream", "api", "transfer"]
+"""Who ended an answered call: the callee hanging up, the server closing the media stream, the account's
+REST API hanging up, or its transfer of the call elsewhere (the stream stops; the simulated target answers
+and the call ends there)."""
 
 
 class Outcome(enum.StrEnum):
@@ -241,7 +242,10 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
     call.recording = recording
     flow.stream_closed(None)
     note(f"stream ended by {recording.ended_by}")
-    if hung_up.is_set():
+    if call.line.transferred_to is not None:
+        call.hung_up_by = "transfer"
+        note(f"transferred to {call.line.transferred_to}")
+    elif hung_up.is_set():
         call.hung_up_by = "api"
     elif recording.ended_by == "simulator":
         call.hung_up_by = "callee"

@@ -2,13 +2,18 @@
 status (reference §2.4).
 
 ``POST /v2/calls/{call_control_id}/actions/hangup`` ends a live call; one that has ended answers 422 with
-error code 90018. ``GET /v2/calls/{call_control_id}`` returns ``is_alive``. ``Authorization: Bearer <API
+error code 90018. ``…/actions/transfer`` (``to``: +E.164 or a SIP URI, ``custom_headers``) stops the stream
+and sends the call to the target; ``…/actions/send_dtmf`` (``digits``, ``duration_millis`` 100-500) records
+the keys on the call; both answer 422 (90018) on an ended call and 422 (10015) for an invalid field.
+``GET /v2/calls/{call_control_id}`` returns ``is_alive``. ``Authorization: Bearer <API
 key>``; anything else is 401 (code 10009). Unknown calls are 404 (code 10005). Errors are Telnyx's JSON:
 ``{"errors": [{"code", "title", "detail"}]}``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, ClassVar, Unpack
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,11 +23,15 @@ from starlette.routing import Route
 
 from callbridge.devkit.simulators.rest import telnyx_calls
 from callbridge.devkit.simulators.rest.base import AccountOptions, SimulatedRestApi, same_secret
+from callbridge.devkit.simulators.rest.line import SimulatedProviderCall
 from callbridge.devkit.simulators.telnyx import TelnyxSimulator, private_key_from_seed
 
 CALL_ENDED = "90018"
 AUTHENTICATION_FAILED = "10009"
 RESOURCE_NOT_FOUND = "10005"
+BAD_REQUEST = "10015"
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_DTMF = re.compile(r"^[0-9A-D*#wW]{1,64}$")
 ACCOUNT = "telnyx"
 """Telnyx's paths carry no account: the API key alone says whose calls they are."""
 
@@ -71,6 +80,8 @@ class TelnyxRestApi(SimulatedRestApi):
         return [
             Route("/v2/calls", self._dial, methods=["POST"]),
             Route("/v2/calls/{call_control_id}/actions/hangup", self._hang_up, methods=["POST"]),
+            Route("/v2/calls/{call_control_id}/actions/transfer", self._transfer, methods=["POST"]),
+            Route("/v2/calls/{call_control_id}/actions/send_dtmf", self._send_dtmf, methods=["POST"]),
             Route("/v2/calls/{call_control_id}", self._status, methods=["GET"]),
         ]
 
@@ -109,6 +120,72 @@ class TelnyxRestApi(SimulatedRestApi):
                 "This call is no longer active and can't receive commands.",
             )
         call.hang_up_by_api("ended")
+        return JSONResponse({"data": {"result": "ok"}})
+
+    async def _live_call(self, request: Request) -> tuple[SimulatedProviderCall | None, JSONResponse | None]:
+        """The call an action names, or the answer for a call that is unknown or has ended."""
+        call = self.calls.get(request.path_params["call_control_id"])
+        if call is None:
+            return None, _not_found()
+        if call.status != self.live_status:
+            detail = "This call is no longer active and can't receive commands."
+            return None, _error(422, CALL_ENDED, "Call has already ended", detail)
+        return call, None
+
+    async def _action_body(self, request: Request) -> dict[str, Any] | JSONResponse:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _error(400, BAD_REQUEST, "Bad Request", "The request body is not a JSON object.")
+        return body
+
+    async def _transfer(self, request: Request) -> JSONResponse:
+        """§2.4 ``actions/transfer``: ``to`` (+E.164 or a SIP URI), optional ``from``, ``custom_headers``."""
+        if not await self.received(request, ACCOUNT):
+            return _unauthorized()
+        call, refusal = await self._live_call(request)
+        body = await self._action_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        if call is None:
+            assert refusal is not None
+            return refusal
+        to = body.get("to")
+        if not isinstance(to, str) or not (_E164.match(to) or to.lower().startswith(("sip:", "sips:"))):
+            detail = "The 'to' parameter must be a +E.164 number or a SIP URI."
+            return _error(422, BAD_REQUEST, "Invalid 'to'", detail, "to")
+        headers = body.get("custom_headers") or []
+        if not isinstance(headers, list) or not all(
+            isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str)
+            for h in headers
+        ):
+            detail = "custom_headers must be a list of {name, value} strings."
+            return _error(422, BAD_REQUEST, "Invalid 'custom_headers'", detail, "custom_headers")
+        call.transfer_by_api(to, {h["name"]: h["value"] for h in headers})
+        return JSONResponse({"data": {"result": "ok"}})
+
+    async def _send_dtmf(self, request: Request) -> JSONResponse:
+        """§2.4 ``actions/send_dtmf``: ``digits`` (0-9, A-D, *, #, w, W), ``duration_millis`` 100-500."""
+        if not await self.received(request, ACCOUNT):
+            return _unauthorized()
+        call, refusal = await self._live_call(request)
+        body = await self._action_body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        if call is None:
+            assert refusal is not None
+            return refusal
+        digits = body.get("digits")
+        if not isinstance(digits, str) or not _DTMF.match(digits):
+            detail = "digits must be 0-9, A-D, *, # with w or W for pauses."
+            return _error(422, BAD_REQUEST, "Invalid 'digits'", detail, "digits")
+        duration = body.get("duration_millis", 250)
+        if not isinstance(duration, int) or not 100 <= duration <= 500:
+            detail = "duration_millis must be between 100 and 500."
+            return _error(422, BAD_REQUEST, "Invalid 'duration_millis'", detail, "duration_millis")
+        call.dtmf_sent.append(digits)
         return JSONResponse({"data": {"result": "ok"}})
 
     async def _status(self, request: Request) -> JSONResponse:

@@ -3,8 +3,10 @@ hang-up and fetch (reference §1.4).
 
 ``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` with ``Status=completed`` ends a call in
 progress; a call that has ended (or never existed) answers 404 with Twilio's error 20404. ``GET`` on the same
-path returns the call. HTTP Basic ``AccountSid:AuthToken``; anything else is 401 with error 20003. Errors
-are Twilio's JSON: ``{"code", "message", "more_info", "status"}``.
+path returns the call. ``Twiml=<Response><Dial>…</Dial></Response>`` on it transfers a call in progress: the
+stream stops and the call goes on with the ``<Number>`` or ``<Sip>`` target (recorded on the call, with a SIP
+URI's query as its headers); other TwiML is refused with 400. HTTP Basic ``AccountSid:AuthToken``; anything
+else is 401 with error 20003. Errors are Twilio's JSON: ``{"code", "message", "more_info", "status"}``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Unpack
 from urllib.parse import parse_qsl
+from xml.etree import ElementTree
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,6 +23,7 @@ from starlette.routing import Route
 
 from callbridge.devkit.simulators.rest import twilio_calls
 from callbridge.devkit.simulators.rest.base import AccountOptions, SimulatedRestApi, basic_auth, same_secret
+from callbridge.devkit.simulators.rest.line import SimulatedProviderCall
 
 API_VERSION = "2010-04-01"
 AUTHENTICATE = 20003
@@ -75,6 +79,8 @@ class TwilioRestApi(SimulatedRestApi):
         if request.method == "GET":
             return JSONResponse(self._resource(call.call_id, call.status, request.url.path))
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        if "Twiml" in form:
+            return self._transfer(call, form["Twiml"], request.url.path, not_found)
         status = form.get("Status")
         if status not in ("completed", "canceled"):
             return _error(400, INVALID_PARAMETER, f"Status {status!r} is not valid: completed or canceled")
@@ -84,6 +90,20 @@ class TwilioRestApi(SimulatedRestApi):
             "completed" if status == "completed" or call.status == self.live_status else "canceled"
         )
         return JSONResponse(self._resource(call.call_id, call.status, request.url.path))
+
+    def _transfer(
+        self, call: SimulatedProviderCall, twiml: str, uri: str, not_found: JSONResponse
+    ) -> JSONResponse:
+        """§1.4: new TwiML replaces the running ``<Connect><Stream>``; the stream stops. The simulated
+        account runs ``<Dial>`` with one ``<Number>`` or ``<Sip>`` (a SIP URI's query is its headers)."""
+        if call.status in ENDED:
+            return not_found
+        try:
+            target, headers = dial_target(twiml)
+        except ValueError as exc:
+            return _error(400, INVALID_PARAMETER, f"Twiml is not valid: {exc}")
+        call.transfer_by_api(target, headers)
+        return JSONResponse(self._resource(call.call_id, call.status, uri))
 
     def _resource(self, call_sid: str, status: str, uri: str) -> dict[str, Any]:
         now = format_datetime(datetime.now(UTC), usegmt=True)
@@ -99,6 +119,28 @@ class TwilioRestApi(SimulatedRestApi):
             "date_updated": now,
             "uri": uri,
         }
+
+
+def dial_target(twiml: str) -> tuple[str, dict[str, str]]:
+    """The number or SIP URI (and a SIP URI's headers) of ``<Response><Dial>``: ValueError otherwise."""
+    try:
+        root = ElementTree.fromstring(twiml)  # noqa: S314 - as plivo_xml.py: expat caps entity expansion
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"not XML ({exc})") from None
+    dial = root.find("Dial") if root.tag == "Response" else None
+    nouns = [] if dial is None else [child for child in dial if child.tag in ("Number", "Sip")]
+    if dial is None or len(nouns) > 1:
+        raise ValueError(
+            "the simulated account runs <Response><Dial> with one <Number> or <Sip> on a live call"
+        )
+    target = (nouns[0].text if nouns else dial.text) or ""
+    target = target.strip()
+    if not target:
+        raise ValueError("<Dial> names no number")
+    uri, _, query = target.partition("?")
+    if uri.lower().startswith(("sip:", "sips:")):
+        return uri, dict(parse_qsl(query))
+    return target, {}
 
 
 def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
