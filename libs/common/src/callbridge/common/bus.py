@@ -19,6 +19,7 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
+from callbridge.common.call_events import CallEventLog
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing
 from callbridge.common.capacity import CapacityLedger, Ledger
@@ -142,6 +143,8 @@ class Stores:
     throttles: ThrottleRegistry
     throttle_usage: ThrottleLedger
     capacity: CapacityLedger
+    call_events: CallEventLog
+    """Each call's events, read back from the events stream."""
 
 
 async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
@@ -169,6 +172,7 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         throttles=ThrottleRegistry(KvStore(throttles, CallThrottle), KvStore(throttles, ThrottleName)),
         throttle_usage=ThrottleLedger(KvStore(throttle_usage, ThrottleUsage)),
         capacity=CapacityLedger(KvStore(capacity, Ledger)),
+        call_events=CallEventLog(js),
     )
 
 

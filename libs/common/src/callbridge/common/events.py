@@ -5,6 +5,7 @@ An event's subject is ``callbridge.calls.<callId>.<EVENT>`` (see :mod:`callbridg
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -21,10 +22,20 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Severity(enum.StrEnum):
+    """How much an event matters to someone reading a call's events (Ultravox's call event severities)."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 class CallEvent(ApiModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     EVENT: ClassVar[str]
+    SEVERITY: ClassVar[Severity] = Severity.INFO
 
     event_id: UUID = Field(default_factory=uuid4)
     occurred_at: datetime = Field(default_factory=utc_now)
@@ -37,6 +48,13 @@ class CallEvent(ApiModel):
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
 
+    def summary(self) -> str:
+        """One line a person can read (the ``text`` of ``GET /api/calls/{id}/events``)."""
+        return self.EVENT
+
+    def severity(self) -> Severity:
+        return self.SEVERITY
+
 
 class CallCreated(CallEvent):
     """A call was created. ``call`` is its public form: header names and value prefixes, no join URL
@@ -45,11 +63,19 @@ class CallCreated(CallEvent):
     EVENT = "created"
     call: CallPublic
 
+    def summary(self) -> str:
+        return "created" + (f" for agent {self.call.agent_id}" if self.call.agent_id else "")
+
 
 class CallJoined(CallEvent):
     EVENT = "joined"
     provider_details: ProviderDetails | None = None
     media_replica: str
+
+    def summary(self) -> str:
+        details = self.provider_details
+        media = details.media_format if details else "?"
+        return f"joined ({media}, stream {details.stream_id if details else '?'})"
 
 
 class CallEnded(CallEvent):
@@ -65,10 +91,23 @@ class CallEnded(CallEvent):
         default=0, description="Agent data messages that could not be parsed and were skipped."
     )
 
+    def summary(self) -> str:
+        return f"ended: {self.end_reason} ({self.detail or ''}, {self.duration_ms} ms)"
+
+    def severity(self) -> Severity:
+        if self.end_reason is EndReason.SYSTEM_ERROR:
+            return Severity.ERROR
+        if self.end_reason is EndReason.CONNECTION_ERROR:
+            return Severity.WARNING
+        return Severity.INFO
+
 
 class DtmfReceived(CallEvent):
     EVENT = "dtmf"
     digit: str = Field(pattern=r"^[0-9*#A-Da-dw]$")
+
+    def summary(self) -> str:
+        return f"caller pressed {self.digit}"
 
 
 class AgentTranscript(CallEvent):
@@ -79,10 +118,16 @@ class AgentTranscript(CallEvent):
     final: bool = False
     ordinal: int | None = None
 
+    def summary(self) -> str:
+        return f"{self.role} says: {self.text or self.delta}"
+
 
 class AgentStateChanged(CallEvent):
     EVENT = "state"
     state: str
+
+    def summary(self) -> str:
+        return f"agent is {self.state}"
 
 
 class PlayoutTruncated(CallEvent):
@@ -95,6 +140,9 @@ class PlayoutTruncated(CallEvent):
     heard_ms: int = Field(description="acknowledgedMs plus what the media clock says played since.")
     dropped_frames: int
 
+    def summary(self) -> str:
+        return f"barge-in: turn {self.turn} cut after {self.heard_ms} ms heard ({self.sent_ms} ms sent)"
+
 
 class AgentToolInvoked(CallEvent):
     EVENT = "tool"
@@ -103,17 +151,24 @@ class AgentToolInvoked(CallEvent):
     parameters: dict[str, Any] = Field(default_factory=dict)
     handled: bool
 
+    def summary(self) -> str:
+        return f"agent invoked {self.tool_name}{'' if self.handled else ' (not handled)'}"
+
 
 class ProviderStreamError(CallEvent):
     """The provider reported an error on the media stream (Telnyx ``error`` frame); the call goes on."""
 
     EVENT = "provider.stream_error"
+    SEVERITY = Severity.WARNING
     code: str
     title: str
     detail: str
     suppressed: int = Field(
         default=0, description="Errors of this call not published since the previous one (rate limit)."
     )
+
+    def summary(self) -> str:
+        return f"provider stream error {self.code}: {self.title}"
 
 
 class ProviderStatusReceived(CallEvent):
@@ -128,13 +183,20 @@ class ProviderStatusReceived(CallEvent):
         default_factory=dict, description="The callback's identifying fields (ids, event, timestamp)."
     )
 
+    def summary(self) -> str:
+        return f"{self.provider} reported {self.status}" + (f" ({self.detail})" if self.detail else "")
+
 
 class MediaFormatNotice(CallEvent):
     """Media settled a point the provider leaves undocumented, differently from its configuration
     (e.g. Telnyx L16 found little-endian): the call goes on with what was found."""
 
     EVENT = "media.format_notice"
+    SEVERITY = Severity.WARNING
     detail: str
+
+    def summary(self) -> str:
+        return f"media format: {self.detail}"
 
 
 class MediaFramesRejected(CallEvent):
@@ -143,8 +205,12 @@ class MediaFramesRejected(CallEvent):
     frame's."""
 
     EVENT = "media.rejected"
+    SEVERITY = Severity.WARNING
     count: int
     detail: str
+
+    def summary(self) -> str:
+        return f"{self.count} provider frame(s) rejected: {self.detail}"
 
 
 EVENT_TYPES: tuple[type[CallEvent], ...] = (

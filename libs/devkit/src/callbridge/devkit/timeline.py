@@ -14,13 +14,9 @@ from nats.js.api import DeliverPolicy
 
 from callbridge.common import subjects
 from callbridge.common.events import (
-    AgentStateChanged,
-    AgentToolInvoked,
     AgentTranscript,
     CallEnded,
     CallEvent,
-    CallJoined,
-    DtmfReceived,
     PlayoutTruncated,
     parse_event,
 )
@@ -28,27 +24,11 @@ from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 
 
 def describe(event: CallEvent, *, turn_ms: int | None = None) -> str:
-    """One line a person can read for each event; ``turn_ms`` is the full length of the agent turn a
-    barge-in cut, when known (callbridge only knows how much of it had been sent)."""
-    if isinstance(event, CallJoined):
-        details = event.provider_details
-        media = details.media_format if details else "?"
-        return f"joined ({media}, stream {details.stream_id if details else '?'})"
-    if isinstance(event, CallEnded):
-        return f"ended: {event.end_reason} ({event.detail or ''}, {event.duration_ms} ms)"
-    if isinstance(event, DtmfReceived):
-        return f"caller pressed {event.digit}"
-    if isinstance(event, AgentTranscript):
-        return f"{event.role} says: {event.text or event.delta}"
-    if isinstance(event, AgentStateChanged):
-        return f"agent is {event.state}"
-    if isinstance(event, PlayoutTruncated):
-        if turn_ms is not None:
-            return f"barge-in: turn {event.turn} cut after {event.heard_ms} of {turn_ms} ms heard"
-        return f"barge-in: turn {event.turn} cut after {event.heard_ms} ms heard ({event.sent_ms} ms sent)"
-    if isinstance(event, AgentToolInvoked):
-        return f"agent invoked {event.tool_name}{'' if event.handled else ' (not handled)'}"
-    return event.EVENT
+    """One line a person can read for each event (the event's own summary); ``turn_ms`` is the full length
+    of the agent turn a barge-in cut, when known (callbridge only knows how much of it had been sent)."""
+    if isinstance(event, PlayoutTruncated) and turn_ms is not None:
+        return f"barge-in: turn {event.turn} cut after {event.heard_ms} of {turn_ms} ms heard"
+    return event.summary()
 
 
 @contextlib.asynccontextmanager

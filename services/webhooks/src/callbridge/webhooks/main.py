@@ -45,6 +45,7 @@ from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
+    call_events,
     call_throttles,
     calls,
     docs,
@@ -122,6 +123,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         health.router,
         agents.router,
         calls.router,
+        call_events.router,
         call_throttles.router,
         telephony_configs.router,
         telephony_xml.router,
