@@ -63,9 +63,6 @@ class CallCreated(CallEvent):
     EVENT = "created"
     call: CallPublic
 
-    def summary(self) -> str:
-        return "created" + (f" for agent {self.call.agent_id}" if self.call.agent_id else "")
-
 
 class CallJoined(CallEvent):
     EVENT = "joined"

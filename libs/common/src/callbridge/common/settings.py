@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -55,6 +55,11 @@ class CommonSettings(BaseSettings):
         description="Signs join URLs and encrypts provider secrets at rest. Shared by all services.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object per line (time, level, logger, message, service, instance and "
+        "call_id on every line about a call); text: the same as a line for a person.",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP endpoint for traces, e.g. http://jaeger:4318; unset: no export."
     )

@@ -9,6 +9,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from callbridge.common.logs import configure_logging
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,8 +28,4 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvide
     return provider
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+__all__ = ["configure_logging", "setup_tracing"]

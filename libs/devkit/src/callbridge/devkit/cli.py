@@ -9,11 +9,11 @@ Ctrl-C interrupted ``sim call``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
+from callbridge.common.logs import configure_logging
 from callbridge.devkit.errors import CliError
 from callbridge.devkit.simulate import add_sim_parser
 from callbridge.devkit.up import add_up_parser
@@ -78,10 +78,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(getattr(args, "log_level", "WARNING"), "text", service=PROG)
     try:
         code: int = args.run(args)
     except CliError as exc:

@@ -112,7 +112,9 @@ async def _monitor_loop_lag() -> None:
 
 
 async def _main(settings: MediaSettings) -> None:
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

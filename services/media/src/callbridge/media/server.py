@@ -21,6 +21,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from callbridge.common.join_tokens import ExpiredJoinTokenError, InvalidJoinTokenError, JoinTokenSigner
+from callbridge.common.logs import bind_call
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.secrets import SecretBox
@@ -104,6 +105,7 @@ class MediaServer:
         match = JOIN_PATH.fullmatch(urlsplit(connection.request.path).path) if connection.request else None
         assert match is not None  # process_request let only join URLs through
         call_id = UUID(match["call_id"])
+        bind_call(call_id)  # every line this connection's tasks log names the call
         # The claim happens after the handshake so that a handshake that fails leaves the call joinable.
         try:
             call = await self._lifecycle.claim(call_id)

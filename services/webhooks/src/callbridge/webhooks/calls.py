@@ -16,6 +16,7 @@ from callbridge.common.call_listing import CallListing
 from callbridge.common.events import CallCreated
 from callbridge.common.ids import new_call_id
 from callbridge.common.join_tokens import JoinTokenSigner, join_url
+from callbridge.common.logs import bind_call
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import (
     DEFAULT_JOIN_TIMEOUT,
@@ -142,6 +143,7 @@ class CallFactory:
         if refusal is not None:
             raise InvalidRequestError(refusal)
         call_id = new_call_id()
+        bind_call(call_id)  # the rest of this request's lines are about the new call
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
         fields = settings.model_dump(exclude_none=True, by_alias=False)

@@ -108,8 +108,10 @@ def uvicorn_config(
     """A uvicorn configuration whose connections are bounded by ``limits``.
 
     WebSocket upgrades are off (``ws="none"``): no route takes one, and an upgraded connection would leave
-    this protocol's deadline behind.
+    this protocol's deadline behind. uvicorn installs no log handlers of its own (``log_config=None``): its
+    lines, access lines included, go to the process's handler (JSON, with the call id: common logs.py).
     """
+    options.setdefault("log_config", None)
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, http=limited_protocol(limits), ws="none", **options
     )

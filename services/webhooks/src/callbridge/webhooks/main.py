@@ -39,6 +39,7 @@ from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
 from callbridge.webhooks.http_server import uvicorn_config
+from callbridge.webhooks.log_context import CallLogContext
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
@@ -132,6 +133,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         app.include_router(router)
     _install_error_handlers(app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(CallLogContext)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
         app,
@@ -201,7 +203,9 @@ def run() -> None:
     """``callbridge-webhooks``: serve the API with uvicorn on CALLBRIDGE_HOST:CALLBRIDGE_PORT."""
     parse_service_args(SERVICE_NAME, "The callbridge REST API and provider webhooks.", WebhooksSettings)
     settings = load_settings(SERVICE_NAME, WebhooksSettings)
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
+    )
     config = uvicorn_config(
         create_app(settings),
         host=settings.host,
