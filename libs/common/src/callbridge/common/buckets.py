@@ -15,6 +15,12 @@ THROTTLE_USAGE = "callbridge_throttle_usage"
 """Per throttle id: the start times its rules look back on (throttles.py)."""
 CAPACITY = "callbridge_capacity"
 """Per provider account: the calls holding a slot and the last second's starts (capacity.py)."""
+ACCOUNT_WEBHOOKS = "callbridge_webhooks"
+"""Account webhooks (``/api/webhooks``) by id, secrets sealed."""
+WEBHOOK_PROGRESS = "callbridge_webhook_progress"
+"""Per webhook and call: the events delivered or given up, and the attempts (account_webhooks/delivery.py)."""
+WEBHOOK_PROGRESS_TTL = timedelta(days=3)
+"""Longer than the last retry of a call's last event (10 attempts from 30 s doubling: about 4.3 hours)."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -43,4 +49,6 @@ ALL = (
     CALL_THROTTLES,
     THROTTLE_USAGE,
     CAPACITY,
+    ACCOUNT_WEBHOOKS,
+    WEBHOOK_PROGRESS,
 )

@@ -19,6 +19,8 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
+from callbridge.common.account_webhooks.delivery import Progress
+from callbridge.common.account_webhooks.models import Webhook
 from callbridge.common.call_events import CallEventLog
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing
@@ -145,6 +147,8 @@ class Stores:
     capacity: CapacityLedger
     call_events: CallEventLog
     """Each call's events, read back from the events stream."""
+    webhooks: KvStore[Webhook]
+    webhook_progress: KvStore[Progress]
 
 
 async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
@@ -162,6 +166,8 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
     throttles = await _key_value(broker, buckets.CALL_THROTTLES, history=1)
     throttle_usage = await _key_value(broker, buckets.THROTTLE_USAGE, history=1)
     capacity = await _key_value(broker, buckets.CAPACITY, history=1)
+    account_webhooks = await _key_value(broker, buckets.ACCOUNT_WEBHOOKS, history=1)
+    webhook_progress = await _key_value(broker, buckets.WEBHOOK_PROGRESS, ttl=buckets.WEBHOOK_PROGRESS_TTL)
     return Stores(
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
@@ -173,6 +179,8 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         throttle_usage=ThrottleLedger(KvStore(throttle_usage, ThrottleUsage)),
         capacity=CapacityLedger(KvStore(capacity, Ledger)),
         call_events=CallEventLog(js),
+        webhooks=KvStore(account_webhooks, Webhook),
+        webhook_progress=KvStore(webhook_progress, Progress),
     )
 
 

@@ -34,6 +34,22 @@ class WebhooksSettings(CommonSettings, TelephonyApiSettings):
         gt=0,
         description="Largest request body any route accepts; larger ones are refused with 413.",
     )
+    webhook_retry_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Account webhooks: the first retry of a failed delivery comes this long after it; each "
+        "next one twice as long (10 attempts in all).",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="Account webhooks: how long a receiver may take to answer."
+    )
+    webhook_concurrency: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Account webhooks: deliveries in progress at once per replica.",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

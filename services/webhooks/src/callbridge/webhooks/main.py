@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from callbridge.common.account_webhooks.delivery import DispatcherSettings, WebhookDispatcher
 from callbridge.common.bus import (
     EventPublisher,
     connect_broker,
@@ -45,6 +46,7 @@ from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
+    account_webhooks,
     agents,
     call_events,
     call_throttles,
@@ -100,8 +102,21 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         logger.info(
             "webhooks ready: public %s, media %s", settings.public_base_url, settings.media_public_url
         )
+        dispatcher = WebhookDispatcher(
+            connection,
+            stores.webhooks,
+            stores.webhook_progress,
+            stores.calls,
+            SecretBox(secret_key).decrypt,
+            DispatcherSettings(
+                retry_base_s=settings.webhook_retry_base_s,
+                timeout_s=settings.webhook_timeout_s,
+                concurrency=settings.webhook_concurrency,
+            ),
+        )
         try:
-            yield
+            async with dispatcher:
+                yield
         finally:
             await stop_broker(broker)
             tracer_provider.shutdown()
@@ -123,6 +138,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         docs.router,
         health.router,
         agents.router,
+        account_webhooks.router,
         calls.router,
         call_events.router,
         call_throttles.router,

@@ -1,0 +1,441 @@
+"""Delivering call events to account webhooks: at least once, in order per call, by any number of replicas.
+
+Two durable JetStream consumers, shared by every replica that runs a ``WebhookDispatcher``:
+
+*Fan-out* reads the ``created``, ``joined`` and ``ended`` events of the events stream (one consumer per
+kind, each filtered to its subjects) and, for every webhook that asked for that event (and for that call's
+agent, when it names one), publishes one *delivery*: the exact body (``{"event", "call"}``, the call as
+``GET /api/calls/{id}`` shows it) on ``callbridge.webhook_deliveries.<webhookId>.<callId>`` in the
+``CALLBRIDGE_WEBHOOK_DELIVERIES`` work-queue stream, with ``Nats-Msg-Id`` = event id + webhook id, so a
+fan-out redelivered after a crash publishes no second delivery.
+
+*Delivery* takes each delivery in its own task (at most ``concurrency`` at once per replica, so one slow
+receiver holds one slot, never another receiver's deliveries or a call) and POSTs it, signed (signing.py),
+with a timeout. A 2xx is done. Anything else is an attempt that failed: it is recorded on the webhook
+(``recentFailures``, ``status``) and the delivery comes back after ``retry_base_s``, then twice that, and so
+on, up to ``MAX_ATTEMPTS`` attempts; then it is given up (and counted). Order per call and webhook: a
+delivery waits (comes back shortly, no attempt counted) while an earlier event of the same call that this
+webhook should get is neither done nor given up, judged by the call record (what happened to the call) and
+the webhook's creation time (a webhook created after an event never gets it). What is done is kept per
+webhook and call in the ``callbridge_webhook_progress`` bucket (compare-and-set).
+
+At least once: a replica that dies after a POST and before recording it makes another replica POST again
+(receivers must be idempotent, as Ultravox says of its own webhooks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import httpx
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+from pydantic import Field, ValidationError
+
+from callbridge.common import buckets, subjects
+from callbridge.common.account_webhooks.models import (
+    EVENT_ORDER,
+    MAX_RECENT_FAILURES,
+    UNHEALTHY_AFTER_FAILURES,
+    Webhook,
+    WebhookEvent,
+    WebhookFailure,
+    WebhookStatus,
+)
+from callbridge.common.account_webhooks.signing import signed_headers
+from callbridge.common.events import CallCreated, CallEnded, CallJoined, parse_event
+from callbridge.common.models.base import StoredModel
+from callbridge.common.models.call import Call
+from callbridge.common.models.sealing import Decrypt
+from callbridge.common.store import ConflictError, KvStore, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+DELIVERIES_STREAM = "CALLBRIDGE_WEBHOOK_DELIVERIES"
+DELIVERY_PREFIX = f"{subjects.PREFIX}.webhook_deliveries"
+DELIVERY_CONSUMER = "webhook-delivery"
+FANOUT_CONSUMER = "webhook-fanout-{kind}"
+MAX_ATTEMPTS = 10
+ORDER_WAIT_S = 0.5
+"""How soon a delivery waiting for an earlier event of its call comes back."""
+ACK_WAIT_S = 60.0
+FETCH_BATCH = 64
+
+_KINDS: dict[str, WebhookEvent] = {
+    CallCreated.EVENT: WebhookEvent.STARTED,
+    CallJoined.EVENT: WebhookEvent.JOINED,
+    CallEnded.EVENT: WebhookEvent.ENDED,
+}
+
+
+def delivery_subject(webhook_id: UUID, call_id: UUID) -> str:
+    return f"{DELIVERY_PREFIX}.{webhook_id}.{call_id}"
+
+
+class Delivery(StoredModel):
+    webhook_id: UUID
+    call_id: UUID
+    event: WebhookEvent
+    occurred_at: datetime
+    body: str
+    """The exact JSON body POSTed (the same bytes on every attempt)."""
+
+
+class Progress(StoredModel):
+    """Per webhook and call: the events done (delivered or given up) and the attempts of each."""
+
+    done: list[WebhookEvent] = Field(default_factory=list)
+    attempts: dict[WebhookEvent, int] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherSettings:
+    retry_base_s: float = 30.0
+    """The first retry's delay; each next one doubles (Ultravox: 30 s, 1 m, 2 m, …)."""
+    timeout_s: float = 10.0
+    concurrency: int = 100
+
+
+async def ensure_delivery_stream(js: JetStreamContext) -> None:
+    config = StreamConfig(
+        name=DELIVERIES_STREAM,
+        subjects=[f"{DELIVERY_PREFIX}.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+        max_age=timedelta(days=2).total_seconds(),
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+class WebhookDispatcher:
+    """Fan-out and delivery, run by each webhooks replica (``async with``)."""
+
+    def __init__(
+        self,
+        connection: Client,
+        webhooks: KvStore[Webhook],
+        progress: KvStore[Progress],
+        calls: KvStore[Call],
+        decrypt: Decrypt,
+        settings: DispatcherSettings | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        on_delivered: Callable[[WebhookEvent, bool], None] | None = None,
+    ) -> None:
+        self._nc = connection
+        self._js = connection.jetstream()
+        self._webhooks = webhooks
+        self._progress = progress
+        self._calls = calls
+        self._decrypt = decrypt
+        self._settings = settings or DispatcherSettings()
+        self._http = http
+        self._own_http = http is None
+        self._on_delivered = on_delivered
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._cache: tuple[int, list[Webhook]] | None = None
+
+    async def __aenter__(self) -> WebhookDispatcher:
+        await ensure_delivery_stream(self._js)
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+        for event_name in _KINDS:
+            subscription = await self._js.pull_subscribe(
+                subjects.call_events_wildcard(event_name),
+                durable=FANOUT_CONSUMER.format(kind=event_name),
+                stream=subjects.EVENTS_STREAM,
+                config=ConsumerConfig(
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=ACK_WAIT_S,
+                    deliver_policy=DeliverPolicy.NEW,
+                    max_ack_pending=10_000,
+                ),
+            )
+            self._tasks.append(
+                asyncio.create_task(self._pull(subscription, self._fan_out), name="webhook-fanout")
+            )
+        deliveries = await self._js.pull_subscribe(
+            f"{DELIVERY_PREFIX}.>",
+            durable=DELIVERY_CONSUMER,
+            stream=DELIVERIES_STREAM,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=100_000
+            ),
+        )
+        self._tasks.append(
+            asyncio.create_task(self._pull(deliveries, self._deliver), name="webhook-delivery")
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._tasks, *self._in_flight]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+
+    async def _pull(
+        self, subscription: JetStreamContext.PullSubscription, handle: Callable[[Msg], object]
+    ) -> None:
+        while True:
+            await self._slots.acquire()
+            self._slots.release()
+            try:
+                messages = await subscription.fetch(FETCH_BATCH, timeout=5.0)
+            except NatsTimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS away: try again shortly
+                logger.warning("webhook consumer fetch failed (%s): retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for message in messages:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._guarded(handle, message))
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+
+    async def _guarded(self, handle: Callable[[Msg], object], message: Msg) -> None:
+        try:
+            await handle(message)  # type: ignore[misc]
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug or NATS away: the message comes back after ack_wait
+            logger.exception("webhook message on %s failed", message.subject)
+
+    # -- fan-out ---------------------------------------------------------------------------------------
+
+    async def _all_webhooks(self) -> list[Webhook]:
+        """Every webhook, read again only when the bucket has changed (its stream's last sequence): a
+        webhook applies to every call event after its creation, on every replica."""
+        info = await self._js.stream_info(f"KV_{buckets.ACCOUNT_WEBHOOKS}")
+        sequence = info.state.last_seq
+        if self._cache is None or self._cache[0] != sequence:
+            self._cache = (sequence, await self._webhooks.all())
+        return self._cache[1]
+
+    async def _fan_out(self, message: Msg) -> None:
+        try:
+            event = parse_event(message.subject, message.data)
+        except ValueError:
+            await message.term()  # not an event this version reads: skipped
+            return
+        kind = _KINDS.get(event.EVENT)
+        webhooks = [
+            webhook
+            for webhook in await self._all_webhooks()
+            if kind in webhook.events and webhook.created <= event.occurred_at
+        ]
+        if kind is None or not webhooks:
+            await message.ack()
+            return
+        if isinstance(event, CallCreated):
+            call_public = event.call
+        else:
+            found = await self._calls.find(str(event.call_id))
+            if found is None:  # deleted since: nothing to say about it
+                await message.ack()
+                return
+            call_public = found.value.public()
+        body = orjson.dumps({"event": kind.value, "call": call_public.model_dump(mode="json")}).decode()
+        for webhook in webhooks:
+            if webhook.agent_id is not None and webhook.agent_id != call_public.agent_id:
+                continue
+            delivery = Delivery(
+                webhook_id=webhook.webhook_id,
+                call_id=event.call_id,
+                event=kind,
+                occurred_at=event.occurred_at,
+                body=body,
+            )
+            await self._js.publish(
+                delivery_subject(webhook.webhook_id, event.call_id),
+                delivery.model_dump_json().encode(),
+                stream=DELIVERIES_STREAM,
+                headers={"Nats-Msg-Id": f"{event.event_id}.{webhook.webhook_id}"},
+            )
+        await message.ack()
+
+    # -- delivery --------------------------------------------------------------------------------------
+
+    async def _deliver(self, message: Msg) -> None:
+        try:
+            delivery = Delivery.model_validate_json(message.data)
+        except ValidationError:
+            await message.term()
+            return
+        found = await self._webhooks.find(str(delivery.webhook_id))
+        if found is None:  # the webhook was deleted
+            await message.ack()
+            return
+        webhook = found.value
+        key = f"{delivery.webhook_id}.{delivery.call_id}"
+        progress = await self._progress.find(key)
+        state = progress.value if progress else Progress()
+        if delivery.event in state.done:
+            await message.ack()  # a redelivery of what was done already
+            return
+        if await self._earlier_pending(webhook, delivery, state):
+            await message.nak(delay=ORDER_WAIT_S)
+            return
+        failure = await self._post(webhook, delivery)
+        if failure is None:
+            await self._mark(key, delivery.event, done=True)
+            await self._health(webhook.webhook_id, None)
+            await message.ack()
+            self._count(delivery.event, ok=True)
+            return
+        attempts = await self._mark(key, delivery.event, done=False)
+        await self._health(webhook.webhook_id, failure)
+        if attempts >= MAX_ATTEMPTS:
+            await self._mark(key, delivery.event, done=True)
+            logger.warning(
+                "webhook %s: gave up %s of call %s after %d attempts (%s)",
+                webhook.webhook_id,
+                delivery.event.value,
+                delivery.call_id,
+                attempts,
+                failure,
+                extra={"call_id": str(delivery.call_id)},
+            )
+            await message.ack()
+            self._count(delivery.event, ok=False)
+            return
+        await message.nak(delay=self._settings.retry_base_s * 2 ** (attempts - 1))
+
+    async def _earlier_pending(self, webhook: Webhook, delivery: Delivery, state: Progress) -> bool:
+        """Whether an earlier event of this call, which this webhook should get, is not done yet."""
+        rank = EVENT_ORDER[delivery.event]
+        earlier = [e for e in webhook.events if EVENT_ORDER[e] < rank and e not in state.done]
+        if not earlier:
+            return False
+        found = await self._calls.find(str(delivery.call_id))
+        if found is None:
+            return False
+        call = found.value
+        happened = {WebhookEvent.STARTED: call.created, WebhookEvent.JOINED: call.joined}
+        return any((at := happened.get(event)) is not None and at >= webhook.created for event in earlier)
+
+    async def _post(self, webhook: Webhook, delivery: Delivery) -> str | None:
+        """None when the receiver took it (2xx); otherwise what went wrong."""
+        assert self._http is not None
+        body = delivery.body.encode()
+        try:
+            secrets = webhook.secrets(self._decrypt)
+        except Exception:
+            return "its secrets cannot be opened with this secret key: set them again"
+        try:
+            response = await self._http.post(
+                webhook.url,
+                content=body,
+                headers=signed_headers(secrets, body),
+                timeout=self._settings.timeout_s,
+            )
+        except httpx.TimeoutException:
+            return f"no answer within {self._settings.timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: could not connect or send"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"HTTP {response.status_code}"
+
+    async def _mark(self, key: str, event: WebhookEvent, *, done: bool) -> int:
+        """Record an attempt (``done=False``: one more failed) or the event done; the attempts so far."""
+
+        def change(state: Progress) -> Progress:
+            if done:
+                return state.model_copy(
+                    update={"done": sorted({*state.done, event}, key=EVENT_ORDER.__getitem__)}
+                )
+            attempts = dict(state.attempts)
+            attempts[event] = attempts.get(event, 0) + 1
+            return state.model_copy(update={"attempts": attempts})
+
+        while True:
+            current = await self._progress.find(key)
+            if current is None:
+                try:
+                    await self._progress.create(key, change(Progress()))
+                except ConflictError:  # created meanwhile by another replica: go round
+                    continue
+                return 0 if done else 1
+            updated = change(current.value)
+            try:
+                await self._progress.update(key, updated, current.revision)
+            except ConflictError:
+                continue
+            return updated.attempts.get(event, 0)
+
+    async def _health(self, webhook_id: UUID, failure: str | None) -> None:
+        """A failure is recorded (and may make the webhook unhealthy); a success after failures heals it."""
+        now = datetime.now(UTC)
+
+        def change(webhook: Webhook) -> Webhook:
+            if failure is None:
+                if webhook.consecutive_failures == 0 and webhook.status is WebhookStatus.NORMAL:
+                    return webhook
+                return webhook.model_copy(
+                    update={
+                        "consecutive_failures": 0,
+                        "status": WebhookStatus.NORMAL,
+                        "last_status_change": now
+                        if webhook.status is not WebhookStatus.NORMAL
+                        else webhook.last_status_change,
+                    }
+                )
+            failures = [*webhook.recent_failures, WebhookFailure(timestamp=now, failure=failure)]
+            consecutive = webhook.consecutive_failures + 1
+            unhealthy = consecutive >= UNHEALTHY_AFTER_FAILURES
+            status = WebhookStatus.UNHEALTHY if unhealthy else webhook.status
+            return webhook.model_copy(
+                update={
+                    "recent_failures": failures[-MAX_RECENT_FAILURES:],
+                    "consecutive_failures": consecutive,
+                    "status": status,
+                    "last_status_change": now if status is not webhook.status else webhook.last_status_change,
+                }
+            )
+
+        if failure is None:
+            current = await self._webhooks.find(str(webhook_id))
+            if current is None or (
+                current.value.consecutive_failures == 0 and current.value.status is WebhookStatus.NORMAL
+            ):
+                return  # the common case: no write
+        with contextlib.suppress(NotFoundError):
+            await self._webhooks.mutate(str(webhook_id), change)
+
+    def _count(self, event: WebhookEvent, *, ok: bool) -> None:
+        if self._on_delivered is not None:
+            self._on_delivered(event, ok)

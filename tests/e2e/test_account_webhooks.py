@@ -1,0 +1,183 @@
+"""Account webhooks end to end: real calls, real receivers on HTTP. Every event each webhook asked for
+arrives signed as Ultravox signs, in order per call, once per replica set; a receiver that fails first gets
+everything after retries with growing delays and shows its failures through the API; a dead receiver is
+given up after 10 attempts and marked unhealthy; a slow receiver delays no other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callbridge.common.account_webhooks.signing import TIMESTAMP_HEADER, verify
+from callbridge.devkit.asgi import serve_asgi
+from callbridge.devkit.nats_server import free_port
+from callbridge.devkit.signals import tone
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
+from tests.e2e.helpers import API_KEY, SECRET_KEY, twilio_for
+
+RATE_HZ = 8000
+SECRET = "whsec-receiver-0123456789"
+RETRY_BASE_S = 0.2
+
+
+@dataclass
+class Received:
+    event: str
+    call_id: str
+    at: float
+    verified: bool
+    body: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    """An HTTP receiver: answers ``fail_first`` requests with 500 (then 204), each after ``delay_s``."""
+
+    fail_first: int = 0
+    delay_s: float = 0.0
+    requests: int = 0
+    received: list[Received] = field(default_factory=list)
+    url: str = ""
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        self.requests += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # a slow receiver, by design
+        if self.requests <= self.fail_first:
+            return Response(status_code=500)
+        document = json.loads(body)
+        headers = {name: value for name, value in request.headers.items()}
+        self.received.append(
+            Received(
+                document["event"],
+                document["call"]["callId"],
+                time.monotonic(),
+                verify(SECRET, body, headers) and TIMESTAMP_HEADER.lower() in headers,
+                document,
+            )
+        )
+        self.changed.set()
+        return Response(status_code=204)
+
+    def events_of(self, call_id: str) -> list[str]:
+        return [r.event for r in self.received if r.call_id == call_id]
+
+    async def wait_for(self, call_id: str, count: int, timeout_s: float = 20.0) -> list[str]:
+        async with asyncio.timeout(timeout_s):
+            while len(self.events_of(call_id)) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.events_of(call_id)
+
+
+@contextlib.asynccontextmanager
+async def receivers(*made: Receiver) -> AsyncIterator[None]:
+    routes = []
+    for index, receiver in enumerate(made):
+        routes.append(Route(f"/hook/{index}", receiver.handle, methods=["POST"]))
+    async with serve_asgi(Starlette(routes=routes), "127.0.0.1", free_port()) as base_url:
+        for index, receiver in enumerate(made):
+            receiver.url = f"{base_url}/hook/{index}"
+        yield
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLBRIDGE_WEBHOOK_RETRY_BASE_S", str(RETRY_BASE_S))
+    monkeypatch.setenv("CALLBRIDGE_WEBHOOK_TIMEOUT_S", "3")
+
+
+async def add_webhook(stack: RunningStack, **body: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        response = await api.post("/api/webhooks", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+async def webhook(stack: RunningStack, webhook_id: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        response = await api.get(f"/api/webhooks/{webhook_id}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+
+async def one_call(stack: RunningStack, simulator: Any) -> str:
+    call = await simulator.place_call(tone(1000.0, 0.3, RATE_HZ, -10.0), tail_s=0.1)
+    return str(call.answer.parameters["callId"])
+
+
+ALL = ["call.started", "call.joined", "call.ended"]
+
+
+async def test_every_event_arrives_signed_in_order_once_across_replicas(
+    nats_url: str, clean_jetstream: None, fast_retries: None
+) -> None:
+    good, flaky = Receiver(), Receiver(fail_first=4)
+    config = StackConfig(nats_url=nats_url, api_key=API_KEY, secret_key=SECRET_KEY)
+    async with receivers(good, flaky), run_stack(config) as stack, run_stack(config):  # two replica sets
+        good_hook = await add_webhook(stack, url=good.url, events=ALL, secrets=["old-secret-000", SECRET])
+        flaky_hook = await add_webhook(
+            stack, url=flaky.url, events=["call.ended", "call.started"], secrets=[SECRET]
+        )
+        assert good_hook["secretPrefixes"] == ["old-", "whse"]
+        assert "secrets" not in good_hook
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {"sampleRate": 16000}}})
+        calls = [await one_call(stack, simulator) for _ in range(3)]
+        for call_id in calls:
+            assert await good.wait_for(call_id, 3) == ALL
+            assert await flaky.wait_for(call_id, 2) == ["call.started", "call.ended"]
+        await asyncio.sleep(RETRY_BASE_S * 4)  # time for a duplicate to show, if any were sent
+        assert all(r.verified for r in good.received + flaky.received)
+        assert len(good.received) == 9  # once each, though two replicas deliver
+        assert len(flaky.received) == 6
+        ended = [r.body for r in good.received if r.event == "call.ended"]
+        assert {body["call"]["endReason"] for body in ended} == {"hangup"}
+        assert all(body["call"]["joinUrl"] is None for body in ended)
+        health = await webhook(stack, flaky_hook["webhookId"])
+        assert len(health["recentFailures"]) == 4
+        assert {failure["failure"] for failure in health["recentFailures"]} == {"HTTP 500"}
+        assert health["status"] == "normal"  # 4 in a row, healed by the next success
+        assert (await webhook(stack, good_hook["webhookId"]))["recentFailures"] == []
+
+
+async def test_a_dead_receiver_is_given_up_and_unhealthy_and_a_slow_one_delays_no_other(
+    nats_url: str, clean_jetstream: None, fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_WEBHOOK_RETRY_BASE_S", "0.02")  # 10 attempts within about 10 s
+    slow, quick = Receiver(delay_s=2.0), Receiver()
+    config = StackConfig(nats_url=nats_url, api_key=API_KEY, secret_key=SECRET_KEY)
+    async with receivers(slow, quick), run_stack(config) as stack:
+        dead = await add_webhook(stack, url=f"http://127.0.0.1:{free_port()}/nobody", events=["call.started"])
+        await add_webhook(stack, url=slow.url, events=ALL, secrets=[SECRET])
+        await add_webhook(stack, url=quick.url, events=ALL, secrets=[SECRET])
+        simulator, _ = await twilio_for(stack, {"agentBackend": {"echo": {"sampleRate": 16000}}})
+        started = time.monotonic()
+        call_id = await one_call(stack, simulator)
+        assert await quick.wait_for(call_id, 3) == ALL
+        quick_done = quick.received[-1].at - started
+        assert await slow.wait_for(call_id, 3) == ALL
+        slow_done = slow.received[-1].at - started
+        assert slow_done - quick_done >= 3.0, (quick_done, slow_done)  # 3 × 2 s at the slow one, in order
+        # 10 attempts: 9 retries from 0.02 s doubling, about 10 s; wait on the record
+        async with asyncio.timeout(60):
+            while len((state := await webhook(stack, dead["webhookId"]))["recentFailures"]) < 10:  # noqa: ASYNC110 - polling the API, as a user would
+                await asyncio.sleep(0.5)
+        assert state["status"] == "unhealthy"
+        assert state["lastStatusChange"] is not None
+        assert "ConnectError" in state["recentFailures"][-1]["failure"]
