@@ -41,6 +41,7 @@ from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
 from callbridge.webhooks.http_server import uvicorn_config
 from callbridge.webhooks.log_context import CallLogContext
+from callbridge.webhooks.metrics import RequestMetrics
 from callbridge.webhooks.migrations import seal_plaintext_agent_headers
 from callbridge.webhooks.redaction import install_log_filter, redact_span
 from callbridge.webhooks.replays import ReplayGuard
@@ -150,6 +151,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
     app.add_middleware(CallLogContext)
+    app.add_middleware(RequestMetrics)
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
         app,

@@ -51,6 +51,7 @@ from nats.js.errors import BadRequestError
 from pydantic import Field, ValidationError
 
 from callbridge.common import buckets, subjects
+from callbridge.common.account_webhooks import metrics
 from callbridge.common.account_webhooks.models import (
     EVENT_ORDER,
     MAX_RECENT_FAILURES,
@@ -310,6 +311,7 @@ class WebhookDispatcher:
             await message.nak(delay=ORDER_WAIT_S)
             return
         failure = await self._post(webhook, delivery)
+        metrics.ATTEMPTS.labels("ok" if failure is None else "failed").inc()
         if failure is None:
             await self._mark(key, delivery.event, done=True)
             await self._health(webhook.webhook_id, None)
@@ -437,5 +439,6 @@ class WebhookDispatcher:
             await self._webhooks.mutate(str(webhook_id), change)
 
     def _count(self, event: WebhookEvent, *, ok: bool) -> None:
+        metrics.DELIVERIES.labels(event.value, "delivered" if ok else "given_up").inc()
         if self._on_delivered is not None:
             self._on_delivered(event, ok)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callbridge.common.models.base import ApiModel
 
@@ -43,3 +44,9 @@ async def readyz(request: Request, response: Response) -> HealthStatus:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return HealthStatus(status="nats disconnected")
     return HealthStatus(status="ok")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics of this process (requests, webhook deliveries); no API key, as health."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
