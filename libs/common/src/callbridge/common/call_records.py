@@ -1,4 +1,5 @@
-"""Changes to a call's record that more than one service makes: ending it, exactly once."""
+"""Changes to a call's record that more than one service makes: ending it, exactly once, and giving its
+provider account's slot back."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from callbridge.common.call_listing import CallListing
+from callbridge.common.capacity import CapacityLedger
 from callbridge.common.events import CallEnded
 from callbridge.common.models.call import Call, EndReason, bounded_detail
+from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore, UnchangedError
 
 
@@ -20,12 +23,14 @@ async def finish_call(
     detail: str | None = None,
     rejected_frames: int = 0,
     unless_joined: bool = False,
+    capacity: CapacityLedger | None = None,
 ) -> CallEnded | None:
     """Make the record final with ``reason`` and ``detail`` (compare-and-set: the first to end a call wins).
 
     Returns the ``ended`` event to publish, or None when the call had ended already (or, with
     ``unless_joined``, had been joined: its media replica ends it). The call is then entered in the ended
-    listings (call_listing.py).
+    listings (call_listing.py) and, with ``capacity``, its slot of the provider account is released (a slot
+    a dead replica failed to release is swept by the dialer).
     """
     now = datetime.now(UTC)
     ended_here = False
@@ -43,6 +48,10 @@ async def finish_call(
     if not ended_here:
         return None
     await listing.ended(final)
+    if capacity is not None:
+        provider = call_provider(final)
+        if provider is not None:
+            await capacity.release(provider.value, [call_id])
     duration_ms = None if final.joined is None else round((now - final.joined).total_seconds() * 1000)
     return CallEnded(
         call_id=call_id,
@@ -51,3 +60,12 @@ async def finish_call(
         detail=detail,
         rejected_frames=rejected_frames,
     )
+
+
+def call_provider(call: Call) -> Provider | None:
+    """The provider whose account carries the call: its medium's, else the one that brought it."""
+    if call.medium is not None:
+        return call.medium.provider
+    if call.provider_details is not None:
+        return call.provider_details.provider
+    return None

@@ -48,6 +48,7 @@ async def hang_up_call(
                     EndReason.HANGUP,
                     detail=API_HANG_UP_DETAIL,
                     unless_joined=True,
+                    capacity=stores.capacity,
                 )
                 if ended is not None:
                     await publisher.publish(ended)

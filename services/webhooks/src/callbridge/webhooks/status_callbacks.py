@@ -71,6 +71,7 @@ async def receive_status(
         call_id,
         _end_reason(call, status.outcome),
         detail=detail,
+        capacity=services.stores.capacity,
     )
     if ended is None:
         final = await load_call(services.stores, call_id)
