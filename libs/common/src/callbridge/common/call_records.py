@@ -9,7 +9,13 @@ from uuid import UUID
 from callbridge.common.call_listing import CallListing
 from callbridge.common.capacity import CapacityLedger
 from callbridge.common.events import CallEnded
-from callbridge.common.models.call import Call, EndReason, bounded_detail
+from callbridge.common.models.call import (
+    MAX_DIAL_STATUSES,
+    Call,
+    DialStatusEntry,
+    EndReason,
+    bounded_detail,
+)
 from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore, UnchangedError
 
@@ -69,3 +75,30 @@ def call_provider(call: Call) -> Provider | None:
     if call.provider_details is not None:
         return call.provider_details.provider
     return None
+
+
+async def record_dial_status(
+    calls: KvStore[Call], call_id: UUID, entry: DialStatusEntry, *, provider_call_id: str | None = None
+) -> tuple[Call, bool]:
+    """Add ``entry`` to the call's ``dialStatuses`` unless that status is there already (a provider that
+    reports a step twice is counted once), and note ``provider_call_id`` if the record lacks one (Plivo's
+    call UUID first comes with its callbacks). Returns the record and whether the step is new."""
+    added = False
+
+    def record(call: Call) -> Call:
+        nonlocal added
+        added = False
+        update: dict[str, object] = {}
+        known = {step.status for step in call.dial_statuses}
+        if entry.status not in known and len(call.dial_statuses) < MAX_DIAL_STATUSES:
+            update["dial_statuses"] = [*call.dial_statuses, entry]
+            added = True
+        details = call.provider_details
+        if provider_call_id and details is not None and details.call_id is None:
+            update["provider_details"] = details.model_copy(update={"call_id": provider_call_id})
+        if not update:
+            raise UnchangedError
+        return call.model_copy(update=update)
+
+    final = (await calls.mutate(str(call_id), record)).value
+    return final, added

@@ -2,7 +2,7 @@
 keys, incoming calls, answer documents, status callbacks and REST clients, one sub-package per provider
 (``twilio``, ``telnyx``, ``plivo``, ``exotel``), found through the registry (``provider_for``)."""
 
-from callbridge.telephony.accounts import ProviderAccounts
+from callbridge.telephony.accounts import ProviderAccounts, RestClients
 from callbridge.telephony.config_store import TelephonyConfigs
 from callbridge.telephony.credentials import (
     AgentAccess,
@@ -70,6 +70,7 @@ __all__ = [
     "ProviderStatus",
     "ProviderUnavailable",
     "RequestNotVerified",
+    "RestClients",
     "StatusOutcome",
     "StoredTelephonyConfig",
     "StreamPlan",
