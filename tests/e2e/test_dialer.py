@@ -192,3 +192,54 @@ async def test_a_redelivered_dial_request_does_not_dial_again(nats_url: str, cle
 
 async def claimed_again(stack: RunningStack) -> float:
     return await dialer_metric(stack, "callbridge_dialer_requests_total", outcome="already_claimed")
+
+
+async def wait_for_metric_above(stack: RunningStack, before: float, name: str, **labels: str) -> None:
+    async with asyncio.timeout(CALL_TIMEOUT_S):
+        # The dialer's count is read over HTTP: there is nothing to await but the next reading.
+        while await dialer_metric(stack, name, **labels) <= before:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_a_dial_the_provider_did_not_answer_is_not_sent_again(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_PROVIDER_API_TIMEOUT_S", "0.5")
+    provider = Provider.TWILIO
+    account = account_for(provider, f"*={SPEAKS}")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        metric = "callbridge_dialer_requests_total"
+        before = await dialer_metric(stack, metric, outcome="ambiguous")
+        with account.stalled():  # Twilio does not answer: whether it placed the call is unknown
+            response = await place_call(stack, outgoing_call(provider, joinTimeout="3s"))
+            call_id = response.json()["callId"]
+            await wait_for_metric_above(stack, before, metric, outcome="ambiguous")
+        events = await events_of(nats_url, call_id, timeout_s=CALL_TIMEOUT_S)
+        record = await get_call(stack, call_id)
+    # The stalled request was dropped when the dialer gave up on it; a dial sent again would be here.
+    assert [request for request in account.requests if request.method == "POST"] == []
+    assert account.outbound.calls == {}
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "unjoined"  # the join deadline decided, as for a dial that was lost
+    assert [step["status"] for step in record["dialStatuses"]] == ["dialing"]
+
+
+async def test_a_dial_the_provider_dedupes_is_sent_again_when_its_answer_is_lost(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_PROVIDER_API_TIMEOUT_S", "1")
+    provider = Provider.TELNYX
+    account = account_for(provider, f"*={SPEAKS}")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        metric = "callbridge_dialer_provider_refusals_total"
+        before = await dialer_metric(stack, metric, provider="telnyx", kind="unavailable")
+        with account.stalled():
+            response = await place_call(stack, outgoing_call(provider))
+            call_id = response.json()["callId"]
+            await wait_for_metric_above(stack, before, metric, provider="telnyx", kind="unavailable")
+        events = await events_of(nats_url, call_id, timeout_s=CALL_TIMEOUT_S)
+    # The first try timed out (its request dropped); the second, with the same command_id, placed it.
+    assert len(account.outbound.calls) == 1
+    assert isinstance(events[-1], CallEnded)
+    assert events[-1].end_reason == "hangup"
