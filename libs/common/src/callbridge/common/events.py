@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel
-from callbridge.common.models.call import CallPublic, EndReason, ProviderDetails
+from callbridge.common.models.call import CallPublic, DialStatus, EndReason, ProviderDetails
 from callbridge.common.models.medium import Provider
 
 
@@ -181,7 +181,23 @@ class ProviderStatusReceived(CallEvent):
     )
 
     def summary(self) -> str:
-        return f"{self.provider} reported {self.status}" + (f" ({self.detail})" if self.detail else "")
+        return f"{self.provider.value} callback: {self.status}"
+
+
+class DialStatusChanged(CallEvent):
+    """An outbound call moved on at the provider (dialing, ringing, answered, busy, …); each step of a call
+    is published once, however often the provider reports it."""
+
+    EVENT = "dial.status"
+    status: DialStatus
+    provider: Provider
+    provider_status: str = Field(description="The provider's own word: no-answer, call.answered, ring, …")
+    detail: str | None = None
+    attempt: int = 1
+
+    def summary(self) -> str:
+        said = f"{self.provider.value} {self.provider_status}"
+        return f"dial: {self.status} ({said}{', ' + self.detail if self.detail else ''})"
 
 
 class MediaFormatNotice(CallEvent):
@@ -223,6 +239,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     MediaFramesRejected,
     ProviderStreamError,
     MediaFormatNotice,
+    DialStatusChanged,
 )
 EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
 
