@@ -9,10 +9,15 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
+from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import tone
+from callbridge.devkit.simulators.rest import CalleeScript
+from callbridge.devkit.simulators.rest.accounts import new_account
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
-from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
+from tests.e2e.helpers import API_KEY, SECRET_KEY, events_of, get_call, twilio_for
+from tests.e2e.outbound import place_call, stack_dialing
 
 
 @pytest.fixture
@@ -64,3 +69,47 @@ async def test_the_webhook_and_the_media_call_are_one_trace(
     assert format(media_span.context.trace_id, "032x") == trace_id
     webhook_spans = [s for s in spans if s.name.startswith("POST /api/agents/") and s.context is not None]
     assert any(format(s.context.trace_id, "032x") == trace_id for s in webhook_spans if s.context)
+
+
+async def test_an_outbound_call_is_one_trace_from_the_api_through_the_dialer_to_the_provider(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /api/calls → the DialCall message (context in its NATS headers) → the dialer → the provider's
+    REST API (a client span with the provider's call id) → the media call, all one trace."""
+    exporter = InMemorySpanExporter()
+    media_call_ended = asyncio.Event()
+
+    def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.add_span_processor(_Signal("media.call", media_call_ended))
+        return provider
+
+    for service in ("webhooks", "media", "dialer"):
+        monkeypatch.setattr(f"callbridge.{service}.main.setup_tracing", setup_tracing)
+    script = CalleeScript.parse(["*=answers_and_speaks(ring_s=0.1, speech_s=0.5, hold_s=1.0)"])
+    account = new_account(Provider.TWILIO, script=script, allow_insecure_ws=True)
+    body = {
+        "medium": {"twilio": {"outgoing": {"to": "+15550001111", "from": "+15550002222"}}},
+        "agentBackend": {"echo": {}},
+    }
+    async with stack_dialing(nats_url, Provider.TWILIO, account) as stack:
+        response = await place_call(stack, body)
+        assert response.status_code == 201, response.text
+        call_id = response.json()["callId"]
+        await events_of(nats_url, call_id, timeout_s=30)
+        await asyncio.wait_for(media_call_ended.wait(), timeout=10)
+    spans = exporter.get_finished_spans()
+    (request,) = [s for s in spans if s.name == "POST /api/calls" and s.kind is SpanKind.SERVER]
+    assert request.context is not None
+    trace_id = request.context.trace_id
+    (dial,) = [s for s in spans if s.name == "twilio dial"]
+    (media,) = [s for s in spans if s.name == "media.call"]
+    assert dial.context is not None
+    assert media.context is not None
+    assert dial.context.trace_id == trace_id
+    assert media.context.trace_id == trace_id
+    attributes = dict(dial.attributes or {})
+    assert attributes["callbridge.call_id"] == call_id
+    (placed,) = account.outbound.calls.values()
+    assert attributes["callbridge.provider_call_id"] == placed.call_id

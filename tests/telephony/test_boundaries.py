@@ -51,6 +51,19 @@ def test_telephony_imports_no_web_framework_or_service() -> None:
     assert _importing(_imports(TELEPHONY / "src"), forbidden) == {}
 
 
+def _distribution_of(module: str, candidates: list[str]) -> str:
+    """The distribution providing ``module``: for a namespace package shared by several (``opentelemetry``),
+    the one whose files hold the module's own directory or file."""
+    if len(candidates) == 1:
+        return candidates[0]
+    path = module.replace(".", "/")
+    for name in candidates:
+        files = importlib.metadata.distribution(name).files or []
+        if any(str(f) in (f"{path}/__init__.py", f"{path}.py") for f in files):
+            return name
+    return candidates[0]
+
+
 def test_telephony_declares_exactly_the_third_party_packages_it_imports() -> None:
     installed = importlib.metadata.packages_distributions()
     imported: set[str] = set()
@@ -61,7 +74,7 @@ def test_telephony_declares_exactly_the_third_party_packages_it_imports() -> Non
             if name != "telephony":
                 imported.add(canonicalize_name(f"callbridge-{name}"))
         elif top not in sys.stdlib_module_names and top != "__future__":
-            imported.add(canonicalize_name(installed[top][0]))
+            imported.add(canonicalize_name(_distribution_of(module, installed[top])))
     project = tomllib.loads((TELEPHONY / "pyproject.toml").read_text())["project"]
     declared = {canonicalize_name(Requirement(line).name) for line in project["dependencies"]}
     assert imported - declared == set(), "imported by libs/telephony but not in its pyproject.toml"

@@ -26,8 +26,8 @@ from callbridge.common.capacity import AccountLimits, CapacityLedger
 from callbridge.common.dialing import DialCall, DialPublisher
 from callbridge.common.events import CallCreated
 from callbridge.common.ids import new_call_id
-from callbridge.common.logs import bind_call
 from callbridge.common.join_tokens import JoinTokenSigner, join_url
+from callbridge.common.logs import bind_call
 from callbridge.common.models.agent import Agent
 from callbridge.common.models.call import (
     DEFAULT_JOIN_TIMEOUT,

@@ -15,6 +15,7 @@ from uuid import UUID
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
+from opentelemetry import propagate
 from pydantic import ConfigDict, Field
 
 from callbridge.common import subjects
@@ -69,10 +70,14 @@ class DialPublisher:
         self._js = js
 
     async def publish(self, request: DialCall) -> None:
+        """Publish with the current trace context (W3C ``traceparent`` in the message headers), so the
+        dialer's handling and the provider's REST request are spans of the trace that created the call."""
+        headers = {"Nats-Msg-Id": request.idempotency_key, "content-type": "application/json"}
+        propagate.inject(headers)
         await self._js.publish(
             subjects.DIAL_SUBJECT,
             request.to_json(),
             timeout=PUBLISH_TIMEOUT_S,
             stream=subjects.DIAL_STREAM,
-            headers={"Nats-Msg-Id": request.idempotency_key, "content-type": "application/json"},
+            headers=headers,
         )

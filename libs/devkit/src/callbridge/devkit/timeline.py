@@ -18,7 +18,6 @@ from callbridge.common.events import (
     CallEnded,
     CallEvent,
     PlayoutTruncated,
-    ProviderStatusReceived,
     parse_event,
 )
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from opentelemetry.trace import Tracer
+
 from callbridge.common.call_factory import InvalidCallError, ProviderAccount, account_key
 from callbridge.common.models.medium import OutgoingCall, Provider
 from callbridge.common.models.sealing import Decrypt
@@ -14,6 +16,7 @@ from callbridge.telephony.credentials import StoredTelephonyConfig
 from callbridge.telephony.errors import InvalidDialRequest
 from callbridge.telephony.registry import provider_for
 from callbridge.telephony.rest.client import ProviderRestClient
+from callbridge.telephony.rest.tracing import TracedRestClient
 from callbridge.telephony.settings import TelephonyApiSettings
 
 
@@ -43,10 +46,19 @@ class RestClients:
     """One REST client per imported provider account, made again when its config changes (a new token)
     and closed with ``aclose``: what a service placing or ending calls keeps for its lifetime."""
 
-    def __init__(self, configs: TelephonyConfigs, decrypt: Decrypt, settings: TelephonyApiSettings) -> None:
+    def __init__(
+        self,
+        configs: TelephonyConfigs,
+        decrypt: Decrypt,
+        settings: TelephonyApiSettings,
+        *,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._configs = configs
         self._decrypt = decrypt
         self._settings = settings
+        self._tracer = tracer
+        """Each client's requests are spans of this tracer (rest/tracing.py), when given."""
         self._clients: dict[Provider, tuple[int, StoredTelephonyConfig, ProviderRestClient]] = {}
         self._lock = asyncio.Lock()
 
@@ -60,6 +72,8 @@ class RestClients:
             if cached is not None and cached[0] == found.revision:
                 return cached[1], cached[2]
             client = provider_for(provider).rest_client(found.value, self._decrypt, self._settings)
+            if self._tracer is not None:
+                client = TracedRestClient(client, self._tracer)
             self._clients[provider] = (found.revision, found.value, client)
         if cached is not None:
             await cached[2].aclose()

@@ -63,7 +63,12 @@ async def serve_dialer(
     await ensure_dial_stream(connection.jetstream())
     stores = await open_stores(broker, call_retention=settings.call_retention)
     secret_key = settings.secret_key.get_secret_value()
-    clients = RestClients(TelephonyConfigs(stores.telephony_configs), SecretBox(secret_key).decrypt, settings)
+    clients = RestClients(
+        TelephonyConfigs(stores.telephony_configs),
+        SecretBox(secret_key).decrypt,
+        settings,
+        tracer=tracer_provider.get_tracer(SERVICE_NAME),
+    )
     placer = CallPlacer(
         stores,
         EventPublisher(broker),
@@ -81,6 +86,7 @@ async def serve_dialer(
             port=settings.dialer_port,
             log_level="warning",
             lifespan="off",
+            log_config=None,  # no handlers of uvicorn's own: its lines go to the process's (JSON) handler
         )
     )
     sockets = [sock] if sock is not None else None
@@ -113,7 +119,9 @@ async def serve_dialer(
 
 
 async def _main(settings: DialerSettings) -> None:
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
