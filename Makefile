@@ -18,7 +18,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy libs/common/src libs/telephony/src libs/devkit/src services/webhooks/src services/media/src services/dialer/src tests bench
+	$(BIN)/mypy libs/common/src libs/telephony/src libs/devkit/src services/webhooks/src services/media/src services/dialer/src tests bench examples
 
 bench: setup
 	$(BIN)/python -m bench.audio

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from swagger_ui_bundle import swagger_ui_path
 
+from callbridge.common.asyncapi import render
 from callbridge.webhooks.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,18 @@ async def swagger_ui(request: Request) -> HTMLResponse:
         # No badge from the public validator: the page makes no request outside this service.
         swagger_ui_parameters={"validatorUrl": None},
     )
+
+
+_EVENTS_DOCUMENT: str | None = None
+
+
+@router.get("/docs/asyncapi.json")
+async def asyncapi_document() -> Response:
+    """The AsyncAPI 3.0 document of the call events (the same as docs/asyncapi.json), made once."""
+    global _EVENTS_DOCUMENT
+    if _EVENTS_DOCUMENT is None:
+        _EVENTS_DOCUMENT = render()
+    return Response(_EVENTS_DOCUMENT, media_type="application/json")
 
 
 @router.get(ASSETS_PATH + "/{name}")
