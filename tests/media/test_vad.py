@@ -1,7 +1,7 @@
 """The voice-activity detector against labelled audio: speech must start a turn, noise and music must not.
 
 Figures (printed; ``pytest -s`` shows them): detection rate over the speech clips, clean and with white
-noise at 10 dB SNR, at the telephone rates; false-trigger rate over the noise and music clips; the onset
+noise at 10 and 5 dB SNR, at the telephone rates; false-trigger rate over the noise and music clips; the onset
 latency after speech starts.
 """
 
@@ -39,28 +39,34 @@ def onset_s(pcm: Int16Array, rate_hz: int, tuning: VadTuning) -> float | None:
 def test_speech_starts_a_turn_clean_and_in_noise_soon_after_it_starts(rate_hz: int) -> None:
     tuning = VadTuning()
     clips = speech(rate_hz)
-    latencies = []
-    missed = []
-    for snr in (None, 10.0):
+    latencies: dict[float | None, list[float]] = {}
+    missed: dict[float | None, list[str]] = {}
+    for snr in (None, 10.0, 5.0):
+        latencies[snr], missed[snr] = [], []
         for name, pcm in clips.items():
             audio = pcm if snr is None else with_noise(pcm, snr)
             # Half a second of line silence before the speech: the detector is listening when it starts.
             audio = np.concatenate((np.zeros(rate_hz // 2, dtype=np.int16), audio))
             at = onset_s(audio, rate_hz, tuning)
             if at is None:
-                missed.append(f"{name} (SNR {snr})")
-                continue
-            latencies.append(at - 0.5 - speech_start_s(pcm, rate_hz))
-    total = 2 * len(clips)
-    rate = (total - len(missed)) / total
-    print(
-        f"\nVAD at {rate_hz} Hz: detection rate {rate:.0%} of {total} speech clips (clean and 10 dB SNR), "
-        f"onset latency p50 {np.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
-    )
-    assert missed == []
+                missed[snr].append(name)
+            else:
+                latencies[snr].append(at - 0.5 - speech_start_s(pcm, rate_hz))
+    for snr in latencies:
+        found = latencies[snr]
+        print(
+            f"\nVAD at {rate_hz} Hz, {'clean' if snr is None else f'{snr:.0f} dB SNR'}: detection rate "
+            f"{len(found) / len(clips):.0%} of {len(clips)} speech clips, onset latency p50 "
+            f"{np.median(found) * 1000:.0f} ms, max {max(found) * 1000:.0f} ms"
+            + (f" (missed {', '.join(missed[snr])})" if missed[snr] else "")
+        )
+    assert missed[None] == []
+    assert missed[10.0] == []
+    assert len(missed[5.0]) <= len(clips) // 5  # noise as loud as the speech, nearly: most still heard
     # Onset needs MIN_ONSET_MS of speech frames: it cannot come before that, and comes well within a word.
-    assert min(latencies) >= MIN_ONSET_MS / 1000 - FRAME_MS / 1000
-    assert max(latencies) < 0.400
+    heard = latencies[None] + latencies[10.0]
+    assert min(heard) >= MIN_ONSET_MS / 1000 - FRAME_MS / 1000
+    assert max(heard) < 0.400
 
 
 @pytest.mark.parametrize("rate_hz", [8000, 16000])
@@ -75,7 +81,7 @@ def test_noise_and_music_do_not_start_a_turn(rate_hz: int) -> None:
 
 
 def test_frame_activation_threshold_decides_what_counts_as_speech() -> None:
-    """At Ultravox's default of 0.1 (not callbridge's), music on hold starts a turn; at 0.5 it does not."""
+    """At Ultravox's default of 0.1 (not callbridge's), music on hold starts a turn; at 0.4 it does not."""
     music = non_speech(8000)["music -15 dBFS"]
     assert onset_s(music, 8000, VadTuning()) is None
     assert onset_s(music, 8000, VadTuning.from_settings(VadSettings(frame_activation_threshold=0.1)))
@@ -89,7 +95,7 @@ def test_minimum_turn_duration_delays_the_onset_and_drops_short_speech() -> None
     )
     assert default is not None
     assert longer is not None
-    # Twenty 32 ms frames instead of four: at least half a second later (gaps between words only add).
+    # Twenty 32 ms frames instead of three: at least half a second later (gaps between words only add).
     assert longer - default >= 0.64 - MIN_ONSET_MS / 1000 - 0.05
     digit = speech(8000)["digit_1"]  # a single word, about 0.4 s
     assert onset_s(digit, 8000, VadTuning()) is not None
@@ -121,7 +127,7 @@ def test_durations_are_counted_in_whole_32_ms_frames() -> None:
         )
     )
     assert tuning == VadTuning(threshold=0.7, onset_frames=7, endpoint_frames=13)
-    assert VadTuning.from_settings(None) == VadTuning(threshold=0.5, onset_frames=4, endpoint_frames=12)
+    assert VadTuning.from_settings(None) == VadTuning(threshold=0.4, onset_frames=3, endpoint_frames=12)
 
 
 def test_line_silence_costs_no_model_run() -> None:

