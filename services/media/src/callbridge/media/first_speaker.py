@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from callbridge.common.models.conversation import FirstSpeakerSettings, VadSettings
+from callbridge.media import metrics
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.playout import Playout
 from callbridge.media.ratelimit import CallLog
@@ -84,6 +85,8 @@ class FirstTurn:
         self._log = log
         self._timer: TimerHandle | None = None
         self.turn = Turn.WAITING if settings.user is not None else Turn.AGENT
+        self.taken_by = "none" if settings.user is not None else "agent"
+        """Who took the first turn, for the metric: agent, caller_speech, caller_key, fallback or none."""
         self.detector: SpeechDetector | None = None
         """Listening to the caller while the first turn is the caller's to take or to finish."""
         if settings.user is not None:
@@ -123,7 +126,7 @@ class FirstTurn:
         change = detector.feed(pcm)
         if change is SpeechChange.STARTED and self.turn is Turn.WAITING:
             self._log.info("first speaker: the caller spoke first")
-            self._user_turn()
+            self._user_turn("caller_speech")
             self._spawn(self._tell("user_started_speaking"), "first-turn-user-started")
         elif change is SpeechChange.STOPPED and self.turn is Turn.USER:
             self.detector = None
@@ -136,14 +139,17 @@ class FirstTurn:
         if self.turn is Turn.WAITING:
             self._log.info("first speaker: the caller pressed a key first")
             self.detector = None
-            self._user_turn()
+            self._user_turn("caller_key")
 
     def close(self) -> None:
+        """The call has ended: stop the clock and the listening, and count who took the first turn."""
         self._cancel_timer()
         self.detector = None
+        metrics.FIRST_TURNS.labels(self.taken_by).inc()
 
-    def _user_turn(self) -> None:
+    def _user_turn(self, taken_by: str) -> None:
         self.turn = Turn.USER
+        self.taken_by = taken_by
         self._cancel_timer()
         self._spawn(self._floor.release_audio(play_held=False), "first-turn-release")
 
@@ -165,6 +171,7 @@ class FirstTurn:
             return
         self._log.info("first speaker: nobody spoke within fallback.delay, the agent speaks")
         self.turn = Turn.AGENT
+        self.taken_by = "fallback"
         self.detector = None
         self._spawn(self._agent_turn(), "first-turn-fallback")
 

@@ -356,6 +356,9 @@ class CallSession:
         metrics.MARKS_UNKNOWN.inc(playout.marks_unknown)
         if self._framer is not None:
             metrics.FRAMES_PADDED.inc(self._framer.frames_padded)
+        if self._bridge is not None:
+            metrics.AGENT_CLEARS_IGNORED.inc(self._bridge.clears_ignored)
+            metrics.AGENT_HELD_AUDIO_DROPPED.inc(self._bridge.held_bytes_dropped)
         provider = self._stream.provider.value
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)
