@@ -14,11 +14,13 @@ from callbridge.common.models.conversation import (
     FirstSpeakerSettings,
     UserFallback,
     UserFirstSpeaker,
+    VadSettings,
 )
 from callbridge.devkit.signals import silence, tone
 from callbridge.media.agent_bridge import MAX_HELD_S
 from callbridge.media.agents.messages import PlaybackClearBuffer
 from callbridge.media.audio.g711 import ulaw_encode
+from callbridge.media.first_speaker import CALLER_TURN_MAX_S
 from tests.media.fakes import FakeAgent
 from tests.media.helpers import FakeClock
 from tests.media.labelled_audio import speech
@@ -204,3 +206,20 @@ async def test_an_uninterruptible_first_turn_ignores_barge_in_until_it_has_playe
         await clock.advance(0.2)
         await agent.listener.on_agent_message(PlaybackClearBuffer())
         assert run.provider.clears == 1  # the second turn may be cut
+
+
+async def test_callbridge_stops_listening_to_a_first_turn_that_goes_on_and_on(records: CallRecords) -> None:
+    vad = VadSettings(turn_endpoint_delay=timedelta(seconds=2))  # longer than any pause in the clip
+    call = await new_call(records, first_speaker_settings=user_first(), vad_settings=vad)
+    agent = FakeAgent(RATE_HZ)
+    async with running_session(records, call, agent) as run:
+        run.provider.start()
+        await run.started()
+        clip = speech(RATE_HZ)["greeting"][: 7 * RATE_HZ]  # 7 s of talking
+        caller = np.concatenate([clip] * (int(CALLER_TURN_MAX_S / 7) + 2) + [silence(0.5, RATE_HZ)])
+        run.provider.send_audio(caller)
+        await agent.wait_for_audio(len(caller) * 2, timeout_s=30)  # everything went past the detector
+        first_turn = run.session._first_turn
+        assert first_turn is not None
+        assert not first_turn.listening
+    assert [m["type"] for m in agent.messages] == ["user_started_speaking"]

@@ -30,7 +30,7 @@ from callbridge.media import metrics
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.playout import Playout
 from callbridge.media.ratelimit import CallLog
-from callbridge.media.vad import SpeechChange, SpeechDetector, VadTuning
+from callbridge.media.vad import FRAME_MS, SpeechChange, SpeechDetector, VadTuning
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ FIRST_AUDIO_TIMEOUT_S: Final = 30.0
 """An uninterruptible first turn that has not started playing by then is no longer protected."""
 FIRST_TURN_MAX_S: Final = 120.0
 """An uninterruptible first turn is protected for at most this long, however long the agent talks."""
+CALLER_TURN_MAX_S: Final = 30.0
+"""callbridge stops listening for the end of a caller's first turn after this long (the detector costs
+about as much CPU as the rest of the call): no ``user_stopped_speaking`` is sent then."""
 
 
 class Floor(Protocol):
@@ -89,6 +92,7 @@ class FirstTurn:
         """Who took the first turn, for the metric: agent, caller_speech, caller_key, fallback or none."""
         self.detector: SpeechDetector | None = None
         """Listening to the caller while the first turn is the caller's to take or to finish."""
+        self._listen_until_frame = 0
         if settings.user is not None:
             self.detector = SpeechDetector(VadTuning.from_settings(vad), input_rate_hz)
 
@@ -127,10 +131,15 @@ class FirstTurn:
         if change is SpeechChange.STARTED and self.turn is Turn.WAITING:
             self._log.info("first speaker: the caller spoke first")
             self._user_turn("caller_speech")
+            self._listen_until_frame = detector.frames_seen + int(CALLER_TURN_MAX_S * 1000 / FRAME_MS)
             self._spawn(self._tell("user_started_speaking"), "first-turn-user-started")
         elif change is SpeechChange.STOPPED and self.turn is Turn.USER:
             self.detector = None
             self._spawn(self._tell("user_stopped_speaking"), "first-turn-user-stopped")
+            return False
+        elif self.turn is Turn.USER and detector.frames_seen > self._listen_until_frame:
+            self._log.info("first speaker: the caller's first turn went on past %.0f s", CALLER_TURN_MAX_S)
+            self.detector = None
             return False
         return True
 
