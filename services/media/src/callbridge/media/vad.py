@@ -1,6 +1,6 @@
 """The caller's speech: when it starts and when the turn ends, from a voice-activity detector.
 
-The detector is Silero VAD: its ONNX model ships in this package (``models/silero_vad.onnx``, MIT, see
+The detector is Silero VAD v6.2: its ONNX model ships in this package (``models/silero_vad.onnx``, MIT, see
 ``models/LICENSE.silero``; nothing is downloaded) and runs on ONNX Runtime, one thread. One inference
 session serves every call of the process (loaded once, ~70 ms, at start-up); each call keeps only the
 model's recurrent state and the last samples it saw. It scores 32 ms frames, at 8 kHz (256 samples) or
