@@ -10,11 +10,15 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import pytest
 
 from callbridge.common.events import AgentTranscript, CallEvent
+from callbridge.common.models.medium import Provider
+from callbridge.devkit.provision import provision_simulated_agent
 from callbridge.devkit.signals import silence
 from callbridge.devkit.stack import RunningStack
 from callbridge.media.agents.demo import GREETING, SAMPLE_RATE_HZ, prompt
+from callbridge.media.audio.resampler import create_resampler
 from tests.e2e.agent_server import AgentPeer, agent_server
 from tests.e2e.helpers import events_of, twilio_for
 
@@ -198,3 +202,23 @@ async def test_user_first_a_key_gives_the_caller_the_turn(stack: RunningStack, n
     assert 0.8 <= heard_at < 0.8 + 0.4 + SOON_S  # keys reach the agent 0.4 s after the last one
     events = await events_of(nats_url, call.answer.parameters["callId"])
     assert agent_lines(events) == ["You pressed 4."]
+
+
+@pytest.mark.parametrize("provider", [Provider.TELNYX, Provider.PLIVO, Provider.EXOTEL])
+async def test_user_first_on_16_khz_providers_the_agent_hears_when_the_caller_starts_and_stops(
+    stack: RunningStack, provider: Provider
+) -> None:
+    async with agent_server() as (agent_url, peers):
+        backend = {"websocket": {"url": agent_url, "inputSampleRate": 16000}}
+        template = {"agentBackend": backend, "firstSpeakerSettings": {"user": {}}}
+        simulator, _ = await provision_simulated_agent(
+            stack.webhooks_url, stack.api_key, stack.public_base_url, provider, call_template=template
+        )
+        answer = await simulator.incoming_call(from_number="+15550001111", to_number="+15550002222")
+        rate = simulator.inbound_codec(answer).sample_rate_hz
+        assert rate == 16000
+        words = np.frombuffer(prompt("pressed"), dtype="<i2")
+        caller = np.concatenate((silence(0.5, rate), create_resampler(SAMPLE_RATE_HZ, rate).process(words)))
+        await simulator.stream(answer, caller, tail_s=1.2)
+    (peer,) = peers
+    assert peer.messages == [{"type": "user_started_speaking"}, {"type": "user_stopped_speaking"}]
