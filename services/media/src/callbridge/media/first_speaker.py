@@ -89,7 +89,8 @@ class FirstTurn:
         self._timer: TimerHandle | None = None
         self.turn = Turn.WAITING if settings.user is not None else Turn.AGENT
         self.taken_by = "none" if settings.user is not None else "agent"
-        """Who took the first turn, for the metric: agent, caller_speech, caller_key, fallback or none."""
+        """Who took the first turn, for the metric: agent, caller_speech, caller_key, fallback, command or
+        none."""
         self.detector: SpeechDetector | None = None
         """Listening to the caller while the first turn is the caller's to take or to finish."""
         self._listen_until_frame = 0
@@ -149,6 +150,21 @@ class FirstTurn:
             self._log.info("first speaker: the caller pressed a key first")
             self.detector = None
             self._user_turn("caller_key")
+
+    async def give_agent_the_floor(self) -> None:
+        """A command makes the agent speak (``say``): it has the floor now. While the caller was to speak
+        first, what the agent sent meanwhile is dropped (the command's words are what is to be heard) and
+        no fallback follows; during the agent's ``delay``, its turn starts now."""
+        if self.turn is Turn.WAITING:
+            self._log.info("first speaker: a command gave the agent the floor")
+            self.turn = Turn.AGENT
+            self.taken_by = "command"
+            self.detector = None
+            self._cancel_timer()
+            await self._floor.release_audio(play_held=False)
+        elif self.turn is Turn.AGENT and self._timer is not None:
+            self._cancel_timer()
+            await self._agent_turn()
 
     def close(self) -> None:
         """The call has ended: stop the clock and the listening, and count who took the first turn."""

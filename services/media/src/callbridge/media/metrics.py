@@ -65,7 +65,7 @@ AGENT_HANDLER_FAILURES = Counter(
 FIRST_TURNS = Counter(
     "callbridge_media_first_turns_total",
     "Who took a call's first turn (firstSpeakerSettings): agent, caller_speech, caller_key, fallback, "
-    "or none (the call ended while callbridge still waited for the caller)",
+    "command (a say), or none (the call ended while callbridge still waited for the caller)",
     ["taken_by"],
 )
 AGENT_CLEARS_IGNORED = Counter(

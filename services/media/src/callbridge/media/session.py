@@ -265,6 +265,10 @@ class CallSession:
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
 
+    async def give_agent_the_floor(self) -> None:
+        if self._first_turn is not None:
+            await self._first_turn.give_agent_the_floor()
+
     def hang_up(
         self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
     ) -> bool:
