@@ -22,6 +22,7 @@ typecheck: setup
 
 bench: setup
 	$(BIN)/python -m bench.audio
+	$(BIN)/python -m bench.vad
 	$(BIN)/python -m bench.wire
 	$(BIN)/python -m bench.dtmf
 	$(BIN)/python -m bench.calls $(ARGS)

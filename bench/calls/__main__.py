@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None) -> Options:
         help="with py-spy: keep its collapsed stacks (flamegraph.pl input) in FILE",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin media and load generator to CPUs")
+    parser.add_argument(
+        "--listening",
+        action="store_true",
+        help="every call waits for its caller to speak first: media's speech detector runs the whole call "
+        "(its worst-case CPU; the held-back echo counts as lost frames)",
+    )
     args = parser.parse_args(argv)
     calls, duration_s = (20, 5.0) if args.quick else (args.calls, args.duration)
     if not 1 <= calls <= 1000 or not 3.0 <= duration_s <= 600.0:
@@ -110,6 +116,7 @@ def parse_args(argv: list[str] | None) -> Options:
         not args.no_pin,
         chosen,
         args.per_provider_cpu,
+        args.listening,
     )
 
 

@@ -43,6 +43,10 @@ class Options:
     pin: bool
     providers: tuple[str, ...] = catalog.NAMES
     per_provider_cpu: bool = False
+    listening: bool = False
+    """Every call waits for its caller to speak first (``firstSpeakerSettings.user``, no fallback): media's
+    speech detector scores the caller's audio for the whole call, its worst case. The echo is held back
+    until the detector hears speech, so frames are lost by design; the CPU figures are what this is for."""
 
     @property
     def warmup_s(self) -> float:
@@ -125,7 +129,11 @@ async def _load(
         await services.wait_healthy(http, f"{webhooks_url}/healthz", webhooks)
         await services.wait_healthy(http, f"{media_url}/healthz", media)
         join_urls = await services.create_calls(
-            http, webhooks_url, [provider.medium for provider in providers], options.agent_rate_hz
+            http,
+            webhooks_url,
+            [provider.medium for provider in providers],
+            options.agent_rate_hz,
+            first_speaker={"user": {}} if options.listening else None,
         )
         idle_rss = services.read_process(media.pid).rss_bytes
         notes: list[str] = []

@@ -184,9 +184,15 @@ async def wait_healthy(client: httpx.AsyncClient, url: str, service: ServiceProc
 
 
 async def create_calls(
-    client: httpx.AsyncClient, webhooks_url: str, mediums: Sequence[dict[str, Any]], agent_rate_hz: int
+    client: httpx.AsyncClient,
+    webhooks_url: str,
+    mediums: Sequence[dict[str, Any]],
+    agent_rate_hz: int,
+    *,
+    first_speaker: dict[str, Any] | None = None,
 ) -> list[str]:
-    """``POST /api/calls`` once per medium with the echo agent; return the join URLs, in that order."""
+    """``POST /api/calls`` once per medium with the echo agent (and ``firstSpeakerSettings``, if given);
+    return the join URLs, in that order."""
     limit = asyncio.Semaphore(CREATE_CONCURRENCY)
 
     async def create_one(medium: dict[str, Any]) -> str:
@@ -195,6 +201,8 @@ async def create_calls(
             "joinTimeout": JOIN_TIMEOUT,
             "medium": medium,
         }
+        if first_speaker is not None:
+            body["firstSpeakerSettings"] = first_speaker
         async with limit:
             response = await client.post(
                 f"{webhooks_url}/api/calls", json=body, headers={"X-API-Key": API_KEY}, timeout=10.0

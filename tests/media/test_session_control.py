@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ from callbridge.common.commands import (
 )
 from callbridge.common.events import AgentToolInvoked
 from callbridge.common.models.call import EndReason
+from callbridge.common.models.conversation import FirstSpeakerSettings, UserFallback, UserFirstSpeaker
 from callbridge.devkit.signals import tone
 from callbridge.media.agents.messages import ClientToolInvocation
+from callbridge.media.audio.g711 import ulaw_encode
 from callbridge.media.command_channel import CommandChannel
 from callbridge.media.control import CallControl
 from callbridge.media.tools import default_tools, tool_result
@@ -176,6 +179,35 @@ async def test_say_sends_a_forced_agent_message(records: CallRecords) -> None:
     assert reply == CommandAccepted(detail="sent to the agent as a forced_agent_message")
     assert agent.messages_of("forced_agent_message") == [
         {"type": "forced_agent_message", "content": "Please hold.", "urgency": "soon"}
+    ]
+
+
+async def test_say_while_the_caller_is_to_speak_first_gives_the_agent_the_floor(
+    records: CallRecords,
+) -> None:
+    """An explicit ``say`` is heard: the agent no longer waits for the caller (its audio held before the
+    command is dropped, what it sends for the command plays), and no fallback follows."""
+    settings = FirstSpeakerSettings(
+        user=UserFirstSpeaker(fallback=UserFallback(delay=timedelta(seconds=60), text="Hello?"))
+    )
+    agent = FakeAgent(RATE_HZ)
+    async with running_session(
+        records, await new_call(records, first_speaker_settings=settings), agent
+    ) as run:
+        run.provider.start()
+        await run.started()
+        assert agent.listener is not None
+        await agent.listener.on_agent_audio(tone(400.0, 0.5, RATE_HZ, -10.0).tobytes())
+        async with taking_commands(records, run) as commands:
+            reply = await commands.send(run.session.call_id, SayMessage(text="Please hold."))
+        await agent.listener.on_agent_audio(tone(700.0, 0.04, RATE_HZ, -10.0).tobytes())
+        await run.provider.socket.wait_until(lambda: len(run.provider.audio_frames) == 2)
+    assert isinstance(reply, CommandAccepted)
+    assert agent.messages == [
+        {"type": "forced_agent_message", "content": "Please hold.", "urgency": "immediate"}
+    ]
+    assert run.provider.audio_frames == [
+        ulaw_encode(tone(700.0, 0.04, RATE_HZ, -10.0)[i : i + 160]) for i in (0, 160)
     ]
 
 

@@ -21,11 +21,6 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"selectedTools": [{"temporaryTool": {"modelToolName": "lookup"}}]}, "temporaryTool"),
     ({"selectedTools": [{"toolName": "hangUp", "nameOverride": "endCall"}]}, "nameOverride"),
     ({"inactivityMessages": [{"duration": "30s", "message": "Still there?"}]}, "inactivityMessages"),
-    ({"firstSpeakerSettings": {"user": {}}}, "firstSpeakerSettings"),
-    ({"firstSpeakerSettings": {"agent": {"text": "Hello!"}}}, "firstSpeakerSettings"),
-    ({"firstSpeakerSettings": {"agent": {"prompt": "Greet"}}}, "firstSpeakerSettings"),
-    ({"firstSpeakerSettings": {"agent": {"delay": "1s"}}}, "firstSpeakerSettings"),
-    ({"firstSpeakerSettings": {"agent": {"uninterruptible": True}}}, "firstSpeakerSettings"),
 ]
 ACCEPTED: list[dict[str, Any]] = [
     {"recordingEnabled": False},
@@ -34,6 +29,11 @@ ACCEPTED: list[dict[str, Any]] = [
     {"inactivityMessages": []},
     {"firstSpeakerSettings": {"agent": {}}},
     {"firstSpeakerSettings": {"agent": {"uninterruptible": False}}},
+    {"firstSpeakerSettings": {"user": {}}},
+    {"firstSpeakerSettings": {"user": {"fallback": {"delay": "5s", "text": "Hello?"}}}},
+    {"firstSpeakerSettings": {"user": {"fallback": {"delay": "5s", "prompt": "Ask who is there"}}}},
+    {"firstSpeakerSettings": {"agent": {"text": "Hello!", "delay": "1s", "uninterruptible": True}}},
+    {"firstSpeakerSettings": {"agent": {"prompt": "Greet the caller"}}},
 ]
 AGENT_CALL_FIELDS = {"recordingEnabled", "firstSpeakerSettings", "medium"}
 

@@ -46,6 +46,7 @@ class AgentAudioFramer:
     ) -> None:
         self._playout = playout
         self._resampler = resampler
+        self.agent_rate_hz = agent_rate_hz
         self._clock = playout.clock
         self._spawn = spawn
         # The playout's frame (the stream's), in the agent's audio: a frame at one rate is one at the other.

@@ -4,12 +4,17 @@
 Messages arrive parsed and bounded (agents/messages.py); here they become what they mean: barge-in,
 ``transcript``/``state``/``tool`` events, and tools, which the call's tool table carries out (tools.py;
 a tool not in it is answered with an error result).
+
+Until the agent has the floor (first_speaker.py), its audio is held here rather than played: at most
+``MAX_HELD_S`` of it, the rest dropped and counted. While its first turn is ``uninterruptible``, its
+``playback_clear_buffer`` is ignored (counted).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
 from uuid import UUID
 
 from callbridge.common.events import AgentStateChanged, AgentToolInvoked, AgentTranscript, PlayoutTruncated
@@ -29,6 +34,9 @@ from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.tools import ToolHandler, tool_error
+
+MAX_HELD_S: Final = 30.0
+"""Agent audio held while the floor is not the agent's: a greeting's worth, bounded."""
 
 
 class AgentBridge:
@@ -51,10 +59,19 @@ class AgentBridge:
         self._tools = tools
         self._request_end = request_end
         self._ending = False
-        # Agent audio goes straight to the framer (no layer per chunk); once the call is ending, nowhere.
+        self._holding = False
+        self._held = bytearray()
+        self._max_held_bytes = int(MAX_HELD_S * framer.agent_rate_hz) * 2
+        # Agent audio goes straight to the framer (no layer per chunk); while held, to the hold; once the
+        # call is ending, nowhere.
         self.on_agent_audio: Callable[[bytes], Awaitable[None]] = framer.push
         self.closed = False
         """The call's record is final: nothing more is published for it."""
+        self.uninterruptible = False
+        """The agent's first turn is playing and may not be cut: its playback_clear_buffer is ignored."""
+        self.clears_ignored = 0
+        self.held_bytes_dropped = 0
+        """Agent audio beyond MAX_HELD_S while held, and held audio dropped because the caller spoke first."""
 
     @property
     def ending(self) -> bool:
@@ -64,13 +81,48 @@ class AgentBridge:
     @ending.setter
     def ending(self, ending: bool) -> None:
         self._ending = ending
-        self.on_agent_audio = _drop_audio if ending else self._framer.push
+        self._route_audio()
+
+    def _route_audio(self) -> None:
+        if self._ending:
+            self.on_agent_audio = _drop_audio
+        elif self._holding:
+            self.on_agent_audio = self._hold
+        else:
+            self.on_agent_audio = self._framer.push
+
+    def hold_audio(self) -> None:
+        """The floor is not the agent's: keep its audio back until ``release_audio``."""
+        self._holding = True
+        self._route_audio()
+
+    async def release_audio(self, *, play_held: bool) -> None:
+        """The agent's audio plays again, what was held first (``play_held``) or dropped."""
+        held, self._held = self._held, bytearray()
+        self._holding = False
+        self._route_audio()
+        if not play_held:
+            self.held_bytes_dropped += len(held)
+        elif held and not self._ending:
+            await self._framer.push(bytes(held))
+
+    async def _hold(self, pcm: bytes) -> None:
+        room = self._max_held_bytes - len(self._held)
+        if len(pcm) > room:
+            self.held_bytes_dropped += len(pcm) - max(room, 0)
+            pcm = pcm[: max(room, 0)]
+        self._held += pcm
 
     async def on_agent_message(self, message: AgentMessage) -> None:
         if self.closed:
             return
         if isinstance(message, PlaybackClearBuffer):
-            await self._barge_in()
+            if self.uninterruptible:
+                self.clears_ignored += 1
+            elif self._holding:
+                self._held.clear()  # nothing played yet: the cut turn is what was held
+            else:
+                await self._barge_in()
         elif isinstance(message, Transcript):
             self._lifecycle.publish(
                 AgentTranscript(

@@ -45,6 +45,7 @@ async def say(command: SayMessage, call: CallControl) -> CommandReply:
             reason=RefusalReason.NOT_SUPPORTED,
             detail="the call's agent does not speak text: only a WebSocket agent takes forced_agent_message",
         )
+    await call.give_agent_the_floor()  # what the agent is made to say is heard, first turn or not
     await call.send_to_agent(
         {"type": "forced_agent_message", "content": command.text, "urgency": command.urgency}
     )

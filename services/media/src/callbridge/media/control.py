@@ -37,6 +37,10 @@ class CallControl(Protocol):
         """A data message to the agent (bounded by the agent connection's send timeout)."""
         ...
 
+    async def give_agent_the_floor(self) -> None:
+        """The agent speaks now, whoever had the first turn (firstSpeakerSettings): a command made it."""
+        ...
+
     def hang_up(
         self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
     ) -> bool:

@@ -32,6 +32,7 @@ from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.log_redaction import install_handshake_redaction
 from callbridge.media.outbox import EventOutbox
 from callbridge.media.server import MediaServer
+from callbridge.media.vad import shared_model
 
 logger = logging.getLogger("callbridge.media")
 
@@ -48,6 +49,8 @@ async def serve_media(
     """Run the media service until ``stop`` is set, then drain the calls in progress. ``sock``: a socket
     bound already (the embedded stack binds port 0 first); else the settings' host and port."""
     install_handshake_redaction()
+    # The speech detector's model (~70 ms to load), off the event loop and before any call needs it.
+    await asyncio.to_thread(shared_model)
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)

@@ -62,3 +62,17 @@ AGENT_HANDLER_FAILURES = Counter(
     "callbridge_media_agent_handler_failures_total",
     "Agent messages whose handling failed (a callbridge bug: logged, the call goes on)",
 )
+FIRST_TURNS = Counter(
+    "callbridge_media_first_turns_total",
+    "Who took a call's first turn (firstSpeakerSettings): agent, caller_speech, caller_key, fallback, "
+    "command (a say), or none (the call ended while callbridge still waited for the caller)",
+    ["taken_by"],
+)
+AGENT_CLEARS_IGNORED = Counter(
+    "callbridge_media_agent_clears_ignored_total",
+    "playback_clear_buffer requests ignored during an uninterruptible first turn",
+)
+AGENT_HELD_AUDIO_DROPPED = Counter(
+    "callbridge_media_agent_held_audio_dropped_bytes_total",
+    "Agent audio held back before its turn and then dropped (the caller spoke first, or over 30 s held)",
+)

@@ -6,6 +6,7 @@ is, each built when the stream starts (they need its format):
 - ``caller_audio.py``: the caller's audio and keys, to the agent;
 - ``agent_audio.py`` and ``playout.py``: the agent's audio, cut into the provider's frames and paced;
 - ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes;
+- ``first_speaker.py``: who speaks first (``firstSpeakerSettings``), listening to the caller if need be;
 - ``reports.py``: bad provider input, counted and reported within a rate limit.
 
 What stays here is the call's lifecycle: the wait for ``start``, the agent's connection and start,
@@ -32,6 +33,7 @@ from callbridge.media.audio.resampler import create_resampler
 from callbridge.media.caller_audio import CallerAudio
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
+from callbridge.media.first_speaker import FirstTurn
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
@@ -95,6 +97,7 @@ class CallSession:
         self._caller: CallerAudio | None = None
         self._framer: AgentAudioFramer | None = None
         self._bridge: AgentBridge | None = None
+        self._first_turn: FirstTurn | None = None
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class CallSession:
         notices = self._stream.notices
         caller: CallerAudio | None = None
         send_audio = resample = None  # the caller's audio path, once the stream has started
+        listen = None  # the first turn's ear on the caller, while it listens (then None: no cost per frame)
         stopped = False
         # One loop for the whole stream: one awaited recv, one parse and one dispatch per message, no
         # layers between (measured: each async layer costs about 1 µs a message, 0.1 ms per call-second).
@@ -140,6 +144,8 @@ class CallSession:
                     if isinstance(parsed, MediaReceived):
                         # CallerAudio.on_audio, inline; a stream parses media only once it has started.
                         assert send_audio is not None and resample is not None  # noqa: PT018
+                        if listen is not None and not listen(parsed.pcm):
+                            listen = None
                         await send_audio(resample(parsed.pcm).tobytes())
                         if notices:
                             reports.format_notices(notices)
@@ -147,6 +153,8 @@ class CallSession:
                         playout.on_mark(parsed.name)
                     elif isinstance(parsed, DtmfPressed):
                         if caller is not None:
+                            if self._first_turn is not None:
+                                self._first_turn.on_dtmf()
                             caller.on_dtmf(parsed.digit)
                     elif isinstance(parsed, Cleared):
                         playout.on_cleared()
@@ -156,6 +164,9 @@ class CallSession:
                         start_deadline.reschedule(None)
                         caller = await self._start(parsed.info, agent_connected)
                         send_audio, resample = caller.send_audio, caller.resample
+                        first_turn = self._first_turn
+                        if first_turn is not None and first_turn.listening:
+                            listen = first_turn.on_caller_audio
                     elif isinstance(parsed, Stopped):
                         stopped = True
                         break
@@ -204,10 +215,22 @@ class CallSession:
             self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
         )
         bridge.ending = self.ending
+        first_turn = self._first_turn = FirstTurn(
+            call.first_speaker_settings,
+            call.vad_settings,
+            floor=bridge,
+            playout=self._playout,
+            send_to_agent=agent.send_message,
+            spawn=self._tasks.spawn,
+            log=self._log,
+            input_rate_hz=info.sample_rate_hz,
+        )
         self._playout.start(f"playout-{call.call_id}")
         await agent_connected
         if self._end_reason is None:
+            first_turn.prepare()
             await agent.start(bridge)
+            first_turn.begin()
             self._started = True
             max_duration_s = call.max_duration.total_seconds()
             self._timers.append(
@@ -241,6 +264,10 @@ class CallSession:
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
+
+    async def give_agent_the_floor(self) -> None:
+        if self._first_turn is not None:
+            await self._first_turn.give_agent_the_floor()
 
     def hang_up(
         self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
@@ -295,6 +322,8 @@ class CallSession:
     async def _finish(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self._first_turn is not None:
+            self._first_turn.close()
         if self._framer is not None:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
@@ -331,6 +360,9 @@ class CallSession:
         metrics.MARKS_UNKNOWN.inc(playout.marks_unknown)
         if self._framer is not None:
             metrics.FRAMES_PADDED.inc(self._framer.frames_padded)
+        if self._bridge is not None:
+            metrics.AGENT_CLEARS_IGNORED.inc(self._bridge.clears_ignored)
+            metrics.AGENT_HELD_AUDIO_DROPPED.inc(self._bridge.held_bytes_dropped)
         provider = self._stream.provider.value
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)

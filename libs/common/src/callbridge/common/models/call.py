@@ -127,10 +127,15 @@ class CallFields(ApiModel):
         default=None, description="Not supported yet: leave it out or false."
     )
     first_speaker_settings: FirstSpeakerSettings | None = Field(
-        default=None, description='Who speaks first; only the default ``{"agent": {}}`` is supported yet.'
+        default=None,
+        description='Who speaks first: ``{"agent": {...}}`` (the default, with ``delay``, ``text``, '
+        '``prompt``, ``uninterruptible``) or ``{"user": {"fallback": {...}}}``, the caller, heard by '
+        "media's voice activity detector.",
     )
     vad_settings: VadSettings | None = Field(
-        default=None, description="Voice activity detection settings." + _AGENT_READS
+        default=None,
+        description="How media's voice activity detector hears the caller while deciding who speaks first."
+        + _AGENT_READS,
     )
     metadata: StringMap | None = Field(
         default=None,

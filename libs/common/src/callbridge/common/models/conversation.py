@@ -4,6 +4,7 @@ tools the agent may use (the parts of a call definition with a structure of thei
 from __future__ import annotations
 
 import enum
+from datetime import timedelta
 
 from pydantic import Field, model_validator
 
@@ -12,45 +13,77 @@ from callbridge.common.models.base import ApiModel
 from callbridge.common.models.json_values import JsonObject, StringMap
 
 
+def _not_negative(value: timedelta | None, name: str) -> None:
+    if value is not None and value < timedelta(0):
+        raise ValueError(f"{name} may not be negative")
+
+
+def _one_line(text: str | None, prompt: str | None, where: str) -> None:
+    if text is not None and prompt is not None:
+        raise ValueError(f"{where}: set at most one of text or prompt (a fixed line, or a prompt for one)")
+
+
 class AgentFirstSpeaker(ApiModel):
-    """The agent speaks first. Only the default (``{}``) is supported yet: the agent speaks when ready."""
+    """The agent speaks first (media's first_speaker.py carries this out)."""
 
     uninterruptible: bool = False
-    """Whether the caller may interrupt the greeting. Not supported yet: must be false."""
+    """The caller cannot cut the agent's first turn: callbridge ignores the agent's
+    ``playback_clear_buffer`` until that turn has played, and says so in ``forced_agent_message``."""
     text: str | None = None
-    """A fixed greeting. Not supported yet: leave it out (your agent greets)."""
+    """A fixed greeting: sent to the agent as ``forced_agent_message`` (``content``) to say."""
     prompt: str | None = None
-    """A prompt for the model to write the greeting. Not supported yet: leave it out."""
+    """A prompt for the agent's model to write the greeting: sent as ``user_text_message`` with
+    ``urgency: immediate``."""
     delay: Duration | None = None
-    """How long to wait before greeting, such as ``"1s"``. Not supported yet: leave it out."""
+    """How long after the stream started the agent's audio starts playing (and ``text``/``prompt`` are
+    sent), such as ``"1s"``; what the agent sends before then is held back and plays then."""
+
+    @model_validator(mode="after")
+    def _check(self) -> AgentFirstSpeaker:
+        _not_negative(self.delay, "firstSpeakerSettings.agent.delay")
+        _one_line(self.text, self.prompt, "firstSpeakerSettings.agent")
+        return self
 
 
 class UserFallback(ApiModel):
     """What the agent does if the caller has not spoken in time."""
 
     delay: Duration | None = None
-    """How long to wait for the caller, such as ``"10s"``."""
+    """How long to wait for the caller, such as ``"10s"`` (required)."""
     text: str | None = None
-    """A fixed line the agent then says."""
+    """A fixed line the agent then says (``forced_agent_message``)."""
     prompt: str | None = None
-    """A prompt for the model to write that line."""
+    """A prompt for the agent's model to write that line (``user_text_message``, ``urgency: immediate``);
+    with neither, the agent's own greeting, held back until then, plays."""
+
+    @model_validator(mode="after")
+    def _check(self) -> UserFallback:
+        if self.delay is None:
+            raise ValueError(
+                "firstSpeakerSettings.user.fallback needs a delay: how long to wait for the caller, "
+                "such as '5s' (leave fallback out to wait for the caller indefinitely)"
+            )
+        _not_negative(self.delay, "firstSpeakerSettings.user.fallback.delay")
+        _one_line(self.text, self.prompt, "firstSpeakerSettings.user.fallback")
+        return self
 
 
 class UserFirstSpeaker(ApiModel):
-    """The caller speaks first. Not supported yet."""
+    """The caller speaks first: the agent's audio is held back until the caller has spoken (media's voice
+    activity detector, tuned by ``vadSettings``) or pressed a key."""
 
     fallback: UserFallback | None = None
-    """What happens if the caller stays silent."""
+    """What happens if the caller stays silent; without it the agent waits for the caller indefinitely."""
 
 
 class FirstSpeakerSettings(ApiModel):
-    """Who speaks first: exactly one of ``agent`` or ``user``. Only ``{"agent": {}}`` (the default) is
-    supported yet."""
+    """Who speaks first: exactly one of ``agent`` or ``user``. Default ``{"agent": {}}``: the agent
+    speaks first, when it is ready."""
 
     agent: AgentFirstSpeaker | None = None
     """The agent speaks first."""
     user: UserFirstSpeaker | None = None
-    """The caller speaks first. Not supported yet."""
+    """The caller speaks first."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FirstSpeakerSettings:
@@ -60,16 +93,24 @@ class FirstSpeakerSettings(ApiModel):
 
 
 class VadSettings(ApiModel):
-    """Voice activity detection settings, stored for agents that run their own VAD to read."""
+    """How media's voice activity detector hears the caller while deciding who speaks first (it runs on
+    32 ms frames: durations count in whole frames). Stored too for agents that run their own VAD."""
 
     turn_endpoint_delay: Duration | None = None
-    """Silence that ends the caller's turn, such as ``"0.384s"``."""
+    """Silence that ends the caller's turn (default ``"0.384s"``): when a caller who spoke first has
+    stopped for this long, the agent is sent ``user_stopped_speaking``."""
     minimum_turn_duration: Duration | None = None
-    """The shortest speech that counts as a turn."""
+    """The least speech that makes a turn (default ``"0s"``; callbridge's detector needs at least
+    0.128 s)."""
     minimum_interruption_duration: Duration | None = None
-    """The shortest speech that interrupts the agent."""
+    """The least speech that interrupts the agent: for your agent, which decides on barge-in itself;
+    callbridge's detector never interrupts the agent."""
     frame_activation_threshold: float | None = Field(
-        default=None, ge=0.1, le=1.0, description="Speech probability above which a frame counts as speech."
+        default=None,
+        ge=0.1,
+        le=1.0,
+        description="Speech probability at or above which a 32 ms frame counts as speech (callbridge's "
+        "default when unset: 0.5).",
     )
 
 

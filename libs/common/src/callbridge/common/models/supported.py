@@ -2,7 +2,7 @@
 
 A field is either acted on (media or webhooks do something with it), or data an agent reads through
 ``GET /api/calls/{callId}`` (``systemPrompt``, ``model``, ``voice``, ``temperature``, ``languageHint``,
-``initialMessages``, ``metadata``, ``initialState``, ``vadSettings``), or refused here with a message saying
+``initialMessages``, ``metadata``, ``initialState``), or refused here with a message saying
 it is not supported yet, so that nobody relies on something that silently does nothing. The request models
 (call definitions, agent call overrides, agent templates) run :func:`refuse_unsupported`; stored records do
 not, so that a record stored before a refusal was added can still be read.
@@ -28,7 +28,7 @@ def refuse_unsupported(settings: S) -> S:
         *_recording(getattr(settings, "recording_enabled", None)),
         *_tools(getattr(settings, "selected_tools", None)),
         *_inactivity(getattr(settings, "inactivity_messages", None)),
-        *_first_speaker(getattr(settings, "first_speaker_settings", None)),
+        *_vad(getattr(settings, "vad_settings", None)),
         *_context_schema(getattr(settings, "context_schema", None)),
     ]
     if problems:
@@ -70,18 +70,20 @@ def _inactivity(messages: list[Any] | None) -> list[str]:
     return ["inactivityMessages are not supported yet: callbridge does not play them; leave the list out"]
 
 
-def _first_speaker(settings: Any) -> list[str]:
+def _vad(settings: Any) -> list[str]:
+    """Negative durations (the duration pattern allows a sign) cannot be waited for. Checked here, not in
+    the model, so a record stored before this check can still be read."""
     if settings is None:
         return []
-    agent = settings.agent
-    if settings.user is None and agent is not None and not agent.uninterruptible:
-        said = [name for name in ("text", "prompt", "delay") if getattr(agent, name) is not None]
-        if not said:
-            return []
+    names = (
+        ("turn_endpoint_delay", "turnEndpointDelay"),
+        ("minimum_turn_duration", "minimumTurnDuration"),
+        ("minimum_interruption_duration", "minimumInterruptionDuration"),
+    )
     return [
-        'firstSpeakerSettings other than the default {"agent": {}} are not supported yet: the agent '
-        "speaks first, when it is ready; a user first speaker, and an agent's text, prompt, delay or "
-        "uninterruptible are not acted on"
+        f"vadSettings.{alias} may not be negative"
+        for name, alias in names
+        if (value := getattr(settings, name)) is not None and value.total_seconds() < 0
     ]
 
 

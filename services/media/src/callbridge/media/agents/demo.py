@@ -5,6 +5,13 @@ the serverWebSocket protocol: it sends its audio faster than real time (callbrid
 itself with ``playback_clear_buffer`` when a key is pressed mid-prompt, reports ``transcript`` and ``state``
 (``speaking`` when it starts a prompt, ``listening`` once the prompt has had time to play), and ends the call
 by invoking the ``hangUp`` tool.
+
+Who speaks first (``firstSpeakerSettings``, first_speaker.py) it honours as an agent should: it greets on
+its own only when it is the first speaker with no ``text`` or ``prompt`` (callbridge holds that greeting
+for the ``delay``); otherwise it waits for what callbridge sends. It has recorded prompts only, so whatever
+it is asked to say (``forced_agent_message``) or to answer (a ``user_text_message`` that is not keys) it
+says with its greeting's audio and the asked text as its transcript; and when the caller spoke first it
+answers with its greeting once the caller has stopped (``user_stopped_speaking``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import wave
 from importlib import resources
 from typing import Any
 
+from callbridge.common.models.conversation import FirstSpeakerSettings
 from callbridge.media.agents.base import AgentConnection, AgentListener
 from callbridge.media.agents.messages import (
     ClientToolInvocation,
@@ -71,26 +79,44 @@ class DemoAgent(AgentConnection):
     input_rate_hz = SAMPLE_RATE_HZ
     output_rate_hz = SAMPLE_RATE_HZ
 
-    def __init__(self) -> None:
+    def __init__(self, first_speaker: FirstSpeakerSettings | None = None) -> None:
         self._listener: AgentListener | None = None
         self._ordinal = 0
         self._hanging_up = False
+        self._greeted = False
         self._done_speaking: asyncio.Task[None] | None = None
+        agent = first_speaker.agent if first_speaker is not None else None
+        self._greets_on_start = first_speaker is None or (
+            agent is not None and agent.text is None and agent.prompt is None
+        )
 
     async def start(self, listener: AgentListener) -> None:
         self._listener = listener
-        await self._say(prompt("greeting"), GREETING)
+        if self._greets_on_start:
+            await self._greet(GREETING)
+
+    async def _greet(self, text: str) -> None:
+        self._greeted = True
+        await self._say(prompt("greeting"), text)
 
     async def send_audio(self, pcm: bytes) -> None:
         """The demo agent does not listen to speech; it reacts to keys (DTMF as user_text_message)."""
 
     async def send_message(self, message: dict[str, Any]) -> None:
-        if message.get("type") not in ("user_text_message", "input_text_message") or self._hanging_up:
+        kind = message.get("type")
+        if self._hanging_up:
             return
-        text = str(message.get("text", ""))
-        keys = [c for c in text if c in _DIGIT_FILES or c == HANG_UP_KEY]
-        for key in keys:
-            await self._on_key(key)
+        if kind == "forced_agent_message":
+            await self._greet(str(message.get("content", "")))
+        elif kind == "user_stopped_speaking" and not self._greeted:
+            await self._greet(GREETING)  # the caller spoke first: the demo's answer is its greeting
+        elif kind in ("user_text_message", "input_text_message"):
+            text = str(message.get("text", ""))
+            if text and all(c in _DIGIT_FILES or c == HANG_UP_KEY for c in text):
+                for key in text:
+                    await self._on_key(key)
+            elif text:
+                await self._greet(GREETING)  # a prompt: the demo's only composition is its greeting
 
     async def _on_key(self, key: str) -> None:
         listener = self._listener

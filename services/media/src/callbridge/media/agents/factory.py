@@ -26,4 +26,4 @@ def create_agent(
         )
     if backend.echo is not None:
         return EchoAgent(backend.echo.sample_rate)
-    return DemoAgent()
+    return DemoAgent(call.first_speaker_settings)
