@@ -5,9 +5,37 @@ Per-frame figures are counted per call and added when the call ends, to keep the
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
-ACTIVE_CALLS = Gauge("callbridge_media_active_calls", "Calls whose media WebSocket this replica holds")
+ACTIVE_CALLS = Gauge(
+    "callbridge_media_active_calls",
+    "Calls whose media WebSocket this replica holds, by provider",
+    ["provider"],
+)
+FRAMES_IN = Counter(
+    "callbridge_media_frames_in_total",
+    "Caller audio frames received from providers (added when a call ends)",
+    ["provider"],
+)
+FRAMES_OUT = Counter(
+    "callbridge_media_frames_out_total",
+    "Agent audio frames sent to providers (added when a call ends)",
+    ["provider"],
+)
+MARK_ROUND_TRIP = Histogram(
+    "callbridge_media_mark_round_trip_seconds",
+    "From sending an agent frame's mark to the provider's echo (the frame has played): the provider's buffer "
+    "plus the network; a sample of each call's marks, observed when it ends",
+    ["provider"],
+    buckets=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0),
+)
+FIRST_AGENT_AUDIO = Histogram(
+    "callbridge_media_first_agent_audio_seconds",
+    "From the provider's start message to the first agent audio sent to the caller (first speaker delays "
+    "included)",
+    ["provider"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
 CALLS_ENDED = Counter("callbridge_media_calls_ended_total", "Calls ended on this replica", ["end_reason"])
 FRAMES_REJECTED = Counter(
     "callbridge_media_frames_rejected_total", "Provider frames that could not be parsed"

@@ -93,6 +93,10 @@ class CallSession:
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
+        self.frames_in = 0
+        """Caller audio frames received (for the metrics)."""
+        self._started_at: float | None = None
+        """When the provider's start message came (the playout clock)."""
         # Built when the stream starts: they need its format.
         self._caller: CallerAudio | None = None
         self._framer: AgentAudioFramer | None = None
@@ -108,7 +112,8 @@ class CallSession:
             context=propagate.extract(self.call.trace_context),
             attributes={"callbridge.call_id": str(self.call.call_id)},
         ):
-            metrics.ACTIVE_CALLS.inc()
+            active = metrics.ACTIVE_CALLS.labels(self._stream.provider.value)
+            active.inc()
             try:
                 await self._run()
             except Exception as exc:  # anything unexpected ends this call, never the replica
@@ -116,7 +121,7 @@ class CallSession:
                 self._request_end(EndReason.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}")
             finally:
                 await self._finish()
-                metrics.ACTIVE_CALLS.dec()
+                active.dec()
 
     async def _run(self) -> None:
         agent_connected = self._tasks.spawn(self._connect_agent(), "agent-connect")
@@ -142,6 +147,7 @@ class CallSession:
                         reports.frame_rejected(exc)
                         continue
                     if isinstance(parsed, MediaReceived):
+                        self.frames_in += 1
                         # CallerAudio.on_audio, inline; a stream parses media only once it has started.
                         assert send_audio is not None and resample is not None  # noqa: PT018
                         if listen is not None and not listen(parsed.pcm):
@@ -195,6 +201,7 @@ class CallSession:
             account_id=info.account_id,
             media_format=info.media_format,
         )
+        self._started_at = self._playout.clock.now()
         self.call = call = await self._lifecycle.started(self.call, details)
         self._log.info("joined: stream %s, %s", info.stream_id, info.media_format)
         agent = self._agent
@@ -364,5 +371,14 @@ class CallSession:
             metrics.AGENT_CLEARS_IGNORED.inc(self._bridge.clears_ignored)
             metrics.AGENT_HELD_AUDIO_DROPPED.inc(self._bridge.held_bytes_dropped)
         provider = self._stream.provider.value
+        metrics.FRAMES_IN.labels(provider).inc(self.frames_in)
+        metrics.FRAMES_OUT.labels(provider).inc(playout.frames_sent)
+        round_trip = metrics.MARK_ROUND_TRIP.labels(provider)
+        for seconds in playout.mark_round_trips:
+            round_trip.observe(seconds)
+        if self._started_at is not None and playout.first_sent_at is not None:
+            metrics.FIRST_AGENT_AUDIO.labels(provider).observe(
+                max(0.0, playout.first_sent_at - self._started_at)
+            )
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)
