@@ -41,11 +41,14 @@ async def test_a_call_moves_the_media_metrics(stack: RunningStack) -> None:
             await asyncio.sleep(0.05)  # the stream joins a moment after the answer
             during = await scrape(stack)
     recording = await streaming
-    async with asyncio.timeout(10):  # the call's figures are added when media has ended it
-        while value(
-            after := await scrape(stack), "callbridge_media_calls_ended_total", end_reason="hangup"
-        ) <= value(before, "callbridge_media_calls_ended_total", end_reason="hangup"):
+    ended_before = value(before, "callbridge_media_calls_ended_total", end_reason="hangup")
+    async with asyncio.timeout(
+        10
+    ):  # the call's figures are added when media has ended it; poll as Prometheus
+        after = await scrape(stack)
+        while value(after, "callbridge_media_calls_ended_total", end_reason="hangup") <= ended_before:
             await asyncio.sleep(0.05)
+            after = await scrape(stack)
 
     def grew(name: str) -> float:
         return value(after, name, provider="twilio") - value(before, name, provider="twilio")
