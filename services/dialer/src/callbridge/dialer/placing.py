@@ -226,7 +226,9 @@ class CallPlacer:
             codec=None if codec is None else str(codec),
             sample_rate_hz=rate_hz,
             additional_params=dict(outgoing.additional_params),
-            ring_timeout_s=_ring_timeout_s(call),
+            ring_timeout_s=None
+            if provider_for(provider).sets_ring_timeout(outgoing.additional_params)
+            else _ring_timeout_s(call),
         )
 
     async def _dialed(self, call: Call, provider: Provider, result: DialResult, attempt: int) -> None:
@@ -263,7 +265,16 @@ class CallPlacer:
         )
         logger.info("call %s dialed through %s: %s", call.call_id, provider.value, result.provider_call_id)
         if final.ended is not None and result.provider_call_id is not None:
-            await hang_up_provider_call(self._clients, provider, result.provider_call_id, call.call_id)
+            try:
+                await hang_up_provider_call(self._clients, provider, result.provider_call_id, call.call_id)
+            except ProviderUnavailable as exc:
+                logger.error(
+                    "call %s ended while it was dialed; hanging up its %s call %s failed: %s",
+                    call.call_id,
+                    provider.value,
+                    result.provider_call_id,
+                    exc,
+                )
 
     async def _fail(self, call: Call, provider: Provider, detail: str, attempt: int) -> None:
         entry = DialStatusEntry(
