@@ -13,7 +13,7 @@ import pytest
 
 from callbridge.common import subjects
 from callbridge.common.dialing import DialCall
-from callbridge.common.events import CallEnded, DialStatusChanged
+from callbridge.common.events import CallEnded, CallJoined, DialStatusChanged
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import sinad_db
 from callbridge.devkit.simulators.audio_codec import ByteOrder
@@ -291,3 +291,22 @@ async def test_a_call_hung_up_while_it_is_dialed_is_hung_up_at_the_provider(
 async def dial_claimed(stack: RunningStack, call_id: str) -> bool:
     record = await get_call(stack, call_id)
     return any(step["status"] == "dialing" for step in record["dialStatuses"])
+
+
+async def test_a_telnyx_call_that_callbridge_ends_is_hung_up_at_telnyx(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TELNYX  # Call Control keeps a call up when its stream closes
+    account = account_for(provider, "*=answers_silent(ring_s=0.2, hold_s=30)")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        response = await place_call(stack, outgoing_call(provider))
+        call_id = response.json()["callId"]
+        await events_of(nats_url, call_id, until=CallJoined, timeout_s=CALL_TIMEOUT_S)
+        hung_up = await place_call(stack, {}, path=f"/api/calls/{call_id}/hang_up")
+        assert hung_up.status_code == 202, hung_up.text
+        (placed,) = account.outbound.calls.values()
+        async with asyncio.timeout(CALL_TIMEOUT_S):
+            await placed.ended.wait()
+        record = await get_call(stack, call_id)
+    assert placed.hung_up_by == "api"
+    assert record["endReason"] == "hangup"
