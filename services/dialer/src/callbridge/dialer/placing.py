@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 
 from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.call_records import finish_call, record_dial_status
@@ -30,6 +28,8 @@ from callbridge.common.models.medium import Provider
 from callbridge.common.models.provider_calls import ProviderCallLink, provider_call_key
 from callbridge.common.store import UnchangedError
 from callbridge.dialer import metrics
+from callbridge.dialer.dial_requests import dial_request
+from callbridge.dialer.hangups import hang_up_provider_call
 from callbridge.dialer.urls import DialUrls
 from callbridge.telephony import (
     DialRequest,
@@ -46,11 +46,6 @@ from callbridge.telephony import (
 
 logger = logging.getLogger(__name__)
 
-MIN_RING_TIMEOUT_S = 5
-MAX_RING_TIMEOUT_S = 600
-RING_MARGIN_S = 2
-"""The callee's phone rings until shortly before the join deadline, so an unanswered call ends as
-``no_answer`` (the provider's word) rather than ``unjoined``."""
 MAX_WAIT_S = 30.0
 """The longest one wait between tries, whatever the provider's Retry-After says."""
 
@@ -170,9 +165,8 @@ class CallPlacer:
         if account is None:
             raise _DialFailed(f"no {name} credentials are imported")
         config, client = account
-        dial = self._dial_request(
-            call, provider, self._clients.callback_url(provider, config, self._status_url(call, provider))
-        )
+        status_url = self._clients.callback_url(provider, config, self._status_url(call, provider))
+        dial = dial_request(call, self._urls, status_url)
         deadline = self._clock() + max(0.0, (call.join_deadline() - datetime.now(UTC)).total_seconds())
         idempotent = provider_for(provider).dial_is_idempotent
         last: ProviderUnavailable | None = None
@@ -208,28 +202,6 @@ class CallPlacer:
 
     def _status_url(self, call: Call, provider: Provider) -> str:
         return self._urls.status_callback_url(call.call_id, provider)
-
-    def _dial_request(self, call: Call, provider: Provider, status_url: str) -> DialRequest:
-        assert call.medium is not None  # checked by place()
-        assert call.medium.outgoing is not None
-        settings = call.medium.settings
-        outgoing = call.medium.outgoing
-        codec = getattr(settings, "codec", None)
-        rate_hz = getattr(settings, "sample_rate", None)
-        return DialRequest(
-            call_id=call.call_id,
-            to=outgoing.to,
-            from_=outgoing.from_,
-            join_url=self._urls.join_url(call),
-            status_callback_url=status_url,
-            answer_url=self._urls.answer_url(call.call_id, provider),
-            codec=None if codec is None else str(codec),
-            sample_rate_hz=rate_hz,
-            additional_params=dict(outgoing.additional_params),
-            ring_timeout_s=None
-            if provider_for(provider).sets_ring_timeout(outgoing.additional_params)
-            else _ring_timeout_s(call),
-        )
 
     async def _dialed(self, call: Call, provider: Provider, result: DialResult, attempt: int) -> None:
         """Note the provider's call id on the record and in the provider-call index, announce the step, and
@@ -306,31 +278,3 @@ class CallPlacer:
         if ended is not None:
             await self._publisher.publish(ended)
         logger.warning("call %s: dial failed: %s", call.call_id, detail)
-
-
-def _ring_timeout_s(call: Call) -> int:
-    remaining_s = (call.join_deadline() - datetime.now(UTC)).total_seconds()
-    ring_s = math.floor(remaining_s) - RING_MARGIN_S
-    return max(MIN_RING_TIMEOUT_S, min(MAX_RING_TIMEOUT_S, ring_s))
-
-
-async def hang_up_provider_call(
-    clients: RestClients, provider: Provider, provider_call_id: str, call_id: UUID
-) -> None:
-    """Hang up the provider's call; raises ProviderUnavailable for a try later."""
-    account = await clients.client(provider)
-    if account is None:
-        metrics.PROVIDER_HANGUPS.labels(provider.value, "no_credentials").inc()
-        logger.warning("call %s: cannot hang up %s call: no credentials", call_id, provider.value)
-        return
-    _, client = account
-    try:
-        result = await client.hang_up(provider_call_id)
-    except ProviderUnavailable:
-        raise
-    except ProviderApiError as exc:
-        metrics.PROVIDER_HANGUPS.labels(provider.value, "refused").inc()
-        logger.warning("call %s: %s refused the hang-up: %s", call_id, provider.value, exc)
-        return
-    metrics.PROVIDER_HANGUPS.labels(provider.value, result.value).inc()
-    logger.info("call %s: %s call %s: %s", call_id, provider.value, provider_call_id, result.value)
