@@ -9,6 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from faststream.nats import NatsBroker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from callbridge.common.bus import (
     EventPublisher,
@@ -25,6 +29,7 @@ from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import CallMedium, Provider
 from callbridge.common.secrets import SecretBox
+from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.simulators.rest import CalleeScript, TwilioRestApi
 from callbridge.devkit.simulators.rest.accounts import new_account
 from callbridge.dialer.placing import CallPlacer, PlaceOutcome, RetryPolicy
@@ -125,3 +130,36 @@ async def test_an_account_that_refuses_the_credentials_ends_the_call_dial_failed
     assert "refused the imported credentials" in record.end_detail
     assert [step.status for step in record.dial_statuses] == ["dialing", "failed"]
     assert account.outbound.calls == {}
+
+
+async def test_a_provider_failing_with_5xx_is_tried_again_then_the_call_ends_dial_failed(
+    stores: tuple[NatsBroker, Stores],
+) -> None:
+    broker, kv = stores
+    account = new_account(Provider.TWILIO)
+    await (
+        TelephonyConfigs(kv.telephony_configs)
+        .store(Provider.TWILIO)
+        .create("twilio", stored_config(account, Provider.TWILIO, SecretBox(SECRET_KEY)))
+    )
+    received: list[str] = []
+
+    async def failing(request: Request) -> JSONResponse:
+        received.append(request.url.path)
+        body = {"code": 20500, "message": "Internal Server Error", "status": 503}
+        return JSONResponse(body, status_code=503)
+
+    app = Starlette(routes=[Route("/2010-04-01/Accounts/{sid}/Calls.json", failing, methods=["POST"])])
+    async with serve_asgi(app, "127.0.0.1", 0) as api_url:
+        replica, clients = placer(broker, kv, api_url)
+        call = await outbound_call(kv)
+        try:
+            outcome = await replica.place(DialCall(call_id=call.call_id))
+        finally:
+            await clients.aclose()
+    assert outcome is PlaceOutcome.FAILED
+    assert len(received) == 2  # RetryPolicy(tries=2)
+    record = (await kv.calls.get(str(call.call_id))).value
+    assert record.end_reason is EndReason.DIAL_FAILED
+    assert record.end_detail is not None
+    assert "gave up after 2 tries" in record.end_detail
