@@ -19,6 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Tracer
+
 from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.call_records import finish_call, record_dial_status
 from callbridge.common.dialing import DialCall
@@ -100,6 +103,7 @@ class CallPlacer:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        tracer: Tracer | None = None,
     ) -> None:
         self._stores = stores
         self._publisher = publisher
@@ -108,6 +112,7 @@ class CallPlacer:
         self._retry = retry
         self._sleep = sleep
         self._clock = clock
+        self._tracer = tracer or trace.get_tracer(__name__)
 
     async def place(self, request: DialCall) -> PlaceOutcome:
         found = await self._stores.calls.find(str(request.call_id))
@@ -118,7 +123,17 @@ class CallPlacer:
         if medium is None or outgoing is None:
             logger.warning("dial request for call %s, which has no outgoing medium: skipped", request.call_id)
             return PlaceOutcome.NOT_OUTBOUND
-        provider = medium.provider
+        # The dial continues the trace of the request that created the call, as media's call span does.
+        with self._tracer.start_as_current_span(
+            "dialer.dial",
+            context=propagate.extract(found.value.trace_context),
+            attributes={"callbridge.call_id": str(request.call_id), "callbridge.attempt": request.attempt},
+        ) as span:
+            outcome = await self._place(request, medium.provider)
+            span.set_attribute("callbridge.dial_outcome", outcome.value)
+            return outcome
+
+    async def _place(self, request: DialCall, provider: Provider) -> PlaceOutcome:
         try:
             call = await self._claim(request)
         except _Claimed as claimed:
