@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from nats.errors import Error as NatsError
 from opentelemetry import propagate
 from pydantic import ValidationError
 
@@ -41,7 +42,7 @@ from callbridge.common.models.call import (
 )
 from callbridge.common.models.medium import OutgoingCall, Provider
 from callbridge.common.models.sealing import Encrypt
-from callbridge.common.store import KvStore
+from callbridge.common.store import KvStore, StoreError
 from callbridge.common.templating import MissingTemplateVariableError, render
 
 logger = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class CallFactory:
             logger.info("call %s created (agent %s), outbound: dial requested", call_id, agent_id)
         else:
             if provider_details is not None and self._capacity is not None:
-                await self._capacity.hold_inbound(account_key(provider_details.provider), call_id)
+                await self._hold_inbound(provider_details, call_id)
             logger.info("call %s created (agent %s)", call_id, agent_id)
         return NewCall(call, self.join_url_of(call))
 
@@ -254,6 +255,18 @@ class CallFactory:
         """The call's join URL, signed again: the token depends only on the call id and join deadline."""
         token = self._signer.sign(call.call_id, call.join_deadline())
         return join_url(self._media_public_url, call.call_id, token)
+
+    async def _hold_inbound(self, details: ProviderDetails, call_id: UUID) -> None:
+        """Count the incoming call against its account's lines. A failure here must not fail a call the
+        provider has already taken: it is logged, and the account counts one line less until the call
+        ends (releasing an untaken slot is a no-op)."""
+        assert self._capacity is not None  # checked by the caller
+        try:
+            await self._capacity.hold_inbound(account_key(details.provider), call_id)
+        except (StoreError, NatsError) as exc:
+            logger.error(
+                "call %s: not counted against the %s account's lines: %s", call_id, details.provider, exc
+            )
 
     async def _account_of(self, provider: Provider, outgoing: OutgoingCall) -> ProviderAccount:
         if self._outbound is None:
