@@ -42,7 +42,7 @@ from callbridge.common.models.call import (
 )
 from callbridge.common.models.medium import OutgoingCall, Provider
 from callbridge.common.models.sealing import Encrypt
-from callbridge.common.store import KvStore, StoreError
+from callbridge.common.store import ConflictError, KvStore, StoreError
 from callbridge.common.templating import MissingTemplateVariableError, render
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ class CallCreationError(Exception):
 class InvalidCallError(CallCreationError):
     """The request cannot be carried out as asked (a placeholder without a value, a provider whose
     credentials are not imported, ``additionalParams`` callbridge sets itself): a 422."""
+
+
+class CallExistsError(CallCreationError):
+    """A call with the id the creator chose exists already (it was created before): a 409."""
 
 
 class CapacityExceededError(CallCreationError):
@@ -204,6 +208,7 @@ class CallFactory:
         provider_details: ProviderDetails | None = None,
         admit: Admit | None = None,
         origin: CallOrigin | None = None,
+        call_id: UUID | None = None,
     ) -> NewCall:
         """Validate, admit, store and announce; for ``medium.<provider>.outgoing``, also ask a dialer to
         place it.
@@ -211,13 +216,18 @@ class CallFactory:
         ``admit`` (a throttle's start) raises its own error to refuse; the account's capacity raises
         CapacityExceededError; anything the request asks that cannot be done raises InvalidCallError.
         ``provider_details``: the provider call this call answers (an incoming call, which holds a slot of
-        its account until it ends). ``origin``: the batch call it is placed for, stored on the record."""
+        its account until it ends). ``origin``: the batch call it is placed for, stored on the record.
+        ``call_id``: an id the creator chose, so that creating the same call twice (a scheduler's retry
+        after a crash) makes one call: CallExistsError, nothing taken, when a call has it already."""
         medium = settings.medium
         outgoing = medium.outgoing if medium is not None else None
         account = None
         if medium is not None and outgoing is not None:
             account = await self._account_of(medium.provider, outgoing)
-        call_id = new_call_id()
+        if call_id is None:
+            call_id = new_call_id()
+        elif await self._calls.exists(str(call_id)):
+            raise CallExistsError(f"call {call_id} exists already")
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
         fields = settings.model_dump(exclude_none=True, by_alias=False)
@@ -293,7 +303,11 @@ class CallFactory:
                 holds_slot = True
             if admit is not None:
                 await admit(call.call_id)
-            await self._calls.create(str(call.call_id), call)
+            try:
+                await self._calls.create(str(call.call_id), call)
+            except ConflictError:
+                holds_slot = False  # the slot is the existing call's, which has the same id
+                raise CallExistsError(f"call {call.call_id} exists already") from None
             await self._listing.created(call)
         except BaseException:
             if holds_slot and account is not None and self._capacity is not None:

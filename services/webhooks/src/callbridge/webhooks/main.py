@@ -24,6 +24,7 @@ from callbridge.common.bus import (
 )
 from callbridge.common.call_factory import (
     CallCreationError,
+    CallExistsError,
     CallFactory,
     CapacityExceededError,
     Outbound,
@@ -169,7 +170,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, CapacityExceededError):
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        status_code = 409 if isinstance(exc, CallExistsError) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
     @app.exception_handler(ProviderRequestError)
     async def on_refused_provider_request(request: Request, exc: ProviderRequestError) -> JSONResponse:
