@@ -70,11 +70,20 @@ def outgoing_settings() -> SealedCallSettings:
 
 
 async def queued(nats_client: Client) -> list[DialCall]:
-    info = await nats_client.jetstream().stream_info(subjects.DIAL_STREAM)
-    subscription = await nats_client.jetstream().pull_subscribe(
-        subjects.DIAL_SUBJECT, stream=subjects.DIAL_STREAM
+    """The dial requests waiting in the stream, taken off it."""
+    js = nats_client.jetstream()
+    waiting = (await js.stream_info(subjects.DIAL_STREAM)).state.messages
+    subscription = await js.pull_subscribe(
+        subjects.DIAL_SUBJECT, durable="test-queued", stream=subjects.DIAL_STREAM
     )
-    messages = await subscription.fetch(info.state.messages, timeout=5) if info.state.messages else []
+    try:
+        messages = await subscription.fetch(waiting, timeout=5) if waiting else []
+        for message in messages:
+            await message.ack()
+    finally:
+        await subscription.unsubscribe()
+        # A work queue takes one consumer per subject at a time: the next look needs this one gone.
+        await js.delete_consumer(subjects.DIAL_STREAM, "test-queued")
     return [DialCall.model_validate_json(message.data) for message in messages]
 
 
@@ -103,3 +112,32 @@ async def test_a_call_over_the_accounts_lines_is_refused_and_leaves_nothing(
     assert refused.value.retry_after_s == 1.0
     assert await stores.calls.keys() == [str(first.call.call_id)]
     assert [dial.call_id for dial in await queued(nats_client)] == [first.call.call_id]
+
+
+class CrashOnce(DialPublisher):
+    """The creator dies the first time it would queue a dial: after the call was stored."""
+
+    def __init__(self, inner: DialPublisher) -> None:
+        self._inner = inner
+        self.crashed = False
+
+    async def publish(self, request: DialCall) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise ConnectionError("the creator died here")
+        await self._inner.publish(request)
+
+
+async def test_creating_again_queues_the_dial_of_a_call_its_creator_died_before_queuing(
+    factory: tuple[CallFactory, Stores], nats_client: Client
+) -> None:
+    calls, _ = factory
+    crashing = CrashOnce(DialPublisher(nats_client.jetstream()))
+    calls._outbound = Outbound(accounts=resolve, dials=crashing)
+    call_id = uuid4()
+    with pytest.raises(ConnectionError):
+        await calls.create(outgoing_settings(), call_id=call_id)
+    assert await queued(nats_client) == []
+    with pytest.raises(CallExistsError):
+        await calls.create(outgoing_settings(), call_id=call_id)
+    assert await queued(nats_client) == [DialCall(call_id=call_id, attempt=1)]

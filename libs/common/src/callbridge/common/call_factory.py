@@ -218,7 +218,9 @@ class CallFactory:
         ``provider_details``: the provider call this call answers (an incoming call, which holds a slot of
         its account until it ends). ``origin``: the batch call it is placed for, stored on the record.
         ``call_id``: an id the creator chose, so that creating the same call twice (a scheduler's retry
-        after a crash) makes one call: CallExistsError, nothing taken, when a call has it already."""
+        after a crash) makes one call: CallExistsError, nothing taken, when a call has it already; if that
+        call is outbound and no dialer has claimed it yet, its dial request is queued again (the creator
+        may have died before queuing it; the claim keeps it from being dialed twice)."""
         medium = settings.medium
         outgoing = medium.outgoing if medium is not None else None
         account = None
@@ -227,6 +229,7 @@ class CallFactory:
         if call_id is None:
             call_id = new_call_id()
         elif await self._calls.exists(str(call_id)):
+            await self._queue_undialed(call_id)
             raise CallExistsError(f"call {call_id} exists already")
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
@@ -265,6 +268,14 @@ class CallFactory:
         """The call's join URL, signed again: the token depends only on the call id and join deadline."""
         token = self._signer.sign(call.call_id, call.join_deadline())
         return join_url(self._media_public_url, call.call_id, token)
+
+    async def _queue_undialed(self, call_id: UUID) -> None:
+        found = await self._calls.find(str(call_id))
+        if found is None or self._outbound is None:
+            return
+        call = found.value
+        if call.direction == "outbound" and call.ended is None and call.dial_claimed_attempt == 0:
+            await self._outbound.dials.publish(DialCall(call_id=call_id, attempt=1))
 
     async def _hold_inbound(self, details: ProviderDetails, call_id: UUID) -> None:
         """Count the incoming call against its account's lines. A failure here must not fail a call the
