@@ -13,8 +13,13 @@ import pytest
 
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.cli import build_parser
-from callbridge.devkit.demo import DEMO_AGENT_NAME, demo_callee_account, run_demo_call
-from callbridge.devkit.provision import provision_twilio_agent
+from callbridge.devkit.demo import (
+    DEMO_AGENT_NAME,
+    demo_callee_account,
+    run_demo_call,
+    run_outbound_demo_call,
+)
+from callbridge.devkit.provision import provision_demo_agent, provision_twilio_agent
 from callbridge.devkit.signals import read_wav
 from callbridge.devkit.simulate import parse_keys, simulate_call
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
@@ -164,7 +169,7 @@ async def test_the_demo_leaves_imported_twilio_credentials_alone(
     assert not (tmp_path / "heard.wav").exists()
 
 
-async def test_the_demo_then_places_an_outbound_call_through_a_simulated_account(
+async def test_the_demos_outbound_call_goes_through_a_simulated_account(
     nats_url: str, clean_jetstream: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     account = demo_callee_account(allow_insecure_ws=True)
@@ -179,9 +184,15 @@ async def test_the_demo_then_places_an_outbound_call_through_a_simulated_account
             )
         ) as stack,
     ):
-        await run_demo_call(stack, nats_url, tmp_path / "heard.wav", account)
-    output = capsys.readouterr().out
-    outbound = output[output.index("demo: outbound call") :]
+        provisioned = await provision_demo_agent(
+            stack.webhooks_url,
+            stack.api_key,
+            stack.public_base_url,
+            name=DEMO_AGENT_NAME,
+            call_template={"agentBackend": {"demo": {}}, "systemPrompt": "Demo for {{user.phone_number}}"},
+        )
+        await run_outbound_demo_call(stack, nats_url, provisioned, account)  # what run_demo_call ends with
+    outbound = capsys.readouterr().out
     timeline = [text for _, text in timeline_of(outbound)]
     assert timeline[0] == "created"
     assert timeline[1].startswith("dial: dialing (twilio accepted")

@@ -14,10 +14,12 @@ from nats.js.api import DeliverPolicy
 
 from callbridge.common import subjects
 from callbridge.common.events import DialStatusChanged, parse_event
-from tests.webhooks.helpers import MEDIA_PUBLIC_URL, Api
+from callbridge.devkit.simulators.rest import TwilioRestApi
+from tests.webhooks.helpers import MEDIA_PUBLIC_URL, Api, running_webhooks
 from tests.webhooks.providers import (
     CONFIGS,
     TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
     plivo_headers,
     post_form,
     twilio_headers,
@@ -166,3 +168,21 @@ async def test_a_ringing_outbound_call_hung_up_through_the_api_is_canceled(api: 
         "canceled",
         "hung up through the API before it was answered",
     )
+
+
+async def test_a_provider_call_reported_after_its_call_ended_is_hung_up(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    account = TwilioRestApi(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+    ringing = account.add_call(CALL_SID, status="ringing")
+    async with account.serve() as api_url, running_webhooks(nats_url, twilio_api_url=api_url) as api:
+        call_id = await outbound_call(api)
+        # The call ends before callbridge learns its provider call (a dial it never heard back from)...
+        assert (await api.client.post(f"/api/calls/{call_id}/hang_up")).json()["ended"] is True
+        # ... and then the provider reports it ringing: nobody else would hang it up.
+        answer = await twilio_status(api, call_id, "ringing")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["endReason"] == "canceled"
+        call = (await api.client.get(f"/api/calls/{call_id}")).json()
+    assert ringing.hung_up_by_api
+    assert call["providerDetails"]["callId"] == CALL_SID

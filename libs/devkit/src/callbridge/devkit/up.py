@@ -174,21 +174,21 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event, on_started: Callab
     with open_data_dir(None if args.ephemeral else args.data_dir) as data_dir:
         async with (
             _nats(args, data_dir) as (nats_url, private),
-            _demo_account(args, nats_url) as demo_account,
-            run_stack(_stack_config(args, nats_url, demo_account)) as stack,
+            demo_account(args, nats_url) as demo_callee,
+            run_stack(_stack_config(args, nats_url, demo_callee)) as stack,
         ):
             on_started()
             _print_summary(args, stack, data_dir, nats_url, private=private)
-            if demo_account is not None:
+            if demo_callee is not None:
                 print(
-                    f"  Twilio REST API     {demo_account.base_url}  (the demo's simulated account: "
+                    f"  Twilio REST API     {demo_callee.base_url}  (the demo's simulated account: "
                     "--twilio-api-url or --no-demo for the real one)",
                     flush=True,
                 )
             if private and data_dir.secret_key_changed(args.secret_key):
                 _warn_secret_key_changed(data_dir)
             if not args.no_demo:
-                await _demo(stack, nats_url, data_dir, stop, demo_account)
+                await _demo(stack, nats_url, data_dir, stop, demo_callee)
             if not stop.is_set():
                 print("press Ctrl-C to stop", flush=True)
             await stop.wait()
@@ -218,7 +218,7 @@ async def _nats(args: argparse.Namespace, data_dir: DataDir) -> AsyncIterator[tu
 
 
 @contextlib.asynccontextmanager
-async def _demo_account(args: argparse.Namespace, nats_url: str) -> AsyncIterator[TwilioRestApi | None]:
+async def demo_account(args: argparse.Namespace, nats_url: str) -> AsyncIterator[TwilioRestApi | None]:
     """The simulated Twilio account the outbound demo call goes through, serving; None when there is no
     demo, another Twilio API is given, or real Twilio credentials are imported (their calls must reach
     Twilio)."""
