@@ -3,6 +3,7 @@ the Dockerfiles, and the settings each service knows."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,12 +12,19 @@ from typing import Any
 import yaml
 
 from callbridge.dialer.config import DialerSettings
+from callbridge.dialer.health import health_app
 from callbridge.media.config import MediaSettings
+from callbridge.media.server import MediaServer
 from callbridge.webhooks.config import WebhooksSettings
+from callbridge.webhooks.main import create_app
+from tests.webhooks.hostile import route_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "CALLBRIDGE_"
 SERVICES = ("webhooks", "media", "dialer")
+DEPLOYMENTS = {"webhooks": "callbridge-webhooks", "media": "callbridge-media", "dialer": "callbridge-dialer"}
+# Served inside the cluster only: never routed by an Ingress.
+NOT_PUBLIC = ("/metrics", "/livez", "/readyz", "/healthz")
 # The standard OpenTelemetry variables the services are given (the SDK reads them itself).
 OTEL_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT"}
 
@@ -117,3 +125,14 @@ def dockerfile_stages(service: str) -> list[list[str]]:
         elif line and not line.startswith("#") and stages:
             stages[-1].append(line)
     return stages
+
+
+def served_paths(service: str) -> set[str]:
+    """The HTTP paths ``service`` answers, read from the service itself."""
+    if service == "webhooks":
+        return {case.path for case in route_cases(create_app(WebhooksSettings()))}
+    if service == "dialer":
+        return {getattr(route, "path", "") for route in health_app(lambda: True).routes}
+    # Media answers plain HTTP in process_request, before any WebSocket handshake.
+    source = inspect.getsource(MediaServer.process_request)
+    return {path for path in NOT_PUBLIC if f'"{path}"' in source}
