@@ -165,3 +165,18 @@ def test_nats_is_a_three_node_jetstream_cluster_with_persistent_storage(build: l
     client = one(build, "Service", url.hostname or "")
     assert url.port in {port["port"] for port in client["spec"]["ports"]}
     assert selects({"matchLabels": client["spec"]["selector"]}, pod_labels(nats))
+
+
+def test_every_container_has_resources_and_runs_unprivileged(build: list[Document]) -> None:
+    for workload in workloads(build):
+        pod = workload["spec"]["template"]["spec"]
+        name = workload["metadata"]["name"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] >= 1000, name
+        for spec in pod["containers"]:
+            assert {"cpu", "memory"} <= spec["resources"]["requests"].keys(), name
+            assert "memory" in spec["resources"]["limits"], name
+            assert spec["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+            # A read-only root: whatever a process writes goes to a mounted volume (/tmp, the store).
+            assert spec["securityContext"]["readOnlyRootFilesystem"] is True, name
