@@ -35,12 +35,14 @@ $(STAMP): requirements-dev.txt libs/common/pyproject.toml libs/telephony/pyproje
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-# nats-server and espeak-ng (speech for the tests' DTMF talk-off audio) come from Debian packages;
-# install them when missing (needs root or sudo).
+# nats-server, espeak-ng (speech for the tests' DTMF talk-off audio) and kubectl (kubernetes-client: the
+# tests build k8s/ with `kubectl kustomize`) come from Debian packages; install them when missing (needs
+# root or sudo).
 nats-server:
 	@missing=""; \
 	command -v nats-server >/dev/null 2>&1 || missing="$$missing nats-server"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
 	[ -z "$$missing" ] || { \
 		echo "installing$$missing (Debian packages)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
