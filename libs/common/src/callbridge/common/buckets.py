@@ -15,6 +15,12 @@ THROTTLE_USAGE = "callbridge_throttle_usage"
 """Per throttle id: the start times its rules look back on (throttles.py)."""
 CAPACITY = "callbridge_capacity"
 """Per provider account: the calls holding a slot and the last second's starts (capacity.py)."""
+BATCHES = "callbridge_batches"
+"""Scheduled batches: the batch records, their calls in chunks, progress and leases (batch_store.py)."""
+BATCH_ATTEMPTS = "callbridge_batch_attempts"
+"""Call id -> the batch, scheduled call and attempt it was placed for; expire with BATCH_ATTEMPTS_TTL."""
+BATCH_ATTEMPTS_TTL = timedelta(days=30)
+"""Longer than any call and any outcome's redelivery."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -43,4 +49,6 @@ ALL = (
     CALL_THROTTLES,
     THROTTLE_USAGE,
     CAPACITY,
+    BATCHES,
+    BATCH_ATTEMPTS,
 )

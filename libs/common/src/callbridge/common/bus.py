@@ -19,6 +19,7 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
+from callbridge.common.batch_store import BatchStore
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing
 from callbridge.common.capacity import CapacityLedger, Ledger
@@ -142,6 +143,7 @@ class Stores:
     throttles: ThrottleRegistry
     throttle_usage: ThrottleLedger
     capacity: CapacityLedger
+    batches: BatchStore
 
 
 async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
@@ -159,6 +161,8 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
     throttles = await _key_value(broker, buckets.CALL_THROTTLES, history=1)
     throttle_usage = await _key_value(broker, buckets.THROTTLE_USAGE, history=1)
     capacity = await _key_value(broker, buckets.CAPACITY, history=1)
+    batches = await _key_value(broker, buckets.BATCHES, history=1)
+    batch_attempts = await _key_value(broker, buckets.BATCH_ATTEMPTS, ttl=buckets.BATCH_ATTEMPTS_TTL)
     return Stores(
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
@@ -169,6 +173,7 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         throttles=ThrottleRegistry(KvStore(throttles, CallThrottle), KvStore(throttles, ThrottleName)),
         throttle_usage=ThrottleLedger(KvStore(throttle_usage, ThrottleUsage)),
         capacity=CapacityLedger(KvStore(capacity, Ledger)),
+        batches=BatchStore(batches, batch_attempts),
     )
 
 

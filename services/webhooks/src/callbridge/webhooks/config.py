@@ -34,6 +34,11 @@ class WebhooksSettings(CommonSettings, TelephonyApiSettings):
         gt=0,
         description="Largest request body any route accepts; larger ones are refused with 413.",
     )
+    max_batch_request_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Largest body of a request creating a scheduled batch (up to 100,000 calls).",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

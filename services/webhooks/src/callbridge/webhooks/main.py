@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,6 +46,7 @@ from callbridge.webhooks.replays import ReplayGuard
 from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     agents,
+    batches,
     call_throttles,
     calls,
     docs,
@@ -55,6 +57,9 @@ from callbridge.webhooks.routes import (
 )
 
 logger = logging.getLogger("callbridge.webhooks")
+
+BATCH_CREATE_PATH = re.compile(r"/api/agents/[^/]+/scheduled_batches/?")
+"""The one route taking bodies up to ``max_batch_request_bytes``: a batch of 100,000 calls."""
 
 SERVICE_NAME = "callbridge-webhooks"
 STARTUP_FAILURE = 3
@@ -121,6 +126,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         docs.router,
         health.router,
         agents.router,
+        batches.router,
         calls.router,
         call_throttles.router,
         telephony_configs.router,
@@ -129,7 +135,12 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_request_bytes,
+        large_body_routes=[("POST", BATCH_CREATE_PATH)],
+        max_large_body_bytes=settings.max_batch_request_bytes,
+    )
     install_log_filter()
     FastAPIInstrumentor.instrument_app(
         app,
