@@ -199,9 +199,41 @@ class BatchStore:
     async def chunk(self, batch_id: UUID, number: int) -> Versioned[BatchChunk]:
         return await self.chunks.get(_chunk_key(batch_id, number))
 
+    async def chunk_if_changed(
+        self, batch_id: UUID, number: int, known_revision: int
+    ) -> Versioned[BatchChunk] | None:
+        """The chunk, or None when it is still at ``known_revision`` (not parsed again)."""
+        key = _chunk_key(batch_id, number)
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            raise NotFoundError(key) from None
+        if not entry.value:
+            raise NotFoundError(key)
+        if entry.revision == known_revision:
+            return None
+        return Versioned(BatchChunk.model_validate_json(entry.value), entry.revision or 0)
+
     async def write_chunk(self, batch_id: UUID, number: int, chunk: BatchChunk, revision: int) -> int:
         """Replace the chunk if still at ``revision`` (ConflictError otherwise)."""
         return await self.chunks.update(_chunk_key(batch_id, number), chunk, revision)
+
+    async def mutate_chunk(
+        self, batch_id: UUID, number: int, change: Callable[[BatchChunk], BatchChunk]
+    ) -> Versioned[BatchChunk]:
+        """Compare-and-set ``change`` on chunk ``number`` (it may raise UnchangedError)."""
+        return await self.chunks.mutate(_chunk_key(batch_id, number), change)
+
+    async def clear_recent_failures(self, batch_id: UUID) -> None:
+        """Forget the outcomes auto-pause judges (a batch resumed is judged afresh)."""
+
+        def clear(progress: BatchProgress) -> BatchProgress:
+            if not progress.recent_failures:
+                raise UnchangedError
+            return progress.model_copy(update={"recent_failures": []})
+
+        with contextlib.suppress(NotFoundError):
+            await self.progress_records.mutate(_progress_key(batch_id), clear)
 
     async def progress(self, batch_id: UUID) -> BatchProgress:
         found = await self.progress_records.find(_progress_key(batch_id))

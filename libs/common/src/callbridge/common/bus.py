@@ -119,7 +119,7 @@ async def ensure_jetstream(connection: Client) -> None:
     js = connection.jetstream()
     config = StreamConfig(
         name=subjects.EVENTS_STREAM,
-        subjects=[subjects.EVENTS_WILDCARD],
+        subjects=[subjects.EVENTS_WILDCARD, subjects.BATCH_EVENTS_WILDCARD],
         storage=StorageType.FILE,
         max_age=EVENTS_MAX_AGE.total_seconds(),
         duplicate_window=120.0,

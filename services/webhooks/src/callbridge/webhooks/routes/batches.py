@@ -105,6 +105,8 @@ async def update_scheduled_batch(
         batch = await services.stores.batches.change(batch_id, apply)
     except StoreNotFoundError:
         raise NotFoundError(f"scheduled batch {batch_id} not found") from None
+    if body.paused is False:  # resumed: auto-pause judges the attempts from now on
+        await services.stores.batches.clear_recent_failures(batch_id)
     return await public_batch(services.stores.batches, batch)
 
 
