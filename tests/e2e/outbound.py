@@ -1,13 +1,14 @@
 """What the outbound end-to-end tests share: a simulated provider account imported into the stack, the URLs
 a dial gives the provider, and a stand-in for the answer route a Plivo call fetches its XML from.
 
-The Plivo answer route is callbridge's (``/api/calls/<callId>/answer/plivo``, served by webhooks once the
-dialer lands); until then ``plivo_answer_server`` answers the signed request as that route does: verified
-with the imported credentials, then the ``<Stream>`` XML libs/telephony builds for an incoming call.
+``plivo_answer_server`` answers Plivo's signed answer request as webhooks' route
+(``/api/calls/<callId>/answer/plivo``) does, for tests that dial with the REST client themselves;
+``stack_dialing`` runs the whole stack with its dialer against a simulated account.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -21,12 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from callbridge.common.events import DialStatusChanged
 from callbridge.common.models.medium import CallMedium, Provider
 from callbridge.common.secrets import SecretBox
 from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.nats_server import free_port
 from callbridge.devkit.simulators.rest import SimulatedRestApi
-from callbridge.devkit.stack import RunningStack
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
+from callbridge.devkit.timeline import follow_call
 from callbridge.telephony import (
     RequestNotVerified,
     StoredTelephonyConfig,
@@ -35,7 +38,7 @@ from callbridge.telephony import (
     provider_for,
 )
 from callbridge.telephony.request import Fields, Headers, ProviderRequest
-from tests.e2e.helpers import SECRET_KEY
+from tests.e2e.helpers import API_KEY, SECRET_KEY
 
 ANSWER_PATH = "/answer/plivo"
 
@@ -105,3 +108,50 @@ async def plivo_answer_server(
     app = Starlette(routes=[Route(ANSWER_PATH, answer, methods=["POST"])])
     async with serve_asgi(app, "127.0.0.1", port):
         yield f"{base_url}{ANSWER_PATH}"
+
+
+@contextlib.asynccontextmanager
+async def stack_dialing(
+    nats_url: str, provider: Provider, account: SimulatedRestApi
+) -> AsyncIterator[RunningStack]:
+    """The whole stack, dialer included, placing ``provider``'s calls through the simulated ``account``
+    (served here, its credentials imported)."""
+    async with (
+        account.serve() as api_url,
+        run_stack(
+            StackConfig(
+                nats_url=nats_url,
+                api_key=API_KEY,
+                secret_key=SECRET_KEY,
+                provider_api_urls={provider: api_url},
+            )
+        ) as stack,
+    ):
+        await import_account(stack, provider, account)
+        yield stack
+
+
+async def place_call(stack: RunningStack, body: dict[str, Any], path: str = "/api/calls") -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}) as api:
+        return await api.post(path, json=body)
+
+
+async def dialer_metric(stack: RunningStack, name: str, **labels: str) -> float:
+    """A sample of the dialer's ``/metrics`` (0 when absent)."""
+    async with httpx.AsyncClient(base_url=stack.dialer_url) as client:
+        text = (await client.get("/metrics")).text
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    prefix = f"{name}{{{wanted}}} " if wanted else f"{name} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    return 0.0
+
+
+async def dial_step(nats_url: str, call_id: str, status: str, timeout_s: float = 30.0) -> DialStatusChanged:
+    """Wait for the call's ``dial.status`` event of ``status`` (``ringing``, ``answered``, …)."""
+    async with follow_call(nats_url, call_id) as queue, asyncio.timeout(timeout_s):
+        while True:
+            event = await queue.get()
+            if isinstance(event, DialStatusChanged) and event.status == status:
+                return event

@@ -91,14 +91,15 @@ async def test_create_call_returns_a_signed_join_url_and_publishes_created(
     assert event.call.join_url is None
 
 
-async def test_outgoing_calls_are_refused_until_the_dialer_exists(api: Api) -> None:
+async def test_outgoing_calls_need_the_providers_credentials_imported(api: Api) -> None:
     response = await api.client.post(
         "/api/calls",
         json={"medium": {"twilio": {"outgoing": {"to": "+15550001111", "from": "+15550002222"}}}},
     )
     assert response.status_code == 422
-    assert "medium.twilio.outgoing" in response.json()["detail"][0]["msg"]
-    assert "dialer" in response.json()["detail"][0]["msg"]
+    assert "medium.twilio.outgoing" in response.json()["detail"]
+    assert "POST /api/telephony_configs/twilio" in response.json()["detail"]
+    assert (await api.client.get("/api/calls")).json()["total"] == 0
 
 
 async def test_agent_calls_fill_templates_and_apply_overrides(api: Api) -> None:

@@ -215,7 +215,7 @@ async def test_exotel_dynamic_url_answers_json_with_the_sample_rate(api: Api, ro
     assert url.startswith(f"{MEDIA_PUBLIC_URL}/calls/{call_id}/telephony/")
     assert url.endswith("?sample-rate=8000")
     call = (await api.client.get(f"/api/calls/{call_id}")).json()
-    assert call["medium"] == {"exotel": {"dtmfHandling": None, "sampleRate": 8000}}
+    assert call["medium"] == {"exotel": {"outgoing": None, "dtmfHandling": None, "sampleRate": 8000}}
     assert call["providerDetails"]["callId"] == "b6cf1e2a3c4d5e6f7a8b9c0d1e2f3a4b"
     assert call["providerDetails"]["from"] == "09876543210"
     assert call["templateContext"] == {"user": {"phone_number": "09876543210"}}

@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field
 
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel
-from callbridge.common.models.call import CallPublic, EndReason, ProviderDetails
+from callbridge.common.models.call import CallPublic, DialStatus, EndReason, ProviderDetails
 from callbridge.common.models.medium import Provider
 
 
@@ -129,6 +129,18 @@ class ProviderStatusReceived(CallEvent):
     )
 
 
+class DialStatusChanged(CallEvent):
+    """An outbound call moved on at the provider (dialing, ringing, answered, busy, …); each step of a call
+    is published once, however often the provider reports it."""
+
+    EVENT = "dial.status"
+    status: DialStatus
+    provider: Provider
+    provider_status: str = Field(description="The provider's own word: no-answer, call.answered, ring, …")
+    detail: str | None = None
+    attempt: int = 1
+
+
 class MediaFormatNotice(CallEvent):
     """Media settled a point the provider leaves undocumented, differently from its configuration
     (e.g. Telnyx L16 found little-endian): the call goes on with what was found."""
@@ -160,6 +172,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     MediaFramesRejected,
     ProviderStreamError,
     MediaFormatNotice,
+    DialStatusChanged,
 )
 EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
 

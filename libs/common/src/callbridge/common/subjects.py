@@ -66,3 +66,14 @@ def live_call(agent: str, call_id: UUID) -> str:
 
 def live_call_wildcard() -> str:
     return f"{LIVE_CALL_PREFIX}>"
+
+
+DIAL_STREAM = "CALLBRIDGE_DIAL"
+"""Work-queue stream of dial requests (``DialCall``): each is taken by one dialer replica and kept until it
+acknowledges it, so a dialer that dies loses none."""
+
+DIAL_SUBJECT = f"{PREFIX}.cmd.dialer.dial"
+"""Where ``DialCall`` requests are published."""
+
+DIAL_CONSUMER = "dialer"
+"""The durable pull consumer every dialer replica shares."""

@@ -1,4 +1,5 @@
-"""The whole callbridge stack in one process: webhooks and media on one event loop, against a NATS server.
+"""The whole callbridge stack in one process: webhooks, media and the dialer on one event loop, against a NATS
+server.
 
 Used by ``callbridge up``, the end-to-end tests and the benchmark's quick mode. In production each service
 runs as its own process (see docker-compose.yml and k8s/); here they share a loop but still talk only
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from callbridge.common.service_cli import settings_problem
 from callbridge.common.settings import InsecureSettingsError
 from callbridge.devkit.asgi import READY_TIMEOUT_S, bind_listener, serve_asgi
 from callbridge.devkit.errors import ConfigurationError, port_error
+from callbridge.dialer.config import DialerSettings
+from callbridge.dialer.main import serve_dialer
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
 from callbridge.telephony import TelephonyApiSettings
@@ -37,6 +41,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     webhooks_port: int = 0
     media_port: int = 0
+    dialer_port: int = 0
+    """The dialer's health and metrics port."""
     public_base_url: str | None = None
     media_public_url: str | None = None
     log_level: str = "WARNING"
@@ -61,6 +67,8 @@ class RunningStack:
     nats_credentials: NatsCredentials
     provider_apis: TelephonyApiSettings
     """Where the stack's services reach the providers' REST APIs."""
+    dialer_url: str = ""
+    """The dialer's health and metrics (``/readyz``, ``/metrics``)."""
 
 
 P = ParamSpec("P")
@@ -77,7 +85,7 @@ def checked(settings: Callable[P, S], *args: P.args, **kwargs: P.kwargs) -> S:
 
 @contextlib.asynccontextmanager
 async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
-    """Start webhooks and media; stop both (media drains its calls briefly) on exit.
+    """Start webhooks, media and the dialer; stop them (media drains its calls briefly) on exit.
 
     Raises ConfigurationError for settings the services refuse and PortInUseError for a taken port.
     """
@@ -90,11 +98,21 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         webhooks_listener.close()
         raise
     try:
-        async with _running(config, webhooks_listener, media_socket) as stack:
-            yield stack
+        dialer_socket = _bind(config.host, config.dialer_port, "--dialer-port")
+    except BaseException:
+        webhooks_listener.close()
+        media_socket.close()
+        raise
+    try:
+        async with (
+            _running(config, webhooks_listener, media_socket) as stack,
+            _dialer(config, stack, dialer_socket) as dialer_url,
+        ):
+            yield dataclasses.replace(stack, dialer_url=dialer_url)
     finally:
         webhooks_listener.close()  # the servers close them too; these are for a start that failed early
         media_socket.close()
+        dialer_socket.close()
 
 
 @contextlib.asynccontextmanager
@@ -180,6 +198,45 @@ async def _running(
             await asyncio.wait({media_task})
             if not media_task.cancelled():
                 media_task.exception()  # retrieved: asyncio would otherwise log it again
+
+
+@contextlib.asynccontextmanager
+async def _dialer(config: StackConfig, stack: RunningStack, sock: socket.socket) -> AsyncIterator[str]:
+    """The dialer, placing calls with the stack's public URLs and provider API URLs; yields its health URL."""
+    port = sock.getsockname()[1]
+    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
+    settings = checked(
+        DialerSettings,
+        nats_url=config.nats_url,
+        secret_key=SecretStr(config.secret_key),
+        log_level=config.log_level,
+        public_base_url=stack.public_base_url,
+        media_public_url=stack.media_public_url,
+        dialer_host=config.host,
+        dialer_port=port,
+        **nats,
+        **stack.provider_apis.model_dump(),
+    )
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_dialer(settings, stop, ready, sock=sock), name="dialer")
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            waiting = asyncio.create_task(ready.wait())
+            await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if task.done():
+                task.result()  # raises what stopped it
+                raise RuntimeError("the dialer stopped during start-up")
+        yield f"http://{config.host}:{port}"
+    finally:
+        stop.set()
+        if ready.is_set():
+            await task
+        else:
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled():
+                task.exception()  # retrieved: raised above, or the start was aborted
 
 
 def _bind(host: str, port: int, flag: str) -> socket.socket:

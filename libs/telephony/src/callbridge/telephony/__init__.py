@@ -2,6 +2,7 @@
 keys, incoming calls, answer documents, status callbacks and REST clients, one sub-package per provider
 (``twilio``, ``telnyx``, ``plivo``, ``exotel``), found through the registry (``provider_for``)."""
 
+from callbridge.telephony.accounts import ProviderAccounts, RestClients
 from callbridge.telephony.config_store import TelephonyConfigs
 from callbridge.telephony.credentials import (
     AgentAccess,
@@ -57,6 +58,7 @@ __all__ = [
     "IncomingCall",
     "InvalidDialRequest",
     "InvalidProviderRequest",
+    "ProviderAccounts",
     "ProviderApiError",
     "ProviderAuthError",
     "ProviderCallState",
@@ -68,6 +70,7 @@ __all__ = [
     "ProviderStatus",
     "ProviderUnavailable",
     "RequestNotVerified",
+    "RestClients",
     "StatusOutcome",
     "StoredTelephonyConfig",
     "StreamPlan",

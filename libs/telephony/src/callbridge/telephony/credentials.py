@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from callbridge.common.capacity import AccountLimits
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.json_values import StringMap
 from callbridge.common.models.medium import Provider
@@ -20,6 +21,8 @@ MAX_MAPPED_FIELDS = 100
 MAX_PATH_SEGMENTS = 8
 """A mapped template context field is at most this many levels deep (``user.phone_number`` is 2)."""
 MAX_PATH_CHARS = 256
+MAX_ACCOUNT_CALLS = 100_000
+MAX_CALLS_PER_SECOND = 10_000.0
 
 
 class ConfigChangeError(ValueError):
@@ -53,18 +56,50 @@ _MAPPING = (
 )
 
 
+_MAX_CONCURRENT = (
+    "The most calls, inbound and outbound, the account may carry at once; callbridge refuses an outbound "
+    "call beyond it (less reservedInboundCalls) with 429 and Retry-After. Unset: no limit."
+)
+_MAX_PER_SECOND = (
+    "The most outbound calls callbridge may start through the account per second (the provider's own CPS "
+    "limit); one more is refused with 429 and Retry-After. Unset: no limit."
+)
+_RESERVED = (
+    "How many of maxConcurrentCalls are kept for inbound calls: outbound calls never use them. Needs "
+    "maxConcurrentCalls."
+)
+
+
+def _check_limits(max_concurrent: int | None, reserved: int) -> None:
+    if reserved and max_concurrent is None:
+        raise ConfigChangeError("reservedInboundCalls needs maxConcurrentCalls")
+    if max_concurrent is not None and reserved > max_concurrent:
+        raise ConfigChangeError(
+            f"reservedInboundCalls ({reserved}) may not exceed maxConcurrentCalls ({max_concurrent})"
+        )
+
+
 class AgentAccess(ApiModel):
-    """The allow-list and the context mapping, as a create body sets them and the API returns them."""
+    """The allow-list, the context mapping and the account's call limits, as a create body sets them and the
+    API returns them."""
 
     call_creation_allowed_agent_ids: list[UUID] = Field(
         default_factory=list, max_length=MAX_ALLOWED_AGENTS, description=_ALLOWED
     )
     call_creation_allow_all_agents: bool = Field(default=False, description=_ALLOW_ALL)
     request_context_mapping: ContextMapping = Field(default_factory=dict, description=_MAPPING)
+    max_concurrent_calls: int | None = Field(
+        default=None, ge=1, le=MAX_ACCOUNT_CALLS, description=_MAX_CONCURRENT
+    )
+    max_calls_per_second: float | None = Field(
+        default=None, ge=1, le=MAX_CALLS_PER_SECOND, description=_MAX_PER_SECOND
+    )
+    reserved_inbound_calls: int = Field(default=0, ge=0, le=MAX_ACCOUNT_CALLS, description=_RESERVED)
 
     @model_validator(mode="after")
     def _not_both(self) -> Self:
         _check_access(self.call_creation_allow_all_agents, self.call_creation_allowed_agent_ids)
+        _check_limits(self.max_concurrent_calls, self.reserved_inbound_calls)
         return self
 
 
@@ -76,9 +111,19 @@ class AgentAccessUpdate(ApiModel):
     )
     call_creation_allow_all_agents: bool | None = Field(default=None, description=_ALLOW_ALL)
     request_context_mapping: ContextMapping | None = Field(default=None, description=_MAPPING)
+    max_concurrent_calls: int | None = Field(
+        default=None, ge=1, le=MAX_ACCOUNT_CALLS, description=_MAX_CONCURRENT + " null removes the limit."
+    )
+    max_calls_per_second: float | None = Field(
+        default=None, ge=1, le=MAX_CALLS_PER_SECOND, description=_MAX_PER_SECOND + " null removes the limit."
+    )
+    reserved_inbound_calls: int | None = Field(
+        default=None, ge=0, le=MAX_ACCOUNT_CALLS, description=_RESERVED
+    )
 
 
-_ACCESS_FIELDS = frozenset(AgentAccessUpdate.model_fields)
+_LIMITS_CLEARABLE = frozenset({"max_concurrent_calls", "max_calls_per_second"})
+_ACCESS_FIELDS = frozenset(AgentAccessUpdate.model_fields) - _LIMITS_CLEARABLE
 
 
 class StoredTelephonyConfig(StoredModel):
@@ -94,6 +139,18 @@ class StoredTelephonyConfig(StoredModel):
     call_creation_allowed_agent_ids: list[UUID] = Field(default_factory=list)
     call_creation_allow_all_agents: bool = False
     request_context_mapping: ContextMapping = Field(default_factory=dict)
+    max_concurrent_calls: int | None = None
+    max_calls_per_second: float | None = None
+    reserved_inbound_calls: int = 0
+
+    @property
+    def limits(self) -> AccountLimits:
+        """What the capacity ledger enforces for this account (capacity.py)."""
+        return AccountLimits(
+            max_concurrent_calls=self.max_concurrent_calls,
+            max_calls_per_second=self.max_calls_per_second,
+            reserved_inbound_calls=self.reserved_inbound_calls,
+        )
 
     def allows_agent(self, agent_id: UUID) -> bool:
         return self.call_creation_allow_all_agents or agent_id in self.call_creation_allowed_agent_ids
@@ -109,13 +166,13 @@ class StoredTelephonyConfig(StoredModel):
         nulls = [
             name
             for name, value in changes.items()
-            if value is None and name not in _ACCESS_FIELDS and name not in self.CLEARABLE
+            if value is None and name not in _ACCESS_FIELDS and name not in self._clearable()
         ]
         if nulls:
             names = " and ".join(type(body).model_fields[name].alias or name for name in nulls)
             raise ConfigChangeError(f"{names} cannot be null")
         update = {
-            name: value for name, value in changes.items() if value is not None or name in self.CLEARABLE
+            name: value for name, value in changes.items() if value is not None or name in self._clearable()
         }
         merged = {**self.model_dump(by_alias=False), **_seal(update, self.SECRETS, encrypt)}
         try:
@@ -123,7 +180,11 @@ class StoredTelephonyConfig(StoredModel):
         except ValidationError as exc:
             raise ConfigChangeError("; ".join(error["msg"] for error in exc.errors())) from exc
         _check_access(changed.call_creation_allow_all_agents, changed.call_creation_allowed_agent_ids)
+        _check_limits(changed.max_concurrent_calls, changed.reserved_inbound_calls)
         return changed
+
+    def _clearable(self) -> frozenset[str]:
+        return _LIMITS_CLEARABLE | frozenset(self.CLEARABLE)
 
     def public(self) -> AgentAccess:
         """The config as the API shows it: the provider's ``…ConfigPublic`` model, secrets as prefixes."""

@@ -50,6 +50,9 @@ class TelephonyProvider(ABC, Generic[StoredT]):
     status_accepts_json: ClassVar[bool] = False
     """Whether its status callbacks may be JSON (Telnyx Call Control webhooks) rather than a form."""
     dial_reserved_params: ClassVar[frozenset[str]]
+    dial_is_idempotent: ClassVar[bool] = False
+    """Whether a dial sent again with the same call id places no second call (Telnyx's ``command_id``): a
+    dial whose answer was lost may then be sent again."""
     """The create-call parameters callbridge sets on every outbound call, in the provider's names."""
 
     def check_dial_params(self, additional_params: Mapping[str, Any]) -> None:
@@ -82,6 +85,11 @@ class TelephonyProvider(ABC, Generic[StoredT]):
     @abstractmethod
     def parse_status(self, request: ProviderRequest) -> ProviderStatus:
         """A verified status callback; ``InvalidProviderRequest`` if it says no status."""
+
+    def callback_url(self, url: str, config: StoredT, decrypt: Decrypt) -> str:
+        """``url`` as the provider must be given it to post the call's callbacks so they verify: as it is
+        for a provider that signs its requests; Exotel's with the webhook secret as Basic Auth."""
+        return url
 
     @abstractmethod
     def rest_client(

@@ -7,6 +7,8 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from callbridge.common.models.call import DialStatus
+
 MAX_FIELD_CHARS = 256
 
 
@@ -26,6 +28,9 @@ class ProviderStatus:
     provider_call_id: str | None
     detail: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    dial_status: DialStatus | None = None
+    """The call's progress in callbridge's terms (ringing, answered, busy, …) when the callback is about
+    the call rather than its stream: what an outbound call records and ends by."""
 
 
 def pick_fields(source: Mapping[str, object], names: Iterable[str]) -> dict[str, str]:
@@ -44,3 +49,25 @@ def outcome_of(status: str, ended: Iterable[str], failed: Iterable[str]) -> Stat
     if status in ended:
         return StatusOutcome.ENDED
     return StatusOutcome.PROGRESS
+
+
+CALL_STATUS_WORDS: Mapping[str, DialStatus] = {
+    "initiated": DialStatus.INITIATED,
+    "ringing": DialStatus.RINGING,
+    "ring": DialStatus.RINGING,
+    "in-progress": DialStatus.ANSWERED,
+    "answered": DialStatus.ANSWERED,
+    "completed": DialStatus.COMPLETED,
+    "busy": DialStatus.BUSY,
+    "no-answer": DialStatus.NO_ANSWER,
+    "timeout": DialStatus.NO_ANSWER,
+    "failed": DialStatus.FAILED,
+    "canceled": DialStatus.CANCELED,
+    "cancel": DialStatus.CANCELED,
+}
+"""The call status words Twilio, TeXML, Plivo and Exotel share (each provider's reference §1-§4): Plivo says
+``cancel`` and ``timeout``, Exotel ``in-progress`` on answer; ``queued`` says nothing new."""
+
+
+def dial_status_of(word: str | None) -> DialStatus | None:
+    return None if word is None else CALL_STATUS_WORDS.get(word.lower())

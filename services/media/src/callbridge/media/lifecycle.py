@@ -8,6 +8,7 @@ from uuid import UUID
 
 from callbridge.common.call_listing import CallListing
 from callbridge.common.call_records import finish_call
+from callbridge.common.capacity import CapacityLedger
 from callbridge.common.events import CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import CallMedium
@@ -22,9 +23,19 @@ class CallUnavailableError(Exception):
 
 
 class CallLifecycle:
-    def __init__(self, calls: KvStore[Call], listing: CallListing, outbox: EventOutbox, replica: str) -> None:
+    def __init__(
+        self,
+        calls: KvStore[Call],
+        listing: CallListing,
+        outbox: EventOutbox,
+        replica: str,
+        *,
+        capacity: CapacityLedger | None = None,
+    ) -> None:
+        """``capacity``: where an ended call gives its provider account's slot back."""
         self._calls = calls
         self._listing = listing
+        self._capacity = capacity
         self._outbox = outbox
         self.replica = replica
 
@@ -75,7 +86,13 @@ class CallLifecycle:
     ) -> bool:
         """Make the record final and publish ``ended`` with the call's counts; False if it had ended."""
         ended = await finish_call(
-            self._calls, self._listing, call_id, reason, detail=detail, rejected_frames=rejected_frames
+            self._calls,
+            self._listing,
+            call_id,
+            reason,
+            detail=detail,
+            rejected_frames=rejected_frames,
+            capacity=self._capacity,
         )
         if ended is None:
             return False

@@ -56,7 +56,7 @@ async def serve_media(
     replica = f"media-{settings.instance_id}"
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
-    lifecycle = CallLifecycle(stores.calls, stores.call_listing, outbox, replica)
+    lifecycle = CallLifecycle(stores.calls, stores.call_listing, outbox, replica, capacity=stores.capacity)
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
     secret_key = settings.secret_key.get_secret_value()

@@ -6,18 +6,15 @@ request has been validated, so a call refused for another reason does not use up
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Query
 
 from callbridge.common.bus import Stores
+from callbridge.common.call_factory import Admit
 from callbridge.common.throttles import ThrottleNotFoundError
 from callbridge.webhooks.errors import InvalidRequestError, TooManyCallsError
-
-Admit = Callable[[UUID], Awaitable[None]]
-"""Takes what the new call needs (a throttle's start) or raises TooManyCallsError."""
 
 ThrottleRef = Annotated[
     str | None,

@@ -10,10 +10,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
 from callbridge.common.bus import EventPublisher, Stores
+from callbridge.common.call_factory import CallFactory
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
 from callbridge.telephony import TelephonyConfigs
-from callbridge.webhooks.calls import CallFactory
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.replays import ReplayGuard
 

@@ -27,6 +27,7 @@ from callbridge.common.models.call import Call, CallHangUp, EndReason
 from callbridge.webhooks import records
 from callbridge.webhooks.errors import MediaUnavailableError, StateConflictError
 
+CANCELED_DETAIL: Final = "hung up through the API before it was answered"
 NOT_HELD_ATTEMPTS: Final = 6
 NOT_HELD_RETRY_S: Final = 0.2
 """A joined call nobody holds is asked about again after this long, up to NOT_HELD_ATTEMPTS times (1 s)."""
@@ -41,13 +42,17 @@ async def hang_up_call(
             reply = await commands.send(call_id, HangUpCall())
         except CallNotHeldError:
             if call.joined is None:
+                # An outbound call nobody joined is still ringing (or being dialed): it is canceled, and
+                # the dialer hangs up the provider's call when it sees it end.
+                outbound = call.direction == "outbound"
                 ended = await finish_call(
                     stores.calls,
                     stores.call_listing,
                     call_id,
-                    EndReason.HANGUP,
-                    detail=API_HANG_UP_DETAIL,
+                    EndReason.CANCELED if outbound else EndReason.HANGUP,
+                    detail=CANCELED_DETAIL if outbound else API_HANG_UP_DETAIL,
                     unless_joined=True,
+                    capacity=stores.capacity,
                 )
                 if ended is not None:
                     await publisher.publish(ended)

@@ -11,11 +11,11 @@ from uuid import UUID
 
 from fastapi import Response
 
+from callbridge.common.call_factory import merge_agent_call
 from callbridge.common.models.call import AgentCallCreate, ProviderDetails
 from callbridge.common.models.medium import Provider
 from callbridge.telephony import StreamTarget, detect_provider, provider_for
 from callbridge.telephony.request import ProviderRequest
-from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import ForbiddenError
 from callbridge.webhooks.provider_calls import admit_new_call, find_provider_call, remember_call

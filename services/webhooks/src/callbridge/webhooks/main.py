@@ -23,7 +23,14 @@ from callbridge.common.bus import (
     open_stores,
     stop_broker,
 )
+from callbridge.common.call_factory import (
+    CallCreationError,
+    CallFactory,
+    CapacityExceededError,
+    Outbound,
+)
 from callbridge.common.command_client import MediaCommands
+from callbridge.common.dialing import DialPublisher, ensure_dial_stream
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
@@ -34,8 +41,7 @@ from callbridge.common.store import (
     UnencodableRecordError,
 )
 from callbridge.common.telemetry import configure_logging, setup_tracing
-from callbridge.telephony import ProviderRequestError, TelephonyConfigs
-from callbridge.webhooks.calls import CallFactory
+from callbridge.telephony import ProviderAccounts, ProviderRequestError, TelephonyConfigs
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
@@ -74,7 +80,9 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
         connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         await ensure_jetstream(connection)
+        await ensure_dial_stream(connection.jetstream())
         stores = await open_stores(broker, call_retention=settings.call_retention)
+        configs = TelephonyConfigs(stores.telephony_configs)
         publisher = EventPublisher(broker)
         secret_key = settings.secret_key.get_secret_value()
         await seal_plaintext_agent_headers(stores, SecretBox(secret_key).encrypt)
@@ -82,7 +90,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         app.state.services = Services(
             settings=settings,
             stores=stores,
-            configs=TelephonyConfigs(stores.telephony_configs),
+            configs=configs,
             publisher=publisher,
             calls=CallFactory(
                 stores.calls,
@@ -90,6 +98,11 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 publisher,
                 JoinTokenSigner(secret_key),
                 settings.media_public_url,
+                capacity=stores.capacity,
+                outbound=Outbound(
+                    accounts=ProviderAccounts(configs).resolve,
+                    dials=DialPublisher(connection.jetstream()),
+                ),
             ),
             secret_box=SecretBox(secret_key),
             replays=ReplayGuard(stores.webhook_replays),
@@ -158,6 +171,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, TooManyCallsError):  # whole seconds, at least 1 (RFC 9110 §10.2.3)
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(CallCreationError)
+    async def on_call_refused(request: Request, exc: CallCreationError) -> JSONResponse:
+        if isinstance(exc, CapacityExceededError):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+            return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(ProviderRequestError)
     async def on_refused_provider_request(request: Request, exc: ProviderRequestError) -> JSONResponse:

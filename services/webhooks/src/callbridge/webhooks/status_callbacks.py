@@ -1,19 +1,25 @@
 """Provider status callbacks: verified, published as ``provider.status``, and, when they say the stream or
 the call is over, ending the call, so a call whose media socket died still ends with the right reason.
 
+An outbound call's progress (initiated, ringing, answered, busy, no answer, failed, canceled, completed, in
+each provider's words) is also recorded on the call's ``dialStatuses`` and published as ``dial.status``,
+each step once however often the provider reports it; a call that never connects ends with the reason the
+provider gave (``busy``, ``no_answer``, ``dial_failed``, ``canceled``).
+
 Ending is the compare-and-set of ``finish_call``: if media ended the call first, nothing changes.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from callbridge.common.call_records import finish_call
-from callbridge.common.events import ProviderStatusReceived
+from callbridge.common.call_records import finish_call, record_dial_status
+from callbridge.common.events import DialStatusChanged, ProviderStatusReceived
 from callbridge.common.models.base import ApiModel
-from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.call import Call, DialStatus, DialStatusEntry, EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.provider_calls import provider_call_key
 from callbridge.telephony import ProviderStatus, StatusOutcome, TelephonyProvider, provider_for
@@ -51,6 +57,13 @@ async def receive_status(
     call = await load_call(services.stores, call_id)
     _check_same_call(call, plugin, status)
     name = plugin.display_name
+    progress = None
+    if call.direction == "outbound" and status.dial_status is not None:
+        call, progress = await _record_progress(services, call, provider, status)
+        if progress is None:  # a step reported again: counted once
+            return ProviderStatusReceipt(
+                call_id=call_id, status=status.status, ended=False, end_reason=call.end_reason
+            )
     await services.publisher.publish(
         ProviderStatusReceived(
             call_id=call_id,
@@ -60,7 +73,10 @@ async def receive_status(
             fields=status.fields,
         )
     )
-    if status.outcome is StatusOutcome.PROGRESS:
+    if progress is not None:
+        await services.publisher.publish(progress)
+    reason = _unconnected_end_reason(call, status.dial_status) if progress is not None else None
+    if status.outcome is StatusOutcome.PROGRESS and reason is None:
         return ProviderStatusReceipt(
             call_id=call_id, status=status.status, ended=False, end_reason=call.end_reason
         )
@@ -69,8 +85,9 @@ async def receive_status(
         services.stores.calls,
         services.stores.call_listing,
         call_id,
-        _end_reason(call, status.outcome),
+        reason or _end_reason(call, status.outcome),
         detail=detail,
+        capacity=services.stores.capacity,
     )
     if ended is None:
         final = await load_call(services.stores, call_id)
@@ -82,6 +99,53 @@ async def receive_status(
     return ProviderStatusReceipt(
         call_id=call_id, status=status.status, ended=True, end_reason=ended.end_reason
     )
+
+
+_NEVER_CONNECTED = {
+    DialStatus.BUSY: EndReason.BUSY,
+    DialStatus.NO_ANSWER: EndReason.NO_ANSWER,
+    DialStatus.FAILED: EndReason.DIAL_FAILED,
+    DialStatus.CANCELED: EndReason.CANCELED,
+}
+
+
+def _unconnected_end_reason(call: Call, dial_status: DialStatus | None) -> EndReason | None:
+    """Why an outbound call the provider never connected ended; None once it was answered or joined (then
+    the ordinary reasons apply) or for a step that ends nothing."""
+    answered = any(step.status is DialStatus.ANSWERED for step in call.dial_statuses)
+    if dial_status is None or answered or call.joined is not None:
+        return None
+    return _NEVER_CONNECTED.get(dial_status)
+
+
+async def _record_progress(
+    services: Services, call: Call, provider: Provider, status: ProviderStatus
+) -> tuple[Call, DialStatusChanged | None]:
+    """Record the step on the call; the event to publish, or None when the step was recorded before."""
+    assert status.dial_status is not None  # the caller checked
+    entry = DialStatusEntry(
+        status=status.dial_status,
+        provider_status=status.status[:64],
+        at=datetime.now(UTC),
+        detail=status.detail[:256] if status.detail else None,
+    )
+    recorded, added = await record_dial_status(
+        services.stores.calls, call.call_id, entry, provider_call_id=status.provider_call_id
+    )
+    if not added:
+        logger.info(
+            "call %s: %s reported %s again: counted once", call.call_id, provider.value, status.status
+        )
+        return recorded, None
+    event = DialStatusChanged(
+        call_id=call.call_id,
+        status=status.dial_status,
+        provider=provider,
+        provider_status=status.status[:64],
+        detail=status.detail,
+        attempt=max(1, recorded.dial_claimed_attempt),
+    )
+    return recorded, event
 
 
 def _end_reason(call: Call, outcome: StatusOutcome) -> EndReason:

@@ -44,7 +44,9 @@ def bounded_detail(detail: str | None) -> str | None:
 
 class EndReason(enum.StrEnum):
     """Why a call ended: nobody joined in time, the caller or provider hung up, the agent hung up,
-    ``maxDuration`` was reached, the agent or the stream failed, or callbridge failed."""
+    ``maxDuration`` was reached, the agent or the stream failed, or callbridge failed; for an outbound
+    call that never connected: the callee was busy, did not answer, the dial failed (``endDetail`` says
+    why), or the call was hung up while it rang."""
 
     UNJOINED = "unjoined"
     HANGUP = "hangup"
@@ -52,6 +54,10 @@ class EndReason(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION_ERROR = "connection_error"
     SYSTEM_ERROR = "system_error"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    DIAL_FAILED = "dial_failed"
+    CANCELED = "canceled"
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -114,8 +120,8 @@ class CallFields(ApiModel):
     )
     medium: CallMedium | None = Field(
         default=None,
-        description="The telephony provider and its settings (key handling, codec and rate). "
-        "``outgoing`` is not supported yet.",
+        description="The telephony provider and its settings (key handling, codec and rate); with "
+        "``outgoing``, callbridge places the call itself.",
     )
     recording_enabled: bool | None = Field(
         default=None, description="Not supported yet: leave it out or false."
@@ -244,6 +250,49 @@ class ProviderDetails(ApiModel):
     media_format: str | None = Field(default=None, description="Codec and rate from the stream's start.")
 
 
+class CallOrigin(ApiModel):
+    """What created the call when it was not a request of its own: a scheduled batch's call."""
+
+    batch_id: UUID | None = None
+    """The scheduled batch the call was placed for."""
+    scheduled_call_id: UUID | None = None
+    """The batch's scheduled call this call is an attempt of."""
+    attempt: int = Field(default=1, ge=1, le=100)
+    """Which attempt of that scheduled call this is (1 is the first)."""
+
+
+class DialStatus(enum.StrEnum):
+    """An outbound call's progress at the provider, in terms every provider's callbacks map onto."""
+
+    DIALING = "dialing"
+    """callbridge sent the create-call request (not a provider callback)."""
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+
+
+class DialStatusEntry(ApiModel):
+    """One step of an outbound call's progress, as the provider reported it."""
+
+    status: DialStatus
+    """The step, in callbridge's terms."""
+    provider_status: str = Field(max_length=64)
+    """The provider's own word for it (``no-answer``, ``call.answered``, ``ring``, …)."""
+    at: datetime
+    """When callbridge recorded it (UTC)."""
+    detail: str | None = Field(default=None, max_length=256)
+    """What else the provider said (a hang-up cause, an error)."""
+
+
+MAX_DIAL_STATUSES = 32
+"""An outbound call records at most this many steps (a provider repeating itself cannot grow the record)."""
+
+
 class CallHangUp(ApiModel):
     """The answer to ``POST /api/calls/{callId}/hang_up``."""
 
@@ -320,6 +369,15 @@ class CallPublic(StoredModel):
         description="W3C trace context (traceparent) of the request that created the call: the media "
         "service continues that trace, so a call is one trace from webhook to hang-up.",
     )
+    origin: CallOrigin | None = Field(
+        default=None, description="The scheduled batch call this call was placed for; null otherwise."
+    )
+    dial_statuses: list[DialStatusEntry] = Field(
+        default_factory=list,
+        max_length=MAX_DIAL_STATUSES,
+        description="An outbound call's progress at the provider, each step once, oldest first: "
+        "``dialing`` when callbridge asked the provider, then what the provider's status callbacks said.",
+    )
 
     @property
     def dtmf_handling(self) -> DtmfHandling:
@@ -338,6 +396,9 @@ class Call(CallPublic):
     the call id and join deadline when the creating request is asked again)."""
 
     agent_backend: StoredAgentBackend = Field(default_factory=demo_backend, description=_AGENT_BACKEND)
+    dial_claimed_attempt: int = 0
+    """The highest dial attempt a dialer has claimed (compare-and-set): a redelivered request for an attempt
+    at or below it is not dialed again. Not shown by the API."""
 
     def public(self, *, join_url: str | None = None) -> CallPublic:
         """What the API and events show; ``join_url`` only for the answer to the creating request."""

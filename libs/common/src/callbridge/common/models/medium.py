@@ -61,8 +61,8 @@ _E164 = re.compile(E164_PATTERN)
 
 
 class OutgoingCall(ApiModel):
-    """Ask callbridge to place the provider call itself. Not supported yet: placing calls needs the dialer
-    service, which this build does not include."""
+    """Have callbridge place the call through the provider's REST API, with the imported credentials (the
+    dialer service); the callee's answer opens the media stream to the call's ``joinUrl``."""
 
     to: str = Field(
         json_schema_extra={"pattern": E164_PATTERN}, description="The number to call, E.164 (+15551234567)."
@@ -84,7 +84,10 @@ class OutgoingCall(ApiModel):
         return number
 
 
-_OUTGOING = "Have callbridge place the call. Not supported yet."
+_OUTGOING = (
+    "Have callbridge place the call: the dialer dials ``to`` from ``from`` with the provider's imported "
+    "credentials and streams the answered call to the agent."
+)
 _DTMF = "What happens to keys the caller presses; by default the agent gets them as a text message."
 
 
@@ -156,6 +159,7 @@ class ExotelMedium(ApiModel):
     """Exotel Voicebot streaming: 16-bit PCM at ``sampleRate`` (unset: the Exotel config's, by default
     16000), asked for with ``?sample-rate=`` on the stream URL."""
 
+    outgoing: OutgoingCall | None = Field(default=None, description=_OUTGOING)
     dtmf_handling: DtmfHandling | None = Field(default=None, description=_DTMF)
     sample_rate: Literal[8000, 16000, 24000] | None = None
     """The rate in Hz asked for; unset: the Exotel config's, else 16000."""
@@ -213,8 +217,7 @@ class CallMedium(ApiModel):
 
     @property
     def outgoing(self) -> OutgoingCall | None:
-        settings = self.settings
-        return None if isinstance(settings, ExotelMedium) else settings.outgoing
+        return self.settings.outgoing
 
     @classmethod
     def for_provider(cls, provider: Provider) -> CallMedium:

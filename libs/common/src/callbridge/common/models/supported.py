@@ -10,10 +10,7 @@ not, so that a record stored before a refusal was added can still be read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from callbridge.common.models.medium import CallMedium
+from typing import Any, TypeVar
 
 S = TypeVar("S")
 
@@ -34,23 +31,9 @@ def refuse_unsupported(settings: S) -> S:
         *_first_speaker(getattr(settings, "first_speaker_settings", None)),
         *_context_schema(getattr(settings, "context_schema", None)),
     ]
-    refusal = outgoing_refusal(getattr(settings, "medium", None))
-    if refusal is not None:
-        problems.append(refusal)
     if problems:
         raise ValueError("; ".join(problems))
     return settings
-
-
-def outgoing_refusal(medium: CallMedium | None) -> str | None:
-    """Why ``medium.<provider>.outgoing`` cannot be honoured, naming the provider; None without it."""
-    if medium is None or medium.outgoing is None:
-        return None
-    return (
-        f"medium.{medium.provider.value}.outgoing is not supported yet: placing calls needs the dialer "
-        "service, which this build does not include; place the call yourself and point its media stream "
-        "at the returned joinUrl"
-    )
 
 
 def _recording(enabled: bool | None) -> list[str]:

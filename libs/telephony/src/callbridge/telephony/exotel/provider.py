@@ -48,6 +48,9 @@ class ExotelProvider(TelephonyProvider[StoredExotelConfig]):
     def parse_status(self, request: ProviderRequest) -> ProviderStatus:
         return webhooks.parse_status(request)
 
+    def callback_url(self, url: str, config: StoredExotelConfig, decrypt: Decrypt) -> str:
+        return webhooks.url_with_secret(url, decrypt(config.webhook_secret_encrypted))
+
     def rest_client(
         self, config: StoredExotelConfig, decrypt: Decrypt, settings: TelephonyApiSettings
     ) -> ProviderRestClient:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hmac
 import json
+from urllib.parse import quote, urlsplit
 
 from callbridge.common.models.medium import CallMedium, ExotelMedium, Provider
 from callbridge.telephony.errors import InvalidProviderRequest, RequestNotVerified
@@ -26,7 +27,7 @@ from callbridge.telephony.incoming import (
     template_settings,
 )
 from callbridge.telephony.request import ProviderRequest
-from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.status import ProviderStatus, dial_status_of, outcome_of, pick_fields
 
 AUTHORIZATION_HEADER = "Authorization"
 DEFAULT_SAMPLE_RATE_HZ = 16000  # Exotel's own default is 8000 (§4.1); ask for wideband unless told
@@ -130,4 +131,13 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
         outcome=outcome_of(status.lower(), STATUS_ENDED, STATUS_FAILED),
         provider_call_id=request.field("CallSid"),
         fields=pick_fields(request.flat_fields(), STATUS_FIELDS),
+        dial_status=dial_status_of(status),
     )
+
+
+def url_with_secret(url: str, webhook_secret: str) -> str:
+    """``url`` with ``exotel:<webhook secret>@`` (Basic Auth): Exotel signs nothing, so its callbacks prove
+    where they come from by the secret they carry back (verify_secret)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"exotel:{quote(webhook_secret, safe='')}@{host}").geturl()

@@ -20,7 +20,7 @@ from callbridge.telephony.incoming import (
 )
 from callbridge.telephony.plivo.credentials import StoredPlivoConfig
 from callbridge.telephony.request import ProviderRequest
-from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.status import ProviderStatus, dial_status_of, outcome_of, pick_fields
 
 DEFAULT_CODEC = PlivoCodec.L16
 DEFAULT_L16_RATE_HZ = 16000
@@ -125,4 +125,10 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
         provider_call_id=request.field("CallUUID"),
         detail=request.field("HangupCause", "Error"),
         fields=pick_fields(request.flat_fields(), STATUS_FIELDS),
+        dial_status=dial_status_of(request.field("CallStatus")) if _about_the_call(request) else None,
     )
+
+
+def _about_the_call(request: ProviderRequest) -> bool:
+    """A ring or hang-up callback (``CallStatus``, and ``Event`` absent or ``Hangup``), not the stream's."""
+    return request.field("Event") in (None, "Hangup")

@@ -24,6 +24,7 @@ from callbridge.telephony.telnyx.credentials import (
 class TelnyxProvider(TelephonyProvider[StoredTelnyxConfig]):
     provider = Provider.TELNYX
     display_name = "Telnyx"
+    dial_is_idempotent = True  # command_id is the call id (dialing.py)
     dial_reserved_params = dialing.RESERVED_PARAMS
     credentials = CredentialModels(
         TelnyxConfigCreate, TelnyxConfigUpdate, TelnyxConfigPublic, StoredTelnyxConfig

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from callbridge.common.models.call import DialStatus
 from callbridge.common.models.medium import CallMedium, Provider, TelnyxCodec, TelnyxMedium
 from callbridge.telephony.errors import InvalidProviderRequest
 from callbridge.telephony.incoming import (
@@ -21,7 +22,7 @@ from callbridge.telephony.incoming import (
     template_settings,
 )
 from callbridge.telephony.request import ProviderRequest
-from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.status import ProviderStatus, dial_status_of, outcome_of, pick_fields
 from callbridge.telephony.telnyx.credentials import StoredTelnyxConfig
 
 DEFAULT_CODEC = TelnyxCodec.L16
@@ -145,6 +146,7 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
         provider_call_id=request.field("CallSid"),
         detail=request.field("StreamError"),
         fields=fields,
+        dial_status=None if stream_event else dial_status_of(status),
     )
 
 
@@ -164,4 +166,27 @@ def _call_control_status(document: Mapping[str, Any]) -> ProviderStatus:
         provider_call_id=call_control_id if isinstance(call_control_id, str) else None,
         detail=detail if isinstance(detail, str) else None,
         fields=pick_fields({**data, **payload}, JSON_STATUS_FIELDS),
+        dial_status=_call_control_dial_status(event_type, payload.get("hangup_cause")),
     )
+
+
+CALL_CONTROL_EVENTS: Mapping[str, DialStatus] = {
+    "call.initiated": DialStatus.INITIATED,
+    "call.ringing": DialStatus.RINGING,
+    "call.answered": DialStatus.ANSWERED,
+}
+HANGUP_CAUSES: Mapping[str, DialStatus] = {
+    "normal_clearing": DialStatus.COMPLETED,
+    "user_busy": DialStatus.BUSY,
+    "call_rejected": DialStatus.BUSY,
+    "timeout": DialStatus.NO_ANSWER,
+    "no_answer": DialStatus.NO_ANSWER,
+    "originator_cancel": DialStatus.CANCELED,
+}
+"""``call.hangup``'s ``hangup_cause`` (§2.4); any other cause of a call never answered is a failure."""
+
+
+def _call_control_dial_status(event_type: str, hangup_cause: object) -> DialStatus | None:
+    if event_type != "call.hangup":
+        return CALL_CONTROL_EVENTS.get(event_type)
+    return HANGUP_CAUSES.get(hangup_cause if isinstance(hangup_cause, str) else "", DialStatus.FAILED)

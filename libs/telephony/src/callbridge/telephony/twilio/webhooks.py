@@ -21,7 +21,7 @@ from callbridge.telephony.incoming import (
     template_settings,
 )
 from callbridge.telephony.request import Fields, ProviderRequest
-from callbridge.telephony.status import ProviderStatus, outcome_of, pick_fields
+from callbridge.telephony.status import ProviderStatus, dial_status_of, outcome_of, pick_fields
 from callbridge.telephony.twilio.credentials import StoredTwilioConfig
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -126,4 +126,5 @@ def parse_status(request: ProviderRequest) -> ProviderStatus:
         outcome=outcome_of(call_status, CALL_ENDED, CALL_FAILED),
         provider_call_id=request.field("CallSid"),
         fields=fields,
+        dial_status=dial_status_of(call_status),
     )

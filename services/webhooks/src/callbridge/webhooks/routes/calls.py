@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from callbridge.common.call_factory import merge_agent_call
 from callbridge.common.call_listing import CallQuery, InvalidCursorError
 from callbridge.common.models.call import AgentCallCreate, CallCreate, CallHangUp, CallPage, CallPublic
 from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
 from callbridge.webhooks.admission import ThrottleRef, throttle_admission
-from callbridge.webhooks.calls import merge_agent_call
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
 from callbridge.webhooks.filters import AgentCallFilters, CallFilters

@@ -8,12 +8,13 @@ Basic Auth with the webhook secret as the password, or by
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from callbridge.telephony import provider_for
 from callbridge.webhooks.deps import ServicesDep
 from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.openapi import errors
+from callbridge.webhooks.outbound_answer import answer_outbound_call
 from callbridge.webhooks.params import CallId, ProviderName, WebhookSecret
 from callbridge.webhooks.provider_request import read_provider_request
 from callbridge.webhooks.status_callbacks import ProviderStatusReceipt, receive_status
@@ -32,6 +33,22 @@ async def call_provider_status(
         request, services.settings.public_base_url, allow_json=provider_for(provider).status_accepts_json
     )
     return await receive_status(services, provider, provider_request, call_id)
+
+
+@router.post(
+    "/calls/{call_id}/answer/{provider}",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "Plivo XML with <Stream>"}},
+)
+@router.get("/calls/{call_id}/answer/{provider}", response_class=Response, include_in_schema=False)
+async def outbound_answer(
+    services: ServicesDep, call_id: CallId, provider: ProviderName, request: Request
+) -> Response:
+    """The answer URL of an outbound Plivo call (its ``answer_url``): the ``<Stream>`` XML that connects the
+    answered call to its join URL. Verified by Plivo's signature; 404 for another provider, 409 once the
+    call has ended."""
+    provider_request = await read_provider_request(request, services.settings.public_base_url)
+    return await answer_outbound_call(services, call_id, provider, provider_request)
 
 
 @router.post("/telephony/{provider}/status", response_model=ProviderStatusReceipt)

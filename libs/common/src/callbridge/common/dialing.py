@@ -1,0 +1,78 @@
+"""Dial requests: the command that asks a dialer to place an outbound call's provider call, and the
+JetStream work-queue stream that carries it (``CALLBRIDGE_DIAL``).
+
+A request names the call and the attempt; ``(callId, attempt)`` is its idempotency key. JetStream drops a
+second publish of the same key within the stream's duplicate window, and the dialer claims the attempt on
+the call record before dialing, so a request delivered twice is dialed once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+from uuid import UUID
+
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from pydantic import ConfigDict, Field
+
+from callbridge.common import subjects
+from callbridge.common.models.base import ApiModel
+
+DIAL_DUPLICATE_WINDOW: Final = timedelta(minutes=10)
+DIAL_MAX_AGE: Final = timedelta(days=1)
+"""A dial request nobody took within a day is dropped: the call it was for has long ended as unjoined."""
+PUBLISH_TIMEOUT_S: Final = 5.0
+
+
+class DialCall(ApiModel):
+    """Place the provider call of outbound call ``callId``, attempt ``attempt``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: UUID
+    attempt: int = Field(default=1, ge=1, le=100)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.call_id}.{self.attempt}"
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def dial_stream_config() -> StreamConfig:
+    return StreamConfig(
+        name=subjects.DIAL_STREAM,
+        subjects=[subjects.DIAL_SUBJECT],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        max_age=DIAL_MAX_AGE.total_seconds(),
+        duplicate_window=DIAL_DUPLICATE_WINDOW.total_seconds(),
+    )
+
+
+async def ensure_dial_stream(js: JetStreamContext) -> None:
+    """Create (or update) the dial stream. Idempotent; webhooks and the dialer call it at start-up."""
+    config = dial_stream_config()
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)
+
+
+class DialPublisher:
+    """Publishes dial requests to the dial stream, de-duplicated by their idempotency key."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+
+    async def publish(self, request: DialCall) -> None:
+        await self._js.publish(
+            subjects.DIAL_SUBJECT,
+            request.to_json(),
+            timeout=PUBLISH_TIMEOUT_S,
+            stream=subjects.DIAL_STREAM,
+            headers={"Nats-Msg-Id": request.idempotency_key, "content-type": "application/json"},
+        )

@@ -1,0 +1,1 @@
+"""callbridge dialer service: places outbound calls through the providers' REST APIs."""

@@ -1,0 +1,80 @@
+"""The dialer's JetStream consumers: dial requests (``CALLBRIDGE_DIAL``, a work queue) and ended calls (the
+events stream), each one durable pull consumer that every replica shares."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+
+from callbridge.common import subjects
+from callbridge.common.dialing import DialCall
+from callbridge.common.events import CallEnded
+from callbridge.common.models.call import Call
+from callbridge.common.store import KvStore
+from callbridge.dialer import metrics
+from callbridge.dialer.hangups import on_call_ended
+from callbridge.dialer.placing import CallPlacer
+from callbridge.telephony import ProviderUnavailable, RestClients
+
+logger = logging.getLogger(__name__)
+
+DIAL_ACK_WAIT_S = 120.0
+"""Longer than a dial's tries and waits (each wait is bounded by MAX_WAIT_S and the join deadline)."""
+ENDED_CONSUMER = "dialer-ended"
+HANG_UP_RETRY_S = 5.0
+MAX_HANG_UP_DELIVERIES = 10
+
+
+def register_dialer(broker: NatsBroker, placer: CallPlacer, max_concurrent: int) -> None:
+    @broker.subscriber(
+        subjects.DIAL_SUBJECT,
+        stream=JStream(subjects.DIAL_STREAM, declare=False),
+        durable=subjects.DIAL_CONSUMER,
+        pull_sub=PullSub(batch_size=min(max_concurrent, 64), timeout=5.0),
+        config=ConsumerConfig(ack_wait=DIAL_ACK_WAIT_S, max_ack_pending=max_concurrent * 4),
+        ack_policy=AckPolicy.MANUAL,
+        max_workers=max_concurrent,
+    )
+    async def on_dial_request(msg: NatsMessage) -> None:
+        try:
+            request = DialCall.model_validate_json(msg.raw_message.data)
+        except ValidationError as exc:
+            metrics.REQUESTS_REJECTED.inc()
+            logger.warning("unreadable dial request skipped: %s", exc.errors(include_input=False)[:1])
+            await msg.reject()  # terminal: redelivering it would not make it readable
+            return
+        outcome = await placer.place(request)
+        metrics.DIAL_REQUESTS.labels(outcome.value).inc()
+        await msg.ack()
+
+
+def register_hang_ups(broker: NatsBroker, calls: KvStore[Call], clients: RestClients) -> None:
+    @broker.subscriber(
+        subjects.call_events_wildcard(CallEnded.EVENT),
+        stream=JStream(subjects.EVENTS_STREAM, declare=False),
+        durable=ENDED_CONSUMER,
+        pull_sub=PullSub(batch_size=16, timeout=5.0),
+        config=ConsumerConfig(ack_wait=60.0, max_ack_pending=10_000),
+        ack_policy=AckPolicy.MANUAL,
+        max_workers=16,
+    )
+    async def on_ended(msg: NatsMessage) -> None:
+        try:
+            event = CallEnded.model_validate_json(msg.raw_message.data)
+        except ValidationError:
+            await msg.reject()
+            return
+        try:
+            await on_call_ended(event, calls, clients)
+        except ProviderUnavailable as exc:
+            deliveries = msg.raw_message.metadata.num_delivered
+            if deliveries < MAX_HANG_UP_DELIVERIES:
+                logger.warning("call %s: provider hang-up failed (%s): trying again", event.call_id, exc)
+                await msg.nack(delay=HANG_UP_RETRY_S)
+                return
+            logger.error("call %s: gave up hanging up the provider call: %s", event.call_id, exc)
+        await msg.ack()
