@@ -3,7 +3,6 @@ through calls, pause and resume, delete, and the refusals (window too short, web
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+async def _agent(api: Api, **limits: int) -> str:
+    """An agent whose batches may dial through the imported Twilio account."""
+    agent_id = await create_agent(api)
+    await import_config(api, "twilio", agent_id, **limits)
+    return agent_id
+
+
 async def _batch(api: Api, agent_id: str, **fields: Any) -> dict[str, Any]:
     body = {"calls": [_dialed(0), _dialed(1)], **fields}
     answer = await api.client.post(f"/api/agents/{agent_id}/scheduled_batches", json=body)
@@ -36,7 +42,7 @@ async def _batch(api: Api, agent_id: str, **fields: Any) -> dict[str, Any]:
 
 
 async def test_a_batch_is_created_read_listed_paused_resumed_and_deleted(api: Api) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     batch = await _batch(api, agent_id, priority=5, retry={"maxAttempts": 2, "backoff": "30s"})
     assert batch["totalCount"] == 2
     assert batch["completedCount"] == 0
@@ -71,7 +77,7 @@ async def test_a_batch_is_created_read_listed_paused_resumed_and_deleted(api: Ap
 
 
 async def test_a_batch_of_another_agent_is_not_found(api: Api) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     other = await create_agent(api)
     batch = await _batch(api, agent_id)
     answer = await api.client.get(f"/api/agents/{other}/scheduled_batches/{batch['batchId']}")
@@ -81,7 +87,7 @@ async def test_a_batch_of_another_agent_is_not_found(api: Api) -> None:
 async def test_scheduled_calls_are_paged_in_batch_order_across_chunks_and_filtered_by_status(
     api: Api, nats_client: Client
 ) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     count = CHUNK_MAX_CALLS * 2 + 10
     body = {"calls": [_dialed(n) for n in range(count)]}
     answer = await api.client.post(f"/api/agents/{agent_id}/scheduled_batches", json=body)
@@ -109,21 +115,9 @@ async def test_scheduled_calls_are_paged_in_batch_order_across_chunks_and_filter
     assert created.json()["results"] == []
 
 
-async def _set_limits(nats_client: Client, provider: str, **limits: int) -> None:
-    """The account's capacity fields in its stored config, as the telephony config API stores them (the
-    fields come with the dialer's branch; written here directly so this test does not wait on it)."""
-    kv = await nats_client.jetstream().key_value(buckets.TELEPHONY_CONFIGS)
-    entry = await kv.get(provider)
-    await kv.put(provider, json.dumps({**json.loads(entry.value or b"{}"), **limits}).encode())
-
-
-async def test_a_window_too_short_for_the_account_is_refused_with_the_estimated_minimum(
-    api: Api, nats_client: Client
-) -> None:
-    agent_id = await create_agent(api)
-    await import_config(api, "twilio", agent_id)
+async def test_a_window_too_short_for_the_account_is_refused_with_the_estimated_minimum(api: Api) -> None:
     # 2 lines, 1 kept for inbound calls: 1 outbound call at a time, 60 s each by default.
-    await _set_limits(nats_client, "twilio", maxConcurrentCalls=2, reservedInboundCalls=1)
+    agent_id = await _agent(api, maxConcurrentCalls=2, reservedInboundCalls=1)
     start = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
     body = {
         "windowStart": _iso(start),
@@ -142,7 +136,7 @@ async def test_a_window_too_short_for_the_account_is_refused_with_the_estimated_
 
 
 async def test_a_throttle_bounds_the_window_estimate(api: Api) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     throttle = await api.client.post(
         "/api/call_throttles", json={"name": "one-a-minute", "rules": [{"maxCalls": 1, "windowSeconds": 60}]}
     )
@@ -185,14 +179,14 @@ async def test_a_throttle_bounds_the_window_estimate(api: Api) -> None:
     ],
 )
 async def test_bad_batches_are_refused_with_the_reason(api: Api, fields: dict[str, Any], why: str) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     answer = await api.client.post(f"/api/agents/{agent_id}/scheduled_batches", json=fields)
     assert answer.status_code == 422, answer.text
     assert why in answer.text
 
 
 async def test_the_webhook_secret_is_answered_as_a_prefix_only(api: Api) -> None:
-    agent_id = await create_agent(api)
+    agent_id = await _agent(api)
     secret = "s3cret-webhook-key-0123456789"
     batch = await _batch(
         api,
@@ -204,6 +198,13 @@ async def test_the_webhook_secret_is_answered_as_a_prefix_only(api: Api) -> None
     assert batch["webhookSecret"] != secret
     assert secret.startswith(batch["webhookSecret"].rstrip("…*."))
     assert secret not in (await api.client.get(f"/api/agents/{agent_id}/scheduled_batches")).text
+
+
+async def test_a_dialed_call_needs_its_providers_credentials_imported(api: Api) -> None:
+    agent_id = await create_agent(api)
+    answer = await api.client.post(f"/api/agents/{agent_id}/scheduled_batches", json={"calls": [_dialed(0)]})
+    assert answer.status_code == 422
+    assert "calls[0]: medium.twilio.outgoing: no Twilio credentials are imported" in answer.json()["detail"]
 
 
 async def test_a_batch_for_an_unknown_agent_is_not_found(api: Api) -> None:

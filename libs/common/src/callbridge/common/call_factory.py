@@ -203,6 +203,7 @@ class CallFactory:
         provider_details: ProviderDetails | None = None,
         admit: Admit | None = None,
         origin: CallOrigin | None = None,
+        call_id: UUID | None = None,
     ) -> NewCall:
         """Validate, admit, store and announce; for ``medium.<provider>.outgoing``, also ask a dialer to
         place it.
@@ -210,13 +211,15 @@ class CallFactory:
         ``admit`` (a throttle's start) raises its own error to refuse; the account's capacity raises
         CapacityExceededError; anything the request asks that cannot be done raises InvalidCallError.
         ``provider_details``: the provider call this call answers (an incoming call, which holds a slot of
-        its account until it ends). ``origin``: the batch call it is placed for, stored on the record."""
+        its account until it ends). ``origin``: the batch call it is placed for, stored on the record.
+        ``call_id``: the id to give the call (the scheduler chooses it before placing, so that placing it
+        again finds the call); ConflictError when a call has it already."""
         medium = settings.medium
         outgoing = medium.outgoing if medium is not None else None
         account = None
         if medium is not None and outgoing is not None:
             account = await self._account_of(medium.provider, outgoing)
-        call_id = new_call_id()
+        call_id = call_id or new_call_id()
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
         fields = settings.model_dump(exclude_none=True, by_alias=False)

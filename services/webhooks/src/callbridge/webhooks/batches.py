@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from callbridge.common.account_limits import account_limits
 from callbridge.common.batch_store import BatchStore
 from callbridge.common.batch_window import check_window, needed_seconds
 from callbridge.common.bus import Stores
+from callbridge.common.call_factory import InvalidCallError
+from callbridge.common.capacity import AccountLimits
 from callbridge.common.durations import format_duration
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.batch import (
@@ -26,10 +27,13 @@ from callbridge.common.models.batch import (
     StoredBatch,
     call_from_request,
 )
+from callbridge.common.models.medium import Provider
 from callbridge.common.models.sealing import Encrypt, secret_prefix
 from callbridge.common.store import CorruptRecordError
 from callbridge.common.store import NotFoundError as StoreNotFoundError
 from callbridge.common.throttles import ThrottleNotFoundError, ThrottleRule
+from callbridge.telephony import TelephonyConfigs
+from callbridge.telephony.accounts import ProviderAccounts
 from callbridge.webhooks.errors import (
     InvalidRequestError,
     NotFoundError,
@@ -45,7 +49,12 @@ class WindowTooShortError(WebhooksError):
 
 
 async def create_batch(
-    stores: Stores, agent_id: UUID, body: ScheduledBatchCreate, encrypt: Encrypt, now: datetime
+    stores: Stores,
+    configs: TelephonyConfigs,
+    agent_id: UUID,
+    body: ScheduledBatchCreate,
+    encrypt: Encrypt,
+    now: datetime,
 ) -> StoredBatch:
     rules: list[ThrottleRule] = []
     if body.throttle is not None:
@@ -53,8 +62,9 @@ async def create_batch(
             rules = (await stores.throttles.resolve(body.throttle)).rules
         except ThrottleNotFoundError as exc:
             raise InvalidRequestError(str(exc)) from None
+    await _check_accounts(configs, body)
     if body.window_end is not None:
-        await _check_window(stores, body, rules, now)
+        await _check_window(configs, body, rules, now)
     batch_id = new_call_id()  # a UUIDv7: batches list newest first by id
     secret = None
     if body.webhook_url is not None:
@@ -82,12 +92,12 @@ async def create_batch(
 
 
 async def _check_window(
-    stores: Stores, body: ScheduledBatchCreate, rules: list[ThrottleRule], now: datetime
+    configs: TelephonyConfigs, body: ScheduledBatchCreate, rules: list[ThrottleRule], now: datetime
 ) -> None:
     assert body.window_end is not None
     start = max(now, body.window_start) if body.window_start is not None else now
     dialed = Counter(call.medium.provider.value for call in body.calls if call.dials and call.medium)
-    limits = {account: await account_limits(stores.telephony_configs, account) for account in dialed}
+    limits = {account: await _limits(configs, account) for account in dialed}
     needed = needed_seconds(dialed, limits, len(body.calls), rules, body.estimated_call_duration)
     hours = None if body.calling_hours is None else body.calling_hours.hours()
     shortfall = check_window(needed, start, body.window_end, zone=ZoneInfo(body.time_zone), hours=hours)
@@ -105,6 +115,32 @@ async def _check_window(
         f"{format_duration(_seconds(shortfall.available_s))}; the estimated minimum window ends at "
         f"{shortfall.minimum_end.astimezone(UTC).isoformat().replace('+00:00', 'Z')} (windowEnd)"
     )
+
+
+async def _check_accounts(configs: TelephonyConfigs, body: ScheduledBatchCreate) -> None:
+    """Every dialed call's provider has credentials imported and its additionalParams can be sent (as for
+    a single call); 422 naming the first call that cannot be placed. Checked once per provider, and per
+    call only where additionalParams are given."""
+    accounts = ProviderAccounts(configs)
+    checked: set[Provider] = set()
+    for index, call in enumerate(body.calls):
+        medium = call.medium
+        outgoing = medium.outgoing if medium is not None else None
+        if medium is None or outgoing is None:
+            continue
+        if medium.provider in checked and not outgoing.additional_params:
+            continue
+        try:
+            await accounts.resolve(medium.provider, outgoing)
+        except InvalidCallError as exc:
+            raise InvalidRequestError(f"calls[{index}]: {exc}") from None
+        checked.add(medium.provider)
+
+
+async def _limits(configs: TelephonyConfigs, account: str) -> AccountLimits:
+    """The account's limits; none when its credentials are not imported (its calls then fail to dial)."""
+    config = await configs.find(Provider(account))
+    return AccountLimits() if config is None else config.limits
 
 
 def _seconds(value: float) -> timedelta:

@@ -357,8 +357,13 @@ class Scheduler:
                 raise UnchangedError
             return current.model_copy(update={"ended_at": now})
 
-        with contextlib.suppress(NotFoundError):
-            await self._batches.change(batch.batch_id, end)
+        try:
+            ended = await self._batches.change(batch.batch_id, end)
+        except NotFoundError:
+            return
+        if ended.ended_at == now:
+            logger.info("batch %s ended", batch.batch_id)
+            await self._recorder.progressed(ended)
 
     async def drain(self) -> None:
         """Wait for the placements in flight (tests and shutdown)."""

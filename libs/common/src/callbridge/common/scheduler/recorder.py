@@ -111,6 +111,11 @@ class OutcomeRecorder:
             await self._on_progress(batch)
         return [order in finished for order in range(len(outcomes))]
 
+    async def progressed(self, batch: StoredBatch) -> None:
+        """Announce the batch's progress (it paused, resumed or ended)."""
+        if self._on_progress is not None:
+            await self._on_progress(batch)
+
     async def _auto_pause(self, batch: StoredBatch) -> StoredBatch:
         rule = batch.auto_pause
         if rule is None or batch.paused:

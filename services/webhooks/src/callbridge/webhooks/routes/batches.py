@@ -53,7 +53,7 @@ async def create_scheduled_batch(
     too short for the calls."""
     await records.load_agent(services.stores, agent_id)
     batch = await create_batch(
-        services.stores, agent_id, body, services.secret_box.encrypt, datetime.now(UTC)
+        services.stores, services.configs, agent_id, body, services.secret_box.encrypt, datetime.now(UTC)
     )
     return await public_batch(services.stores.batches, batch)
 
