@@ -21,7 +21,7 @@ from nats.aio.client import Client
 
 from callbridge.common import subjects
 from callbridge.common.bus import Stores, connect_broker, create_broker, ensure_jetstream, open_stores
-from callbridge.common.capacity import AccountLimits
+from callbridge.common.capacity import AccountLimits, CapacityLedger
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.batch import ScheduledBatchCreate, StoredBatch, call_from_request
 from callbridge.common.models.call import CallPublic
@@ -31,6 +31,7 @@ from callbridge.common.scheduler import (
     OutcomeRecorder,
     PlacedCall,
     Placement,
+    PlacementDeferred,
     ProgressPublisher,
     Scheduler,
     SchedulerSettings,
@@ -67,8 +68,17 @@ class Callee:
 class ScriptedPlacer(CallPlacer):
     """Counts placements per call id and per number; ends each dialed call as its callee's script says."""
 
-    def __init__(self, broker: NatsBroker, callees: dict[str, Callee] | None = None) -> None:
+    def __init__(
+        self,
+        broker: NatsBroker,
+        capacity: CapacityLedger,
+        limits: dict[str, AccountLimits],
+        callees: dict[str, Callee] | None = None,
+    ) -> None:
         self._broker = broker
+        self._capacity = capacity
+        self._limits = limits
+        self.refused = 0
         self.callees = callees or {}
         self.placements: Counter[UUID] = Counter()
         self.dials: Counter[str] = Counter()
@@ -80,6 +90,14 @@ class ScriptedPlacer(CallPlacer):
         self.placed_event = asyncio.Event()
 
     async def place(self, placement: Placement) -> PlacedCall:
+        if placement.call.dials and placement.call_id not in self.placements:
+            # As the call factory does: the account's line is taken as the call is stored.
+            admission = await self._capacity.admit_outbound(
+                "twilio", self._limits.get("twilio", AccountLimits()), [placement.call_id]
+            )
+            if not admission.admitted:
+                self.refused += 1
+                raise PlacementDeferred(admission.reason or "full")
         self.placements[placement.call_id] += 1
         call = CallPublic(
             call_id=placement.call_id,
@@ -237,7 +255,9 @@ async def harness(
     connection = await connect_broker(broker, nats_url)
     await ensure_jetstream(connection)
     stores = await open_stores(broker)
-    running = Harness(stores, broker, Clock(), ScriptedPlacer(broker, callees), SecretBox(SECRET_KEY), {})
+    limits: dict[str, AccountLimits] = {}
+    placer = ScriptedPlacer(broker, stores.capacity, limits, callees)
+    running = Harness(stores, broker, Clock(), placer, SecretBox(SECRET_KEY), limits)
     try:
         yield running
     finally:

@@ -3,7 +3,13 @@ provider accounts allow, with retries by outcome, across any number of replicas 
 
 from callbridge.common.scheduler.consumer import OutcomeConsumer
 from callbridge.common.scheduler.engine import Scheduler, SchedulerSettings, SchedulerStats
-from callbridge.common.scheduler.placement import CallPlacer, PlacedCall, Placement, PlacementError
+from callbridge.common.scheduler.placement import (
+    CallPlacer,
+    PlacedCall,
+    Placement,
+    PlacementDeferred,
+    PlacementError,
+)
 from callbridge.common.scheduler.progress import BatchProgressed, ProgressPublisher
 from callbridge.common.scheduler.recorder import OutcomeRecorder
 from callbridge.common.scheduler.webhook import WebhookPolicy, WebhookSender
@@ -15,6 +21,7 @@ __all__ = [
     "OutcomeRecorder",
     "PlacedCall",
     "Placement",
+    "PlacementDeferred",
     "PlacementError",
     "ProgressPublisher",
     "Scheduler",

@@ -10,6 +10,7 @@ import logging
 from uuid import UUID
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -27,6 +28,9 @@ CONSUMER = "scheduler-outcomes"
 FETCH_BATCH = 128
 FETCH_TIMEOUT_S = 1.0
 ACK_WAIT_S = 30.0
+HANDLE_TIMEOUT_S = 20.0
+"""Recording one outcome takes a few KV round trips; one that takes longer is given back (NAK) to be
+tried again rather than holding up the others."""
 
 
 class EndedCall(ApiModel):
@@ -61,8 +65,12 @@ class OutcomeConsumer:
             while True:
                 try:
                     messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):  # nothing to fetch: nats-py raises either kind
                     messages = []
+                except NatsError as exc:  # NATS away or reconnecting: the consumer stays, try again
+                    logger.warning("fetching outcomes failed (%s); trying again", exc)
+                    messages = []
+                    await asyncio.sleep(FETCH_TIMEOUT_S)  # a pause before the next try, not a wait
                 if task is not None and task.cancelling():
                     # nats-py's fetch can swallow a cancellation (it waits with its own timeout): honour it
                     raise asyncio.CancelledError
@@ -81,11 +89,12 @@ class OutcomeConsumer:
             await message.ack()
             return
         try:
-            link = await self._batches.find_link(ended.call_id)
-            if link is not None:
-                outcome = outcome_of_end(ended.end_reason, ended.duration_ms is not None)
-                detail = ended.end_reason + (f": {ended.detail}" if ended.detail else "")
-                await self._recorder.record(link, outcome, detail[:300])
+            async with asyncio.timeout(HANDLE_TIMEOUT_S):
+                link = await self._batches.find_link(ended.call_id)
+                if link is not None:
+                    outcome = outcome_of_end(ended.end_reason, ended.duration_ms is not None)
+                    detail = ended.end_reason + (f": {ended.detail}" if ended.detail else "")
+                    await self._recorder.record(link, outcome, detail[:300])
         except Exception:
             logger.exception("recording the outcome of call %s failed; it will be redelivered", ended.call_id)
             await message.nak(delay=1.0)

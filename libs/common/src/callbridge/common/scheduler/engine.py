@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from callbridge.common.batch_store import BatchChunk, BatchStore
-from callbridge.common.capacity import AccountLimits, CapacityLedger
+from callbridge.common.batch_store import AttemptLink, BatchChunk, BatchStore
+from callbridge.common.capacity import RATE_WINDOW_MS, AccountLimits, CapacityLedger
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.batch import (
     Attempt,
@@ -36,7 +37,12 @@ from callbridge.common.models.batch import (
 )
 from callbridge.common.scheduler.decisions import Action, decide
 from callbridge.common.scheduler.outcomes import SUCCESS, WEBHOOK_FAILED, start_attempt
-from callbridge.common.scheduler.placement import CallPlacer, Placement, PlacementError
+from callbridge.common.scheduler.placement import (
+    CallPlacer,
+    Placement,
+    PlacementDeferred,
+    PlacementError,
+)
 from callbridge.common.scheduler.recorder import OutcomeRecorder, attempt_link
 from callbridge.common.scheduler.webhook import WebhookFailedError, WebhookSender
 from callbridge.common.store import ConflictError, NotFoundError, UnchangedError
@@ -69,6 +75,8 @@ class SchedulerStats:
     placed: int = 0
     expired: int = 0
     conflicts: int = 0
+    deferred: int = 0
+    """Placements the account refused for want of a line (placed again later)."""
     ticks: int = 0
     decide_seconds: float = 0.0
     """Time spent deciding and admitting (the ticks, placements excluded)."""
@@ -114,7 +122,10 @@ class Scheduler:
         self._placing: set[asyncio.Task[None]] = set()
         self._place_slots = asyncio.Semaphore(settings.place_concurrency)
         self._wake = asyncio.Event()
+        self._room: dict[str, int] = {}
+        self._unadmitted: Counter[str] = Counter()
         self.stats = SchedulerStats()
+        recorder.listeners.append(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -138,6 +149,7 @@ class Scheduler:
     async def tick(self) -> None:
         started = time.perf_counter()
         self.stats.ticks += 1
+        self._room = {}
         now = self._clock()
         batches = await self._active_batches()
         blocked: set[str] = set()  # accounts a batch of higher priority found full this tick
@@ -220,6 +232,7 @@ class Scheduler:
         assert chunk is not None
         expire: dict[int, str] = {}
         due: list[int] = []
+        wanted: Counter[str] = Counter()
         for position, call in enumerate(chunk.calls):
             current = call.current
             if call.status is ScheduledCallStatus.PENDING and current is not None:
@@ -228,14 +241,19 @@ class Scheduler:
                 continue
             if call.status is not ScheduledCallStatus.FUTURE:
                 continue
+            account = _account(call)
+            if self._no_room(account, blocked) and batch.window_end is None:
+                continue  # its account has no line this pass (and without a window end it cannot expire)
             self.stats.decisions += 1
             decision = decide(call, batch, now)
             if decision.action is Action.EXPIRE:
                 expire[position] = decision.reason or "expired"
-            elif decision.action is Action.PLACE:
-                account = _account(call)
-                if account is None or account not in blocked:
-                    due.append(position)
+            elif decision.action is Action.PLACE and not self._no_room(account, blocked):
+                if account is not None:
+                    if wanted[account] >= self._room.get(account, wanted[account] + 1):
+                        continue  # as many as the account has room for are due already
+                    wanted[account] += 1
+                due.append(position)
         admitted = await self._admit(batch, [chunk.calls[p] for p in due], blocked) if due else {}
         if not expire and not admitted:
             return
@@ -258,7 +276,6 @@ class Scheduler:
         except ConflictError:  # an outcome or another replica changed it: nothing placed, next tick retries
             self.stats.conflicts += 1
             held.revision = -1
-            await self._release(started)
             self.wake()
             return
         held.chunk, held.revision = new_chunk, revision
@@ -268,24 +285,34 @@ class Scheduler:
         for call in started:
             self._start_placing(batch, number, call, held)
 
+    def _no_room(self, account: str | None, blocked: set[str]) -> bool:
+        """Whether ``account`` is known to have no line left this pass (None: no line needed)."""
+        return account is not None and (account in blocked or self._room.get(account, 1) <= 0)
+
     async def _admit(
         self, batch: StoredBatch, calls: list[ScheduledCall], blocked: set[str]
     ) -> dict[int, UUID]:
-        """A new call id for each call (by index) that the account's capacity and the batch's throttle let
-        start now; accounts found full are added to ``blocked``."""
-        by_account: dict[str | None, list[ScheduledCall]] = {}
-        for call in calls:
-            by_account.setdefault(_account(call), []).append(call)
+        """A new call id for each call (by index) that its account has room for and the batch's throttle
+        lets start now; accounts found full are added to ``blocked``.
+
+        Nothing is taken from the account here: the call factory takes the line when it stores the call
+        (and refuses past the cap, atomically across replicas), so a replica dying between deciding and
+        placing leaks no line. Room is what the ledger shows free less this replica's placements not yet
+        in it; another replica deciding at the same moment may see the same room, and the factory then
+        refuses the surplus, which stays PENDING and is placed again when a line frees."""
         admitted: list[tuple[ScheduledCall, UUID]] = []
-        for account, group in by_account.items():
-            ids = [new_call_id() for _ in group]
-            if account is None:  # told to the webhook: no line of ours is used
-                admitted += zip(group, ids, strict=True)
-                continue
-            admission = await self._capacity.admit_outbound(account, await self._limits_of(account), ids)
-            admitted += zip(group, admission.admitted, strict=False)
-            if len(admission.admitted) < len(ids):
-                blocked.add(account)
+        for call in calls:
+            account = _account(call)
+            if account is not None:
+                if account in blocked:
+                    continue
+                if account not in self._room:
+                    self._room[account] = await self._room_of(account)
+                if self._room[account] <= 0:
+                    blocked.add(account)
+                    continue
+                self._room[account] -= 1
+            admitted.append((call, new_call_id()))
         if batch.throttle is not None and admitted:
             try:
                 throttle = await self._throttles.resolve(batch.throttle)
@@ -295,25 +322,37 @@ class Scheduler:
                 )
             else:
                 allowed = (await self._throttle_usage.take(throttle, len(admitted))).allowed
-                await self._release_ids(admitted[allowed:])
+                for call, _ in admitted[allowed:]:
+                    account = _account(call)
+                    if account is not None:
+                        self._room[account] += 1
                 admitted = admitted[:allowed]
         return {call.index: call_id for call, call_id in admitted}
 
-    async def _release(self, started: list[ScheduledCall]) -> None:
-        await self._release_ids(
-            [(call, call.current.call_id) for call in started if call.current is not None]
-        )
-
-    async def _release_ids(self, pairs: list[tuple[ScheduledCall, UUID]]) -> None:
-        for call, call_id in pairs:
-            account = _account(call)
-            if account is not None:
-                await self._capacity.release(account, [call_id])
+    async def _room_of(self, account: str) -> int:
+        """How many more outbound calls the account takes now: its outbound cap (lines less those kept
+        for inbound calls), its lines less every call holding one, and its calls per second."""
+        limits = await self._limits_of(account)
+        ledger = await self._capacity.usage(account)
+        room = 1_000_000
+        cap = limits.outbound_cap
+        if cap is not None:
+            room = min(room, cap - len(ledger.outbound))
+        if limits.max_concurrent_calls is not None:
+            room = min(room, limits.max_concurrent_calls - len(ledger.inbound) - len(ledger.outbound))
+        if limits.max_calls_per_second is not None:
+            now_ms = int(time.time() * 1000)  # the ledger's clock: start times are shared wall-clock times
+            recent = sum(1 for at in ledger.recent_starts if now_ms - at < RATE_WINDOW_MS)
+            room = min(room, int(limits.max_calls_per_second) - recent)
+        return room - self._unadmitted[account]
 
     def _start_placing(self, batch: StoredBatch, number: int, call: ScheduledCall, held: _Held) -> None:
         current = call.current
         assert current is not None
         held.confirmed.add(current.call_id)  # one placement task per attempt in this replica
+        account = _account(call)
+        if account is not None:
+            self._unadmitted[account] += 1
         task = asyncio.create_task(self._place(batch, number, call, held), name=f"place-{current.call_id}")
         self._placing.add(task)
         task.add_done_callback(self._placed)
@@ -327,10 +366,26 @@ class Scheduler:
         current = call.current
         assert current is not None
         link = attempt_link(batch.batch_id, number, call)
+        try:
+            await self._place_attempt(batch, call, held, link)
+        finally:
+            account = _account(call)
+            if account is not None:
+                self._unadmitted[account] -= 1
+
+    async def _place_attempt(
+        self, batch: StoredBatch, call: ScheduledCall, held: _Held, link: AttemptLink
+    ) -> None:
+        current = call.current
+        assert current is not None
         async with self._place_slots:
             try:
                 await self._batches.link(current.call_id, link)  # before placing: its end finds the call
                 placed = await self._placer.place(Placement(current.call_id, batch, call, current.number))
+            except PlacementDeferred:
+                held.confirmed.discard(current.call_id)  # no line now: placed again at a later tick
+                self.stats.deferred += 1
+                return
             except PlacementError as exc:
                 await self._recorder.record(link, RetryOutcome.FAILED.value, str(exc)[:300])
                 return

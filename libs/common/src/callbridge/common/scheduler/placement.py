@@ -33,6 +33,11 @@ class PlacementError(Exception):
     attempt fails with this message."""
 
 
+class PlacementDeferred(Exception):
+    """No line for the call now (the account's capacity refused it): the attempt stays PENDING and is
+    placed again at a later tick."""
+
+
 class CallPlacer(Protocol):
     async def place(self, placement: Placement) -> PlacedCall:
         """Create the call ``placement.call_id`` and, for an ``outgoing`` medium, have it dialed.

@@ -44,6 +44,8 @@ class OutcomeRecorder:
         self._capacity = capacity
         self._clock = clock
         self._on_progress = on_progress
+        self.listeners: list[Callable[[], None]] = []
+        """Told after outcomes were recorded (the scheduler wakes: a line may be free)."""
         self._writers: dict[tuple[UUID, int], GroupCommitter[_Outcome, bool]] = {}
         self.recorded = 0
         """Outcomes recorded by this process (duplicates excluded)."""
@@ -97,6 +99,8 @@ class OutcomeRecorder:
         if not finished:
             return [False] * len(outcomes)
         self.recorded += len(finished)
+        for listener in self.listeners:
+            listener()
         by_account: dict[str, list[UUID]] = {}
         for order, call in finished.items():
             attempt = next(a for a in call.attempts if a.number == outcomes[order].link.attempt)

@@ -14,6 +14,7 @@ import uuid
 from callbridge.common.bus import Stores
 from callbridge.common.call_factory import (
     CallFactory,
+    CapacityExceededError,
     InvalidCallError,
     account_key,
     merge_agent_call,
@@ -23,7 +24,7 @@ from callbridge.common.dialing import DialCall, DialPublisher
 from callbridge.common.models.call import AgentCallCreate, Call, CallOrigin
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.sealing import Encrypt
-from callbridge.common.scheduler import PlacedCall, Placement, PlacementError
+from callbridge.common.scheduler import PlacedCall, Placement, PlacementDeferred, PlacementError
 from callbridge.common.store import ConflictError, CorruptRecordError, NotFoundError
 from callbridge.telephony import TelephonyConfigs
 
@@ -75,6 +76,8 @@ class BatchCallPlacer:
                 ),
                 call_id=placement.call_id,
             )
+        except CapacityExceededError as exc:
+            raise PlacementDeferred(str(exc)) from None
         except (InvalidCallError, ValueError) as exc:
             raise PlacementError(str(exc)) from None
         except ConflictError:  # placed at the same moment by a replica taking over: it is there now
