@@ -39,6 +39,7 @@ from uuid import UUID, uuid4
 
 import httpx
 from faststream.nats import NatsBroker
+from nats.errors import Error as NatsError
 from pydantic import SecretStr
 
 from callbridge.common import subjects
@@ -66,6 +67,7 @@ API_KEY = "bench-api-key-0123456789"
 SECRET_KEY = "bench-secret-key-0123456789-0123456789"  # noqa: S105 - a throwaway key for the bench's own stack
 DIAL_SUBJECT = "bench.dial"
 ACCOUNT = "twilio"
+PUBLISH_TRIES = 5
 TWILIO = {"accountSid": "AC" + "b" * 32, "authToken": "bench-twilio-auth-token"}
 
 
@@ -214,12 +216,19 @@ async def stand_in_provider(broker: NatsBroker, hold_s: float, counts: dict[str,
             "endReason": "hangup",
             "durationMs": int(hold_s * 1000),
         }
-        await broker.publish(
-            json.dumps(event).encode(),
-            subjects.call_event(call_id, "ended"),
-            stream=subjects.EVENTS_STREAM,
-            headers={"Nats-Msg-Id": event["eventId"]},
-        )
+        for _ in range(PUBLISH_TRIES):  # a loaded machine can time a publish out: the event must go out
+            try:
+                await broker.publish(
+                    json.dumps(event).encode(),
+                    subjects.call_event(call_id, "ended"),
+                    stream=subjects.EVENTS_STREAM,
+                    headers={"Nats-Msg-Id": event["eventId"]},  # a retry is de-duplicated by the stream
+                    timeout=30.0,
+                )
+                return
+            except NatsError:
+                continue
+        print(f"could not publish the end of {call_id}", file=sys.stderr)
 
     def hang_up(call_id: UUID) -> None:
         task = loop.create_task(end(call_id), name=f"hang-up-{call_id}")

@@ -394,7 +394,13 @@ class ScheduledBatchPage(ApiModel):
 
 
 def call_from_request(batch_id: UUID, index: int, request: ScheduledCallCreate) -> ScheduledCall:
-    fields: dict[str, Any] = request.model_dump(exclude_none=True, by_alias=False)
-    if request.medium is not None:
-        fields["medium"] = request.medium
-    return ScheduledCall(batch_id=batch_id, index=index, **fields)
+    """The stored form of a call just validated: built without validating it again (100,000 per batch)."""
+    return ScheduledCall.model_construct(
+        batch_id=batch_id,
+        index=index,
+        medium=request.medium,
+        template_context=request.template_context,
+        metadata=request.metadata,
+        experimental_settings=request.experimental_settings,
+        time_zone=request.time_zone,
+    )
