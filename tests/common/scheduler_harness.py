@@ -23,7 +23,7 @@ from callbridge.common import subjects
 from callbridge.common.bus import Stores, connect_broker, create_broker, ensure_jetstream, open_stores
 from callbridge.common.capacity import AccountLimits, CapacityLedger
 from callbridge.common.ids import new_call_id
-from callbridge.common.models.batch import ScheduledBatchCreate, StoredBatch, call_from_request
+from callbridge.common.models.batch import ScheduledBatchCreate, StoredBatch, stored_calls
 from callbridge.common.models.call import CallPublic
 from callbridge.common.scheduler import (
     CallPlacer,
@@ -189,8 +189,7 @@ class Harness:
             time_zone=request.time_zone,
             auto_pause=request.auto_pause,
         )
-        calls = [call_from_request(batch_id, index, call) for index, call in enumerate(request.calls)]
-        return await self.stores.batches.create(batch, calls)
+        return await self.stores.batches.create(batch, stored_calls(batch_id, request.calls))
 
     def scheduler(self, owner: str = "replica-1", **settings: Any) -> Scheduler:
         progress = ProgressPublisher(self.broker.connection.jetstream(), self.stores.batches)

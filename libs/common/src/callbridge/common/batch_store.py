@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import BadRequestError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import Field
 
@@ -38,6 +38,7 @@ from callbridge.common.store import (
     NotFoundError,
     UnchangedError,
     Versioned,
+    check_fits,
 )
 
 CHUNK_MAX_CALLS = 256
@@ -100,18 +101,17 @@ def chunk_counts(chunk: BatchChunk, revision: int) -> ChunkCounts:
     return ChunkCounts(revision=revision, counts=counts)
 
 
-def split_chunks(calls: Sequence[ScheduledCall]) -> list[list[ScheduledCall]]:
-    """Consecutive runs of at most CHUNK_MAX_CALLS calls and about CHUNK_MAX_BYTES bytes each."""
-    chunks: list[list[ScheduledCall]] = []
-    current: list[ScheduledCall] = []
+def split_chunks(calls: Sequence[bytes]) -> list[list[bytes]]:
+    """Consecutive runs of at most CHUNK_MAX_CALLS calls (each as stored JSON) and CHUNK_MAX_BYTES each."""
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
     size = 0
     for call in calls:
-        call_bytes = len(call.model_dump_json(by_alias=True)) + 1
-        if current and (len(current) >= CHUNK_MAX_CALLS or size + call_bytes > CHUNK_MAX_BYTES):
+        if current and (len(current) >= CHUNK_MAX_CALLS or size + len(call) + 1 > CHUNK_MAX_BYTES):
             chunks.append(current)
             current, size = [], 0
         current.append(call)
-        size += call_bytes
+        size += len(call) + 1
     if current:
         chunks.append(current)
     return chunks
@@ -138,18 +138,24 @@ class BatchStore:
 
     # -- batches ---------------------------------------------------------------------------------------
 
-    async def create(self, batch: StoredBatch, calls: Sequence[ScheduledCall]) -> StoredBatch:
+    async def create(self, batch: StoredBatch, calls: Sequence[bytes]) -> StoredBatch:
         """Store the chunks and progress first and the batch record last: a scheduler sees a batch only
-        once every call of it is stored."""
+        once every call of it is stored. ``calls``: each call as stored JSON (``stored_calls``), joined
+        into chunks as they are: 100,000 calls are not built and serialised again one by one."""
         chunks = split_chunks(calls)
         progress = BatchProgress()
         limit = asyncio.Semaphore(CREATE_CONCURRENCY)
 
-        async def write(number: int, chunk_calls: list[ScheduledCall]) -> None:
-            chunk = BatchChunk(calls=chunk_calls)
+        async def write(number: int, chunk_calls: list[bytes]) -> None:
+            data = b'{"calls":[' + b",".join(chunk_calls) + b"]}"
+            check_fits(f"chunk {number} of the batch's calls", data, self.chunks.max_payload)
             async with limit:
-                revision = await self.chunks.create(_chunk_key(batch.batch_id, number), chunk)
-            progress.chunks[number] = chunk_counts(chunk, revision)
+                try:
+                    revision = await self._kv.create(_chunk_key(batch.batch_id, number), data)
+                except (KeyWrongLastSequenceError, BadRequestError) as exc:
+                    raise ConflictError(f"chunk {number} of batch {batch.batch_id} exists") from exc
+            counts = {ScheduledCallStatus.FUTURE: len(chunk_calls)}
+            progress.chunks[number] = ChunkCounts(revision=revision, counts=counts)
 
         await asyncio.gather(*(write(number, chunk) for number, chunk in enumerate(chunks)))
         await self.progress_records.put(_progress_key(batch.batch_id), progress)

@@ -25,7 +25,7 @@ from callbridge.common.models.batch import (
     ScheduledCall,
     ScheduledCallStatus,
     StoredBatch,
-    call_from_request,
+    stored_calls,
 )
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.sealing import Encrypt, secret_prefix
@@ -87,8 +87,7 @@ async def create_batch(
         auto_pause=body.auto_pause,
         estimated_call_duration=body.estimated_call_duration,
     )
-    calls = [call_from_request(batch_id, index, call) for index, call in enumerate(body.calls)]
-    return await stores.batches.create(batch, calls)
+    return await stores.batches.create(batch, stored_calls(batch_id, body.calls))
 
 
 async def _check_window(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -393,14 +393,14 @@ class ScheduledBatchPage(ApiModel):
     """How many batches the agent has."""
 
 
-def call_from_request(batch_id: UUID, index: int, request: ScheduledCallCreate) -> ScheduledCall:
-    """The stored form of a call just validated: built without validating it again (100,000 per batch)."""
-    return ScheduledCall.model_construct(
-        batch_id=batch_id,
-        index=index,
-        medium=request.medium,
-        template_context=request.template_context,
-        metadata=request.metadata,
-        experimental_settings=request.experimental_settings,
-        time_zone=request.time_zone,
-    )
+def stored_calls(batch_id: UUID, requests: list[ScheduledCallCreate]) -> list[bytes]:
+    """Each call of a batch just validated as ``ScheduledCall`` stores it (a new call: FUTURE, no attempt;
+    the defaults are left out and read back as such), serialised by pydantic-core without building a
+    ``ScheduledCall`` per call: building and validating 100,000 of them one by one took seconds."""
+    prefix = f'{{"batchId":"{batch_id}","index":'.encode()
+    stored = []
+    for index, call in enumerate(requests):
+        body = call.model_dump_json(by_alias=True, exclude_none=True).encode()
+        rest = b"}" if body == b"{}" else b"," + body[1:]
+        stored.append(prefix + str(index).encode() + rest)
+    return stored
