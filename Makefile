@@ -24,6 +24,7 @@ bench: setup
 	$(BIN)/python -m bench.audio
 	$(BIN)/python -m bench.wire
 	$(BIN)/python -m bench.calls $(ARGS)
+	$(BIN)/python -m bench.batch
 
 setup: $(STAMP) nats-server
 
