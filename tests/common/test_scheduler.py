@@ -20,6 +20,7 @@ from tests.common.scheduler_harness import T0, Callee, dialed, harness, numbers,
 
 from callbridge.common.capacity import AccountLimits
 from callbridge.common.models.batch import ScheduledCallStatus
+from callbridge.common.throttles import CallThrottle, ThrottleRule
 from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.nats_server import free_port
 
@@ -304,3 +305,24 @@ async def test_a_stopped_replicas_chunks_are_taken_over_when_its_leases_expire_w
         # The 20 attempts replica-1 stored were placed again by replica-2: same call ids, no new dial.
         assert sum(1 for count in h.placer.placements.values() if count > 1) <= 20
         assert asyncio.current_task() is not None
+
+
+async def test_a_batchs_throttle_bounds_how_many_calls_start(
+    nats_url: str, nats_client: Client, clean_jetstream: None
+) -> None:
+    async with harness(nats_url, nats_client) as h:
+        throttle = CallThrottle(
+            throttle_id=uuid4(),
+            name="two-a-minute",
+            created=T0,
+            rules=[ThrottleRule(max_calls=2, window_seconds=60)],
+        )
+        assert await h.stores.throttles.add(throttle)
+        batch = await h.batch(calls=[dialed(number) for number in numbers(5)], throttle="two-a-minute")
+        scheduler = h.scheduler()
+        await h.settle(scheduler, lambda: sum(h.placer.dials.values()) == 2)
+        for _ in range(3):
+            await scheduler.tick()
+            await scheduler.drain()
+        assert sum(h.placer.dials.values()) == 2
+        assert sorted(await h.statuses(batch)) == ["FUTURE", "FUTURE", "FUTURE", "SUCCESS", "SUCCESS"]
