@@ -179,8 +179,8 @@ class BatchStore:
         return sorted((UUID(hex=key.rsplit(".", 1)[1]) for key in keys), reverse=True)
 
     async def batch_ids(self) -> list[UUID]:
-        """Every stored batch, oldest first."""
-        return sorted(UUID(hex=key[2:]) for key in await self._keys("b.*"))
+        """Every batch stored, oldest first, and some deleted ones (reading those says NotFound)."""
+        return sorted(UUID(hex=key[2:]) for key in await self._keys("b.*", present_only=False))
 
     async def delete(self, batch: StoredBatch) -> None:
         """Mark the batch deleted first (schedulers stop placing its calls at their next look), then remove
@@ -315,12 +315,14 @@ class BatchStore:
         found = await self.attempts.find_readable(call_id.hex)
         return None if found is None else found.value
 
-    async def _keys(self, pattern: str) -> list[str]:
+    async def _keys(self, pattern: str, *, present_only: bool = True) -> list[str]:
         """Keys matching ``pattern`` (NATS wildcards), from the stream's subjects: one request. nats-py has
         no public handle to the stream, hence the private attributes (as store.bucket_keys)."""
         prefix = f"$KV.{self._kv._name}."
         info = await self._kv._js.stream_info(self._kv._stream, subjects_filter=f"{prefix}{pattern}")
         keys = [subject[len(prefix) :] for subject in info.state.subjects or {}]
+        if not present_only:  # deleted keys included: the caller's read of each says NotFound
+            return keys
         return [key for key in keys if await self._present(key)]
 
     async def _present(self, key: str) -> bool:

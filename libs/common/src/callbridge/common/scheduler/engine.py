@@ -123,6 +123,8 @@ class Scheduler:
         self._place_slots = asyncio.Semaphore(settings.place_concurrency)
         self._wake = asyncio.Event()
         self._room: dict[str, int] = {}
+        self._done: set[UUID] = set()
+        """Batches ended or deleted: final, so never read again."""
         self._unadmitted: Counter[str] = Counter()
         self.stats = SchedulerStats()
         recorder.listeners.append(self.wake)
@@ -160,13 +162,18 @@ class Scheduler:
     async def _active_batches(self) -> list[StoredBatch]:
         active = []
         for batch_id in await self._batches.batch_ids():
+            if batch_id in self._done:
+                continue
             try:
                 batch = (await self._batches.get(batch_id)).value
             except NotFoundError:
                 self._held.pop(batch_id, None)
+                self._done.add(batch_id)  # deleted: ids are never reused
                 continue
             if batch.ended_at is None:
                 active.append(batch)
+            else:
+                self._done.add(batch_id)  # ended for good: not read again
         return sorted(active, key=lambda b: (-b.priority, b.created))
 
     async def _work_batch(self, batch: StoredBatch, now: datetime, blocked: set[str]) -> None:
