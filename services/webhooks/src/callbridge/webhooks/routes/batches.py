@@ -152,7 +152,8 @@ async def list_created_calls(
     page_size: PageSize = 100,
 ) -> CallPage:
     """The calls the batch created, every attempt's, in batch order, a page of scheduled calls at a time
-    (pages go forward: ``previous`` is null; ``total`` counts scheduled calls with an attempt)."""
+    (pages go forward: ``previous`` is null; ``total`` counts the scheduled calls not waiting: placed or
+    done)."""
     batch = await load_batch(services.stores.batches, agent_id, batch_id)
     page = await page_calls(services.stores.batches, batch, None, cursor, page_size, with_calls_only=True)
     calls = []
