@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from callbridge.dialer.config import DialerSettings
 from callbridge.media.config import MediaSettings
 from callbridge.webhooks.config import WebhooksSettings
 
@@ -22,6 +23,7 @@ def _settings_names(*models: type[Any]) -> set[str]:
 
 WEBHOOKS = _settings_names(WebhooksSettings)
 MEDIA = _settings_names(MediaSettings)
+DIALER = _settings_names(DialerSettings)
 
 
 def _env_of(container: dict[str, Any]) -> set[str]:
@@ -31,15 +33,18 @@ def _env_of(container: dict[str, Any]) -> set[str]:
 def test_compose_passes_only_known_settings() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"nats", "webhooks", "media"} <= services.keys()
-    for name, known in (("webhooks", WEBHOOKS), ("media", MEDIA)):
+    assert {"nats", "webhooks", "media", "dialer"} <= services.keys()
+    for name, known in (("webhooks", WEBHOOKS), ("media", MEDIA), ("dialer", DIALER)):
         env = set(services[name]["environment"])
         assert env <= known, f"{name}: unknown settings {env - known}"
         assert services[name]["build"]["dockerfile"] == f"services/{name}/Dockerfile"
         assert (ROOT / services[name]["build"]["dockerfile"]).is_file()
 
 
-@pytest.mark.parametrize(("manifest", "known"), [("webhooks.yaml", WEBHOOKS), ("media.yaml", MEDIA)])
+@pytest.mark.parametrize(
+    ("manifest", "known"),
+    [("webhooks.yaml", WEBHOOKS), ("media.yaml", MEDIA), ("dialer.yaml", DIALER)],
+)
 def test_k8s_deployments_use_known_settings_and_the_config(manifest: str, known: set[str]) -> None:
     documents = list(yaml.safe_load_all((ROOT / "k8s" / manifest).read_text()))
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
@@ -72,7 +77,7 @@ def test_compose_runs_nats_with_authorization_and_publishes_only_what_must_be_re
         for port in service.get("ports", []):
             if name not in ("webhooks", "media"):
                 assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
-    for name in ("webhooks", "media"):
+    for name in ("webhooks", "media", "dialer"):
         env = services[name]["environment"]
         assert env["CALLBRIDGE_NATS_USER"]
         assert env["CALLBRIDGE_NATS_PASSWORD"].startswith("${CALLBRIDGE_NATS_PASSWORD")
@@ -84,18 +89,19 @@ def test_k8s_ships_no_secret_and_probes_liveness_apart_from_readiness() -> None:
         kinds = [d["kind"] for d in yaml.safe_load_all(manifest.read_text()) if d]
         assert "Secret" not in kinds, f"{manifest.name}: kubectl apply would overwrite the real Secret"
     containers = {}
-    for name in ("webhooks", "media"):
+    for name in ("webhooks", "media", "dialer"):
         documents = list(yaml.safe_load_all((ROOT / "k8s" / f"{name}.yaml").read_text()))
         (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
         (containers[name],) = deployment["spec"]["template"]["spec"]["containers"]
         assert {"secretRef": {"name": "callbridge"}} in containers[name]["envFrom"]
         assert containers[name]["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert containers["webhooks"]["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert containers["dialer"]["livenessProbe"]["httpGet"]["path"] == "/livez"
     # Media has none on purpose: a draining replica closes its listener while its calls run on.
     assert "livenessProbe" not in containers["media"]
 
 
-@pytest.mark.parametrize("service", ["webhooks", "media"])
+@pytest.mark.parametrize("service", ["webhooks", "media", "dialer"])
 def test_the_images_health_check_is_liveness(service: str) -> None:
     dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
     (healthcheck,) = [line for line in dockerfile.splitlines() if line.startswith("HEALTHCHECK")]
@@ -117,7 +123,7 @@ def _callbridge_requirements(package_dir: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("service", ["webhooks", "media"])
+@pytest.mark.parametrize("service", ["webhooks", "media", "dialer"])
 def test_each_image_installs_every_callbridge_library_its_service_needs(service: str) -> None:
     dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
     (install,) = [line for line in dockerfile.splitlines() if line.startswith("RUN pip install")]

@@ -12,6 +12,7 @@ import pytest
 
 from callbridge.common.service_cli import environment_help
 from callbridge.devkit.cli import build_parser
+from callbridge.dialer.config import DialerSettings
 from callbridge.media.config import MediaSettings
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
@@ -36,7 +37,7 @@ def test_docs_point_at_nothing_a_user_does_not_have(path: Path) -> None:
 
 
 def test_command_help_points_at_nothing_a_user_does_not_have() -> None:
-    texts = [environment_help(WebhooksSettings), environment_help(MediaSettings)]
+    texts = [environment_help(settings) for settings in (WebhooksSettings, MediaSettings, DialerSettings)]
     pending = [build_parser()]
     while pending:
         parser = pending.pop()

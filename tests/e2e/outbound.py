@@ -140,7 +140,7 @@ async def dialer_metric(stack: RunningStack, name: str, **labels: str) -> float:
     """A sample of the dialer's ``/metrics`` (0 when absent)."""
     async with httpx.AsyncClient(base_url=stack.dialer_url) as client:
         text = (await client.get("/metrics")).text
-    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     prefix = f"{name}{{{wanted}}} " if wanted else f"{name} "
     for line in text.splitlines():
         if line.startswith(prefix):

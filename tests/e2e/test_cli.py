@@ -11,13 +11,20 @@ from typing import Any
 import httpx
 import pytest
 
+from callbridge.common.models.medium import Provider
 from callbridge.devkit.cli import build_parser
-from callbridge.devkit.demo import DEMO_AGENT_NAME, run_demo_call
-from callbridge.devkit.provision import provision_twilio_agent
+from callbridge.devkit.demo import (
+    DEMO_AGENT_NAME,
+    demo_callee_account,
+    run_demo_call,
+    run_outbound_demo_call,
+)
+from callbridge.devkit.provision import provision_demo_agent, provision_twilio_agent
 from callbridge.devkit.signals import read_wav
 from callbridge.devkit.simulate import parse_keys, simulate_call
-from callbridge.devkit.stack import RunningStack
+from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from callbridge.media.agents.demo import prompt
+from tests.e2e.helpers import API_KEY, SECRET_KEY
 
 
 def prompt_ms(*names: str) -> int:
@@ -160,3 +167,41 @@ async def test_the_demo_leaves_imported_twilio_credentials_alone(
     assert await agents_named(stack, DEMO_AGENT_NAME) == []
     assert "demo: skipped: Twilio credentials of account AC111" in capsys.readouterr().out
     assert not (tmp_path / "heard.wav").exists()
+
+
+async def test_the_demos_outbound_call_goes_through_a_simulated_account(
+    nats_url: str, clean_jetstream: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = demo_callee_account(allow_insecure_ws=True)
+    async with (
+        account.serve() as api_url,
+        run_stack(
+            StackConfig(
+                nats_url=nats_url,
+                api_key=API_KEY,
+                secret_key=SECRET_KEY,
+                provider_api_urls={Provider.TWILIO: api_url},
+            )
+        ) as stack,
+    ):
+        provisioned = await provision_demo_agent(
+            stack.webhooks_url,
+            stack.api_key,
+            stack.public_base_url,
+            name=DEMO_AGENT_NAME,
+            call_template={"agentBackend": {"demo": {}}, "systemPrompt": "Demo for {{user.phone_number}}"},
+        )
+        await run_outbound_demo_call(stack, nats_url, provisioned, account)  # what run_demo_call ends with
+    outbound = capsys.readouterr().out
+    timeline = [text for _, text in timeline_of(outbound)]
+    assert timeline[0] == "created"
+    assert timeline[1].startswith("dial: dialing (twilio accepted")
+    assert any(line.startswith("dial: ringing") for line in timeline)
+    assert any(line.startswith("dial: answered") for line in timeline)
+    assert any(line.startswith("joined (pcmu/8000") for line in timeline)
+    assert timeline[-1].startswith("ended: hangup")
+    heard = re.search(r"the callee heard (\d+\.\d) s of the agent; the call ended completed", outbound)
+    assert heard is not None, outbound
+    assert float(heard.group(1)) > 1.0  # the demo agent's greeting reached the callee
+    (placed,) = account.outbound.calls.values()
+    assert placed.to == "+15005550010"

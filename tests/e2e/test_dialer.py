@@ -13,7 +13,7 @@ import pytest
 
 from callbridge.common import subjects
 from callbridge.common.dialing import DialCall
-from callbridge.common.events import CallEnded, DialStatusChanged
+from callbridge.common.events import CallEnded, CallJoined, DialStatusChanged
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import sinad_db
 from callbridge.devkit.simulators.audio_codec import ByteOrder
@@ -192,3 +192,121 @@ async def test_a_redelivered_dial_request_does_not_dial_again(nats_url: str, cle
 
 async def claimed_again(stack: RunningStack) -> float:
     return await dialer_metric(stack, "callbridge_dialer_requests_total", outcome="already_claimed")
+
+
+async def wait_for_metric_above(stack: RunningStack, before: float, name: str, **labels: str) -> None:
+    async with asyncio.timeout(CALL_TIMEOUT_S):
+        # The dialer's count is read over HTTP: there is nothing to await but the next reading.
+        while await dialer_metric(stack, name, **labels) <= before:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_a_dial_the_provider_did_not_answer_is_not_sent_again(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_PROVIDER_API_TIMEOUT_S", "0.5")
+    provider = Provider.TWILIO
+    account = account_for(provider, f"*={SPEAKS}")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        metric = "callbridge_dialer_requests_total"
+        before = await dialer_metric(stack, metric, outcome="ambiguous")
+        with account.stalled():  # Twilio does not answer: whether it placed the call is unknown
+            response = await place_call(stack, outgoing_call(provider, joinTimeout="3s"))
+            call_id = response.json()["callId"]
+            await wait_for_metric_above(stack, before, metric, outcome="ambiguous")
+        events = await events_of(nats_url, call_id, timeout_s=CALL_TIMEOUT_S)
+        record = await get_call(stack, call_id)
+    # The stalled request was dropped when the dialer gave up on it; a dial sent again would be here.
+    assert [request for request in account.requests if request.method == "POST"] == []
+    assert account.outbound.calls == {}
+    ended = events[-1]
+    assert isinstance(ended, CallEnded)
+    assert ended.end_reason == "unjoined"  # the join deadline decided, as for a dial that was lost
+    assert [step["status"] for step in record["dialStatuses"]] == ["dialing"]
+
+
+async def test_a_dial_the_provider_dedupes_is_sent_again_when_its_answer_is_lost(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_PROVIDER_API_TIMEOUT_S", "1")
+    provider = Provider.TELNYX
+    account = account_for(provider, f"*={SPEAKS}")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        metric = "callbridge_dialer_provider_refusals_total"
+        before = await dialer_metric(stack, metric, provider="telnyx", kind="unavailable")
+        with account.stalled():
+            response = await place_call(stack, outgoing_call(provider))
+            call_id = response.json()["callId"]
+            await wait_for_metric_above(stack, before, metric, provider="telnyx", kind="unavailable")
+        events = await events_of(nats_url, call_id, timeout_s=CALL_TIMEOUT_S)
+    # The first try timed out (its request dropped); the second, with the same command_id, placed it.
+    assert len(account.outbound.calls) == 1
+    assert isinstance(events[-1], CallEnded)
+    assert events[-1].end_reason == "hangup"
+
+
+async def test_a_ring_timeout_in_additional_params_is_the_one_sent(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    account = account_for(provider, f"*={SPEAKS}")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        body = outgoing_call(provider)
+        body["medium"]["twilio"]["outgoing"]["additionalParams"] = {"timeout": 7, "Record": True}
+        response = await place_call(stack, body)
+        assert response.status_code == 201, response.text
+        events = await events_of(nats_url, response.json()["callId"], timeout_s=CALL_TIMEOUT_S)
+    (placed,) = account.outbound.calls.values()
+    assert placed.params["Timeout"] == "7"  # the caller's, in Twilio's spelling; not the join deadline's
+    assert placed.params["Record"] == "true"
+    assert isinstance(events[-1], CallEnded)
+
+
+async def test_a_call_hung_up_while_it_is_dialed_is_hung_up_at_the_provider(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    account = account_for(provider, "*=no_answer(ring_s=20)")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        metric = "callbridge_dialer_provider_hangups_total"
+        before = await dialer_metric(stack, metric, provider="twilio", result="hung_up")
+        with account.stalled():  # the dial is in flight while the call is hung up
+            response = await place_call(stack, outgoing_call(provider))
+            call_id = response.json()["callId"]
+            async with asyncio.timeout(CALL_TIMEOUT_S):
+                # The claim is on the record only (its event comes once the dial returns): read it.
+                while not await dial_claimed(stack, call_id):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            hung_up = await place_call(stack, {}, path=f"/api/calls/{call_id}/hang_up")
+            assert hung_up.json()["ended"] is True
+        await wait_for_metric_above(stack, before, metric, provider="twilio", result="hung_up")
+        record = await get_call(stack, call_id)
+    (placed,) = account.outbound.calls.values()
+    async with asyncio.timeout(CALL_TIMEOUT_S):
+        await placed.ended.wait()
+    assert placed.outcome is Outcome.CANCELED
+    assert record["endReason"] == "canceled"
+
+
+async def dial_claimed(stack: RunningStack, call_id: str) -> bool:
+    record = await get_call(stack, call_id)
+    return any(step["status"] == "dialing" for step in record["dialStatuses"])
+
+
+async def test_a_telnyx_call_that_callbridge_ends_is_hung_up_at_telnyx(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TELNYX  # Call Control keeps a call up when its stream closes
+    account = account_for(provider, "*=answers_silent(ring_s=0.2, hold_s=30)")
+    async with stack_dialing(nats_url, provider, account) as stack:
+        response = await place_call(stack, outgoing_call(provider))
+        call_id = response.json()["callId"]
+        await events_of(nats_url, call_id, until=CallJoined, timeout_s=CALL_TIMEOUT_S)
+        hung_up = await place_call(stack, {}, path=f"/api/calls/{call_id}/hang_up")
+        assert hung_up.status_code == 202, hung_up.text
+        (placed,) = account.outbound.calls.values()
+        async with asyncio.timeout(CALL_TIMEOUT_S):
+            await placed.ended.wait()
+        record = await get_call(stack, call_id)
+    assert placed.hung_up_by == "api"
+    assert record["endReason"] == "hangup"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from nats.errors import Error as NatsError
 from opentelemetry import propagate
 from pydantic import ValidationError
 
@@ -41,7 +42,7 @@ from callbridge.common.models.call import (
 )
 from callbridge.common.models.medium import OutgoingCall, Provider
 from callbridge.common.models.sealing import Encrypt
-from callbridge.common.store import KvStore
+from callbridge.common.store import ConflictError, KvStore, StoreError
 from callbridge.common.templating import MissingTemplateVariableError, render
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ class CallCreationError(Exception):
 class InvalidCallError(CallCreationError):
     """The request cannot be carried out as asked (a placeholder without a value, a provider whose
     credentials are not imported, ``additionalParams`` callbridge sets itself): a 422."""
+
+
+class CallExistsError(CallCreationError):
+    """A call with the id the creator chose exists already (it was created before): a 409."""
 
 
 class CapacityExceededError(CallCreationError):
@@ -212,14 +217,20 @@ class CallFactory:
         CapacityExceededError; anything the request asks that cannot be done raises InvalidCallError.
         ``provider_details``: the provider call this call answers (an incoming call, which holds a slot of
         its account until it ends). ``origin``: the batch call it is placed for, stored on the record.
-        ``call_id``: the id to give the call (the scheduler chooses it before placing, so that placing it
-        again finds the call); ConflictError when a call has it already."""
+        ``call_id``: an id the creator chose, so that creating the same call twice (a scheduler's retry
+        after a crash) makes one call: CallExistsError, nothing taken, when a call has it already; if that
+        call is outbound and no dialer has claimed it yet, its dial request is queued again (the creator
+        may have died before queuing it; the claim keeps it from being dialed twice)."""
         medium = settings.medium
         outgoing = medium.outgoing if medium is not None else None
         account = None
         if medium is not None and outgoing is not None:
             account = await self._account_of(medium.provider, outgoing)
-        call_id = call_id or new_call_id()
+        if call_id is None:
+            call_id = new_call_id()
+        elif await self._calls.exists(str(call_id)):
+            await self._queue_undialed(call_id)
+            raise CallExistsError(f"call {call_id} exists already")
         created = datetime.now(UTC)
         join_timeout = settings.join_timeout or DEFAULT_JOIN_TIMEOUT
         fields = settings.model_dump(exclude_none=True, by_alias=False)
@@ -249,7 +260,7 @@ class CallFactory:
             logger.info("call %s created (agent %s), outbound: dial requested", call_id, agent_id)
         else:
             if provider_details is not None and self._capacity is not None:
-                await self._capacity.hold_inbound(account_key(provider_details.provider), call_id)
+                await self._hold_inbound(provider_details, call_id)
             logger.info("call %s created (agent %s)", call_id, agent_id)
         return NewCall(call, self.join_url_of(call))
 
@@ -257,6 +268,26 @@ class CallFactory:
         """The call's join URL, signed again: the token depends only on the call id and join deadline."""
         token = self._signer.sign(call.call_id, call.join_deadline())
         return join_url(self._media_public_url, call.call_id, token)
+
+    async def _queue_undialed(self, call_id: UUID) -> None:
+        found = await self._calls.find(str(call_id))
+        if found is None or self._outbound is None:
+            return
+        call = found.value
+        if call.direction == "outbound" and call.ended is None and call.dial_claimed_attempt == 0:
+            await self._outbound.dials.publish(DialCall(call_id=call_id, attempt=1))
+
+    async def _hold_inbound(self, details: ProviderDetails, call_id: UUID) -> None:
+        """Count the incoming call against its account's lines. A failure here must not fail a call the
+        provider has already taken: it is logged, and the account counts one line less until the call
+        ends (releasing an untaken slot is a no-op)."""
+        assert self._capacity is not None  # checked by the caller
+        try:
+            await self._capacity.hold_inbound(account_key(details.provider), call_id)
+        except (StoreError, NatsError) as exc:
+            logger.error(
+                "call %s: not counted against the %s account's lines: %s", call_id, details.provider, exc
+            )
 
     async def _account_of(self, provider: Provider, outgoing: OutgoingCall) -> ProviderAccount:
         if self._outbound is None:
@@ -283,7 +314,11 @@ class CallFactory:
                 holds_slot = True
             if admit is not None:
                 await admit(call.call_id)
-            await self._calls.create(str(call.call_id), call)
+            try:
+                await self._calls.create(str(call.call_id), call)
+            except ConflictError:
+                holds_slot = False  # the slot is the existing call's, which has the same id
+                raise CallExistsError(f"call {call.call_id} exists already") from None
             await self._listing.created(call)
         except BaseException:
             if holds_slot and account is not None and self._capacity is not None:

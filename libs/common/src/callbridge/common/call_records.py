@@ -14,6 +14,7 @@ from callbridge.common.models.call import (
     Call,
     DialStatusEntry,
     EndReason,
+    ProviderDetails,
     bounded_detail,
 )
 from callbridge.common.models.medium import Provider
@@ -78,11 +79,17 @@ def call_provider(call: Call) -> Provider | None:
 
 
 async def record_dial_status(
-    calls: KvStore[Call], call_id: UUID, entry: DialStatusEntry, *, provider_call_id: str | None = None
+    calls: KvStore[Call],
+    call_id: UUID,
+    entry: DialStatusEntry,
+    *,
+    provider: Provider | None = None,
+    provider_call_id: str | None = None,
 ) -> tuple[Call, bool]:
     """Add ``entry`` to the call's ``dialStatuses`` unless that status is there already (a provider that
     reports a step twice is counted once), and note ``provider_call_id`` if the record lacks one (Plivo's
-    call UUID first comes with its callbacks). Returns the record and whether the step is new."""
+    call UUID first comes with its callbacks; ``provider`` makes the details when there are none yet).
+    Returns the record and whether the step is new."""
     added = False
 
     def record(call: Call) -> Call:
@@ -96,6 +103,10 @@ async def record_dial_status(
         details = call.provider_details
         if provider_call_id and details is not None and details.call_id is None:
             update["provider_details"] = details.model_copy(update={"call_id": provider_call_id})
+        elif provider_call_id and details is None and provider is not None:
+            # A callback before the dialer heard back from its dial (or after a dial it never heard back
+            # from): the provider's id is what hanging the call up later needs.
+            update["provider_details"] = ProviderDetails(provider=provider, call_id=provider_call_id)
         if not update:
             raise UnchangedError
         return call.model_copy(update=update)

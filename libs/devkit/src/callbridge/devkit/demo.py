@@ -1,8 +1,12 @@
-"""The demo call ``callbridge up`` places: a simulated Twilio caller talks to the built-in demo agent.
+"""The demo calls ``callbridge up`` places: a simulated Twilio caller talks to the built-in demo agent, then
+the agent calls a simulated callee out.
 
 The caller presses 5 while the greeting plays (a barge-in: the greeting is cut, the agent answers "you
 pressed five"), then #, and the agent says goodbye and hangs up. The call's events are printed as they
-arrive on NATS, and what the caller heard is saved as a WAV file.
+arrive on NATS, and what the caller heard is saved as a WAV file. Then an outbound call from the same
+agent is placed by the dialer through a simulated Twilio account (the REST API ``callbridge sim account``
+runs), whose callee answers after a ring, says something and hangs up; its timeline is printed the same
+way, dial steps included.
 """
 
 from __future__ import annotations
@@ -10,10 +14,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import numpy as np
 
-from callbridge.devkit.provision import ProvisioningRefusedError, provision_demo_agent
+from callbridge.devkit.provision import (
+    HTTP_TIMEOUT_S,
+    SIMULATED_ACCOUNT_SID,
+    Provisioned,
+    ProvisioningRefusedError,
+    provision_demo_agent,
+)
 from callbridge.devkit.signals import silence, write_wav
+from callbridge.devkit.simulators.rest import CalleeScript, TwilioRestApi
 from callbridge.devkit.simulators.twilio import TwilioSimulator
 from callbridge.devkit.stack import RunningStack
 from callbridge.devkit.timeline import follow_call, print_timeline
@@ -25,8 +37,26 @@ SAMPLE_RATE_HZ = 8000
 DEMO_AGENT_NAME = "callbridge-demo"
 
 
-async def run_demo_call(stack: RunningStack, nats_url: str, recording_path: Path) -> None:
-    """Place the demo call, print its timeline, and write what the caller heard to ``recording_path``."""
+OUTBOUND_TO = "+15005550010"
+OUTBOUND_FROM = "+15005550001"
+OUTBOUND_CALLEE = "answers_and_speaks(ring_s=1, speech_s=1.5, hold_s=6)"
+"""What the demo's simulated callee does: rings a second, answers, speaks, and hangs up 6 s later."""
+
+
+def demo_callee_account(*, allow_insecure_ws: bool) -> TwilioRestApi:
+    """The simulated Twilio account the demo's outbound call is placed through; its auth token is set to the
+    demo's credentials once they are provisioned (``run_demo_call``)."""
+    script = CalleeScript.parse([f"*={OUTBOUND_CALLEE}"])
+    return TwilioRestApi(
+        SIMULATED_ACCOUNT_SID, "not-provisioned-yet", script=script, allow_insecure_ws=allow_insecure_ws
+    )
+
+
+async def run_demo_call(
+    stack: RunningStack, nats_url: str, recording_path: Path, outbound: TwilioRestApi | None = None
+) -> None:
+    """Place the demo call, print its timeline, and write what the caller heard to ``recording_path``;
+    then, with ``outbound`` (the stack's Twilio REST API), have the agent call out through it."""
     try:
         provisioned = await provision_demo_agent(
             stack.webhooks_url,
@@ -67,3 +97,32 @@ async def run_demo_call(stack: RunningStack, nats_url: str, recording_path: Path
         f"{cleared} cleared; ended by {recording.ended_by} (code {recording.close_code})"
     )
     print(f"  what the caller heard: {recording_path}\n")
+    if outbound is not None:
+        await run_outbound_demo_call(stack, nats_url, provisioned, outbound)
+
+
+async def run_outbound_demo_call(
+    stack: RunningStack, nats_url: str, provisioned: Provisioned, account: TwilioRestApi
+) -> None:
+    """``POST /api/agents/{agentId}/calls`` with ``medium.twilio.outgoing``: the dialer places the call
+    through the simulated account, whose callee answers; print the call's timeline."""
+    account.auth_token = provisioned.auth_token  # the account signs its callbacks with the imported token
+    print(f"demo: outbound call from agent {provisioned.agent_id} to {OUTBOUND_TO} (simulated callee)")
+    body = {
+        "templateContext": {"user": {"phone_number": OUTBOUND_TO}},
+        "medium": {"twilio": {"outgoing": {"to": OUTBOUND_TO, "from": OUTBOUND_FROM}}},
+    }
+    async with httpx.AsyncClient(
+        base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}, timeout=HTTP_TIMEOUT_S
+    ) as api:
+        response = await api.post(f"/api/agents/{provisioned.agent_id}/calls", json=body)
+    if response.status_code != 201:
+        print(f"  refused: {response.status_code} {response.text[:200]}\n")
+        return
+    call_id = response.json()["callId"]
+    print(f"  call {call_id} created; the dialer places it")
+    async with follow_call(nats_url, call_id, stack.nats_credentials) as events:
+        await print_timeline(events, utterance_ms=utterance_lengths_ms())
+    for placed in account.outbound.calls.values():
+        heard_s = placed.recording.heard_s if placed.recording is not None else 0.0
+        print(f"  the callee heard {heard_s:.1f} s of the agent; the call ended {placed.outcome}\n")

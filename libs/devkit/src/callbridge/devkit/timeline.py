@@ -20,8 +20,10 @@ from callbridge.common.events import (
     CallEnded,
     CallEvent,
     CallJoined,
+    DialStatusChanged,
     DtmfReceived,
     PlayoutTruncated,
+    ProviderStatusReceived,
     parse_event,
 )
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
@@ -36,6 +38,11 @@ def describe(event: CallEvent, *, turn_ms: int | None = None) -> str:
         return f"joined ({media}, stream {details.stream_id if details else '?'})"
     if isinstance(event, CallEnded):
         return f"ended: {event.end_reason} ({event.detail or ''}, {event.duration_ms} ms)"
+    if isinstance(event, DialStatusChanged):
+        said = f"{event.provider.value} {event.provider_status}"
+        return f"dial: {event.status} ({said}{', ' + event.detail if event.detail else ''})"
+    if isinstance(event, ProviderStatusReceived):
+        return f"{event.provider.value} callback: {event.status}"
     if isinstance(event, DtmfReceived):
         return f"caller pressed {event.digit}"
     if isinstance(event, AgentTranscript):

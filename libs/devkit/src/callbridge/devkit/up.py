@@ -1,4 +1,5 @@
-"""``callbridge up``: NATS, webhooks and media in the foreground, and a simulated demo call.
+"""``callbridge up``: NATS, webhooks, media and the dialer in the foreground, and simulated demo calls (one
+in, one out).
 
 Start-up order is data directory, nats-server, media, webhooks; shutdown runs the other way, so the services
 close their NATS connections before the private nats-server stops. That server runs in its own session:
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -20,15 +22,18 @@ from urllib.parse import urlsplit
 
 import nats
 from nats.errors import Error as NatsError
-from nats.js.errors import APIError
+from nats.js.errors import APIError, BucketNotFoundError, KeyNotFoundError
 
+from callbridge.common import buckets
 from callbridge.common.models.medium import Provider
 from callbridge.common.nats_auth import NO_CREDENTIALS, NatsCredentials
 from callbridge.common.settings import DEV_API_KEY, DEV_SECRET_KEY, CommonSettings
 from callbridge.devkit.datadir import DEFAULT_DATA_DIR, DataDir, open_data_dir
-from callbridge.devkit.demo import run_demo_call
+from callbridge.devkit.demo import demo_callee_account, run_demo_call
 from callbridge.devkit.errors import ConfigurationError, NatsUnavailableError, UsageError
 from callbridge.devkit.nats_server import NatsServer
+from callbridge.devkit.provision import SIMULATED_ACCOUNT_SID
+from callbridge.devkit.simulators.rest import TwilioRestApi
 from callbridge.devkit.stack import RunningStack, StackConfig, checked, run_stack
 from callbridge.telephony import PROVIDERS
 
@@ -44,10 +49,12 @@ def _env(name: str, default: str | None = None) -> str | None:
 def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = commands.add_parser(
         "up",
-        help="run NATS, webhooks and media in the foreground (Ctrl-C stops)",
+        help="run NATS, webhooks, media and the dialer in the foreground (Ctrl-C stops)",
         description="Run the whole stack in the foreground: a private nats-server (JetStream, data kept in "
-        "the data directory), the webhooks service (REST API) and the media service, then place a "
-        "simulated demo call. Ctrl-C stops everything. Each option defaults to its environment variable.",
+        "the data directory), the webhooks service (REST API), the media service and the dialer, then "
+        "place a simulated demo call in and one out (through a simulated Twilio account, unless "
+        "--twilio-api-url is given or real Twilio credentials are imported). Ctrl-C stops everything. "
+        "Each option defaults to its environment variable.",
     )
     up.set_defaults(run=lambda args: asyncio.run(run_up(args)))
     up.add_argument(
@@ -65,6 +72,12 @@ def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         default=_env("CALLBRIDGE_MEDIA_PORT", "8001"),
         help="port of the media WebSockets (CALLBRIDGE_MEDIA_PORT, default 8001)",
+    )
+    up.add_argument(
+        "--dialer-port",
+        type=int,
+        default=_env("CALLBRIDGE_DIALER_PORT", "0"),
+        help="port of the dialer's /readyz and /metrics (CALLBRIDGE_DIALER_PORT, default 0: any free port)",
     )
     up.add_argument(
         "--public-url",
@@ -116,7 +129,7 @@ def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
             help=f"where the services reach {plugin.display_name}'s REST API, a simulated one for instance "
             f"(CALLBRIDGE_{provider.value.upper()}_API_URL, default: the real API)",
         )
-    up.add_argument("--no-demo", action="store_true", help="do not place the simulated demo call")
+    up.add_argument("--no-demo", action="store_true", help="do not place the simulated demo calls")
     up.add_argument(
         "--log-level",
         type=str.upper,
@@ -161,14 +174,21 @@ async def _run(args: argparse.Namespace, stop: asyncio.Event, on_started: Callab
     with open_data_dir(None if args.ephemeral else args.data_dir) as data_dir:
         async with (
             _nats(args, data_dir) as (nats_url, private),
-            run_stack(_stack_config(args, nats_url)) as stack,
+            demo_account(args, nats_url) as demo_callee,
+            run_stack(_stack_config(args, nats_url, demo_callee)) as stack,
         ):
             on_started()
             _print_summary(args, stack, data_dir, nats_url, private=private)
+            if demo_callee is not None:
+                print(
+                    f"  Twilio REST API     {demo_callee.base_url}  (the demo's simulated account: "
+                    "--twilio-api-url or --no-demo for the real one)",
+                    flush=True,
+                )
             if private and data_dir.secret_key_changed(args.secret_key):
                 _warn_secret_key_changed(data_dir)
             if not args.no_demo:
-                await _demo(stack, nats_url, data_dir, stop)
+                await _demo(stack, nats_url, data_dir, stop, demo_callee)
             if not stop.is_set():
                 print("press Ctrl-C to stop", flush=True)
             await stop.wait()
@@ -197,7 +217,50 @@ async def _nats(args: argparse.Namespace, data_dir: DataDir) -> AsyncIterator[tu
         data_dir.record_nats_server(None)
 
 
-def _stack_config(args: argparse.Namespace, nats_url: str) -> StackConfig:
+@contextlib.asynccontextmanager
+async def demo_account(args: argparse.Namespace, nats_url: str) -> AsyncIterator[TwilioRestApi | None]:
+    """The simulated Twilio account the outbound demo call goes through, serving; None when there is no
+    demo, another Twilio API is given, or real Twilio credentials are imported (their calls must reach
+    Twilio)."""
+    if args.no_demo or provider_api_urls(args).get(Provider.TWILIO):
+        yield None
+        return
+    if await _imported_twilio_account(nats_url) not in (None, SIMULATED_ACCOUNT_SID):
+        yield None
+        return
+    account = demo_callee_account(
+        allow_insecure_ws=not args.media_public_url or "wss://" not in args.media_public_url
+    )
+    async with account.serve(args.host):
+        yield account
+
+
+async def _imported_twilio_account(nats_url: str) -> str | None:
+    """The account SID of the Twilio credentials stored in NATS, or None."""
+    client = await nats.connect(
+        nats_url, connect_timeout=NATS_CHECK_TIMEOUT_S, **_environment_credentials().connect_options()
+    )
+    try:
+        kv = await client.jetstream().key_value(buckets.TELEPHONY_CONFIGS)
+        entry = await kv.get(Provider.TWILIO.value)
+    except (BucketNotFoundError, KeyNotFoundError):
+        return None
+    finally:
+        await client.close()
+    try:
+        stored = json.loads(entry.value or b"{}")
+    except ValueError:
+        return "unreadable"  # not the demo's: leave it alone
+    sid = stored.get("accountSid", stored.get("account_sid")) if isinstance(stored, dict) else None
+    return str(sid) if sid is not None else "unknown"
+
+
+def _stack_config(
+    args: argparse.Namespace, nats_url: str, demo_account: TwilioRestApi | None = None
+) -> StackConfig:
+    api_urls = provider_api_urls(args)
+    if demo_account is not None and demo_account.base_url is not None:
+        api_urls[Provider.TWILIO] = demo_account.base_url
     return StackConfig(
         nats_url=nats_url,
         api_key=args.api_key,
@@ -205,10 +268,11 @@ def _stack_config(args: argparse.Namespace, nats_url: str) -> StackConfig:
         host=args.host,
         webhooks_port=args.webhooks_port,
         media_port=args.media_port,
+        dialer_port=args.dialer_port,
         public_base_url=args.public_url,
         media_public_url=args.media_public_url,
         log_level=args.log_level.upper(),
-        provider_api_urls=provider_api_urls(args),
+        provider_api_urls=api_urls,
     )
 
 
@@ -278,6 +342,7 @@ def _print_summary(
     print(f"  REST API + webhooks {stack.webhooks_url}  (docs: {stack.webhooks_url}/docs)")
     print(f"  public base URL     {stack.public_base_url}")
     print(f"  media (join URLs)   {stack.media_public_url}")
+    print(f"  dialer              {stack.dialer_url}  (/readyz, /metrics)")
     for provider, url in provider_api_urls(args).items():
         print(f"  {PROVIDERS[provider].display_name} REST API".ljust(22) + url)
     key_note = "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""
@@ -295,12 +360,18 @@ def _warn_secret_key_changed(data_dir: DataDir) -> None:
     )
 
 
-async def _demo(stack: RunningStack, nats_url: str, data_dir: DataDir, stop: asyncio.Event) -> None:
+async def _demo(
+    stack: RunningStack,
+    nats_url: str,
+    data_dir: DataDir,
+    stop: asyncio.Event,
+    outbound: TwilioRestApi | None,
+) -> None:
     # With --ephemeral the data directory goes on exit; the recording stays, under one fixed name.
     recording = (
         Path(tempfile.gettempdir()) / DEMO_RECORDING if data_dir.ephemeral else data_dir.demo_recording
     )
-    demo = asyncio.create_task(run_demo_call(stack, nats_url, recording), name="demo-call")
+    demo = asyncio.create_task(run_demo_call(stack, nats_url, recording, outbound), name="demo-call")
     stopped = asyncio.create_task(stop.wait(), name="stop")
     try:
         await asyncio.wait({demo, stopped}, return_when=asyncio.FIRST_COMPLETED)

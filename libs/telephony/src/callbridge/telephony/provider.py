@@ -18,7 +18,7 @@ from callbridge.telephony.credentials import CredentialModels, StoredT
 from callbridge.telephony.incoming import IncomingCall, StreamPlan
 from callbridge.telephony.request import ProviderRequest
 from callbridge.telephony.rest.client import ProviderRestClient
-from callbridge.telephony.rest.params import check_additional_params
+from callbridge.telephony.rest.params import check_additional_params, param_key
 from callbridge.telephony.settings import TelephonyApiSettings
 from callbridge.telephony.status import ProviderStatus
 
@@ -50,6 +50,8 @@ class TelephonyProvider(ABC, Generic[StoredT]):
     status_accepts_json: ClassVar[bool] = False
     """Whether its status callbacks may be JSON (Telnyx Call Control webhooks) rather than a form."""
     dial_reserved_params: ClassVar[frozenset[str]]
+    dial_ring_timeout_param: ClassVar[str]
+    """The create-call parameter that bounds how long the callee's phone rings (Twilio ``Timeout``)."""
     dial_is_idempotent: ClassVar[bool] = False
     """Whether a dial sent again with the same call id places no second call (Telnyx's ``command_id``): a
     dial whose answer was lost may then be sent again."""
@@ -60,6 +62,12 @@ class TelephonyProvider(ABC, Generic[StoredT]):
         spelling (``statusCallback`` is Twilio's ``StatusCallback``): what an outbound call's creation
         checks, before anything is dialed. The dial checks again, with the ring timeout if it sets one."""
         check_additional_params(self.provider, additional_params, self.dial_reserved_params)
+
+    def sets_ring_timeout(self, additional_params: Mapping[str, Any]) -> bool:
+        """Whether ``additionalParams`` choose the ring timeout themselves (in any spelling): the dial then
+        leaves its own out."""
+        wanted = param_key(self.dial_ring_timeout_param)
+        return any(param_key(name) == wanted for name in additional_params)
 
     @abstractmethod
     def carries_credentials(self, request: ProviderRequest) -> bool:

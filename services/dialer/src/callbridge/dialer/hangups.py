@@ -9,12 +9,14 @@ every provider (``ALREADY_ENDED``), so a redelivered event does no harm.
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from callbridge.common.events import CallEnded
 from callbridge.common.models.call import Call, DialStatus, EndReason
+from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore
-from callbridge.dialer.placing import hang_up_provider_call
-from callbridge.telephony import RestClients
+from callbridge.dialer import metrics
+from callbridge.telephony import ProviderApiError, ProviderUnavailable, RestClients
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +49,25 @@ async def on_call_ended(event: CallEnded, calls: KvStore[Call], clients: RestCli
     if provider_call_id is None or call.medium is None:
         return
     await hang_up_provider_call(clients, call.medium.provider, provider_call_id, call.call_id)
+
+
+async def hang_up_provider_call(
+    clients: RestClients, provider: Provider, provider_call_id: str, call_id: UUID
+) -> None:
+    """Hang up the provider's call; raises ProviderUnavailable for a try later."""
+    account = await clients.client(provider)
+    if account is None:
+        metrics.PROVIDER_HANGUPS.labels(provider.value, "no_credentials").inc()
+        logger.warning("call %s: cannot hang up %s call: no credentials", call_id, provider.value)
+        return
+    _, client = account
+    try:
+        result = await client.hang_up(provider_call_id)
+    except ProviderUnavailable:
+        raise
+    except ProviderApiError as exc:
+        metrics.PROVIDER_HANGUPS.labels(provider.value, "refused").inc()
+        logger.warning("call %s: %s refused the hang-up: %s", call_id, provider.value, exc)
+        return
+    metrics.PROVIDER_HANGUPS.labels(provider.value, result.value).inc()
+    logger.info("call %s: %s call %s: %s", call_id, provider.value, provider_call_id, result.value)

@@ -71,6 +71,7 @@ async def serve_dialer(
         clients,
         DialUrls(JoinTokenSigner(secret_key), settings.public_base_url, settings.media_public_url),
         RetryPolicy(tries=settings.dial_tries, backoff_s=settings.dial_backoff_s),
+        tracer=tracer_provider.get_tracer(SERVICE_NAME),
     )
     publisher = EventPublisher(broker)
     register_dialer(broker, placer, settings.max_concurrent_dials)

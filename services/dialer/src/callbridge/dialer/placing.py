@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Tracer
 
 from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.call_records import finish_call, record_dial_status
@@ -30,6 +31,8 @@ from callbridge.common.models.medium import Provider
 from callbridge.common.models.provider_calls import ProviderCallLink, provider_call_key
 from callbridge.common.store import UnchangedError
 from callbridge.dialer import metrics
+from callbridge.dialer.dial_requests import dial_request
+from callbridge.dialer.hangups import hang_up_provider_call
 from callbridge.dialer.urls import DialUrls
 from callbridge.telephony import (
     DialRequest,
@@ -46,11 +49,6 @@ from callbridge.telephony import (
 
 logger = logging.getLogger(__name__)
 
-MIN_RING_TIMEOUT_S = 5
-MAX_RING_TIMEOUT_S = 600
-RING_MARGIN_S = 2
-"""The callee's phone rings until shortly before the join deadline, so an unanswered call ends as
-``no_answer`` (the provider's word) rather than ``unjoined``."""
 MAX_WAIT_S = 30.0
 """The longest one wait between tries, whatever the provider's Retry-After says."""
 
@@ -105,6 +103,7 @@ class CallPlacer:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        tracer: Tracer | None = None,
     ) -> None:
         self._stores = stores
         self._publisher = publisher
@@ -113,6 +112,7 @@ class CallPlacer:
         self._retry = retry
         self._sleep = sleep
         self._clock = clock
+        self._tracer = tracer or trace.get_tracer(__name__)
 
     async def place(self, request: DialCall) -> PlaceOutcome:
         found = await self._stores.calls.find(str(request.call_id))
@@ -123,7 +123,17 @@ class CallPlacer:
         if medium is None or outgoing is None:
             logger.warning("dial request for call %s, which has no outgoing medium: skipped", request.call_id)
             return PlaceOutcome.NOT_OUTBOUND
-        provider = medium.provider
+        # The dial continues the trace of the request that created the call, as media's call span does.
+        with self._tracer.start_as_current_span(
+            "dialer.dial",
+            context=propagate.extract(found.value.trace_context),
+            attributes={"callbridge.call_id": str(request.call_id), "callbridge.attempt": request.attempt},
+        ) as span:
+            outcome = await self._place(request, medium.provider)
+            span.set_attribute("callbridge.dial_outcome", outcome.value)
+            return outcome
+
+    async def _place(self, request: DialCall, provider: Provider) -> PlaceOutcome:
         try:
             call = await self._claim(request)
         except _Claimed as claimed:
@@ -170,9 +180,8 @@ class CallPlacer:
         if account is None:
             raise _DialFailed(f"no {name} credentials are imported")
         config, client = account
-        dial = self._dial_request(
-            call, provider, self._clients.callback_url(provider, config, self._status_url(call, provider))
-        )
+        status_url = self._clients.callback_url(provider, config, self._status_url(call, provider))
+        dial = dial_request(call, self._urls, status_url)
         deadline = self._clock() + max(0.0, (call.join_deadline() - datetime.now(UTC)).total_seconds())
         idempotent = provider_for(provider).dial_is_idempotent
         last: ProviderUnavailable | None = None
@@ -209,26 +218,6 @@ class CallPlacer:
     def _status_url(self, call: Call, provider: Provider) -> str:
         return self._urls.status_callback_url(call.call_id, provider)
 
-    def _dial_request(self, call: Call, provider: Provider, status_url: str) -> DialRequest:
-        assert call.medium is not None  # checked by place()
-        assert call.medium.outgoing is not None
-        settings = call.medium.settings
-        outgoing = call.medium.outgoing
-        codec = getattr(settings, "codec", None)
-        rate_hz = getattr(settings, "sample_rate", None)
-        return DialRequest(
-            call_id=call.call_id,
-            to=outgoing.to,
-            from_=outgoing.from_,
-            join_url=self._urls.join_url(call),
-            status_callback_url=status_url,
-            answer_url=self._urls.answer_url(call.call_id, provider),
-            codec=None if codec is None else str(codec),
-            sample_rate_hz=rate_hz,
-            additional_params=dict(outgoing.additional_params),
-            ring_timeout_s=_ring_timeout_s(call),
-        )
-
     async def _dialed(self, call: Call, provider: Provider, result: DialResult, attempt: int) -> None:
         """Note the provider's call id on the record and in the provider-call index, announce the step, and
         hang the provider call up if the call ended while it was being dialed."""
@@ -263,7 +252,16 @@ class CallPlacer:
         )
         logger.info("call %s dialed through %s: %s", call.call_id, provider.value, result.provider_call_id)
         if final.ended is not None and result.provider_call_id is not None:
-            await hang_up_provider_call(self._clients, provider, result.provider_call_id, call.call_id)
+            try:
+                await hang_up_provider_call(self._clients, provider, result.provider_call_id, call.call_id)
+            except ProviderUnavailable as exc:
+                logger.error(
+                    "call %s ended while it was dialed; hanging up its %s call %s failed: %s",
+                    call.call_id,
+                    provider.value,
+                    result.provider_call_id,
+                    exc,
+                )
 
     async def _fail(self, call: Call, provider: Provider, detail: str, attempt: int) -> None:
         entry = DialStatusEntry(
@@ -295,31 +293,3 @@ class CallPlacer:
         if ended is not None:
             await self._publisher.publish(ended)
         logger.warning("call %s: dial failed: %s", call.call_id, detail)
-
-
-def _ring_timeout_s(call: Call) -> int:
-    remaining_s = (call.join_deadline() - datetime.now(UTC)).total_seconds()
-    ring_s = math.floor(remaining_s) - RING_MARGIN_S
-    return max(MIN_RING_TIMEOUT_S, min(MAX_RING_TIMEOUT_S, ring_s))
-
-
-async def hang_up_provider_call(
-    clients: RestClients, provider: Provider, provider_call_id: str, call_id: UUID
-) -> None:
-    """Hang up the provider's call; raises ProviderUnavailable for a try later."""
-    account = await clients.client(provider)
-    if account is None:
-        metrics.PROVIDER_HANGUPS.labels(provider.value, "no_credentials").inc()
-        logger.warning("call %s: cannot hang up %s call: no credentials", call_id, provider.value)
-        return
-    _, client = account
-    try:
-        result = await client.hang_up(provider_call_id)
-    except ProviderUnavailable:
-        raise
-    except ProviderApiError as exc:
-        metrics.PROVIDER_HANGUPS.labels(provider.value, "refused").inc()
-        logger.warning("call %s: %s refused the hang-up: %s", call_id, provider.value, exc)
-        return
-    metrics.PROVIDER_HANGUPS.labels(provider.value, result.value).inc()
-    logger.info("call %s: %s call %s: %s", call_id, provider.value, provider_call_id, result.value)

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 DIAL_ACK_WAIT_S = 120.0
 """Longer than a dial's tries and waits (each wait is bounded by MAX_WAIT_S and the join deadline)."""
+DIAL_RETRY_S = 5.0
+MAX_DIAL_DELIVERIES = 5
 ENDED_CONSUMER = "dialer-ended"
 HANG_UP_RETRY_S = 5.0
 MAX_HANG_UP_DELIVERIES = 10
@@ -47,7 +49,19 @@ def register_dialer(broker: NatsBroker, placer: CallPlacer, max_concurrent: int)
             logger.warning("unreadable dial request skipped: %s", exc.errors(include_input=False)[:1])
             await msg.reject()  # terminal: redelivering it would not make it readable
             return
-        outcome = await placer.place(request)
+        try:
+            outcome = await placer.place(request)
+        except Exception:  # NATS or KV failing under it: the claim keeps a later try from dialing twice
+            deliveries = msg.raw_message.metadata.num_delivered
+            if deliveries < MAX_DIAL_DELIVERIES:
+                logger.exception("call %s: dial request failed; trying again", request.call_id)
+                await msg.nack(delay=DIAL_RETRY_S)
+            else:
+                logger.exception(
+                    "call %s: dial request failed %d times; dropped", request.call_id, deliveries
+                )
+                await msg.reject()
+            return
         metrics.DIAL_REQUESTS.labels(outcome.value).inc()
         await msg.ack()
 

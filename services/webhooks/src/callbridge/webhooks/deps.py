@@ -13,7 +13,7 @@ from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.call_factory import CallFactory
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
-from callbridge.telephony import TelephonyConfigs
+from callbridge.telephony import RestClients, TelephonyConfigs
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.replays import ReplayGuard
 
@@ -31,6 +31,8 @@ class Services:
     secret_box: SecretBox
     replays: ReplayGuard
     media_commands: MediaCommands
+    rest_clients: RestClients
+    """The imported accounts' REST clients (hanging up a provider call nobody else would)."""
 
 
 def get_services(request: Request) -> Services:

@@ -25,6 +25,7 @@ from callbridge.common.bus import (
 )
 from callbridge.common.call_factory import (
     CallCreationError,
+    CallExistsError,
     CallFactory,
     CapacityExceededError,
     Outbound,
@@ -41,7 +42,7 @@ from callbridge.common.store import (
     UnencodableRecordError,
 )
 from callbridge.common.telemetry import configure_logging, setup_tracing
-from callbridge.telephony import ProviderAccounts, ProviderRequestError, TelephonyConfigs
+from callbridge.telephony import ProviderAccounts, ProviderRequestError, RestClients, TelephonyConfigs
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
@@ -79,12 +80,13 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
         connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
+        secret_key = settings.secret_key.get_secret_value()
         await ensure_jetstream(connection)
         await ensure_dial_stream(connection.jetstream())
         stores = await open_stores(broker, call_retention=settings.call_retention)
         configs = TelephonyConfigs(stores.telephony_configs)
+        rest_clients = RestClients(configs, SecretBox(secret_key).decrypt, settings)
         publisher = EventPublisher(broker)
-        secret_key = settings.secret_key.get_secret_value()
         await seal_plaintext_agent_headers(stores, SecretBox(secret_key).encrypt)
         app.state.broker = broker
         app.state.services = Services(
@@ -107,6 +109,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             secret_box=SecretBox(secret_key),
             replays=ReplayGuard(stores.webhook_replays),
             media_commands=MediaCommands(connection),
+            rest_clients=rest_clients,
         )
         if settings.uses_dev_api_key:
             logger.warning(
@@ -119,6 +122,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await rest_clients.aclose()
             await stop_broker(broker)
             tracer_provider.shutdown()
 
@@ -177,7 +181,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, CapacityExceededError):
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        status_code = 409 if isinstance(exc, CallExistsError) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status_code)
 
     @app.exception_handler(ProviderRequestError)
     async def on_refused_provider_request(request: Request, exc: ProviderRequestError) -> JSONResponse:

@@ -22,7 +22,13 @@ from callbridge.common.models.base import ApiModel
 from callbridge.common.models.call import Call, DialStatus, DialStatusEntry, EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.models.provider_calls import provider_call_key
-from callbridge.telephony import ProviderStatus, StatusOutcome, TelephonyProvider, provider_for
+from callbridge.telephony import (
+    ProviderApiError,
+    ProviderStatus,
+    StatusOutcome,
+    TelephonyProvider,
+    provider_for,
+)
 from callbridge.telephony.request import ProviderRequest
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import ForbiddenError, InvalidRequestError, NotFoundError
@@ -109,6 +115,28 @@ _NEVER_CONNECTED = {
 }
 
 
+_STILL_UP = frozenset({DialStatus.INITIATED, DialStatus.RINGING, DialStatus.ANSWERED})
+
+
+async def _hang_up_late_call(
+    services: Services, call: Call, provider: Provider, provider_call_id: str
+) -> None:
+    """The provider reports a call going on whose callbridge call has ended (a dial the dialer gave up on
+    that went through after all): hang it up, or nobody would."""
+    found = await services.rest_clients.client(provider)
+    if found is None:
+        return
+    _, client = found
+    try:
+        result = await client.hang_up(provider_call_id)
+    except ProviderApiError as exc:
+        logger.warning("call %s ended; hanging up its %s call failed: %s", call.call_id, provider.value, exc)
+        return
+    logger.info(
+        "call %s ended; its %s call %s: %s", call.call_id, provider.value, provider_call_id, result.value
+    )
+
+
 def _unconnected_end_reason(call: Call, dial_status: DialStatus | None) -> EndReason | None:
     """Why an outbound call the provider never connected ended; None once it was answered or joined (then
     the ordinary reasons apply) or for a step that ends nothing."""
@@ -130,8 +158,14 @@ async def _record_progress(
         detail=status.detail[:256] if status.detail else None,
     )
     recorded, added = await record_dial_status(
-        services.stores.calls, call.call_id, entry, provider_call_id=status.provider_call_id
+        services.stores.calls,
+        call.call_id,
+        entry,
+        provider=provider,
+        provider_call_id=status.provider_call_id,
     )
+    if recorded.ended is not None and status.dial_status in _STILL_UP and status.provider_call_id:
+        await _hang_up_late_call(services, recorded, provider, status.provider_call_id)
     if not added:
         logger.info(
             "call %s: %s reported %s again: counted once", call.call_id, provider.value, status.status

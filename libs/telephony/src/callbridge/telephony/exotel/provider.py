@@ -24,6 +24,7 @@ class ExotelProvider(TelephonyProvider[StoredExotelConfig]):
     provider = Provider.EXOTEL
     display_name = "Exotel"
     dial_reserved_params = dialing.RESERVED_PARAMS
+    dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(
         ExotelConfigCreate, ExotelConfigUpdate, ExotelConfigPublic, StoredExotelConfig
     )

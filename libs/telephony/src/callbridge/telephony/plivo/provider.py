@@ -24,6 +24,7 @@ class PlivoProvider(TelephonyProvider[StoredPlivoConfig]):
     provider = Provider.PLIVO
     display_name = "Plivo"
     dial_reserved_params = dialing.RESERVED_PARAMS
+    dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(PlivoConfigCreate, PlivoConfigUpdate, PlivoConfigPublic, StoredPlivoConfig)
     credential_hint = signature.SIGNATURE_HEADER
 

@@ -26,6 +26,7 @@ class TelnyxProvider(TelephonyProvider[StoredTelnyxConfig]):
     display_name = "Telnyx"
     dial_is_idempotent = True  # command_id is the call id (dialing.py)
     dial_reserved_params = dialing.RESERVED_PARAMS
+    dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(
         TelnyxConfigCreate, TelnyxConfigUpdate, TelnyxConfigPublic, StoredTelnyxConfig
     )

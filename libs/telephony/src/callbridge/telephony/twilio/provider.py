@@ -25,6 +25,7 @@ class TwilioProvider(TelephonyProvider[StoredTwilioConfig]):
     provider = Provider.TWILIO
     display_name = "Twilio"
     dial_reserved_params = dialing.RESERVED_PARAMS
+    dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(
         TwilioConfigCreate, TwilioConfigUpdate, TwilioConfigPublic, StoredTwilioConfig
     )

@@ -58,7 +58,7 @@ async def running_scheduler(
         capacity=stores.capacity,
         outbound=Outbound(accounts=ProviderAccounts(configs).resolve, dials=dials),
     )
-    placer = BatchCallPlacer(stores, factory, dials, configs, box.encrypt)
+    placer = BatchCallPlacer(stores, factory, configs, box.encrypt)
     progress = ProgressPublisher(js, stores.batches)
     recorder = OutcomeRecorder(stores.batches, stores.capacity, _utc_now, progress.publish)
     owner = f"{settings.instance_id}-{os.getpid()}"

@@ -34,7 +34,8 @@ router = APIRouter(prefix="/api", tags=["calls"], dependencies=[ApiKeyDep], resp
 )
 async def create_call(services: ServicesDep, body: CallCreate, throttle: ThrottleRef = None) -> CallPublic:
     """Create a call from a full definition. Point the provider's media stream at the returned
-    ``joinUrl`` within ``joinTimeout``."""
+    ``joinUrl`` within ``joinTimeout``; with ``medium.<provider>.outgoing``, callbridge places the call
+    itself (422 without the provider's credentials; 429 with ``Retry-After`` when the account is full)."""
     admit = await throttle_admission(services.stores, throttle)
     created = await services.calls.create(body.sealed(services.secret_box.encrypt), admit=admit)
     return created.public()
@@ -80,7 +81,8 @@ async def delete_call(services: ServicesDep, call_id: CallId) -> Response:
 async def hang_up(services: ServicesDep, call_id: CallId) -> CallHangUp:
     """Hang up a call that has not ended, wherever its stream is: the media replica holding it lets the
     agent's audio already sent play out (at most 10 s), then ends the call as ``hangup`` with
-    ``endDetail`` "hung up through the API"; a call nobody has joined yet ends at once. Idempotent:
+    ``endDetail`` "hung up through the API"; a call nobody has joined yet ends at once (an outbound one,
+    still ringing, as ``canceled``: the provider's call is hung up too). Idempotent:
     asking again while it ends is accepted again. 409 once it has ended; 503 if the replica holding it
     cannot be reached."""
     return await hang_up_call(services.stores, services.publisher, services.media_commands, call_id)
