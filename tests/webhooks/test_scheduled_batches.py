@@ -176,6 +176,10 @@ async def test_a_throttle_bounds_the_window_estimate(api: Api) -> None:
         ({"calls": [_dialed(0)], "retry": {"backoff": "-5s"}}, "negative"),
         ({"calls": [_dialed(0)], "autoPause": {"failureRate": 0}}, "greater than 0"),
         ({"calls": [_dialed(0)], "priority": 1000}, "less than or equal to 100"),
+        (
+            {"calls": [{**_dialed(0), "experimentalSettings": {"x": 1}}]},
+            "experimentalSettings is not supported",
+        ),
     ],
 )
 async def test_bad_batches_are_refused_with_the_reason(api: Api, fields: dict[str, Any], why: str) -> None:

@@ -147,13 +147,19 @@ class ScheduledCallCreate(ApiModel):
     )
     metadata: StringMap | None = Field(default=None, description="The call's metadata.")
     experimental_settings: JsonObject | None = Field(
-        default=None, description="Stored on the scheduled call; callbridge does not act on it."
+        default=None, description="Not supported: callbridge has no experimental settings (422 when set)."
     )
     time_zone: TimeZoneName | None = Field(
         default=None,
         description="The callee's IANA time zone, e.g. 'America/Chicago': calling hours are theirs. "
         "Unset: the batch's ``timeZone``.",
     )
+
+    @field_validator("experimental_settings")
+    @classmethod
+    def _no_experimental_settings(cls, value: dict[str, object] | None) -> None:
+        if value is not None:
+            raise ValueError("experimentalSettings is not supported: callbridge has none; leave it out")
 
     @property
     def dials(self) -> bool:
