@@ -326,3 +326,46 @@ async def test_a_batchs_throttle_bounds_how_many_calls_start(
             await scheduler.drain()
         assert sum(h.placer.dials.values()) == 2
         assert sorted(await h.statuses(batch)) == ["FUTURE", "FUTURE", "FUTURE", "SUCCESS", "SUCCESS"]
+
+
+async def test_a_deleted_batch_places_no_further_call(
+    nats_url: str, nats_client: Client, clean_jetstream: None
+) -> None:
+    async with harness(nats_url, nats_client) as h:
+        h.limits["twilio"] = AccountLimits(max_concurrent_calls=1)
+        to = numbers(3)
+        h.placer.callees = {number: Callee(hold=True) for number in to}
+        batch = await h.batch(calls=[dialed(number) for number in to])
+        scheduler = h.scheduler()
+        await h.settle(scheduler, lambda: len(h.placer.held) == 1)
+        await h.stores.batches.delete((await h.stores.batches.get(batch.batch_id)).value)
+        for call_id in list(h.placer.held):
+            await h.placer.end(call_id)  # its line frees: nothing may take it
+        for _ in range(3):
+            await scheduler.tick()
+            await scheduler.drain()
+        assert sum(h.placer.dials.values()) == 1
+
+
+async def test_a_webhook_refusing_a_call_for_good_makes_it_an_error(
+    nats_url: str, nats_client: Client, clean_jetstream: None
+) -> None:
+    tries: list[int] = []
+
+    async def hook(request: Request) -> Response:
+        tries.append(1)
+        return Response(status_code=410)  # gone: not worth trying again
+
+    port = free_port()
+    async with (
+        serve_asgi(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), "127.0.0.1", port),
+        harness(nats_url, nats_client) as h,
+    ):
+        batch = await h.batch(calls=[{}], webhookUrl=f"http://127.0.0.1:{port}/hook")
+        scheduler = h.scheduler()
+        await h.settle(scheduler, lambda: _ended(h, batch))
+        (call,) = await h.calls(batch)
+        assert call.status is ScheduledCallStatus.ERROR
+        assert call.error is not None
+        assert "answered 410" in call.error
+        assert len(tries) == 1
