@@ -26,6 +26,7 @@ bench: setup
 	$(BIN)/python -m bench.wire
 	$(BIN)/python -m bench.dtmf
 	$(BIN)/python -m bench.calls $(ARGS)
+	$(BIN)/python -m bench.batch
 
 setup: $(STAMP) nats-server
 

@@ -30,7 +30,7 @@ def test_every_event_type_is_a_channel_with_its_schema() -> None:
     channels = document["channels"]
     assert {channel["address"] for channel in channels.values()} == {
         f"callbridge.calls.{{callId}}.{event.EVENT}" for event in EVENT_TYPES
-    }
+    } | {"callbridge.batches.{batchId}.progress"}
     schemas = document["components"]["schemas"]
     for event in EVENT_TYPES:
         assert event.__name__ in schemas

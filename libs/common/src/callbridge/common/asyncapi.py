@@ -18,13 +18,15 @@ from faststream.specification import AsyncAPI
 
 from callbridge.common import subjects
 from callbridge.common.events import EVENT_TYPES
+from callbridge.common.scheduler.progress import BatchProgressed
 
 TITLE = "callbridge call events"
 VERSION = "0.1.0"
 DESCRIPTION = (
     "Every call event callbridge publishes, on the JetStream stream `CALLBRIDGE_EVENTS` (kept 7 days), "
     "subject `callbridge.calls.<callId>.<event>`: subscribe to `callbridge.calls.>` for every call, "
-    "`callbridge.calls.<callId>.>` for one, `callbridge.calls.*.ended` for one kind. Each message is JSON "
+    "`callbridge.calls.<callId>.>` for one, `callbridge.calls.*.ended` for one kind; scheduled batches' "
+    "progress is on `callbridge.batches.<batchId>.progress`. Each message is JSON "
     "with `eventId` (also its `Nats-Msg-Id`, so a republished event is stored once), `occurredAt` (UTC) and "
     "`callId`; fields are camelCase. Events carry no secret. Unknown fields may be added in later versions: "
     "ignore them."
@@ -42,6 +44,14 @@ def events_specification() -> dict[str, Any]:
             title=event_type.EVENT,
             description=" ".join(doc.split()) or f"The {event_type.EVENT} event of a call.",
         )
+    broker.publisher(
+        subjects.batch_event("{batchId}", "progress"),
+        schema=BatchProgressed,
+        title="batch.progress",
+        description="A scheduled batch's counts changed (at most once a second per batch from each "
+        "dialer, and at once when it pauses, resumes or ends), on callbridge.batches.<batchId>.progress in "
+        "the same stream.",
+    )
     specification = AsyncAPI(
         broker, title=TITLE, version=VERSION, description=DESCRIPTION, schema_version="3.0.0"
     )

@@ -21,6 +21,12 @@ WEBHOOK_PROGRESS = "callbridge_webhook_progress"
 """Per webhook and call: the events delivered or given up, and the attempts (account_webhooks/delivery.py)."""
 WEBHOOK_PROGRESS_TTL = timedelta(days=3)
 """Longer than the last retry of a call's last event (10 attempts from 30 s doubling: about 4.3 hours)."""
+BATCHES = "callbridge_batches"
+"""Scheduled batches: the batch records, their calls in chunks, progress and leases (batch_store.py)."""
+BATCH_ATTEMPTS = "callbridge_batch_attempts"
+"""Call id -> the batch, scheduled call and attempt it was placed for; expire with BATCH_ATTEMPTS_TTL."""
+BATCH_ATTEMPTS_TTL = timedelta(days=30)
+"""Longer than any call and any outcome's redelivery."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
 
@@ -51,4 +57,6 @@ ALL = (
     CAPACITY,
     ACCOUNT_WEBHOOKS,
     WEBHOOK_PROGRESS,
+    BATCHES,
+    BATCH_ATTEMPTS,
 )

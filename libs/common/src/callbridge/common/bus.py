@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from callbridge.common import buckets, subjects
 from callbridge.common.account_webhooks.delivery import Progress
 from callbridge.common.account_webhooks.models import Webhook
+from callbridge.common.batch_store import BatchStore
 from callbridge.common.call_events import CallEventLog
 from callbridge.common.call_index import CallIndex
 from callbridge.common.call_listing import CallListing
@@ -121,7 +122,7 @@ async def ensure_jetstream(connection: Client) -> None:
     js = connection.jetstream()
     config = StreamConfig(
         name=subjects.EVENTS_STREAM,
-        subjects=[subjects.EVENTS_WILDCARD],
+        subjects=[subjects.EVENTS_WILDCARD, subjects.BATCH_EVENTS_WILDCARD],
         storage=StorageType.FILE,
         max_age=EVENTS_MAX_AGE.total_seconds(),
         duplicate_window=120.0,
@@ -149,6 +150,7 @@ class Stores:
     """Each call's events, read back from the events stream."""
     webhooks: KvStore[Webhook]
     webhook_progress: KvStore[Progress]
+    batches: BatchStore
 
 
 async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
@@ -168,6 +170,8 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
     capacity = await _key_value(broker, buckets.CAPACITY, history=1)
     account_webhooks = await _key_value(broker, buckets.ACCOUNT_WEBHOOKS, history=1)
     webhook_progress = await _key_value(broker, buckets.WEBHOOK_PROGRESS, ttl=buckets.WEBHOOK_PROGRESS_TTL)
+    batches = await _key_value(broker, buckets.BATCHES, history=1)
+    batch_attempts = await _key_value(broker, buckets.BATCH_ATTEMPTS, ttl=buckets.BATCH_ATTEMPTS_TTL)
     return Stores(
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
@@ -181,6 +185,7 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
         call_events=CallEventLog(js),
         webhooks=KvStore(account_webhooks, Webhook),
         webhook_progress=KvStore(webhook_progress, Progress),
+        batches=BatchStore(batches, batch_attempts),
     )
 
 

@@ -11,6 +11,9 @@ EVENTS_STREAM = "CALLBRIDGE_EVENTS"
 
 EVENTS_WILDCARD = f"{PREFIX}.calls.>"
 
+BATCH_EVENTS_WILDCARD = f"{PREFIX}.batches.>"
+"""Scheduled batches' events, kept in the events stream too."""
+
 JOIN_DEADLINE_CONSUMER = "media-join-deadline"
 """Durable consumer (queue-shared by media replicas) that ends calls nobody joined in time."""
 
@@ -18,6 +21,11 @@ JOIN_DEADLINE_CONSUMER = "media-join-deadline"
 def call_event(call_id: UUID | str, event: str) -> str:
     """``callbridge.calls.<call_id>.<event>``, e.g. ``callbridge.calls.<id>.ended``."""
     return f"{PREFIX}.calls.{call_id}.{event}"
+
+
+def batch_event(batch_id: UUID | str, event: str) -> str:
+    """``callbridge.batches.<batch_id>.<event>``, e.g. ``...progress``."""
+    return f"{PREFIX}.batches.{batch_id}.{event}"
 
 
 def call_events_wildcard(event: str = "*") -> str:

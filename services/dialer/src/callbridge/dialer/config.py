@@ -47,6 +47,22 @@ class DialerSettings(CommonSettings, TelephonyApiSettings):
         description="How often the account slots of calls that ended without giving them back (a replica "
         "that died) are released.",
     )
+    scheduler_enabled: bool = Field(
+        default=True, description="Run the outbound call scheduler (scheduled batches) in this replica."
+    )
+    scheduler_lease_ttl_s: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=300.0,
+        description="How long a replica's claim on a batch chunk lasts without renewal: a dead replica's "
+        "calls are taken over after it. Replicas' clocks must agree to well within it.",
+    )
+    scheduler_tick_s: float = Field(
+        default=0.1, gt=0, le=10.0, description="The longest wait between two scheduling passes."
+    )
+    batch_webhook_tries: int = Field(
+        default=5, ge=1, le=10, description="Deliveries of a batch call to its webhookUrl before it is ERROR."
+    )
 
     @model_validator(mode="after")
     def _secure_media_url(self) -> Self:

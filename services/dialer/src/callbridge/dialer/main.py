@@ -26,6 +26,7 @@ from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.dialer.batches.service import running_scheduler
 from callbridge.dialer.config import DialerSettings
 from callbridge.dialer.health import health_app
 from callbridge.dialer.placing import CallPlacer, RetryPolicy
@@ -77,6 +78,7 @@ async def serve_dialer(
         RetryPolicy(tries=settings.dial_tries, backoff_s=settings.dial_backoff_s),
         tracer=tracer_provider.get_tracer(SERVICE_NAME),
     )
+    publisher = EventPublisher(broker)
     register_dialer(broker, placer, settings.max_concurrent_dials)
     register_hang_ups(broker, stores.calls, clients)
     await broker.start()
@@ -96,7 +98,10 @@ async def serve_dialer(
         sweep_forever(stores.capacity, stores.calls, settings.capacity_sweep_interval_s),
         name="capacity-sweep",
     )
+    batches = contextlib.AsyncExitStack()
     try:
+        if settings.scheduler_enabled:
+            await batches.enter_async_context(running_scheduler(settings, connection, stores, publisher))
         async with asyncio.timeout(HEALTH_READY_TIMEOUT_S):
             while not health.started:
                 if health_task.done():
@@ -108,6 +113,7 @@ async def serve_dialer(
             ready.set()
         await stop.wait()
     finally:
+        await batches.aclose()
         sweep_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweep_task

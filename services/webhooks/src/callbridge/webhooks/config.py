@@ -50,6 +50,11 @@ class WebhooksSettings(CommonSettings, TelephonyApiSettings):
         le=10_000,
         description="Account webhooks: deliveries in progress at once per replica.",
     )
+    max_batch_request_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Largest body of a request creating a scheduled batch (up to 100,000 calls).",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_api_key(self) -> Self:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,6 +57,7 @@ from callbridge.webhooks.request_limits import RequestLimits
 from callbridge.webhooks.routes import (
     account_webhooks,
     agents,
+    batches,
     call_events,
     call_throttles,
     calls,
@@ -67,6 +69,9 @@ from callbridge.webhooks.routes import (
 )
 
 logger = logging.getLogger("callbridge.webhooks")
+
+BATCH_CREATE_PATH = re.compile(r"/api/agents/[^/]+/scheduled_batches/?")
+"""The one route taking bodies up to ``max_batch_request_bytes``: a batch of 100,000 calls."""
 
 SERVICE_NAME = "callbridge-webhooks"
 STARTUP_FAILURE = 3
@@ -157,6 +162,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         health.router,
         agents.router,
         account_webhooks.router,
+        batches.router,
         calls.router,
         call_events.router,
         call_throttles.router,
@@ -166,7 +172,12 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     _install_error_handlers(app)
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_request_bytes,
+        large_body_routes=[("POST", BATCH_CREATE_PATH)],
+        max_large_body_bytes=settings.max_batch_request_bytes,
+    )
     app.add_middleware(CallLogContext)
     app.add_middleware(RequestMetrics)
     install_log_filter()

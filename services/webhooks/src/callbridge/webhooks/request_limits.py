@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -50,9 +52,14 @@ class RequestLimits:
         max_body_bytes: int,
         max_json_depth: int = MAX_BODY_JSON_DEPTH,
         read_timeout_s: float = BODY_READ_TIMEOUT_S,
+        large_body_routes: Sequence[tuple[str, re.Pattern[str]]] = (),
+        max_large_body_bytes: int = 0,
     ) -> None:
+        """``large_body_routes`` (method, path pattern) accept up to ``max_large_body_bytes`` instead."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.large_body_routes = tuple(large_body_routes)
+        self.max_large_body_bytes = max_large_body_bytes
         self.max_json_depth = max_json_depth
         self.read_timeout_s = read_timeout_s
 
@@ -61,8 +68,9 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        limit = self._limit_of(scope)
         try:
-            body = await self._read_body(headers, receive)
+            body = await self._read_body(headers, receive, limit)
             if body and not headers.get("content-type", "").lower().startswith(_NOT_JSON_TYPES):
                 check_json_body(body, self.max_json_depth)
         except _Disconnected:
@@ -75,10 +83,17 @@ class RequestLimits:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
+    def _limit_of(self, scope: Scope) -> int:
+        method, path = scope.get("method", ""), str(scope.get("path", ""))
+        for route_method, pattern in self.large_body_routes:
+            if method == route_method and pattern.fullmatch(path):
+                return max(self.max_body_bytes, self.max_large_body_bytes)
+        return self.max_body_bytes
+
+    async def _read_body(self, headers: Headers, receive: Receive, limit: int) -> bytes:
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise _Refused(413, self._too_large())
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, self._too_large(limit))
         body = bytearray()
         try:
             async with asyncio.timeout(self.read_timeout_s):
@@ -87,15 +102,15 @@ class RequestLimits:
                     if message["type"] == "http.disconnect":
                         raise _Disconnected
                     body += message.get("body", b"")
-                    if len(body) > self.max_body_bytes:
-                        raise _Refused(413, self._too_large())
+                    if len(body) > limit:
+                        raise _Refused(413, self._too_large(limit))
                     if not message.get("more_body", False):
                         return bytes(body)
         except TimeoutError:
             raise _Refused(408, f"request body not received within {self.read_timeout_s:.0f} s") from None
 
-    def _too_large(self) -> str:
-        return f"request body too large: at most {self.max_body_bytes} bytes are accepted"
+    def _too_large(self, limit: int) -> str:
+        return f"request body too large: at most {limit} bytes are accepted"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -43,8 +43,24 @@ def json_depth(value: object) -> int:
     return deepest
 
 
+def _small_flat_ascii(value: Any) -> bool:
+    """A dict of a few ASCII strings, such as most metadata and template contexts: one level deep, no
+    surrogate or NaN possible, and well under the size limit (an ASCII character is at most 6 bytes as
+    JSON). Checked without serialising it, which costs ~10 µs per field (a batch has 200,000)."""
+    if not isinstance(value, dict) or len(value) > 64:
+        return False
+    size = 2
+    for key, item in value.items():
+        if not (isinstance(key, str) and isinstance(item, str) and key.isascii() and item.isascii()):
+            return False
+        size += len(key) + len(item) + 6
+    return size * 6 <= MAX_JSON_BYTES
+
+
 def check_json_value(value: Any) -> Any:
     """Refuse (ValueError) what cannot be stored as JSON and read back; return ``value`` unchanged."""
+    if _small_flat_ascii(value):
+        return value
     if json_depth(value) > MAX_JSON_DEPTH:
         raise ValueError(f"is nested too deeply: at most {MAX_JSON_DEPTH} levels are allowed")
     try:
