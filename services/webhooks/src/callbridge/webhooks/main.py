@@ -34,6 +34,7 @@ from callbridge.common.call_factory import (
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.dialing import DialPublisher, ensure_dial_stream
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.models.medium import E164_ERROR
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.store import (
@@ -237,7 +238,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes each invalid input, which may be bytes that are not UTF-8, NaN, or
         # a lone surrogate: none can be written as JSON, and its answer became a 500. Where and why suffice.
-        return JSONResponse({"detail": [_field_error(error) for error in exc.errors()]}, status_code=422)
+        errors = exc.errors()
+        status = 400 if any(error.get("type") in BAD_REQUEST_ERRORS for error in errors) else 422
+        return JSONResponse({"detail": [_field_error(error) for error in errors]}, status_code=status)
+
+
+BAD_REQUEST_ERRORS = frozenset({E164_ERROR})
+"""Validation errors answered 400 rather than 422: a phone number that is not E.164 is a bad request in
+the caller's data, as the providers themselves answer it, not a body that does not fit the schema."""
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:

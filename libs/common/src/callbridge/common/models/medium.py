@@ -7,6 +7,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from callbridge.common.models.base import ApiModel
 from callbridge.common.models.json_values import JsonObject
@@ -57,6 +58,8 @@ class DtmfHandling(ApiModel):
 
 
 E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+E164_ERROR = "e164_number"
+"""The validation error type of a number that is not E.164."""
 _E164 = re.compile(E164_PATTERN)
 
 
@@ -80,7 +83,12 @@ class OutgoingCall(ApiModel):
     @classmethod
     def _e164(cls, number: str) -> str:
         if not _E164.fullmatch(number):
-            raise ValueError(f"{number[:32]!r} is not an E.164 number such as +15551234567")
+            # Its own error type: the API answers a bad number with 400 (BAD_REQUEST_ERRORS), not 422.
+            raise PydanticCustomError(
+                E164_ERROR,
+                "{number} is not an E.164 number such as +15551234567",
+                {"number": repr(number[:32])},
+            )
         return number
 
 
