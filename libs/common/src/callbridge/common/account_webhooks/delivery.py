@@ -78,6 +78,8 @@ MAX_ATTEMPTS = 10
 ORDER_WAIT_S = 0.5
 """How soon a delivery waiting for an earlier event of its call comes back."""
 ACK_WAIT_S = 60.0
+STOP_TIMEOUT_S = 5.0
+"""How long stopping waits for the delivery tasks (a message not acknowledged comes back after ACK_WAIT_S)."""
 FETCH_BATCH = 64
 
 _KINDS: dict[str, WebhookEvent] = {
@@ -158,6 +160,7 @@ class WebhookDispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._stopping = False
         self._cache: tuple[int, list[Webhook]] | None = None
 
     async def __aenter__(self) -> WebhookDispatcher:
@@ -193,18 +196,26 @@ class WebhookDispatcher:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
+        # The flag ends the pull loops even if a cancellation is lost inside the client's fetch (a wait_for
+        # that completes as it is cancelled swallows the cancellation on Python 3.11), and the wait is
+        # bounded: stopping never hangs the service's shutdown.
+        self._stopping = True
+        tasks = [*self._tasks, *self._in_flight]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._in_flight]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+            if pending:
+                logger.warning(
+                    "%d webhook delivery tasks did not stop within %g s", len(pending), STOP_TIMEOUT_S
+                )
         if self._own_http and self._http is not None:
             await self._http.aclose()
 
     async def _pull(
         self, subscription: JetStreamContext.PullSubscription, handle: Callable[[Msg], object]
     ) -> None:
-        while True:
+        while not self._stopping:
             await self._slots.acquire()
             self._slots.release()
             try:
