@@ -122,36 +122,31 @@ class TelnyxRestApi(SimulatedRestApi):
         call.hang_up_by_api("ended")
         return JSONResponse({"data": {"result": "ok"}})
 
-    async def _live_call(self, request: Request) -> tuple[SimulatedProviderCall | None, JSONResponse | None]:
-        """The call an action names, or the answer for a call that is unknown or has ended."""
+    async def _action(self, request: Request) -> tuple[SimulatedProviderCall, dict[str, Any]] | JSONResponse:
+        """An action's call and JSON body, or the answer refusing it: unauthorized, an unknown call (404),
+        a call that has ended (422, 90018), a body that is not a JSON object (400)."""
+        if not await self.received(request, ACCOUNT):
+            return _unauthorized()
         call = self.calls.get(request.path_params["call_control_id"])
         if call is None:
-            return None, _not_found()
-        if call.status != self.live_status:
-            detail = "This call is no longer active and can't receive commands."
-            return None, _error(422, CALL_ENDED, "Call has already ended", detail)
-        return call, None
-
-    async def _action_body(self, request: Request) -> dict[str, Any] | JSONResponse:
+            return _not_found()
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
             return _error(400, BAD_REQUEST, "Bad Request", "The request body is not a JSON object.")
-        return body
+        if call.status != self.live_status:
+            detail = "This call is no longer active and can't receive commands."
+            return _error(422, CALL_ENDED, "Call has already ended", detail)
+        return call, body
 
     async def _transfer(self, request: Request) -> JSONResponse:
         """§2.4 ``actions/transfer``: ``to`` (+E.164 or a SIP URI), optional ``from``, ``custom_headers``."""
-        if not await self.received(request, ACCOUNT):
-            return _unauthorized()
-        call, refusal = await self._live_call(request)
-        body = await self._action_body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        if call is None:
-            assert refusal is not None
-            return refusal
+        found = await self._action(request)
+        if isinstance(found, JSONResponse):
+            return found
+        call, body = found
         to = body.get("to")
         if not isinstance(to, str) or not (_E164.match(to) or to.lower().startswith(("sip:", "sips:"))):
             detail = "The 'to' parameter must be a +E.164 number or a SIP URI."
@@ -168,15 +163,10 @@ class TelnyxRestApi(SimulatedRestApi):
 
     async def _send_dtmf(self, request: Request) -> JSONResponse:
         """§2.4 ``actions/send_dtmf``: ``digits`` (0-9, A-D, *, #, w, W), ``duration_millis`` 100-500."""
-        if not await self.received(request, ACCOUNT):
-            return _unauthorized()
-        call, refusal = await self._live_call(request)
-        body = await self._action_body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        if call is None:
-            assert refusal is not None
-            return refusal
+        found = await self._action(request)
+        if isinstance(found, JSONResponse):
+            return found
+        call, body = found
         digits = body.get("digits")
         if not isinstance(digits, str) or not _DTMF.match(digits):
             detail = "digits must be 0-9, A-D, *, # with w or W for pauses."
