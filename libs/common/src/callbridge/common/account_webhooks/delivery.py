@@ -37,6 +37,7 @@ import httpx
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -158,6 +159,7 @@ class WebhookDispatcher:
         self._own_http = http is None
         self._on_delivered = on_delivered
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[JetStreamContext.PullSubscription] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self._settings.concurrency)
         self._stopping = False
@@ -179,6 +181,7 @@ class WebhookDispatcher:
                     max_ack_pending=10_000,
                 ),
             )
+            self._subscriptions.append(subscription)
             self._tasks.append(
                 asyncio.create_task(self._pull(subscription, self._fan_out), name="webhook-fanout")
             )
@@ -190,6 +193,7 @@ class WebhookDispatcher:
                 ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT_S, max_ack_pending=100_000
             ),
         )
+        self._subscriptions.append(deliveries)
         self._tasks.append(
             asyncio.create_task(self._pull(deliveries, self._deliver), name="webhook-delivery")
         )
@@ -209,6 +213,12 @@ class WebhookDispatcher:
                 logger.warning(
                     "%d webhook delivery tasks did not stop within %g s", len(pending), STOP_TIMEOUT_S
                 )
+        # Off the connection (the consumers are durable and stay): a subscription left on it would hold the
+        # connection's drain until its timeout, waiting for the status message that ends the last pull.
+        for subscription in self._subscriptions:
+            with contextlib.suppress(NatsError):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
         if self._own_http and self._http is not None:
             await self._http.aclose()
 
