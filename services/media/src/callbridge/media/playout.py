@@ -239,7 +239,8 @@ class Playout:
         if waiter is None:
             waiter = self._audio_waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(waiter)
         except TimeoutError:
             return False
         return True
@@ -247,7 +248,8 @@ class Playout:
     async def wait_drained(self, timeout_s: float) -> bool:
         """Wait until every frame sent has been played (its mark echoed); False on timeout."""
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._drained.wait()
         except TimeoutError:
             return False
         return True

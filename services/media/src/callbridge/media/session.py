@@ -247,7 +247,8 @@ class CallSession:
 
     async def _connect_agent(self) -> None:
         try:
-            await asyncio.wait_for(self._agent.connect(), timeout=self._settings.agent_connect_timeout_s)
+            async with asyncio.timeout(self._settings.agent_connect_timeout_s):
+                await self._agent.connect()
         except (AgentError, TimeoutError) as exc:
             self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
