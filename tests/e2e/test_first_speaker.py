@@ -104,6 +104,7 @@ async def test_a_websocket_agent_is_given_text_or_prompt_after_the_delay_and_its
     ]
 
 
+@pytest.mark.slow
 async def test_an_uninterruptible_greeting_is_not_cut_by_a_key(stack: RunningStack, nats_url: str) -> None:
     # The demo agent barges in on itself when a key is pressed: a plain greeting is cut at once.
     simulator, _ = await twilio_for(stack, {}, name="interruptible")
