@@ -22,7 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from callbridge.common.models.call import EndReason
+from callbridge.media.agent_audio import AgentAudioFramer
+from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.caller_activity import CallerActivity
+from callbridge.media.playout import Playout
+from callbridge.media.ratelimit import CallLog
 
 GOODBYE_START_S: Final = 5.0
 """How long the agent has to start saying what it was asked to before the call ends without it."""
@@ -43,6 +47,72 @@ class HangUpPlan:
     """The caller's speech or a key before the end cancels the hang-up."""
     if_cancelled: Callable[[], Awaitable[None]] | None = None
     """Runs when the caller cancelled the hang-up."""
+
+
+class HangUps:
+    """One call's hang-up, at most one under way at a time. The session gives it the call's parts once the
+    stream has started (``bridge``, ``framer``, ``activity``); before then a hang-up just ends the call."""
+
+    def __init__(
+        self,
+        playout: Playout,
+        *,
+        drain_timeout_s: float,
+        log: CallLog,
+        spawn: Callable[[Coroutine[Any, Any, None], str], object],
+        end: Callable[[EndReason, str], None],
+        ended: Callable[[], bool],
+    ) -> None:
+        self._playout = playout
+        self._drain_timeout_s = drain_timeout_s
+        self._log = log
+        self._spawn = spawn
+        self._end = end
+        self._ended = ended
+        self.bridge: AgentBridge | None = None
+        self.framer: AgentAudioFramer | None = None
+        self.activity: CallerActivity | None = None
+        self.under_way = False
+        self.asked_at = 0
+        """The playout's ``frames_queued`` when the agent was last asked to say something."""
+
+    def begin(self, plan: HangUpPlan, name: str) -> None:
+        self.under_way = True
+        if not plan.goodbye_asked:
+            self._stop_agent_audio()
+        self._spawn(self._run(plan, name), name)
+
+    def _stop_agent_audio(self) -> None:
+        if self.bridge is not None:
+            self.bridge.ending = True  # what the agent sends from now on is not played
+
+    async def _run(self, plan: HangUpPlan, name: str) -> None:
+        playing = self._play_out(plan.goodbye_asked)
+        if plan.unless_caller_acts and self.activity is not None:
+            if await unless_caller_acts(playing, self.activity, name):
+                self._log.info("the caller spoke or pressed a key: the hang-up is cancelled")
+                self.under_way = False
+                if self.bridge is not None and not self._ended():
+                    self.bridge.ending = False
+                if plan.if_cancelled is not None:
+                    await plan.if_cancelled()
+                return
+        else:
+            await playing
+        if plan.before_end is not None:
+            await plan.before_end()
+        self._end(plan.reason, plan.detail)
+
+    async def _play_out(self, goodbye_asked: bool) -> None:
+        playout = self._playout
+        if goodbye_asked:
+            if not await playout.wait_for_reply(self.asked_at, GOODBYE_START_S, GOODBYE_PLAY_S):
+                self._log.warning("hanging up before the agent had said what it was asked to")
+            self._stop_agent_audio()
+        if self.framer is not None:
+            await self.framer.flush()  # the agent is done: its last part-frame need not wait
+            if not await playout.wait_drained(self._drain_timeout_s):
+                self._log.warning("hanging up before the agent's audio finished playing")
 
 
 async def unless_caller_acts(work: Coroutine[Any, Any, None], activity: CallerActivity, name: str) -> bool:

@@ -37,7 +37,7 @@ from callbridge.media.caller_audio import CallerAudio
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
 from callbridge.media.first_speaker import FirstTurn
-from callbridge.media.hang_up import GOODBYE_PLAY_S, GOODBYE_START_S, HangUpPlan, unless_caller_acts
+from callbridge.media.hang_up import HangUpPlan, HangUps
 from callbridge.media.inactivity import InactivityMonitor
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
@@ -94,7 +94,6 @@ class CallSession:
         self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
-        self._hanging_up = False
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
@@ -109,8 +108,14 @@ class CallSession:
         self._first_turn: FirstTurn | None = None
         self._activity: CallerActivity | None = None
         self._inactivity: InactivityMonitor | None = None
-        self._asked_at = 0
-        """The playout's ``frames_queued`` when the agent was last asked to say something (``say``)."""
+        self._hang_ups = HangUps(
+            self._playout,
+            drain_timeout_s=settings.hang_up_drain_timeout_s,
+            log=log,
+            spawn=self._tasks.spawn,
+            end=self._request_end,
+            ended=lambda: self._end_reason is not None,
+        )
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -248,6 +253,8 @@ class CallSession:
             input_rate_hz=info.sample_rate_hz,
         )
         activity = self._activity = CallerActivity(call.vad_settings, info.sample_rate_hz, self._clock)
+        hang_ups = self._hang_ups
+        hang_ups.bridge, hang_ups.framer, hang_ups.activity = bridge, framer, activity
         if call.inactivity_messages:
             self._inactivity = InactivityMonitor(
                 call.inactivity_messages,
@@ -291,7 +298,7 @@ class CallSession:
 
     @property
     def ending(self) -> bool:
-        return self._hanging_up or self._end_reason is not None
+        return self._hang_ups.under_way or self._end_reason is not None
 
     @property
     def agent_speaks_text(self) -> bool:
@@ -308,7 +315,7 @@ class CallSession:
         if not self._agent.speaks_text or self.ending:
             return False
         await self.give_agent_the_floor()  # what the agent is made to say is heard, first turn or not
-        self._asked_at = self._playout.frames_queued
+        self._hang_ups.asked_at = self._playout.frames_queued
         await self._agent.send_message(
             {
                 "type": "forced_agent_message",
@@ -331,11 +338,8 @@ class CallSession:
     ) -> bool:
         if self.ending:
             return False
-        self._hanging_up = True
-        if not goodbye_asked:
-            self._stop_agent_audio()
         plan = HangUpPlan(reason, detail, before_end, goodbye_asked, unless_caller_acts, if_cancelled)
-        self._tasks.spawn(self._hang_up(plan), "hang-up")
+        self._hang_ups.begin(plan, "hang-up")
         return True
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
@@ -346,38 +350,6 @@ class CallSession:
             if tool.tool_name == tool_name and tool.parameter_overrides:
                 return dict(tool.parameter_overrides)
         return {}
-
-    def _stop_agent_audio(self) -> None:
-        if self._bridge is not None:
-            self._bridge.ending = True  # what the agent sends from now on is not played
-
-    async def _hang_up(self, plan: HangUpPlan) -> None:
-        playing = self._play_out(plan.goodbye_asked)
-        if plan.unless_caller_acts and self._activity is not None:
-            if await unless_caller_acts(playing, self._activity, f"hang-up-{self.call_id}"):
-                self._log.info("the caller spoke or pressed a key: the hang-up is cancelled")
-                self._hanging_up = False
-                if self._bridge is not None and self._end_reason is None:
-                    self._bridge.ending = False
-                if plan.if_cancelled is not None:
-                    await plan.if_cancelled()
-                return
-        else:
-            await playing
-        if plan.before_end is not None:
-            await plan.before_end()
-        self._request_end(plan.reason, plan.detail)
-
-    async def _play_out(self, goodbye_asked: bool) -> None:
-        playout = self._playout
-        if goodbye_asked:
-            if not await playout.wait_for_reply(self._asked_at, GOODBYE_START_S, GOODBYE_PLAY_S):
-                self._log.warning("hanging up before the agent had said what it was asked to")
-            self._stop_agent_audio()
-        if self._framer is not None:
-            await self._framer.flush()  # the agent is done: its last part-frame need not wait
-            if not await playout.wait_drained(self._settings.hang_up_drain_timeout_s):
-                self._log.warning("hanging up before the agent's audio finished playing")
 
     # -- timers and ending ------------------------------------------------------------------------
 

@@ -93,8 +93,9 @@ class FirstSpeakerSettings(ApiModel):
 
 
 class VadSettings(ApiModel):
-    """How media's voice activity detector hears the caller while deciding who speaks first (it runs on
-    32 ms frames: durations count in whole frames). Stored too for agents that run their own VAD."""
+    """How media's voice activity detector hears the caller while deciding who speaks first, and for
+    inactivity messages and cancellable hang-ups (it runs on 32 ms frames: durations count in whole
+    frames). Stored too for agents that run their own VAD."""
 
     turn_endpoint_delay: Duration | None = None
     """Silence that ends the caller's turn (default ``"0.384s"``): when a caller who spoke first has
