@@ -117,7 +117,8 @@ class HangUps:
 
 async def unless_caller_acts(work: Coroutine[Any, Any, None], activity: CallerActivity, name: str) -> bool:
     """Run ``work`` to its end, unless the caller speaks or presses a key first: then ``work`` is cancelled
-    and this returns True."""
+    and this returns True. The caller wins a tie (both in the same turn of the loop: the key was read
+    before the marks that finished the work)."""
     acted = asyncio.Event()
     stop_listening = activity.listen(acted.set)
     working = asyncio.create_task(work, name=name)
@@ -126,11 +127,10 @@ async def unless_caller_acts(work: Coroutine[Any, Any, None], activity: CallerAc
         await asyncio.wait((working, watching), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop_listening()
-        watching.cancel()
-        if not working.done():
-            working.cancel()
+        for task in (working, watching):
+            task.cancel()
         await asyncio.gather(working, watching, return_exceptions=True)
-    if working.cancelled():
+    if acted.is_set():
         return True
     working.result()  # what the work raised is raised here
     return False
