@@ -203,7 +203,7 @@ def forced(peer: AgentPeer) -> list[dict[str, Any]]:
 
 VOICEMAIL = "Hi, this is the clinic: please call us back."
 SPEAKS_OVER_IT = np.concatenate((silence(0.6, RATE_HZ), speech_8k("pressed")))
-"""A callee who speaks while the agent's 1 s of voicemail (or goodbye) plays."""
+"""A callee who speaks while the agent's voicemail (or goodbye) plays: from 0.6 s, heard from about 0.8 s."""
 
 
 async def test_leave_voicemail_says_the_message_then_ends_the_call_whatever_the_callee_does(
@@ -241,7 +241,9 @@ async def test_leave_voicemail_not_strict_is_cancelled_by_the_callee_speaking(
 ) -> None:
     tool = {"toolName": "leaveVoicemail", "parameterOverrides": {"strict": False, "result": "[voicemail]"}}
     invocation = {"toolName": "leaveVoicemail", "parameters": {"message": VOICEMAIL}}
-    _, recording, ended, peer = await tool_call(stack, nats_url, tool, invocation, SPEAKS_OVER_IT)
+    _, recording, ended, peer = await tool_call(
+        stack, nats_url, tool, invocation, SPEAKS_OVER_IT, speech_s=1.5
+    )
     assert [r["result"] for r in results(peer)] == ["[voicemail]"]
     assert [m["uninterruptible"] for m in forced(peer)] == [False]
     assert recording.ended_by == "simulator"  # a person answered: the call went on
