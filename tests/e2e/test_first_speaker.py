@@ -20,18 +20,12 @@ from callbridge.devkit.stack import RunningStack
 from callbridge.media.agents.demo import GREETING, SAMPLE_RATE_HZ, prompt
 from callbridge.media.audio.resampler import create_resampler
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.helpers import events_of, twilio_for
+from tests.e2e.helpers import events_of, speech_8k, twilio_for
 
 RATE_HZ = 8000
 """Twilio's μ-law stream: the caller's audio and what it hears."""
 SOON_S = 1.5
 """How soon after it is due the agent's audio must reach the caller (a loaded machine included)."""
-
-
-def speech_8k(name: str) -> np.ndarray:
-    """One of the demo's recorded prompts as a caller's speech at 8 kHz."""
-    pcm = np.frombuffer(prompt(name), dtype="<i2").astype(np.float64)
-    return np.clip(np.round(pcm[:: SAMPLE_RATE_HZ // RATE_HZ]), -32768, 32767).astype(np.int16)
 
 
 def first_heard_s(recording: Any) -> float | None:
