@@ -7,10 +7,12 @@ import json
 import re
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from callbridge.common.account_webhooks import metrics as account_webhook_metrics
 from callbridge.dialer import metrics as dialer_metrics
@@ -32,20 +34,25 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
 PROMQL_WORDS |= {"offset", "inf", "nan"}
 
 
-def _collectors(module: ModuleType) -> Iterator[MetricWrapperBase]:
+def _families(module: ModuleType) -> Iterator[Metric]:
+    """The families of the module's metrics, and of its custom collectors (which read another object's
+    counts at each scrape and may not describe themselves)."""
     for value in vars(module).values():
         if isinstance(value, MetricWrapperBase):
-            yield value
+            yield from value.describe()
+        elif isinstance(value, (CollectorRegistry, type)):
+            continue  # the registry a module registers with, or a class
+        elif callable(getattr(value, "collect", None)):
+            yield from cast(Collector, value).collect()
 
 
 def exported_series() -> dict[str, str]:
     """Every series name the services' metrics modules export, and the metric family it belongs to."""
     series = {}
     for module in METRICS_MODULES:
-        for collector in _collectors(module):
-            for family in collector.describe():
-                for suffix in SUFFIXES[family.type]:
-                    series[family.name + suffix] = family.name
+        for family in _families(module):
+            for suffix in SUFFIXES[family.type]:
+                series[family.name + suffix] = family.name
     return series
 
 

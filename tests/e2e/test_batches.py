@@ -17,7 +17,7 @@ from callbridge.common.models.medium import Provider
 from callbridge.devkit.simulators.rest import CalleeScript
 from callbridge.devkit.simulators.rest.accounts import new_account
 from callbridge.devkit.stack import RunningStack
-from tests.e2e.outbound import stack_dialing
+from tests.e2e.outbound import dialer_metric, stack_dialing
 
 BUSY = "+15550009999"
 ANSWERING = [f"+1555000100{n}" for n in range(4)]
@@ -70,6 +70,8 @@ async def test_a_batch_is_placed_by_the_dialer_retried_by_outcome_and_followed_t
             )
             assert created.status_code == 201, created.text
             batch_path = f"/api/agents/{agent_id}/scheduled_batches/{created.json()['batchId']}"
+            decisions_before = await dialer_metric(stack, "callbridge_scheduler_decisions_total")
+            placed_before = await dialer_metric(stack, "callbridge_scheduler_calls_placed_total")
             started = asyncio.Event()
             follow = asyncio.create_task(_until_ended(nats_url, created.json()["batchId"], started))
             await started.wait()
@@ -79,6 +81,12 @@ async def test_a_batch_is_placed_by_the_dialer_retried_by_outcome_and_followed_t
             batch = (await api.get(batch_path)).json()
             calls = (await api.get(f"{batch_path}/scheduled_calls")).json()["results"]
             created_calls = (await api.get(f"{batch_path}/created_calls")).json()["results"]
+            decisions = await dialer_metric(stack, "callbridge_scheduler_decisions_total") - decisions_before
+            placed = await dialer_metric(stack, "callbridge_scheduler_calls_placed_total") - placed_before
+            ticks = await dialer_metric(stack, "callbridge_scheduler_ticks_total")
+    assert placed == 6  # the scheduler's counters on the dialer's /metrics: every attempt placed
+    assert decisions >= 6
+    assert ticks > 0
     assert ended["completedCount"] == 5
     assert batch["completedCount"] == 5
     assert batch["statusCounts"] == {"FUTURE": 0, "PENDING": 0, "SUCCESS": 4, "EXPIRED": 0, "ERROR": 1}

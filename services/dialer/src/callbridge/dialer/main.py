@@ -23,9 +23,11 @@ from callbridge.common.bus import (
 )
 from callbridge.common.dialing import ensure_dial_stream
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.dialer import metrics
 from callbridge.dialer.batches.service import running_scheduler
 from callbridge.dialer.config import DialerSettings
 from callbridge.dialer.health import health_app
@@ -100,6 +102,7 @@ async def serve_dialer(
     )
     batches = contextlib.AsyncExitStack()
     try:
+        await batches.enter_async_context(loop_lag_monitored(metrics.EVENT_LOOP_LAG))
         if settings.scheduler_enabled:
             await batches.enter_async_context(running_scheduler(settings, connection, stores, publisher))
         async with asyncio.timeout(HEALTH_READY_TIMEOUT_S):

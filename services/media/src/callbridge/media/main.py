@@ -20,6 +20,7 @@ from callbridge.common.bus import (
     stop_broker,
 )
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.loop_lag import monitor_loop_lag
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.telemetry import configure_logging, setup_tracing
@@ -37,7 +38,6 @@ from callbridge.media.vad import shared_model
 logger = logging.getLogger("callbridge.media")
 
 SERVICE_NAME = "callbridge-media"
-LAG_INTERVAL_S = 0.5
 
 
 async def serve_media(
@@ -72,7 +72,7 @@ async def serve_media(
         lambda: connection.is_connected,
         CommandChannel(connection),
     )
-    lag_monitor = asyncio.create_task(_monitor_loop_lag(), name="event-loop-lag")
+    lag_monitor = asyncio.create_task(monitor_loop_lag(metrics.EVENT_LOOP_LAG), name="event-loop-lag")
     try:
         address = (
             {"sock": sock} if sock is not None else {"host": settings.media_host, "port": settings.media_port}
@@ -103,15 +103,6 @@ async def serve_media(
         await outbox.close()
         await stop_broker(broker)
         tracer_provider.shutdown()
-
-
-async def _monitor_loop_lag() -> None:
-    # The loop's own clock, the one its sleeps run on (uvloop's is not time.monotonic()'s precision).
-    clock = asyncio.get_running_loop().time
-    while True:
-        before = clock()
-        await asyncio.sleep(LAG_INTERVAL_S)
-        metrics.EVENT_LOOP_LAG.set(max(0.0, clock() - before - LAG_INTERVAL_S))
 
 
 async def _main(settings: MediaSettings) -> None:

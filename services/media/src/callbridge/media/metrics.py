@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from callbridge.common.loop_lag import lag_gauge
+
 ACTIVE_CALLS = Gauge(
     "callbridge_media_active_calls",
     "Calls whose media WebSocket this replica holds, by provider",
@@ -65,7 +67,7 @@ AGENT_FRAMES_DROPPED = Counter(
 )
 BARGE_INS = Counter("callbridge_media_barge_ins_total", "playback_clear_buffer requests carried out")
 JOINS_REFUSED = Counter("callbridge_media_joins_refused_total", "Join attempts refused", ["reason"])
-EVENT_LOOP_LAG = Gauge("callbridge_media_event_loop_lag_seconds", "How late the last 0.5 s loop tick fired")
+EVENT_LOOP_LAG = lag_gauge("media")
 EVENTS_DROPPED = Counter(
     "callbridge_media_events_dropped_total",
     "Call events dropped because the replica's event outbox was full (NATS away for long)",

@@ -34,6 +34,7 @@ from callbridge.common.call_factory import (
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.dialing import DialPublisher, ensure_dial_stream
 from callbridge.common.join_tokens import JoinTokenSigner
+from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.models.medium import E164_ERROR
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
@@ -45,6 +46,7 @@ from callbridge.common.store import (
 )
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.telephony import ProviderAccounts, ProviderRequestError, RestClients, TelephonyConfigs
+from callbridge.webhooks import metrics
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.deps import Services
 from callbridge.webhooks.errors import TooManyCallsError, WebhooksError, status_of_refused_request
@@ -138,7 +140,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             ),
         )
         try:
-            async with dispatcher:
+            async with dispatcher, loop_lag_monitored(metrics.EVENT_LOOP_LAG):
                 yield
         finally:
             await rest_clients.aclose()

@@ -8,6 +8,8 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from callbridge.common.loop_lag import lag_gauge
+
 REQUESTS = Counter(
     "callbridge_webhooks_requests_total",
     "HTTP requests answered, by route template, method and status",
@@ -19,6 +21,7 @@ REQUEST_SECONDS = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+EVENT_LOOP_LAG = lag_gauge("webhooks")
 
 
 class RequestMetrics:

@@ -27,6 +27,7 @@ from callbridge.common.scheduler import (
     WebhookSender,
 )
 from callbridge.common.secrets import SecretBox
+from callbridge.dialer import metrics
 from callbridge.dialer.batches.placer import BatchCallPlacer
 from callbridge.dialer.config import DialerSettings
 from callbridge.telephony import TelephonyConfigs
@@ -90,9 +91,11 @@ async def running_scheduler(
         for task in tasks:
             task.add_done_callback(_log_failure)
         logger.info("scheduler %s running", owner)
+        metrics.SCHEDULERS.track(scheduler)
         try:
             yield scheduler
         finally:
+            metrics.SCHEDULERS.untrack(scheduler)
             for task in tasks:
                 task.cancel()
             # Bounded: a cancellation lost inside the NATS client must not hold the dialer's shutdown.
