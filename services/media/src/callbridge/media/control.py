@@ -11,7 +11,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from callbridge.common.models.call import EndReason
+
+RenderAudio = Callable[[int], npt.NDArray[np.int16]]
+"""Audio of callbridge's own, rendered at the rate it is asked for (the stream's outbound rate)."""
 
 
 class CallControl(Protocol):
@@ -31,6 +37,18 @@ class CallControl(Protocol):
     @property
     def agent_speaks_text(self) -> bool:
         """Whether the agent speaks what a ``forced_agent_message`` says (a WebSocket agent does)."""
+        ...
+
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        """The ``parameterOverrides`` the call's ``selectedTools`` give ``tool_name`` (static parameters,
+        hidden from the agent's model); empty when none."""
+        ...
+
+    async def play_own_audio(self, render: RenderAudio, margin_s: float) -> bool:
+        """Play audio of callbridge's own (DTMF tones) to the caller after what the agent already sent,
+        holding the agent's further audio (queued, played after) and its barge-in (a clear does not cut
+        it); True once the provider reports it played, False if it did not within ``margin_s`` of when it
+        should have finished, or the stream has not started."""
         ...
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:

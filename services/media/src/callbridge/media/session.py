@@ -3,9 +3,11 @@
 The session reads the provider's stream in one loop and hands each parsed message to the part whose job it
 is, each built when the stream starts (they need its format):
 
-- ``caller_audio.py``: the caller's audio and keys, to the agent;
+- ``caller_audio.py``: the caller's audio and keys, to the agent; ``caller_keys.py``: the keys, from the
+  provider's events and from the tones in the caller's audio, each once;
 - ``agent_audio.py`` and ``playout.py``: the agent's audio, cut into the provider's frames and paced;
-- ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes;
+- ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes; ``own_audio.py``:
+  audio of callbridge's own (the tones of ``playDtmfSounds``) played between the agent's;
 - ``first_speaker.py``: who speaks first (``firstSpeakerSettings``), listening to the caller if need be;
 - ``reports.py``: bad provider input, counted and reported within a rate limit.
 
@@ -31,10 +33,13 @@ from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import create_resampler
 from callbridge.media.caller_audio import CallerAudio
+from callbridge.media.caller_keys import CallerKeys
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
+from callbridge.media.control import RenderAudio
 from callbridge.media.first_speaker import FirstTurn
 from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.own_audio import OwnAudio
 from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
     Cleared,
@@ -102,6 +107,8 @@ class CallSession:
         self._framer: AgentAudioFramer | None = None
         self._bridge: AgentBridge | None = None
         self._first_turn: FirstTurn | None = None
+        self._keys: CallerKeys | None = None
+        self._own_audio: OwnAudio | None = None
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -131,7 +138,7 @@ class CallSession:
         playout = self._playout
         notices = self._stream.notices
         caller: CallerAudio | None = None
-        send_audio = resample = None  # the caller's audio path, once the stream has started
+        send_audio = resample = detect_keys = None  # the caller's audio path, once the stream has started
         listen = None  # the first turn's ear on the caller, while it listens (then None: no cost per frame)
         stopped = False
         # One loop for the whole stream: one awaited recv, one parse and one dispatch per message, no
@@ -150,18 +157,18 @@ class CallSession:
                         self.frames_in += 1
                         # CallerAudio.on_audio, inline; a stream parses media only once it has started.
                         assert send_audio is not None and resample is not None  # noqa: PT018
+                        assert detect_keys is not None
                         if listen is not None and not listen(parsed.pcm):
                             listen = None
+                        detect_keys(parsed.pcm)
                         await send_audio(resample(parsed.pcm).tobytes())
                         if notices:
                             reports.format_notices(notices)
                     elif isinstance(parsed, MarkPlayed):
                         playout.on_mark(parsed.name)
                     elif isinstance(parsed, DtmfPressed):
-                        if caller is not None:
-                            if self._first_turn is not None:
-                                self._first_turn.on_dtmf()
-                            caller.on_dtmf(parsed.digit)
+                        if self._keys is not None:
+                            self._keys.on_event(parsed.digit)
                     elif isinstance(parsed, Cleared):
                         playout.on_cleared()
                     elif isinstance(parsed, ProviderErrorReported):
@@ -170,6 +177,8 @@ class CallSession:
                         start_deadline.reschedule(None)
                         caller = await self._start(parsed.info, agent_connected)
                         send_audio, resample = caller.send_audio, caller.resample
+                        assert self._keys is not None
+                        detect_keys = self._keys.on_audio
                         first_turn = self._first_turn
                         if first_turn is not None and first_turn.listening:
                             listen = first_turn.on_caller_audio
@@ -222,6 +231,8 @@ class CallSession:
             self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
         )
         bridge.ending = self.ending
+        self._own_audio = OwnAudio(self._playout, framer, bridge, rate_hz=info.out_rate_hz)
+        self._keys = CallerKeys(self._on_key, self._clock.now, rate_hz=info.sample_rate_hz)
         first_turn = self._first_turn = FirstTurn(
             call.first_speaker_settings,
             call.vad_settings,
@@ -244,6 +255,13 @@ class CallSession:
                 self._clock.call_at(self._clock.now() + max_duration_s, self._on_max_duration)
             )
         return caller
+
+    def _on_key(self, digit: str) -> None:
+        """A key the caller pressed (reported by the provider or heard in the audio, once)."""
+        if self._first_turn is not None:
+            self._first_turn.on_dtmf()
+        if self._caller is not None:
+            self._caller.on_dtmf(digit)
 
     async def _connect_agent(self) -> None:
         try:
@@ -271,6 +289,17 @@ class CallSession:
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
+
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        for tool in self.call.selected_tools:
+            if tool.tool_name == tool_name:
+                return dict(tool.parameter_overrides or {})
+        return {}
+
+    async def play_own_audio(self, render: RenderAudio, margin_s: float) -> bool:
+        if self._own_audio is None or self.ending:
+            return False
+        return await self._own_audio.play(render, margin_s)
 
     async def give_agent_the_floor(self) -> None:
         if self._first_turn is not None:

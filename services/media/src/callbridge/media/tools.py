@@ -15,6 +15,10 @@ from typing import Any, Final, Protocol
 
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
+from callbridge.media.dtmf_tool import PLAY_DTMF_SOUNDS_TOOL, OutOfBandDtmf, PlayDtmfSoundsTool
+from callbridge.media.tool_replies import tool_error, tool_result
+
+__all__ = ["HANG_UP_TOOL", "HangUpTool", "ToolHandler", "default_tools", "tool_error", "tool_result"]
 
 HANG_UP_TOOL: Final = "hangUp"
 
@@ -23,22 +27,6 @@ class ToolHandler(Protocol):
     async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
         """Carry the tool out and answer it. Runs on the agent's reader: what takes long is spawned."""
         ...
-
-
-def tool_result(invocation_id: str, result: str, *, response_type: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "client_tool_result", "invocationId": invocation_id, "result": result}
-    if response_type is not None:
-        message["responseType"] = response_type
-    return message
-
-
-def tool_error(invocation_id: str, error: str) -> dict[str, Any]:
-    return {
-        "type": "client_tool_result",
-        "invocationId": invocation_id,
-        "errorType": "undefined",
-        "errorMessage": error,
-    }
 
 
 class HangUpTool:
@@ -55,6 +43,7 @@ class HangUpTool:
             await answer()  # the call is ending already (hung up through the API, say): it ends anyway
 
 
-def default_tools() -> Mapping[str, ToolHandler]:
-    """The tools every call's agent may invoke."""
-    return {HANG_UP_TOOL: HangUpTool()}
+def default_tools(*, out_of_band_dtmf: OutOfBandDtmf | None = None) -> Mapping[str, ToolHandler]:
+    """The tools every call's agent may invoke. ``out_of_band_dtmf``: how ``playDtmfSounds`` reaches the
+    provider's DTMF API (dtmf_tool.py); None plays every digit in band."""
+    return {HANG_UP_TOOL: HangUpTool(), PLAY_DTMF_SOUNDS_TOOL: PlayDtmfSoundsTool(out_of_band_dtmf)}

@@ -115,8 +115,8 @@ class CallFields(ApiModel):
     )
     selected_tools: list[SelectedTool] | None = Field(
         default=None,
-        description='Tools the agent may invoke; only ``{"toolName": "hangUp"}`` is supported yet, which '
-        "callbridge executes itself.",
+        description="Tools the agent may invoke; only the built-ins callbridge executes itself are supported "
+        'yet (``{"toolName": "hangUp"}``, ``{"toolName": "playDtmfSounds"}``).',
     )
     medium: CallMedium | None = Field(
         default=None,

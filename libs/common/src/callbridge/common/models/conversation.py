@@ -134,13 +134,13 @@ class TimedMessage(ApiModel):
 
 
 class SelectedTool(ApiModel):
-    """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only
-    ``{"toolName": "hangUp"}``, which callbridge executes itself, is supported yet."""
+    """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only the
+    built-ins callbridge executes itself (``hangUp``, ``playDtmfSounds``) are supported yet."""
 
     tool_id: str | None = None
     """A durable tool's id. Not supported yet."""
     tool_name: str | None = None
-    """A tool by name; ``hangUp`` is the one callbridge executes."""
+    """A built-in tool by name: ``hangUp`` or ``playDtmfSounds``, which callbridge executes."""
     temporary_tool: JsonObject | None = None
     """An inline tool definition. Not supported yet."""
     name_override: str | None = Field(
@@ -153,7 +153,8 @@ class SelectedTool(ApiModel):
     auth_tokens: StringMap | None = None
     """Tokens for a durable tool's authentication. Not supported yet."""
     parameter_overrides: JsonObject | None = None
-    """Fixed parameter values, hidden from the model (for your agent's model)."""
+    """Fixed parameter values, hidden from the model: ``playDtmfSounds`` takes its ``toneDuration`` and
+    ``spaceDuration`` from here (callbridge acts on them); others are for your agent's model."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SelectedTool:
