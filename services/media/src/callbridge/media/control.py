@@ -44,11 +44,12 @@ class CallControl(Protocol):
         hidden from the agent's model); empty when none."""
         ...
 
-    async def play_own_audio(self, render: RenderAudio, margin_s: float) -> bool:
-        """Play audio of callbridge's own (DTMF tones) to the caller after what the agent already sent,
-        holding the agent's further audio (queued, played after) and its barge-in (a clear does not cut
-        it); True once the provider reports it played, False if it did not within ``margin_s`` of when it
-        should have finished, or the stream has not started."""
+    def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
+        """Play audio of callbridge's own (DTMF tones) to the caller after what the agent already sent. The
+        agent's further audio is held from this call on (queued, played after ours) and its barge-in does
+        not cut ours, so call it before any await. The coroutine returned (await it, or spawn it) answers
+        True once the provider reports ours played, False if it did not within ``margin_s`` of when it
+        should have finished, or the stream has not started or the call is ending."""
         ...
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:

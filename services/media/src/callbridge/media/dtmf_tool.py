@@ -15,6 +15,7 @@ answered once the provider has echoed the marks after the last tone, i.e. the ca
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final, Protocol
@@ -29,7 +30,7 @@ from callbridge.media.audio.dtmf_tones import (
     check_digits,
     synthesize,
 )
-from callbridge.media.control import CallControl
+from callbridge.media.control import CallControl, RenderAudio
 from callbridge.media.tool_replies import tool_error, tool_result
 
 PLAY_DTMF_SOUNDS_TOOL: Final = "playDtmfSounds"
@@ -121,23 +122,41 @@ class PlayDtmfSoundsTool:
         except ValueError as exc:
             await call.send_to_agent(tool_error(invocation_id, f"playDtmfSounds: {exc}"))
             return
-        call.spawn(self._press(invocation_id, request, call), f"dtmf-{invocation_id}")
+        if self._out_of_band is None:
+            # In band at once: the agent's audio is held from here, before this reader reads its next chunk.
+            played = call.play_own_audio(self._render(request), PLAYED_MARGIN_S)
+            call.spawn(self._answer_played(invocation_id, request, played, call), f"dtmf-{invocation_id}")
+        else:
+            press = self._press_out_of_band(self._out_of_band, invocation_id, request, call)
+            call.spawn(press, f"dtmf-{invocation_id}")
 
-    async def _press(self, invocation_id: str, request: DtmfRequest, call: CallControl) -> None:
-        if self._out_of_band is not None:
-            try:
-                sent = await self._out_of_band.send_dtmf(
-                    call.call_id, request.digits, tone_s=request.tone_s, space_s=request.space_s
-                )
-            except OutOfBandDtmfError as exc:
-                await call.send_to_agent(tool_error(invocation_id, f"playDtmfSounds: {exc}"))
-                return
-            if sent:
-                await call.send_to_agent(tool_result(invocation_id, f"pressed {request.digits}"))
-                return
+    @staticmethod
+    def _render(request: DtmfRequest) -> RenderAudio:
+        return partial(synthesize, request.digits, tone_s=request.tone_s, space_s=request.space_s)
 
-        render = partial(synthesize, request.digits, tone_s=request.tone_s, space_s=request.space_s)
-        if await call.play_own_audio(render, PLAYED_MARGIN_S):
+    async def _press_out_of_band(
+        self, out_of_band: OutOfBandDtmf, invocation_id: str, request: DtmfRequest, call: CallControl
+    ) -> None:
+        """Out of band if the call allows it, else in band (the agent's audio sent while the provider was
+        asked then plays before the tones)."""
+        try:
+            sent = await out_of_band.send_dtmf(
+                call.call_id, request.digits, tone_s=request.tone_s, space_s=request.space_s
+            )
+        except OutOfBandDtmfError as exc:
+            await call.send_to_agent(tool_error(invocation_id, f"playDtmfSounds: {exc}"))
+            return
+        if sent:
+            await call.send_to_agent(tool_result(invocation_id, f"pressed {request.digits}"))
+            return
+        played = call.play_own_audio(self._render(request), PLAYED_MARGIN_S)
+        await self._answer_played(invocation_id, request, played, call)
+
+    @staticmethod
+    async def _answer_played(
+        invocation_id: str, request: DtmfRequest, played: Awaitable[bool], call: CallControl
+    ) -> None:
+        if await played:
             await call.send_to_agent(tool_result(invocation_id, f"pressed {request.digits}"))
         elif not call.ending:
             await call.send_to_agent(

@@ -11,6 +11,8 @@ it. One piece plays at a time; a second waits for the first.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +33,22 @@ class OwnAudio:
         """The stream's outbound rate: what ``render`` is asked for."""
         self._frame_samples = rate_hz * playout.frame_ms // 1000
         self._lock = asyncio.Lock()
+        self._pieces = 0
+        """Pieces asked for and not yet played (or given up): the agent's audio is held while any is."""
 
-    async def play(self, render: RenderAudio, margin_s: float) -> bool:
-        """Play ``render(rate_hz)`` to the caller once what the agent sent has; True once every mark up to
-        its end has been echoed, False if that did not happen within ``margin_s`` of when it should have
-        finished playing (by the playout's clock)."""
-        async with self._lock:
-            pcm = render(self.rate_hz)
-            self._bridge.hold_for_own_audio()
-            try:
+    def play(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
+        """Play ``render(rate_hz)`` to the caller once what the agent sent has. The agent's audio is held
+        from this call on (what it sends next plays after ours), so the call comes before any await; the
+        coroutine returned plays and answers True once every mark up to its end has been echoed, False if
+        that did not happen within ``margin_s`` of when it should have finished (by the playout's clock)."""
+        self._pieces += 1
+        self._bridge.hold_for_own_audio()
+        return self._play(render, margin_s)
+
+    async def _play(self, render: RenderAudio, margin_s: float) -> bool:
+        try:
+            async with self._lock:
+                pcm = render(self.rate_hz)
                 await self._framer.flush()  # the agent's last part-frame goes before ours, not after
                 step = self._frame_samples
                 padding = -pcm.size % step
@@ -50,5 +59,7 @@ class OwnAudio:
                     await play(pcm[start : start + step])
                 playout = self._playout
                 return await playout.wait_drained(max(0.0, playout.dry_at - playout.clock.now()) + margin_s)
-            finally:
+        finally:
+            self._pieces -= 1
+            if not self._pieces:
                 await self._bridge.release_after_own_audio()

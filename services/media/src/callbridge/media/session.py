@@ -296,10 +296,10 @@ class CallSession:
                 return dict(tool.parameter_overrides or {})
         return {}
 
-    async def play_own_audio(self, render: RenderAudio, margin_s: float) -> bool:
+    def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
         if self._own_audio is None or self.ending:
-            return False
-        return await self._own_audio.play(render, margin_s)
+            return _not_played()
+        return self._own_audio.play(render, margin_s)
 
     async def give_agent_the_floor(self) -> None:
         if self._first_turn is not None:
@@ -411,3 +411,8 @@ class CallSession:
             )
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)
+
+
+async def _not_played() -> bool:
+    """What ``play_own_audio`` answers when the call cannot play audio (not started, or ending)."""
+    return False
