@@ -13,10 +13,10 @@ import pytest
 from callbridge.common.models.conversation import SelectedTool
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import tone
+from callbridge.devkit.simulators.dtmf_reader import read_keys
 from callbridge.media.agents.messages import ClientToolInvocation, PlaybackClearBuffer
 from callbridge.media.audio.dtmf_tones import synthesize
 from tests.e2e.provider_client import CODECS
-from tests.media.dtmf_goertzel import read_keys
 from tests.media.fakes import FakeAgent
 from tests.media.helpers import FakeClock
 from tests.media.sessions import CallRecords, SessionRun, new_call, running_session

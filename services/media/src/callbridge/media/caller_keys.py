@@ -28,7 +28,7 @@ DUPLICATE_WINDOW_S: Final = 1.0
 """A key reported as an event and heard as tones this close together is one press. Providers report a key
 when it is released (Twilio) or pressed; a press longer than this is rare, and two presses of the same key
 this close together are still told apart by pairing (each press pairs once)."""
-DETECT_EVERY_MS: Final = 100
+DETECT_EVERY_MS: Final = 200
 
 
 class CallerKeys:
