@@ -6,6 +6,7 @@ while the call goes on."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.dtmf_reader import read_keys
 from callbridge.media.agents.messages import ClientToolInvocation, PlaybackClearBuffer
 from callbridge.media.audio.dtmf_tones import synthesize
+from callbridge.media.dtmf_tool import OutOfBandDtmfError
+from callbridge.media.tools import default_tools
 from tests.e2e.provider_client import CODECS
 from tests.media.fakes import FakeAgent
 from tests.media.helpers import FakeClock
@@ -215,3 +218,46 @@ def test_the_synthesised_keys_read_back_with_the_independent_reader() -> None:
     """The test's reader itself: it reads the keys, and not the agent's tones."""
     assert read_keys(synthesize(ALL_KEYS, 8000), 8000) == ALL_KEYS
     assert read_keys(tone(697.0, 1.0, 8000, -6.0), 8000) == ""
+
+
+class OutOfBand:
+    """An OutOfBandDtmf as the transfer service's command would answer it: sent, not on this call, or
+    refused by the provider."""
+
+    def __init__(self, answer: bool | str) -> None:
+        self.answer = answer
+        self.sent: list[tuple[str, float, float]] = []
+
+    async def send_dtmf(self, call_id: UUID, digits: str, *, tone_s: float, space_s: float) -> bool:
+        self.sent.append((digits, tone_s, space_s))
+        if isinstance(self.answer, str):
+            raise OutOfBandDtmfError(self.answer)
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "in_band"),
+    [
+        (True, {"result": "pressed 12"}, ""),
+        (False, {"result": "pressed 12"}, "12"),
+        ("Telnyx answered 422: call has ended", {"errorMessage": "playDtmfSounds: Telnyx answered 422"}, ""),
+    ],
+)
+async def test_out_of_band_when_the_call_allows_it_else_in_band(
+    records: CallRecords, answer: bool | str, expected: dict[str, str], in_band: str
+) -> None:
+    clock = FakeClock()
+    out_of_band = OutOfBand(answer)
+    tools = default_tools(out_of_band_dtmf=out_of_band)
+    agent = FakeAgent(8000)
+    async with running_session(records, await new_call(records), agent, tools=tools, clock=clock) as run:
+        run.provider.start()
+        await run.started()
+        await invoke(run, press("12"))
+        await clock.advance(1.0)
+        result = await agent.wait_for_message("client_tool_result")
+        heard = run.provider.heard()
+    assert out_of_band.sent == [("12", 0.2, 0.1)]
+    key, value = next(iter(expected.items()))
+    assert value in result[key]
+    assert read_keys(heard, 8000) == in_band

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Final, Protocol
 from uuid import UUID
 
-from callbridge.common.durations import InvalidDurationError, parse_duration
+from callbridge.common.dtmf import key_duration_s
 from callbridge.media.audio.dtmf_tones import (
     DEFAULT_SPACE_S,
     DEFAULT_TONE_S,
@@ -36,9 +36,6 @@ from callbridge.media.tool_replies import tool_error, tool_result
 PLAY_DTMF_SOUNDS_TOOL: Final = "playDtmfSounds"
 MAX_DIGITS: Final = 64
 """Keys and pauses in one invocation: a card number and its PIN, with room to spare."""
-MIN_TONE_S: Final = 0.04
-"""ITU-T Q.24: receivers must recognise keys and gaps of 40 ms; shorter ones may be lost or merged."""
-MAX_TONE_S: Final = 5.0
 MAX_TOTAL_S: Final = 60.0
 """The longest key sequence played in one invocation (the agent's audio waits meanwhile)."""
 PLAYED_MARGIN_S: Final = 5.0
@@ -97,19 +94,7 @@ def parse_request(parameters: dict[str, Any], overrides: dict[str, Any]) -> Dtmf
 
 def _seconds(parameters: dict[str, Any], name: str, default: float) -> float:
     value = parameters.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a duration string such as '0.2s'")
-    try:
-        seconds = parse_duration(value).total_seconds()
-    except InvalidDurationError as exc:
-        raise ValueError(f"{name}: {exc}") from exc
-    if not MIN_TONE_S <= seconds <= MAX_TONE_S:
-        raise ValueError(
-            f"{name} {value!r} is out of range: from {MIN_TONE_S:g}s (ITU-T Q.24) to {MAX_TONE_S:g}s"
-        )
-    return seconds
+    return default if value is None else key_duration_s(name, value)
 
 
 class PlayDtmfSoundsTool:
