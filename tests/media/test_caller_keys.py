@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from callbridge.common.events import DtmfReceived
 from callbridge.common.models.medium import Provider
@@ -92,7 +93,16 @@ async def test_keys_in_the_callers_audio_reach_the_agent_like_reported_keys(
     assert [event.digit for event in records.published.of(DtmfReceived)] == ["4", "2", "#"]
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 async def test_a_key_both_reported_and_in_the_audio_reaches_the_agent_once(records: CallRecords) -> None:
+    before = (
+        sample("callbridge_media_dtmf_keys_total", source="event"),
+        sample("callbridge_media_dtmf_keys_total", source="in_band"),
+        sample("callbridge_media_dtmf_keys_both_ways_total"),
+    )
     agent = FakeAgent(8000)
     async with running_session(records, await new_call(records), agent) as run:
         run.provider.start()
@@ -104,3 +114,9 @@ async def test_a_key_both_reported_and_in_the_audio_reaches_the_agent_once(recor
         message = await agent.wait_for_message("user_text_message")
     assert message["text"] == "83"
     assert [event.digit for event in records.published.of(DtmfReceived)] == ["8", "3"]
+    after = (
+        sample("callbridge_media_dtmf_keys_total", source="event"),
+        sample("callbridge_media_dtmf_keys_total", source="in_band"),
+        sample("callbridge_media_dtmf_keys_both_ways_total"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 0, 2]

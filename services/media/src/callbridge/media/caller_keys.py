@@ -46,7 +46,11 @@ class CallerKeys:
         self._unpaired: collections.deque[tuple[float, str, bool]] = collections.deque()
         """Recent keys not paired yet: (when, digit, heard in band)."""
         self.tones_detected = 0
+        """Keys the detector recognised (duplicates of events included)."""
         self.duplicates = 0
+        """Keys noticed both ways, passed on once."""
+        self.passed_on = {"event": 0, "in_band": 0}
+        """Keys passed on, by where each was noticed first."""
 
     @property
     def in_band(self) -> bool:
@@ -83,4 +87,5 @@ class CallerKeys:
                 self.duplicates += 1
                 return
         unpaired.append((now, digit, in_band))
+        self.passed_on["in_band" if in_band else "event"] += 1
         self._press(digit)

@@ -396,6 +396,10 @@ class CallSession:
         metrics.MARKS_UNKNOWN.inc(playout.marks_unknown)
         if self._framer is not None:
             metrics.FRAMES_PADDED.inc(self._framer.frames_padded)
+        if self._keys is not None:
+            for source, count in self._keys.passed_on.items():
+                metrics.DTMF_KEYS.labels(source).inc(count)
+            metrics.DTMF_KEYS_BOTH_WAYS.inc(self._keys.duplicates)
         if self._bridge is not None:
             metrics.AGENT_CLEARS_IGNORED.inc(self._bridge.clears_ignored)
             metrics.AGENT_HELD_AUDIO_DROPPED.inc(self._bridge.held_bytes_dropped)
