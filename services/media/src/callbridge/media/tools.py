@@ -4,8 +4,8 @@ An agent's ``client_tool_invocation`` is looked up in the call's table (built wh
 ``default_tools``); a tool that is not in it is answered with an error result by the agent bridge. A
 handler acts on the call only through :class:`~callbridge.media.control.CallControl` and answers the
 invocation itself (``client_tool_result``), when its work allows: ``hangUp`` answers once the goodbye has
-played. ``coldTransfer``, ``warmTransfer``, ``playDtmfSounds`` and ``leaveVoicemail`` are each a handler
-here and an entry in the table.
+played; ``playDtmfSounds`` (dtmf_tool.py, with its answers in tool_replies.py) once the keys have.
+``coldTransfer``, ``warmTransfer`` and ``leaveVoicemail`` are each a handler and an entry in the table.
 """
 
 from __future__ import annotations
