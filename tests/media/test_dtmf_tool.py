@@ -261,3 +261,25 @@ async def test_out_of_band_when_the_call_allows_it_else_in_band(
     key, value = next(iter(expected.items()))
     assert value in result[key]
     assert read_keys(heard, 8000) == in_band
+
+
+async def test_two_presses_in_a_row_play_one_after_the_other(records: CallRecords) -> None:
+    clock = FakeClock()
+    agent = FakeAgent(8000)
+    async with running_session(records, await new_call(records), agent, clock=clock) as run:
+        run.provider.start()
+        await run.started()
+        await invoke(run, press("12", "first"))
+        await invoke(run, press("#", "second"))
+        await say(run, tone(300.0, 0.2, 8000, -10.0))  # after both
+        # The second press starts once the first has played: time moves on until both are answered.
+        for _ in range(10):
+            await clock.advance(0.5)
+            if len(agent.messages_of("client_tool_result")) == 2:
+                break
+        await clock.advance(1.0)
+        results = [message["invocationId"] for message in agent.messages_of("client_tool_result")]
+        heard = run.provider.heard()
+    assert results == ["first", "second"]
+    assert read_keys(heard, 8000) == "12#"
+    assert dominant_hz(heard[round(0.9 * 8000) :], 8000) == pytest.approx(300.0, abs=5)
