@@ -283,3 +283,24 @@ async def test_two_presses_in_a_row_play_one_after_the_other(records: CallRecord
     assert results == ["first", "second"]
     assert read_keys(heard, 8000) == "12#"
     assert dominant_hz(heard[round(0.9 * 8000) :], 8000) == pytest.approx(300.0, abs=5)
+
+
+async def test_the_keys_echoed_back_by_the_line_are_not_taken_as_the_callers(records: CallRecords) -> None:
+    """A phone line echoes what it plays: our keys coming back in the caller's audio, while they play or
+    just after, are not the caller pressing them; the caller's own key afterwards is."""
+    clock = FakeClock()
+    agent = FakeAgent(8000)
+    async with running_session(records, await new_call(records), agent, clock=clock) as run:
+        run.provider.start()
+        await run.started()
+        await invoke(run, press("123"))
+        # The line's echo of the keys comes back while they play (about -10 dB).
+        echo = (synthesize("123", 8000).astype(np.float64) * 0.3).astype(np.int16)
+        run.provider.send_audio(np.concatenate([echo, np.zeros(1600, dtype=np.int16)]))
+        await agent.wait_for_audio(echo.size * 2)  # the session has read the echo (at this instant)
+        await clock.advance(1.5)
+        await agent.wait_for_message("client_tool_result")
+        await clock.advance(1.0)
+        run.provider.send_audio(np.concatenate([synthesize("9", 8000), np.zeros(1600, dtype=np.int16)]))
+        message = await agent.wait_for_message("user_text_message")
+    assert message["text"] == "9"

@@ -33,12 +33,19 @@ DETECT_EVERY_MS: Final = 200
 
 class CallerKeys:
     def __init__(
-        self, press: Callable[[str], None], now: Callable[[], float], *, rate_hz: int | None
+        self,
+        press: Callable[[str], None],
+        now: Callable[[], float],
+        *,
+        rate_hz: int | None,
+        echo_possible: Callable[[], bool] = lambda: False,
     ) -> None:
         """``press`` gets each key once; ``now`` is the call's clock; ``rate_hz`` is the caller's audio rate
-        (None: no in-band detection, events only)."""
+        (None: no in-band detection, events only); ``echo_possible`` says when keys heard in band may be
+        callbridge's own played to the caller and echoed back (own_audio.py): those are not the caller's."""
         self._press = press
         self._now = now
+        self._echo_possible = echo_possible
         self._detector = None if rate_hz is None else DtmfDetector(rate_hz)
         self._batch_samples = 0 if rate_hz is None else rate_hz * DETECT_EVERY_MS // 1000
         self._buffered: list[npt.NDArray[np.int16]] = []
@@ -49,6 +56,8 @@ class CallerKeys:
         """Keys the detector recognised (duplicates of events included)."""
         self.duplicates = 0
         """Keys noticed both ways, passed on once."""
+        self.echoes = 0
+        """Keys heard in band while callbridge's own keys played (or just after): not passed on."""
         self.passed_on = {"event": 0, "in_band": 0}
         """Keys passed on, by where each was noticed first."""
 
@@ -70,6 +79,9 @@ class CallerKeys:
         self._buffered_samples = 0
         for digit in detector.feed(samples):
             self.tones_detected += 1
+            if self._echo_possible():
+                self.echoes += 1
+                continue
             self._arrived(digit, in_band=True)
 
     def on_event(self, digit: str) -> None:

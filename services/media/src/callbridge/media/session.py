@@ -231,8 +231,10 @@ class CallSession:
             self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
         )
         bridge.ending = self.ending
-        self._own_audio = OwnAudio(self._playout, framer, bridge, rate_hz=info.out_rate_hz)
-        self._keys = CallerKeys(self._on_key, self._clock.now, rate_hz=info.sample_rate_hz)
+        own_audio = self._own_audio = OwnAudio(self._playout, framer, bridge, rate_hz=info.out_rate_hz)
+        self._keys = CallerKeys(
+            self._on_key, self._clock.now, rate_hz=info.sample_rate_hz, echo_possible=own_audio.echo_possible
+        )
         first_turn = self._first_turn = FirstTurn(
             call.first_speaker_settings,
             call.vad_settings,
