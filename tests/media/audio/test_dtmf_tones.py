@@ -157,7 +157,7 @@ def test_the_detector_refuses_rates_that_cannot_carry_the_tones() -> None:
 
 def keys_heard(pcm: Int16Array, rate_hz: int) -> str:
     """The keys the media service hears in a caller's audio: 20 ms frames through CallerKeys, as the
-    session feeds it (the detector on 100 ms batches)."""
+    session feeds it (the detector on 200 ms batches)."""
     pressed: list[str] = []
     keys = CallerKeys(pressed.append, lambda: 0.0, rate_hz=rate_hz)
     step = rate_hz // 50

@@ -39,11 +39,6 @@ class CallControl(Protocol):
         """Whether the agent speaks what a ``forced_agent_message`` says (a WebSocket agent does)."""
         ...
 
-    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
-        """The ``parameterOverrides`` the call's ``selectedTools`` give ``tool_name`` (static parameters,
-        hidden from the agent's model); empty when none."""
-        ...
-
     def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
         """Play audio of callbridge's own (DTMF tones) to the caller after what the agent already sent. The
         agent's further audio is held from this call on (queued, played after ours) and its barge-in does
@@ -60,11 +55,33 @@ class CallControl(Protocol):
         """The agent speaks now, whoever had the first turn (firstSpeakerSettings): a command made it."""
         ...
 
+    async def say(self, text: str, *, uninterruptible: bool = False) -> bool:
+        """The agent says ``text`` now: it gets the floor (firstSpeakerSettings) and a
+        ``forced_agent_message``. False, and nothing sent, if the agent does not speak text or the call
+        is ending."""
+        ...
+
     def hang_up(
-        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+        self,
+        reason: EndReason,
+        detail: str,
+        *,
+        before_end: Callable[[], Awaitable[None]] | None = None,
+        goodbye_asked: bool = False,
+        unless_caller_acts: bool = False,
+        if_cancelled: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         """Stop playing new agent audio, let what the agent sent play out (bounded), await ``before_end``,
-        then end the call with ``reason``. Returns at once; False if the call was already ending."""
+        then end the call with ``reason``. Returns at once; False if the call was already ending.
+
+        ``goodbye_asked``: the agent was just asked (``say``) to say something; it plays, all of it, before
+        the agent's audio stops. ``unless_caller_acts``: the caller speaking or pressing a key before the
+        end cancels the hang-up (the agent's audio plays again) and ``if_cancelled`` runs. See hang_up.py."""
+        ...
+
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        """The ``parameterOverrides`` (static parameters) of the call's ``selectedTools`` entry for
+        ``tool_name``; empty if it has none."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:

@@ -9,6 +9,8 @@ is, each built when the stream starts (they need its format):
 - ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes; ``own_audio.py``:
   audio of callbridge's own (the tones of ``playDtmfSounds``) played between the agent's;
 - ``first_speaker.py``: who speaks first (``firstSpeakerSettings``), listening to the caller if need be;
+- ``caller_activity.py`` and ``inactivity.py``: the caller's speech and keys, ``inactivityMessages``;
+- ``hang_up.py``: what plays before a hang-up ends the call, and the caller cancelling it;
 - ``reports.py``: bad provider input, counted and reported within a rate limit.
 
 What stays here is the call's lifecycle: the wait for ``start``, the agent's connection and start,
@@ -32,12 +34,15 @@ from callbridge.media.agent_audio import AgentAudioFramer
 from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import create_resampler
+from callbridge.media.caller_activity import CallerActivity
 from callbridge.media.caller_audio import CallerAudio
 from callbridge.media.caller_keys import CallerKeys
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
 from callbridge.media.control import RenderAudio
 from callbridge.media.first_speaker import FirstTurn
+from callbridge.media.hang_up import HangUpPlan, HangUps
+from callbridge.media.inactivity import InactivityMonitor
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.own_audio import OwnAudio
 from callbridge.media.playout import Playout
@@ -94,7 +99,6 @@ class CallSession:
         self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
-        self._hanging_up = False
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
@@ -109,6 +113,16 @@ class CallSession:
         self._first_turn: FirstTurn | None = None
         self._keys: CallerKeys | None = None
         self._own_audio: OwnAudio | None = None
+        self._activity: CallerActivity | None = None
+        self._inactivity: InactivityMonitor | None = None
+        self._hang_ups = HangUps(
+            self._playout,
+            drain_timeout_s=settings.hang_up_drain_timeout_s,
+            log=log,
+            spawn=self._tasks.spawn,
+            end=self._request_end,
+            ended=lambda: self._end_reason is not None,
+        )
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -140,6 +154,7 @@ class CallSession:
         caller: CallerAudio | None = None
         send_audio = resample = detect_keys = None  # the caller's audio path, once the stream has started
         listen = None  # the first turn's ear on the caller, while it listens (then None: no cost per frame)
+        activity: CallerActivity | None = None  # the caller's activity, once the stream has started
         stopped = False
         # One loop for the whole stream: one awaited recv, one parse and one dispatch per message, no
         # layers between (measured: each async layer costs about 1 µs a message, 0.1 ms per call-second).
@@ -161,6 +176,8 @@ class CallSession:
                         if listen is not None and not listen(parsed.pcm):
                             listen = None
                         detect_keys(parsed.pcm)
+                        if activity is not None and activity.listening:
+                            activity.on_audio(parsed.pcm)
                         await send_audio(resample(parsed.pcm).tobytes())
                         if notices:
                             reports.format_notices(notices)
@@ -179,6 +196,7 @@ class CallSession:
                         send_audio, resample = caller.send_audio, caller.resample
                         assert self._keys is not None
                         detect_keys = self._keys.on_audio
+                        activity = self._activity
                         first_turn = self._first_turn
                         if first_turn is not None and first_turn.listening:
                             listen = first_turn.on_caller_audio
@@ -245,6 +263,18 @@ class CallSession:
             log=self._log,
             input_rate_hz=info.sample_rate_hz,
         )
+        activity = self._activity = CallerActivity(call.vad_settings, info.sample_rate_hz, self._clock)
+        hang_ups = self._hang_ups
+        hang_ups.bridge, hang_ups.framer, hang_ups.activity = bridge, framer, activity
+        if call.inactivity_messages:
+            self._inactivity = InactivityMonitor(
+                call.inactivity_messages,
+                call=self,
+                activity=activity,
+                playout=self._playout,
+                spawn=self._tasks.spawn,
+                log=self._log,
+            )
         self._playout.start(f"playout-{call.call_id}")
         await agent_connected
         if self._end_reason is None:
@@ -252,6 +282,8 @@ class CallSession:
             await agent.start(bridge)
             first_turn.begin()
             self._started = True
+            if self._inactivity is not None:
+                self._inactivity.start()
             max_duration_s = call.max_duration.total_seconds()
             self._timers.append(
                 self._clock.call_at(self._clock.now() + max_duration_s, self._on_max_duration)
@@ -262,12 +294,15 @@ class CallSession:
         """A key the caller pressed (reported by the provider or heard in the audio, once)."""
         if self._first_turn is not None:
             self._first_turn.on_dtmf()
+        if self._activity is not None:
+            self._activity.on_dtmf()
         if self._caller is not None:
             self._caller.on_dtmf(digit)
 
     async def _connect_agent(self) -> None:
         try:
-            await asyncio.wait_for(self._agent.connect(), timeout=self._settings.agent_connect_timeout_s)
+            async with asyncio.timeout(self._settings.agent_connect_timeout_s):
+                await self._agent.connect()
         except (AgentError, TimeoutError) as exc:
             self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
@@ -283,7 +318,7 @@ class CallSession:
 
     @property
     def ending(self) -> bool:
-        return self._hanging_up or self._end_reason is not None
+        return self._hang_ups.under_way or self._end_reason is not None
 
     @property
     def agent_speaks_text(self) -> bool:
@@ -291,12 +326,6 @@ class CallSession:
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
-
-    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
-        for tool in self.call.selected_tools:
-            if tool.tool_name == tool_name:
-                return dict(tool.parameter_overrides or {})
-        return {}
 
     def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
         if self._own_audio is None or self.ending:
@@ -307,30 +336,45 @@ class CallSession:
         if self._first_turn is not None:
             await self._first_turn.give_agent_the_floor()
 
+    async def say(self, text: str, *, uninterruptible: bool = False) -> bool:
+        if not self._agent.speaks_text or self.ending:
+            return False
+        await self.give_agent_the_floor()  # what the agent is made to say is heard, first turn or not
+        self._hang_ups.asked_at = self._playout.frames_queued
+        await self._agent.send_message(
+            {
+                "type": "forced_agent_message",
+                "content": text,
+                "urgency": "immediate",
+                "uninterruptible": uninterruptible,
+            }
+        )
+        return True
+
     def hang_up(
-        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+        self,
+        reason: EndReason,
+        detail: str,
+        *,
+        before_end: Callable[[], Awaitable[None]] | None = None,
+        goodbye_asked: bool = False,
+        unless_caller_acts: bool = False,
+        if_cancelled: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         if self.ending:
             return False
-        self._hanging_up = True
-        if self._bridge is not None:
-            self._bridge.ending = True  # what the agent sends from now on is not played
-        self._tasks.spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
+        plan = HangUpPlan(reason, detail, before_end, goodbye_asked, unless_caller_acts, if_cancelled)
+        self._hang_ups.begin(plan, "hang-up")
         return True
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coroutine, name)
 
-    async def _play_out_then_end(
-        self, reason: EndReason, detail: str, before_end: Callable[[], Awaitable[None]] | None
-    ) -> None:
-        if self._framer is not None:
-            await self._framer.flush()  # the agent is done: its last part-frame need not wait
-            if not await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s):
-                self._log.warning("hanging up before the agent's audio finished playing")
-        if before_end is not None:
-            await before_end()
-        self._request_end(reason, detail)
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        for tool in self.call.selected_tools:
+            if tool.tool_name == tool_name and tool.parameter_overrides:
+                return dict(tool.parameter_overrides)
+        return {}
 
     # -- timers and ending ------------------------------------------------------------------------
 
@@ -340,12 +384,12 @@ class CallSession:
     async def _time_exceeded(self) -> None:
         message = self.call.time_exceeded_message
         if message and self._agent.speaks_text and not self.ending:
+            asked_at = self._playout.frames_queued
             await self._agent.send_message(
                 {"type": "forced_agent_message", "content": message, "urgency": "immediate"}
             )
             # The goodbye has played once the agent's audio for it started and then drained.
-            if await self._playout.wait_for_audio(TIME_EXCEEDED_REPLY_S):
-                await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
+            await self._playout.wait_for_reply(asked_at, TIME_EXCEEDED_REPLY_S, TIME_EXCEEDED_DRAIN_S)
         self._request_end(EndReason.TIMEOUT, "maxDuration reached")
 
     def _request_end(self, reason: EndReason, detail: str) -> None:
@@ -362,6 +406,8 @@ class CallSession:
             timer.cancel()
         if self._first_turn is not None:
             self._first_turn.close()
+        if self._inactivity is not None:
+            self._inactivity.close()
         if self._framer is not None:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP
