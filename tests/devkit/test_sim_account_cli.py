@@ -67,7 +67,7 @@ def test_sim_account_refuses_a_script_it_cannot_read_in_one_line() -> None:
         assert process.wait_exit() == 2
         assert process.lines == [
             "callbridge: error: --script: unknown behaviour 'voicemail'; known: answers_and_speaks, "
-            "answers_silent, busy, no_answer, fails, rate_limited, answers_after"
+            "answers_silent, phone_menu, busy, no_answer, fails, rate_limited, answers_after"
         ]
     finally:
         process.kill()

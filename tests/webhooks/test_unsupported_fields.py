@@ -37,6 +37,15 @@ ACCEPTED: list[dict[str, Any]] = [
     {"recordingEnabled": False},
     {"selectedTools": [{"toolName": "hangUp"}]},
     {"selectedTools": [{"toolName": "hangUp", "descriptionOverride": "End the call politely"}]},
+    {"selectedTools": [{"toolName": "playDtmfSounds"}]},
+    {
+        "selectedTools": [
+            {
+                "toolName": "playDtmfSounds",
+                "parameterOverrides": {"toneDuration": "0.5s", "spaceDuration": "0.3s"},
+            }
+        ]
+    },
     {"inactivityMessages": []},
     {"inactivityMessages": [{"duration": "30s", "message": "Still there?"}]},
     {
@@ -148,3 +157,22 @@ async def test_outgoing_numbers_must_be_e164_before_anything_else(api: Api, numb
     assert "E.164" in detail, detail
     assert response.json()["detail"][0]["type"] == "e164_number"
     assert "telephony_configs" not in detail, detail  # refused as a number before the account is looked up
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"toneDuration": "half a second"}, "toneDuration: invalid duration 'half a second'"),
+        ({"spaceDuration": "0.01s"}, "spaceDuration '0.01s' is out of range: from 0.04s (ITU-T Q.24) to 5s"),
+        ({"toneDuration": 0.2}, "toneDuration must be a duration string such as '0.2s'"),
+    ],
+)
+async def test_play_dtmf_sounds_durations_that_cannot_be_played_are_refused(
+    api: Api, overrides: dict[str, Any], message: str
+) -> None:
+    fields = {"selectedTools": [{"toolName": "playDtmfSounds", "parameterOverrides": overrides}]}
+    for method, path, body in await _entry_points(api, fields):
+        response = await api.client.request(method, path, json=body)
+        assert response.status_code == 422, f"{method} {path}: {response.text}"
+        detail = json.dumps(response.json()["detail"])
+        assert f"selectedTools[0].parameterOverrides: {message}" in detail, detail

@@ -34,8 +34,9 @@ from callbridge.devkit.simulators.telnyx import private_key_from_seed
 DEFAULT_PORT = 8700
 SCRIPT_HELP = (
     "what a dialed number does, as NUMBER=BEHAVIOUR: the number in E.164 or a pattern (*7: every number "
-    "ending in 7, *: all); BEHAVIOUR is answers_and_speaks, answers_after(SECONDS), answers_silent, busy, "
-    "no_answer, fails or rate_limited, with options such as answers_and_speaks(wav=hello.wav, hold_s=8); "
+    "ending in 7, *: all); BEHAVIOUR is answers_and_speaks, answers_after(SECONDS), answers_silent, "
+    "phone_menu (an IVR answering keys pressed in band), busy, no_answer, fails or rate_limited, "
+    "with options such as answers_and_speaks(wav=hello.wav, hold_s=8); "
     "the first rule that matches wins (repeat the option)"
 )
 

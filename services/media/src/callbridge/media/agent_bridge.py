@@ -7,7 +7,9 @@ a tool not in it is answered with an error result).
 
 Until the agent has the floor (first_speaker.py), its audio is held here rather than played: at most
 ``MAX_HELD_S`` of it, the rest dropped and counted. While its first turn is ``uninterruptible``, its
-``playback_clear_buffer`` is ignored (counted).
+``playback_clear_buffer`` is ignored (counted). While callbridge plays audio of its own (DTMF tones,
+own_audio.py), the agent's audio is held the same way and played after, and a ``playback_clear_buffer``
+cuts only what is held, never the tones.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class AgentBridge:
         self._request_end = request_end
         self._ending = False
         self._holding = False
+        self._own_audio_playing = False
         self._held = bytearray()
         self._max_held_bytes = int(MAX_HELD_S * framer.agent_rate_hz) * 2
         # Agent audio goes straight to the framer (no layer per chunk); while held, to the hold; once the
@@ -86,7 +89,7 @@ class AgentBridge:
     def _route_audio(self) -> None:
         if self._ending:
             self.on_agent_audio = _drop_audio
-        elif self._holding:
+        elif self._holding or self._own_audio_playing:
             self.on_agent_audio = self._hold
         else:
             self.on_agent_audio = self._framer.push
@@ -98,12 +101,30 @@ class AgentBridge:
 
     async def release_audio(self, *, play_held: bool) -> None:
         """The agent's audio plays again, what was held first (``play_held``) or dropped."""
-        held, self._held = self._held, bytearray()
         self._holding = False
-        self._route_audio()
         if not play_held:
-            self.held_bytes_dropped += len(held)
-        elif held and not self._ending:
+            self.held_bytes_dropped += len(self._held)
+            self._held = bytearray()
+        await self._play_held()
+
+    def hold_for_own_audio(self) -> None:
+        """callbridge's own audio is about to play: the agent's waits (held, played after), and its
+        ``playback_clear_buffer`` cuts only what is held."""
+        self._own_audio_playing = True
+        self._route_audio()
+
+    async def release_after_own_audio(self) -> None:
+        """callbridge's own audio has played: the agent's plays again, what was held first."""
+        self._own_audio_playing = False
+        await self._play_held()
+
+    async def _play_held(self) -> None:
+        """Play what was held once nothing holds it any more."""
+        self._route_audio()
+        if self._holding or self._own_audio_playing:
+            return
+        held, self._held = self._held, bytearray()
+        if held and not self._ending:
             await self._framer.push(bytes(held))
 
     async def _hold(self, pcm: bytes) -> None:
@@ -119,8 +140,8 @@ class AgentBridge:
         if isinstance(message, PlaybackClearBuffer):
             if self.uninterruptible:
                 self.clears_ignored += 1
-            elif self._holding:
-                self._held.clear()  # nothing played yet: the cut turn is what was held
+            elif self._holding or self._own_audio_playing:
+                self._held.clear()  # nothing of it played yet: the cut turn is what was held
             else:
                 await self._barge_in()
         elif isinstance(message, Transcript):

@@ -11,7 +11,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from callbridge.common.models.call import EndReason
+
+RenderAudio = Callable[[int], npt.NDArray[np.int16]]
+"""Audio of callbridge's own, rendered at the rate it is asked for (the stream's outbound rate)."""
 
 
 class CallControl(Protocol):
@@ -31,6 +37,14 @@ class CallControl(Protocol):
     @property
     def agent_speaks_text(self) -> bool:
         """Whether the agent speaks what a ``forced_agent_message`` says (a WebSocket agent does)."""
+        ...
+
+    def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
+        """Play audio of callbridge's own (DTMF tones) to the caller after what the agent already sent. The
+        agent's further audio is held from this call on (queued, played after ours) and its barge-in does
+        not cut ours, so call it before any await. The coroutine returned (await it, or spawn it) answers
+        True once the provider reports ours played, False if it did not within ``margin_s`` of when it
+        should have finished, or the stream has not started or the call is ending."""
         ...
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:

@@ -106,3 +106,13 @@ AGENT_HELD_AUDIO_DROPPED = Counter(
     "callbridge_media_agent_held_audio_dropped_bytes_total",
     "Agent audio held back before its turn and then dropped (the caller spoke first, or over 30 s held)",
 )
+DTMF_KEYS = Counter(
+    "callbridge_media_dtmf_keys_total",
+    "Caller keys by where they were first noticed: the provider's event, or its tones in the caller's audio "
+    "(in_band); a key noticed both ways is counted once (added when a call ends)",
+    ["source"],
+)
+DTMF_KEYS_BOTH_WAYS = Counter(
+    "callbridge_media_dtmf_keys_both_ways_total",
+    "Caller keys both reported by the provider and heard in band, passed on once (added when a call ends)",
+)

@@ -3,9 +3,11 @@
 The session reads the provider's stream in one loop and hands each parsed message to the part whose job it
 is, each built when the stream starts (they need its format):
 
-- ``caller_audio.py``: the caller's audio and keys, to the agent;
+- ``caller_audio.py``: the caller's audio and keys, to the agent; ``caller_keys.py``: the keys, from the
+  provider's events and from the tones in the caller's audio, each once;
 - ``agent_audio.py`` and ``playout.py``: the agent's audio, cut into the provider's frames and paced;
-- ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes;
+- ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes; ``own_audio.py``:
+  audio of callbridge's own (the tones of ``playDtmfSounds``) played between the agent's;
 - ``first_speaker.py``: who speaks first (``firstSpeakerSettings``), listening to the caller if need be;
 - ``caller_activity.py`` and ``inactivity.py``: the caller's speech and keys, ``inactivityMessages``;
 - ``hang_up.py``: what plays before a hang-up ends the call, and the caller cancelling it;
@@ -34,12 +36,15 @@ from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import create_resampler
 from callbridge.media.caller_activity import CallerActivity
 from callbridge.media.caller_audio import CallerAudio
+from callbridge.media.caller_keys import CallerKeys
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
+from callbridge.media.control import RenderAudio
 from callbridge.media.first_speaker import FirstTurn
 from callbridge.media.hang_up import HangUpPlan, HangUps
 from callbridge.media.inactivity import InactivityMonitor
 from callbridge.media.lifecycle import CallLifecycle
+from callbridge.media.own_audio import OwnAudio
 from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
     Cleared,
@@ -106,6 +111,8 @@ class CallSession:
         self._framer: AgentAudioFramer | None = None
         self._bridge: AgentBridge | None = None
         self._first_turn: FirstTurn | None = None
+        self._keys: CallerKeys | None = None
+        self._own_audio: OwnAudio | None = None
         self._activity: CallerActivity | None = None
         self._inactivity: InactivityMonitor | None = None
         self._hang_ups = HangUps(
@@ -145,7 +152,7 @@ class CallSession:
         playout = self._playout
         notices = self._stream.notices
         caller: CallerAudio | None = None
-        send_audio = resample = None  # the caller's audio path, once the stream has started
+        send_audio = resample = detect_keys = None  # the caller's audio path, once the stream has started
         listen = None  # the first turn's ear on the caller, while it listens (then None: no cost per frame)
         activity: CallerActivity | None = None  # the caller's activity, once the stream has started
         stopped = False
@@ -165,8 +172,10 @@ class CallSession:
                         self.frames_in += 1
                         # CallerAudio.on_audio, inline; a stream parses media only once it has started.
                         assert send_audio is not None and resample is not None  # noqa: PT018
+                        assert detect_keys is not None
                         if listen is not None and not listen(parsed.pcm):
                             listen = None
+                        detect_keys(parsed.pcm)
                         if activity is not None and activity.listening:
                             activity.on_audio(parsed.pcm)
                         await send_audio(resample(parsed.pcm).tobytes())
@@ -175,12 +184,8 @@ class CallSession:
                     elif isinstance(parsed, MarkPlayed):
                         playout.on_mark(parsed.name)
                     elif isinstance(parsed, DtmfPressed):
-                        if caller is not None:
-                            if self._first_turn is not None:
-                                self._first_turn.on_dtmf()
-                            if activity is not None:
-                                activity.on_dtmf()
-                            caller.on_dtmf(parsed.digit)
+                        if self._keys is not None:
+                            self._keys.on_event(parsed.digit)
                     elif isinstance(parsed, Cleared):
                         playout.on_cleared()
                     elif isinstance(parsed, ProviderErrorReported):
@@ -189,6 +194,8 @@ class CallSession:
                         start_deadline.reschedule(None)
                         caller = await self._start(parsed.info, agent_connected)
                         send_audio, resample = caller.send_audio, caller.resample
+                        assert self._keys is not None
+                        detect_keys = self._keys.on_audio
                         activity = self._activity
                         first_turn = self._first_turn
                         if first_turn is not None and first_turn.listening:
@@ -242,6 +249,10 @@ class CallSession:
             self, framer, self._playout, self._lifecycle, self._log, self._tools, self._request_end
         )
         bridge.ending = self.ending
+        own_audio = self._own_audio = OwnAudio(self._playout, framer, bridge, rate_hz=info.out_rate_hz)
+        self._keys = CallerKeys(
+            self._on_key, self._clock.now, rate_hz=info.sample_rate_hz, echo_possible=own_audio.echo_possible
+        )
         first_turn = self._first_turn = FirstTurn(
             call.first_speaker_settings,
             call.vad_settings,
@@ -279,6 +290,15 @@ class CallSession:
             )
         return caller
 
+    def _on_key(self, digit: str) -> None:
+        """A key the caller pressed (reported by the provider or heard in the audio, once)."""
+        if self._first_turn is not None:
+            self._first_turn.on_dtmf()
+        if self._activity is not None:
+            self._activity.on_dtmf()
+        if self._caller is not None:
+            self._caller.on_dtmf(digit)
+
     async def _connect_agent(self) -> None:
         try:
             async with asyncio.timeout(self._settings.agent_connect_timeout_s):
@@ -306,6 +326,11 @@ class CallSession:
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
+
+    def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
+        if self._own_audio is None or self.ending:
+            return _not_played()
+        return self._own_audio.play(render, margin_s)
 
     async def give_agent_the_floor(self) -> None:
         if self._first_turn is not None:
@@ -419,6 +444,10 @@ class CallSession:
         metrics.MARKS_UNKNOWN.inc(playout.marks_unknown)
         if self._framer is not None:
             metrics.FRAMES_PADDED.inc(self._framer.frames_padded)
+        if self._keys is not None:
+            for source, count in self._keys.passed_on.items():
+                metrics.DTMF_KEYS.labels(source).inc(count)
+            metrics.DTMF_KEYS_BOTH_WAYS.inc(self._keys.duplicates)
         if self._bridge is not None:
             metrics.AGENT_CLEARS_IGNORED.inc(self._bridge.clears_ignored)
             metrics.AGENT_HELD_AUDIO_DROPPED.inc(self._bridge.held_bytes_dropped)
@@ -434,3 +463,8 @@ class CallSession:
             )
         for counter, count in self._stream.counters().items():
             metrics.STREAM_INPUT.labels(provider, counter).inc(count)
+
+
+async def _not_played() -> bool:
+    """What ``play_own_audio`` answers when the call cannot play audio (not started, or ending)."""
+    return False

@@ -4,8 +4,9 @@ An agent's ``client_tool_invocation`` is looked up in the call's table (built wh
 ``default_tools``); a tool that is not in it is answered with an error result by the agent bridge. A
 handler acts on the call only through :class:`~callbridge.media.control.CallControl` and answers the
 invocation itself (``client_tool_result``), when its work allows: ``hangUp`` answers once the goodbye has
-played, ``leaveVoicemail`` once the message has been said. ``coldTransfer``, ``warmTransfer`` and
-``playDtmfSounds`` are each a handler here and an entry in the table.
+played, ``leaveVoicemail`` once the message has been said, ``playDtmfSounds`` (dtmf_tool.py) once the keys
+have. ``coldTransfer`` and ``warmTransfer`` are each a handler and an entry in the table. The answers are
+built by tool_replies.py.
 
 Static parameters (Ultravox's ``parameterOverrides`` on the call's ``selectedTools`` entry, such as
 ``strict``) are read from the call (``CallControl.tool_overrides``) and win over what the agent sent.
@@ -18,6 +19,21 @@ from typing import Any, Final, Protocol
 
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
+from callbridge.media.dtmf_tool import PLAY_DTMF_SOUNDS_TOOL, OutOfBandDtmf, PlayDtmfSoundsTool
+from callbridge.media.tool_replies import tool_error, tool_result
+
+__all__ = [
+    "HANG_UP_TOOL",
+    "LEAVE_VOICEMAIL_TOOL",
+    "HangUpTool",
+    "InvalidToolParameterError",
+    "LeaveVoicemailTool",
+    "ToolHandler",
+    "default_tools",
+    "static_parameter",
+    "tool_error",
+    "tool_result",
+]
 
 HANG_UP_TOOL: Final = "hangUp"
 LEAVE_VOICEMAIL_TOOL: Final = "leaveVoicemail"
@@ -30,30 +46,6 @@ class ToolHandler(Protocol):
     async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
         """Carry the tool out and answer it. Runs on the agent's reader: what takes long is spawned."""
         ...
-
-
-def tool_result(
-    invocation_id: str,
-    result: str,
-    *,
-    response_type: str | None = None,
-    agent_reaction: str | None = None,
-) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "client_tool_result", "invocationId": invocation_id, "result": result}
-    if response_type is not None:
-        message["responseType"] = response_type
-    if agent_reaction is not None:
-        message["agentReaction"] = agent_reaction
-    return message
-
-
-def tool_error(invocation_id: str, error: str) -> dict[str, Any]:
-    return {
-        "type": "client_tool_result",
-        "invocationId": invocation_id,
-        "errorType": "undefined",
-        "errorMessage": error,
-    }
 
 
 class InvalidToolParameterError(ValueError):
@@ -143,9 +135,11 @@ def _voicemail_refused(message: str, call: CallControl) -> str | None:
     return None
 
 
-def default_tools() -> Mapping[str, ToolHandler]:
-    """The tools every call's agent may invoke."""
+def default_tools(*, out_of_band_dtmf: OutOfBandDtmf | None = None) -> Mapping[str, ToolHandler]:
+    """The tools every call's agent may invoke. ``out_of_band_dtmf``: how ``playDtmfSounds`` reaches the
+    provider's DTMF API (dtmf_tool.py); None plays every key in band."""
     return {
         HANG_UP_TOOL: HangUpTool(),
         LEAVE_VOICEMAIL_TOOL: LeaveVoicemailTool(),
+        PLAY_DTMF_SOUNDS_TOOL: PlayDtmfSoundsTool(out_of_band_dtmf),
     }

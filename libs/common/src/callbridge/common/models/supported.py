@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from callbridge.common.dtmf import DURATION_PARAMETERS, key_duration_s
+
 S = TypeVar("S")
 
 SUPPORTED_TOOLS = frozenset(
     {
         "hangUp",
         "leaveVoicemail",
+        "playDtmfSounds",
     }
 )
 """Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
@@ -38,6 +41,7 @@ def refuse_unsupported(settings: S) -> S:
     problems = [
         *_recording(getattr(settings, "recording_enabled", None)),
         *_tools(getattr(settings, "selected_tools", None)),
+        *_key_durations(getattr(settings, "selected_tools", None)),
         *_inactivity(getattr(settings, "inactivity_messages", None)),
         *_vad(getattr(settings, "vad_settings", None)),
         *_context_schema(getattr(settings, "context_schema", None)),
@@ -86,6 +90,20 @@ def _static_parameters(index: int, name: str, overrides: dict[str, Any] | None) 
         for key, kind in types.items()
         if overrides is not None and key in overrides and not isinstance(overrides[key], kind)
     ]
+
+
+def _key_durations(tools: list[Any] | None) -> list[str]:
+    """playDtmfSounds's static durations, which media acts on: refused now rather than at every press."""
+    problems = []
+    for index, tool in enumerate(tools or ()):
+        overrides = (tool.parameter_overrides or {}) if tool.tool_name == "playDtmfSounds" else {}
+        for name in DURATION_PARAMETERS:
+            if name in overrides:
+                try:
+                    key_duration_s(name, overrides[name])
+                except ValueError as exc:
+                    problems.append(f"selectedTools[{index}].parameterOverrides: {exc}")
+    return problems
 
 
 def _inactivity(messages: list[Any] | None) -> list[str]:

@@ -27,6 +27,7 @@ from callbridge.devkit.simulators.errors import (
     WebhookRejectedError,
     WebhookUnreachableError,
 )
+from callbridge.devkit.simulators.phone_menu import MenuScript, PhoneMenu
 from callbridge.devkit.simulators.recording import StreamRecording
 from callbridge.devkit.simulators.session import StreamPlan, StreamSession
 from callbridge.devkit.simulators.wire import StreamWire
@@ -130,6 +131,7 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         record_media_messages: bool = True,
         hang_up: asyncio.Event | None = None,
         on_open: Callable[[str], None] | None = None,
+        phone_menu: MenuScript | None = None,
     ) -> StreamRecording:
         """Run the media stream the answer asked for, in real time, and return what was observed.
 
@@ -141,7 +143,9 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         and ``record_media_messages`` off to keep load tests lean. Setting ``hang_up`` ends the call at the
         next 20 ms tick, as the provider's REST API would (the simulated provider accounts, rest/);
         ``on_open`` is called with the stream's id once the WebSocket is open (when the provider reports the
-        stream started).
+        stream started). With ``phone_menu`` the caller is a phone menu: ``audio`` is its prompt, and it
+        answers each key it hears in band in the server's audio (phone_menu.py; the keys are recorded in
+        ``dtmf_heard``).
         """
         setup = self._stream_setup(answer)
         caller_audio = caller_audio_for(audio, setup.inbound, setup.frame_ms)
@@ -165,6 +169,9 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
             record_heard=record_heard,
             record_media_messages=record_media_messages,
             hang_up=hang_up,
+            responder=None
+            if phone_menu is None
+            else PhoneMenu(phone_menu, setup.inbound, setup.frame_ms, setup.outbound),
         )
         async with await self._open_stream(setup.url, setup.headers) as ws:
             if on_open is not None:

@@ -108,6 +108,8 @@ class StreamRecording:
     cleared_acks_at_s: list[float] = field(default_factory=list)
     """When each clear was acknowledged (Plivo `clearedAudio`; the others acknowledge with mark echoes)."""
     dtmf_sent: list[tuple[float, str]] = field(default_factory=list)
+    dtmf_heard: list[tuple[float, str]] = field(default_factory=list)
+    """Keys the callee recognised in band in the server's audio, with when (a phone menu: phone_menu.py)."""
     error_frames_sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     """Injected provider error frames (Telnyx `error`, §2.2) with their send times."""
     violations: list[ProtocolViolation] = field(default_factory=list)

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.caller_audio import CallerAudio
+from callbridge.devkit.simulators.phone_menu import Responder
 from callbridge.devkit.simulators.playout import PlayoutBuffer
 from callbridge.devkit.simulators.recording import (
     EndedBy,
@@ -61,6 +62,9 @@ class StreamPlan:
     hang_up: asyncio.Event | None = None
     """Set from outside to hang up now, as the provider does when its REST API ends the call (`stop`, then
     close); looked at on every 20 ms tick."""
+    responder: Responder | None = None
+    """A callee that reacts to what it hears (a phone menu, phone_menu.py): it hears the server's audio as
+    it arrives and says each inbound frame; None: the caller says ``audio`` whatever it hears."""
 
 
 class StreamSession:
@@ -158,7 +162,11 @@ class StreamSession:
 
     async def _send_frame(self, index: int) -> bool:
         audio = self._plan.audio
-        payload = audio.payloads[index] if index < len(audio.payloads) else audio.silence_payload
+        said = None if self._plan.responder is None else self._plan.responder.says(index)
+        if said is not None:
+            payload = said
+        else:
+            payload = audio.payloads[index] if index < len(audio.payloads) else audio.silence_payload
         # Built when due, so a delayed frame keeps its place in the sequence numbering.
         message = self._wire.media(index + 1, payload)
         delay = self._plan.frame_delay(index) if self._plan.frame_delay is not None else 0
@@ -248,6 +256,9 @@ class StreamSession:
             self.recording.outbound_media_at_s.append(now_s)
             self.recording.outbound_media_bytes.append(len(parsed.audio))
             self._playout.enqueue_audio(self._sample(now_s), parsed.audio)
+            if self._plan.responder is not None:
+                heard = self._plan.responder.hears(self._plan.outbound.decode(parsed.audio))
+                self.recording.dtmf_heard.extend((now_s, key) for key in heard)
         elif parsed.mark_name is not None:
             await self._on_mark(parsed.mark_name, now_s)
         elif parsed.clear:

@@ -156,19 +156,31 @@ class DtmfDetector:
 
     def feed(self, pcm: Int16Array) -> str:
         """Take the samples; answer the digits recognised in them (usually empty)."""
-        samples = np.concatenate([self._pending, pcm.astype(np.float64)]) if self._pending.size else pcm
-        if samples.size < self._block_n:
-            self._pending = samples.astype(np.float64)
+        floats = pcm.astype(np.float64)
+        samples = np.concatenate([self._pending, floats]) if self._pending.size else floats
+        block_n, hop = self._block_n, self._hop
+        if samples.size < block_n:
+            self._pending = samples
             return ""
-        count = (samples.size - self._block_n) // self._hop + 1
-        blocks = np.lib.stride_tricks.sliding_window_view(samples, self._block_n)[:: self._hop][:count]
-        self._pending = samples[count * self._hop :].astype(np.float64)
-        return "".join(digit for digit in self._decide_blocks(blocks.astype(np.float64)) if digit)
+        count = (samples.size - block_n) // hop + 1
+        if float(np.dot(samples, samples)) < self._min_energy:
+            # Quiet (most of a call: the caller listens): no block, a part of these samples, can be loud
+            # enough to hold a key. One dot product instead of the analysis.
+            self._pending = samples[count * hop :].copy()
+            self._idle(count)
+            return ""
+        # Overlapping blocks as a view (no copy): block i starts at sample i * hop. (The ndarray constructor
+        # costs a microsecond; numpy's sliding_window_view, checking its arguments, ten.)
+        blocks: FloatArray = np.ndarray(
+            (count, block_n), dtype=np.float64, buffer=samples, strides=(hop * 8, 8)
+        )
+        self._pending = samples[count * hop :].copy()
+        energies = np.einsum("ij,ij->i", blocks, blocks)
+        return "".join(digit for digit in self._decide_blocks(blocks, energies) if digit)
 
-    def _decide_blocks(self, blocks: FloatArray) -> Iterator[str | None]:
+    def _decide_blocks(self, blocks: FloatArray, energies: FloatArray) -> Iterator[str | None]:
         """Each block's digit or None. The purity check runs on all blocks at once and rejects nearly every
         block of speech, music or silence; only the blocks that pass it get the other checks."""
-        energies = np.einsum("ij,ij->i", blocks, blocks)
         bins = blocks @ self._kernel
         powers = bins[:, : self._n_probes] ** 2 + bins[:, self._n_probes :] ** 2
         tones = powers[:, : self._n_tone_probes].reshape(-1, 8, 3).max(axis=2)
@@ -177,11 +189,23 @@ class DtmfDetector:
         candidates = (2 * strongest >= self._settings.min_purity * self._block_n * energies) & (
             energies >= self._min_energy
         )
+        if not candidates.any():
+            self._idle(len(candidates))
+            return
         for index, candidate in enumerate(candidates.tolist()):
             digit = (
                 self._block_digit(tones[index], powers[index, self._n_tone_probes :]) if candidate else None
             )
             yield self._step(digit)
+
+    def _idle(self, blocks: int) -> None:
+        """``blocks`` blocks in a row without a key: what ``_step(None)`` does for each, at once."""
+        if self._current is None:
+            self._run += blocks
+        else:
+            self._current, self._run = None, blocks
+        if self._run >= self._settings.min_blocks:
+            self._reported = None
 
     def _block_digit(self, tones: FloatArray, harmonics: FloatArray) -> str | None:
         """The digit of a loud, pure block, if its two tones pass the group, twist and harmonic checks."""

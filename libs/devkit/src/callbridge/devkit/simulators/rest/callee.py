@@ -6,6 +6,9 @@ A behaviour is written as ``name`` or ``name(arguments)``:
   the line until ``hold_s`` after answering, then hangs up;
 - ``answers_after(<ring_s>)``: the same after a ring of ``ring_s`` seconds;
 - ``answers_silent``: answers and says nothing for ``hold_s``;
+- ``phone_menu``: answers as an IVR: says its prompt (the tone), listens for keys pressed in band in what it
+  hears, and answers each with its option's reply, a tone of its own (1: 1100 Hz, 2: 1300 Hz, any other
+  key: 350 Hz; simulators/phone_menu.py); it hangs up ``hold_s`` after answering;
 - ``busy``; ``no_answer`` (rings until the dial's ring timeout, or ``ring_s`` if given); ``fails`` (the
   call cannot be placed);
 - ``rate_limited`` or ``rate_limited(<seconds>)``: the provider refuses the dial itself with a 429 (and a
@@ -26,7 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-BehaviourKind = Literal["answers_and_speaks", "answers_silent", "busy", "no_answer", "fails", "rate_limited"]
+BehaviourKind = Literal[
+    "answers_and_speaks", "answers_silent", "phone_menu", "busy", "no_answer", "fails", "rate_limited"
+]
 KINDS: tuple[BehaviourKind, ...] = get_args(BehaviourKind)
 _KINDS: dict[str, BehaviourKind] = {kind: kind for kind in KINDS}
 ANSWERS_AFTER = "answers_after"
@@ -66,11 +71,11 @@ class CalleeBehaviour:
 
     @property
     def answers(self) -> bool:
-        return self.kind in ("answers_and_speaks", "answers_silent")
+        return self.kind in ("answers_and_speaks", "answers_silent", "phone_menu")
 
     @property
     def speaks(self) -> bool:
-        return self.kind == "answers_and_speaks"
+        return self.kind in ("answers_and_speaks", "phone_menu")
 
     def __str__(self) -> str:
         defaults = CalleeBehaviour(self.kind)

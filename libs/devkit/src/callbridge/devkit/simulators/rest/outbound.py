@@ -34,6 +34,7 @@ from callbridge.devkit.signals import read_wav, silence, tone
 from callbridge.devkit.simulators.audio_codec import AudioCodec
 from callbridge.devkit.simulators.base import ProviderSimulator
 from callbridge.devkit.simulators.errors import SimulatorError
+from callbridge.devkit.simulators.phone_menu import MenuScript
 from callbridge.devkit.simulators.recording import StreamRecording
 from callbridge.devkit.simulators.rest.callbacks import CallbackSender
 from callbridge.devkit.simulators.rest.callee import DEFAULT_RING_S, CalleeBehaviour
@@ -232,7 +233,12 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
     try:
         audio = callee_audio(behaviour, start.simulator.inbound_codec(start.answer))
         recording = await start.simulator.stream(
-            start.answer, audio, hang_up_after_s=behaviour.hold_s, hang_up=hung_up, on_open=opened
+            start.answer,
+            audio,
+            hang_up_after_s=behaviour.hold_s,
+            hang_up=hung_up,
+            on_open=opened,
+            phone_menu=MenuScript() if behaviour.kind == "phone_menu" else None,
         )
     except (SimulatorError, ValueError, OSError) as exc:  # OSError, ValueError: an unreadable WAV
         call.error = f"the stream could not be run: {exc}"
