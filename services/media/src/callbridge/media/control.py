@@ -7,10 +7,11 @@ session does not change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 from uuid import UUID
 
+from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import EndReason
 
 
@@ -46,6 +47,28 @@ class CallControl(Protocol):
     ) -> bool:
         """Stop playing new agent audio, let what the agent sent play out (bounded), await ``before_end``,
         then end the call with ``reason``. Returns at once; False if the call was already ending."""
+        ...
+
+    def hand_off(
+        self, target: str, *, close_stream: bool, before: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        """A cold transfer: stop playing new agent audio, let what the agent sent play out (bounded), await
+        ``before``; the stream's end (by the provider, or here with ``close_stream``) then ends the call as
+        ``transferred``. Returns at once; False if the call is ending otherwise. Again while a transfer is
+        under way: True, and with ``close_stream`` the stream ends now."""
+        ...
+
+    def abort_hand_off(self, detail: str) -> bool:
+        """The transfer failed: the agent speaks again. False if no transfer was under way or the call
+        ended meanwhile."""
+        ...
+
+    async def request_transfer(self, command: ColdTransfer) -> None:
+        """Publish the cold transfer for the transfer service to carry out."""
+        ...
+
+    def tool_overrides(self, tool_name: str) -> Mapping[str, Any]:
+        """The ``parameterOverrides`` of the call's ``selectedTools`` entry for ``tool_name``."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final
 from uuid import UUID
 
+from callbridge.common.call_control import ColdTransfer
+
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
@@ -90,6 +92,9 @@ class CallSession:
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
         self._hanging_up = False
+        self._transfer_target: str | None = None
+        """Where a cold transfer under way sends the caller: the stream's end is then ``transferred``."""
+        self._by_provider = False
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
@@ -184,13 +189,22 @@ class CallSession:
             self._request_end(EndReason.CONNECTION_ERROR, "no start message from the provider")
             return
         if caller is None:
-            self._request_end(EndReason.HANGUP, "stream closed before start")
+            self._provider_ended("stream closed before start")
         elif stopped:
-            self._request_end(EndReason.HANGUP, "provider sent stop")
+            self._provider_ended("provider sent stop")
         else:
-            self._request_end(
-                EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})"
-            )
+            self._provider_ended(f"provider closed the stream (code {self._socket.close_code})")
+
+    def _provider_ended(self, detail: str) -> None:
+        """The provider ended the stream: a transfer under way ends the call as ``transferred`` (the
+        provider keeps the call, which media must not hang up, reference §1.4), else it is a hang-up."""
+        if self._end_reason is not None:
+            return
+        if self._transfer_target is not None:
+            self._request_end(EndReason.TRANSFERRED, f"transferred to {self._transfer_target}")
+        else:
+            self._by_provider = True
+            self._request_end(EndReason.HANGUP, detail)
 
     async def _start(self, info: StreamInfo, agent_connected: asyncio.Task[None]) -> CallerAudio:
         """The stream has started: record it, build the call's parts for its format, start the agent."""
@@ -287,19 +301,62 @@ class CallSession:
         self._tasks.spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
         return True
 
+    def hand_off(
+        self, target: str, *, close_stream: bool, before: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        if self._transfer_target is not None and self._end_reason is None:
+            if close_stream:
+                self._tasks.spawn(self._play_out_then_end(EndReason.TRANSFERRED, None, None), "hand-off")
+            return True
+        if self.ending:
+            return False
+        self._transfer_target = target
+        self._hanging_up = True
+        if self._bridge is not None:
+            self._bridge.ending = True  # what the agent sends from now on is not played
+        end = EndReason.TRANSFERRED if close_stream else None
+        self._tasks.spawn(self._play_out_then_end(end, None, before), "hand-off")
+        return True
+
+    def abort_hand_off(self, detail: str) -> bool:
+        if self._transfer_target is None or self._end_reason is not None:
+            return False
+        self._log.warning("transfer to %s failed: %s; the agent goes on", self._transfer_target, detail)
+        self._transfer_target = None
+        self._hanging_up = False
+        if self._bridge is not None:
+            self._bridge.ending = False
+        return True
+
+    async def request_transfer(self, command: ColdTransfer) -> None:
+        await self._lifecycle.request_call_control(command)
+
+    def tool_overrides(self, tool_name: str) -> Mapping[str, Any]:
+        for tool in self.call.selected_tools:
+            if tool.tool_name == tool_name and tool.parameter_overrides:
+                return tool.parameter_overrides
+        return {}
+
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coroutine, name)
 
     async def _play_out_then_end(
-        self, reason: EndReason, detail: str, before_end: Callable[[], Awaitable[None]] | None
+        self,
+        reason: EndReason | None,
+        detail: str | None,
+        before_end: Callable[[], Awaitable[None]] | None,
     ) -> None:
+        """``reason`` None: play out and run ``before_end`` only (a transfer the provider ends)."""
         if self._framer is not None:
             await self._framer.flush()  # the agent is done: its last part-frame need not wait
             if not await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s):
                 self._log.warning("hanging up before the agent's audio finished playing")
         if before_end is not None:
             await before_end()
-        self._request_end(reason, detail)
+        if reason is EndReason.TRANSFERRED:
+            self._request_end(reason, detail or f"transferred to {self._transfer_target}")
+        elif reason is not None:
+            self._request_end(reason, detail or reason.value)
 
     # -- timers and ending ------------------------------------------------------------------------
 
@@ -347,6 +404,7 @@ class CallSession:
             rejected_frames=self._reports.rejected_frames,
             provider_errors=self._reports.provider_errors,
             agent_messages_rejected=self._agent.messages_rejected,
+            by_provider=self._by_provider,
         )
         if self._caller is not None:
             await self._caller.close()

@@ -58,6 +58,8 @@ class EndReason(enum.StrEnum):
     NO_ANSWER = "no_answer"
     DIAL_FAILED = "dial_failed"
     CANCELED = "canceled"
+    TRANSFERRED = "transferred"
+    """Put through to another number or SIP URI (a cold transfer): the provider stopped the stream."""
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 S = TypeVar("S")
 
-SUPPORTED_TOOLS = frozenset({"hangUp"})
+SUPPORTED_TOOLS = frozenset({"hangUp", "coldTransfer"})
 """Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
 _TOOL_FIELDS_NOT_ACTED_ON = (("name_override", "nameOverride"), ("auth_tokens", "authTokens"))
 """A renamed hangUp would not be recognised when invoked; callbridge's tools take no auth tokens.
