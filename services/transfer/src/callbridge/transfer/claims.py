@@ -9,6 +9,8 @@ unavailable for a hang-up, which is idempotent anyway).
 
 from __future__ import annotations
 
+import contextlib
+
 from callbridge.common.call_control import CommandClaim
 from callbridge.common.store import ConflictError, KvStore
 
@@ -40,12 +42,11 @@ class CommandClaims:
         """Give the claim back, so the next delivery carries the command out."""
         found = await self._store.find(command_id)
         if found is not None and not found.value.released:
-            try:
+            # Changed meanwhile (ConflictError): whoever changed it decides.
+            with contextlib.suppress(ConflictError):
                 await self._store.update(
                     command_id, found.value.model_copy(update={"released": True}), found.revision
                 )
-            except ConflictError:
-                pass  # changed meanwhile: whoever changed it decides
 
     async def body(self, command_id: str) -> str | None:
         """The claimed command as published (JSON), or None."""
