@@ -3,10 +3,10 @@
 A command is claimed (claims.py) before anything is sent. A cold transfer first tells the media replica
 holding the call (``TransferHandOff``), so that the stream's end the provider then causes is recorded as
 ``transferred`` and not as a hang-up; a transfer the provider refuses gives the call back to the agent
-(``abort``). Exotel has no transfer API: where the imported config names the number its flow's Connect
-applet dials after the Voicebot applet (``flowTransferTarget``), media ends the stream and the flow connects
-the caller; else the transfer is refused. Every outcome is a call event: ``transfer``, ``dtmf_sent``,
-``provider.hang_up``.
+(``abort``). What a provider can do is its plugin's word (``transfer_refusal``, ``dtmf_refusal``): Exotel
+has no transfer API, and where the imported config names the number its flow's Connect applet dials after
+the Voicebot applet (``flowTransferTarget``), media ends the stream and the flow connects the caller. Every
+outcome is a call event: ``transfer``, ``dtmf_sent``, ``provider.hang_up``.
 """
 
 from __future__ import annotations
@@ -69,22 +69,6 @@ def plivo_transfer_xml_url(public_base_url: str, command: ColdTransfer) -> str:
     )
 
 
-def check_transfer(provider: Provider, config: StoredTelephonyConfig, command: ColdTransfer) -> None:
-    """``_Refused`` when the provider cannot make this transfer."""
-    name = provider_for(provider).display_name
-    if provider is Provider.EXOTEL:
-        flow_target = getattr(config, "flow_transfer_target", None)
-        if flow_target is None:
-            raise _Refused(
-                "Exotel has no API to transfer a live call: set flowTransferTarget on the Exotel config "
-                "when the flow's next applet (a Connect applet) dials that number"
-            )
-        if command.target != flow_target:
-            raise _Refused(f"the Exotel flow connects callers to {flow_target} only (flowTransferTarget)")
-    if command.hold_music_url is not None and provider is not Provider.PLIVO:
-        raise _Refused(f"holdMusicUrl is played on Plivo only; {name} has no hold music for a cold transfer")
-
-
 class CommandExecutor:
     def __init__(
         self,
@@ -140,10 +124,14 @@ class CommandExecutor:
             if call.ended is not None:
                 raise _Refused(f"the call has ended ({call.end_reason})")
             provider, provider_call_id, config, client = await self._account(call, "a transfer")
-            check_transfer(provider, config, command)
-            exotel = provider is Provider.EXOTEL
-            await self._hand_off(call, command, close_stream=exotel)
-            if not exotel:
+            plugin = provider_for(provider)
+            refusal = plugin.transfer_refusal(
+                config, command.target, hold_music=command.hold_music_url is not None
+            )
+            if refusal is not None:
+                raise _Refused(refusal)
+            await self._hand_off(call, command, close_stream=plugin.transfer_closes_stream)
+            if not plugin.transfer_closes_stream:
                 try:
                     await self._timed(
                         provider,
@@ -215,8 +203,9 @@ class CommandExecutor:
             if call.ended is not None:
                 raise _Refused(f"the call has ended ({call.end_reason})")
             provider, provider_call_id, _, client = await self._account(call, "sending DTMF")
-            if command.tone_ms is not None and provider is Provider.PLIVO:
-                raise _Refused("Plivo chooses the key length itself: leave toneDuration out")
+            refusal = provider_for(provider).dtmf_refusal(tone_length=command.tone_ms is not None)
+            if refusal is not None:
+                raise _Refused(refusal)
             try:
                 await self._timed(
                     provider,
