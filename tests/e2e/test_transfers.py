@@ -184,12 +184,17 @@ async def test_refusals_are_clear(nats_url: str, clean_jetstream: None) -> None:
         await events_of(nats_url, call_id, timeout_s=TIMEOUT_S)
         ended = await post(stack, f"/api/calls/{call_id}/transfer", {"target": TARGET})
     assert unknown.status_code == 404, unknown.text
-    assert bad_target.status_code == 422 and "E.164" in bad_target.text, bad_target.text
-    assert bad_header.status_code == 422 and "X- header" in bad_header.text, bad_header.text
-    assert hold_music.status_code == 422 and "Twilio plays no hold music" in hold_music.text, hold_music.text
-    assert dtmf.status_code == 422 and "Twilio has no API to send DTMF" in dtmf.text, dtmf.text
+    assert bad_target.status_code == 422, bad_target.text
+    assert "E.164" in bad_target.text, bad_target.text
+    assert bad_header.status_code == 422, bad_header.text
+    assert "X- header" in bad_header.text, bad_header.text
+    assert hold_music.status_code == 422, hold_music.text
+    assert "Twilio plays no hold music" in hold_music.text, hold_music.text
+    assert dtmf.status_code == 422, dtmf.text
+    assert "Twilio has no API to send DTMF" in dtmf.text, dtmf.text
     assert bad_digits.status_code == 422, bad_digits.text
-    assert no_credentials.status_code == 422 and "no Twilio credentials" in no_credentials.text
+    assert no_credentials.status_code == 422
+    assert "no Twilio credentials" in no_credentials.text
     assert ended.status_code == 409, ended.text
 
 
@@ -215,7 +220,8 @@ async def test_exotel_transfers_by_ending_the_stream_when_the_flow_connects(
         response = await post(stack, f"/api/calls/{call_id}/transfer", {"target": TARGET})
         assert response.status_code == 202, response.text
         events = await collect(nats_url, call_id, CallEnded, CallTransferred)
-    assert elsewhere.status_code == 422 and f"connects callers to {TARGET} only" in elsewhere.text
+    assert elsewhere.status_code == 422
+    assert f"connects callers to {TARGET} only" in elsewhere.text
     assert first(events, CallTransferred).outcome == "transferred"
     assert first(events, CallEnded).end_reason == "transferred"
     (placed,) = account.outbound.calls.values()
@@ -252,7 +258,8 @@ async def test_plivo_refuses_a_tone_duration(nats_url: str, clean_jetstream: Non
         call_id = await joined_call(stack, nats_url, outgoing(provider))
         response = await post(stack, f"/api/calls/{call_id}/send_dtmf", {"digits": "1", "toneDuration": 0.2})
         await post(stack, f"/api/calls/{call_id}/hang_up", {})
-    assert response.status_code == 422 and "Plivo chooses the key length" in response.text
+    assert response.status_code == 422
+    assert "Plivo chooses the key length" in response.text
 
 
 async def test_the_agents_cold_transfer_plays_its_last_words_then_transfers(
@@ -291,7 +298,8 @@ async def test_the_agents_cold_transfer_plays_its_last_words_then_transfers(
     assert first(events, CallTransferred).origin == "agent"
     assert first(events, CallEnded).end_reason == "transferred"
     assert placed.line.transferred_to == TARGET
-    assert result["invocationId"] == "xfer" and "errorMessage" not in result
+    assert result["invocationId"] == "xfer"
+    assert "errorMessage" not in result
     recording = placed.recording
     assert recording is not None
     heard = sum(1 for received in recording.received if received.event == "media")
