@@ -21,11 +21,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final
 from uuid import UUID
 
-from callbridge.common.call_control import ColdTransfer
-
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
+from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
