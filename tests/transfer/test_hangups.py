@@ -4,6 +4,7 @@ inbound or outbound, and never one the provider ended, a transferred one, or one
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
 
@@ -15,7 +16,10 @@ from callbridge.common.models.medium import Provider
 from callbridge.transfer.hangups import hang_up_command
 
 
-def ended_call(direction: str, reason: EndReason, *, provider_call_id: str | None = "CA1") -> Call:
+Direction = Literal["inbound", "outbound"]
+
+
+def ended_call(direction: Direction, reason: EndReason, *, provider_call_id: str | None = "CA1") -> Call:
     now = datetime.now(UTC)
     return Call(
         call_id=new_call_id(),
@@ -41,7 +45,7 @@ def test_a_call_ended_on_callbridges_side_is_hung_up_at_the_provider(
 
 
 @pytest.mark.parametrize("direction", ["inbound", "outbound"])
-def test_a_call_the_provider_ended_is_not_hung_up(direction: str) -> None:
+def test_a_call_the_provider_ended_is_not_hung_up(direction: Direction) -> None:
     call = ended_call(direction, EndReason.HANGUP)
     event = CallEnded(call_id=call.call_id, end_reason=EndReason.HANGUP, by_provider=True)
     assert hang_up_command(call, event) is None
