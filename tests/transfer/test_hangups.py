@@ -15,7 +15,6 @@ from callbridge.common.models.call import Call, DialStatus, DialStatusEntry, End
 from callbridge.common.models.medium import Provider
 from callbridge.transfer.hangups import hang_up_command
 
-
 Direction = Literal["inbound", "outbound"]
 
 
@@ -35,7 +34,7 @@ def ended_call(direction: Direction, reason: EndReason, *, provider_call_id: str
 @pytest.mark.parametrize("direction", ["inbound", "outbound"])
 @pytest.mark.parametrize("reason", [EndReason.AGENT_HANGUP, EndReason.HANGUP, EndReason.TIMEOUT])
 def test_a_call_ended_on_callbridges_side_is_hung_up_at_the_provider(
-    direction: str, reason: EndReason
+    direction: Direction, reason: EndReason
 ) -> None:
     call = ended_call(direction, reason)
     command = hang_up_command(call, CallEnded(call_id=call.call_id, end_reason=reason))
