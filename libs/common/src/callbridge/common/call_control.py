@@ -106,8 +106,11 @@ class CommandAccepted(ApiModel):
     (``GET /api/calls/{callId}/events``) naming this ``commandId``."""
 
     call_id: UUID
+    """The call the command acts on."""
     command_id: UUID
+    """The command's id: its outcome event (``transfer``, ``dtmf_sent``) carries it as ``commandId``."""
     command: str
+    """What was asked: ``cold_transfer`` or ``send_dtmf``."""
 
 
 Origin = Literal["api", "agent", "callbridge"]

@@ -8,9 +8,10 @@ Basic Auth with the webhook secret as the password, or by
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from callbridge.telephony import provider_for
 from callbridge.webhooks.call_control import transfer_xml
@@ -60,7 +61,10 @@ async def outbound_answer(
     responses={200: {"content": {"application/xml": {}}, "description": "Plivo XML with <Dial>"}},
 )
 async def plivo_transfer_xml(
-    services: ServicesDep, call_id: CallId, command_id: UUID, request: Request
+    services: ServicesDep,
+    call_id: CallId,
+    command_id: Annotated[UUID, Path(description="The transfer's commandId.")],
+    request: Request,
 ) -> Response:
     """The XML a Plivo call transferred by callbridge runs (its ``aleg_url``): ``<Dial>`` to the transfer's
     target. Verified by Plivo's signature; 404 for an unknown transfer."""
