@@ -318,3 +318,20 @@ async def test_a_call_callbridge_ends_is_hung_up_at_the_provider_once(
     hung_up = first(events, ProviderCallHungUp)
     assert hung_up.result in ("hung_up", "already_ended")
     assert first(events, CallEnded).by_provider is False
+
+
+async def test_plivos_transfer_xml_is_served_only_to_plivo(nats_url: str, clean_jetstream: None) -> None:
+    provider = Provider.PLIVO
+    account = account_for(provider)
+    async with stack_dialing(nats_url, provider, account) as stack:
+        call_id = await joined_call(stack, nats_url, outgoing(provider))
+        response = await post(stack, f"/api/calls/{call_id}/transfer", {"target": TARGET})
+        command_id = response.json()["commandId"]
+        await collect(nats_url, call_id, CallEnded, CallTransferred)
+        async with httpx.AsyncClient(base_url=stack.webhooks_url) as http:
+            unsigned = await http.post(
+                f"/api/calls/{call_id}/transfer_xml/plivo/{command_id}", data={"CallUUID": "x"}
+            )
+    assert unsigned.status_code == 403, unsigned.text
+    (placed,) = account.outbound.calls.values()
+    assert placed.line.transferred_to == TARGET  # the signed fetch got the <Dial>
