@@ -4,7 +4,6 @@ server, and the ``callbridge-transfer`` command."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
@@ -43,6 +42,7 @@ logger = logging.getLogger("callbridge.transfer")
 
 SERVICE_NAME = "callbridge-transfer"
 HEALTH_READY_TIMEOUT_S = 15.0
+STOP_STEP_TIMEOUT_S = 10.0
 
 
 async def serve_transfer(
@@ -102,11 +102,26 @@ async def serve_transfer(
         await stop.wait()
     finally:
         health.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await health_task
-        await stop_broker(broker)  # unacknowledged commands go back to the stream
-        await clients.aclose()
+        await _bounded(health_task, "the health server")
+        # Unacknowledged commands go back to the stream (redelivered after their ack wait).
+        await _bounded(asyncio.ensure_future(stop_broker(broker)), "draining NATS")
+        if broker.connection is not None and not broker.connection.is_closed:
+            await _bounded(asyncio.ensure_future(broker.connection.close()), "closing NATS")
+        await _bounded(asyncio.ensure_future(clients.aclose()), "closing the REST clients")
         tracer_provider.shutdown()
+
+
+async def _bounded(task: asyncio.Future[None], what: str) -> None:
+    """Await one step of the shutdown for at most STOP_STEP_TIMEOUT_S: a stop never hangs."""
+    try:
+        async with asyncio.timeout(STOP_STEP_TIMEOUT_S):
+            await task
+    except TimeoutError:
+        logger.warning("%s took more than %g s: left behind", what, STOP_STEP_TIMEOUT_S)
+        task.cancel()
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
 
 
 async def _main(settings: TransferSettings) -> None:
