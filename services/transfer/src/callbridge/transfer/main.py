@@ -105,8 +105,6 @@ async def serve_transfer(
         await _bounded(health_task, "the health server")
         # Unacknowledged commands go back to the stream (redelivered after their ack wait).
         await _bounded(asyncio.ensure_future(stop_broker(broker)), "draining NATS")
-        if broker.connection is not None and not broker.connection.is_closed:
-            await _bounded(asyncio.ensure_future(broker.connection.close()), "closing NATS")
         await _bounded(asyncio.ensure_future(clients.aclose()), "closing the REST clients")
         tracer_provider.shutdown()
 
