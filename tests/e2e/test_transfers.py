@@ -335,3 +335,33 @@ async def test_plivos_transfer_xml_is_served_only_to_plivo(nats_url: str, clean_
     assert unsigned.status_code == 403, unsigned.text
     (placed,) = account.outbound.calls.values()
     assert placed.line.transferred_to == TARGET  # the signed fetch got the <Dial>
+
+
+async def test_an_agents_transfer_the_provider_cannot_make_gives_the_call_back_to_the_agent(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.EXOTEL  # no flowTransferTarget: Exotel cannot transfer
+    account = account_for(provider)
+
+    async def transfer(peer: AgentPeer) -> None:
+        await peer.wait_for_audio()
+        await peer.send_message(
+            {
+                "type": "client_tool_invocation",
+                "toolName": "coldTransfer",
+                "invocationId": "xfer",
+                "parameters": {"target": TARGET},
+            }
+        )
+
+    async with agent_server(transfer) as (agent_url, _), stack_dialing(nats_url, provider, account) as stack:
+        agent = {"websocket": {"url": agent_url, "inputSampleRate": 16000, "outputSampleRate": 16000}}
+        call_id = await joined_call(stack, nats_url, outgoing(provider, agent))
+        failed = first(await collect(nats_url, call_id, CallTransferred), CallTransferred)
+        # The call is the agent's again: a hang-up through the API ends it as a hang-up, not a transfer.
+        hung_up = await post(stack, f"/api/calls/{call_id}/hang_up", {})
+        ended = first(await collect(nats_url, call_id, CallEnded), CallEnded)
+    assert failed.outcome == "failed"
+    assert "set flowTransferTarget" in (failed.detail or "")
+    assert hung_up.status_code == 202, hung_up.text
+    assert ended.end_reason == "hangup"

@@ -120,6 +120,7 @@ class CommandExecutor:
 
     async def _transfer(self, call: Call, command: ColdTransfer) -> Outcome:
         provider = call_provider(call)
+        handed_off = command.origin == "agent"  # the agent's tool handed the call off in media already
         try:
             if call.ended is not None:
                 raise _Refused(f"the call has ended ({call.end_reason})")
@@ -131,6 +132,7 @@ class CommandExecutor:
             if refusal is not None:
                 raise _Refused(refusal)
             await self._hand_off(call, command, close_stream=plugin.transfer_closes_stream)
+            handed_off = True
             if not plugin.transfer_closes_stream:
                 try:
                     await self._timed(
@@ -146,11 +148,12 @@ class CommandExecutor:
                         ),
                     )
                 except (ProviderApiError, UnsupportedByProvider) as exc:
-                    await self._abort(call, command, str(exc))
                     raise _Refused(
                         f"{provider_for(provider).display_name} refused the transfer: {exc}"
                     ) from exc
         except _Refused as exc:
+            if handed_off:
+                await self._abort(call, command, str(exc))  # the call is the agent's again
             await self._publisher.publish(
                 CallTransferred(
                     call_id=call.call_id,
