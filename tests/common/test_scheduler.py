@@ -369,3 +369,21 @@ async def test_a_webhook_refusing_a_call_for_good_makes_it_an_error(
         assert call.error is not None
         assert "answered 410" in call.error
         assert len(tries) == 1
+
+
+async def test_the_scheduler_stops_when_cancelled_as_it_is_woken(nats_url: str, nats_client: Client) -> None:
+    """Python 3.11's asyncio.wait_for returns the result, swallowing the cancellation, when the awaited thing
+    completes in the same loop turn as the cancel; the scheduler's loop then ticked on for ever and the
+    dialer's shutdown waited for it without end (seen in CI). Woken and cancelled together, it stops."""
+    async with harness(nats_url, nats_client) as h:
+        scheduler = h.scheduler(tick_s=3600.0)
+        task = asyncio.create_task(scheduler.run())
+        async with asyncio.timeout(10.0):
+            # The only sign that run() is inside its wait: someone waits on its wake event (no event says so).
+            while not scheduler._wake._waiters:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        scheduler.wake()  # completes the wait it is in ...
+        task.cancel()  # ... in the same turn as the cancellation
+        done, _ = await asyncio.wait({task}, timeout=5.0)
+        assert task in done, "the scheduler ticked on after its cancellation"
+        assert task.cancelled()

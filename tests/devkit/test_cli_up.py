@@ -82,6 +82,7 @@ def create_agent(up: CallbridgeProcess, name: str) -> None:
     response.raise_for_status()
 
 
+@pytest.mark.slow
 def test_agents_are_kept_across_restarts_in_the_data_dir(
     tmp_path: Path, processes: list[CallbridgeProcess]
 ) -> None:
@@ -97,6 +98,7 @@ def test_agents_are_kept_across_restarts_in_the_data_dir(
     stop(second)
 
 
+@pytest.mark.slow
 def test_an_ephemeral_run_keeps_nothing_and_leaves_the_data_dir_alone(
     tmp_path: Path, processes: list[CallbridgeProcess]
 ) -> None:
@@ -111,6 +113,7 @@ def test_an_ephemeral_run_keeps_nothing_and_leaves_the_data_dir_alone(
     stop(second)
 
 
+@pytest.mark.slow
 def test_another_secret_key_than_the_data_dirs_is_warned_about(
     tmp_path: Path, processes: list[CallbridgeProcess]
 ) -> None:

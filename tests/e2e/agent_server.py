@@ -59,6 +59,32 @@ class AgentPeer:
 Script = Callable[[AgentPeer], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A ``forced_agent_message`` the agent said, and where the caller's audio was when it came: seconds of
+    caller audio received by then (a clock that runs with the caller's own, from the stream's start)."""
+
+    content: str
+    at_s: float
+
+
+async def say_forced_messages(
+    peer: AgentPeer, speech: bytes, said: list[Said], *, input_rate_hz: int = 16000
+) -> None:
+    """Say every ``forced_agent_message`` with ``speech`` (s16le at the agent's output rate), at once,
+    and note it in ``said``. Runs until the connection closes (a script's background task)."""
+    seen = 0
+    while True:
+        peer.message_arrived.clear()
+        while seen < len(peer.messages):
+            message = peer.messages[seen]
+            seen += 1
+            if message.get("type") == "forced_agent_message":
+                said.append(Said(str(message.get("content")), len(peer.audio_in) / 2 / input_rate_hz))
+                await peer.send_audio(speech)
+        await peer.message_arrived.wait()
+
+
 @contextlib.asynccontextmanager
 async def agent_server(
     script: Script | None = None, *, echo: bool = False, echo_when: asyncio.Event | None = None

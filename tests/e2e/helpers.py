@@ -18,6 +18,8 @@ from callbridge.devkit.simulators.audio_codec import AudioCodec, ByteOrder
 from callbridge.devkit.simulators.twilio import TwilioSimulator
 from callbridge.devkit.stack import RunningStack
 from callbridge.devkit.timeline import follow_call
+from callbridge.media.agents.demo import SAMPLE_RATE_HZ as DEMO_RATE_HZ
+from callbridge.media.agents.demo import prompt
 
 API_KEY = "e2e-api-key-0123456789"
 SECRET_KEY = "e2e-secret-key-0123456789-0123456789"
@@ -83,3 +85,15 @@ def heard_span_s(pcm: np.ndarray, rate_hz: int, threshold: int = 200) -> float:
     """From the first to the last sample above the threshold: how long the caller heard a continuous sound."""
     loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
     return 0.0 if len(loud) == 0 else float(loud[-1] - loud[0] + 1) / rate_hz
+
+
+def speech_8k(name: str) -> np.ndarray:
+    """One of the demo's recorded prompts as a caller's speech at 8 kHz (Twilio's rate)."""
+    pcm = np.frombuffer(prompt(name), dtype="<i2").astype(np.float64)
+    return np.clip(np.round(pcm[:: DEMO_RATE_HZ // 8000]), -32768, 32767).astype(np.int16)
+
+
+def loud_span_s(pcm: np.ndarray, rate_hz: int, threshold: int = 200) -> tuple[float, float]:
+    """When the first and the last sample above the threshold are, in seconds from the start."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+    return float(loud[0]) / rate_hz, float(loud[-1]) / rate_hz

@@ -156,6 +156,7 @@ async def test_every_event_arrives_signed_in_order_once_across_replicas(
         assert (await webhook(stack, good_hook["webhookId"]))["recentFailures"] == []
 
 
+@pytest.mark.slow
 async def test_a_dead_receiver_is_given_up_and_unhealthy_and_a_slow_one_delays_no_other(
     nats_url: str, clean_jetstream: None, fast_retries: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,6 +64,7 @@ async def test_demo_call_barges_in_reads_back_the_key_and_hangs_up(
     assert len(heard) > 6 * rate  # greeting until the key press, the read-back and the goodbye
 
 
+@pytest.mark.slow
 async def test_demo_timeline_tells_what_the_caller_hears(
     stack: RunningStack,
     nats_url: str,
@@ -140,6 +141,7 @@ async def agents_named(stack: RunningStack, name: str) -> list[str]:
     return [agent["agentId"] for agent in page["results"] if agent["name"] == name]
 
 
+@pytest.mark.slow
 async def test_the_demo_reuses_its_agent_and_twilio_config_on_every_run(
     stack: RunningStack, nats_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +171,7 @@ async def test_the_demo_leaves_imported_twilio_credentials_alone(
     assert not (tmp_path / "heard.wav").exists()
 
 
+@pytest.mark.slow
 async def test_the_demos_outbound_call_goes_through_a_simulated_account(
     nats_url: str, clean_jetstream: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,18 +20,12 @@ from callbridge.devkit.stack import RunningStack
 from callbridge.media.agents.demo import GREETING, SAMPLE_RATE_HZ, prompt
 from callbridge.media.audio.resampler import create_resampler
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.helpers import events_of, twilio_for
+from tests.e2e.helpers import events_of, speech_8k, twilio_for
 
 RATE_HZ = 8000
 """Twilio's μ-law stream: the caller's audio and what it hears."""
 SOON_S = 1.5
 """How soon after it is due the agent's audio must reach the caller (a loaded machine included)."""
-
-
-def speech_8k(name: str) -> np.ndarray:
-    """One of the demo's recorded prompts as a caller's speech at 8 kHz."""
-    pcm = np.frombuffer(prompt(name), dtype="<i2").astype(np.float64)
-    return np.clip(np.round(pcm[:: SAMPLE_RATE_HZ // RATE_HZ]), -32768, 32767).astype(np.int16)
 
 
 def first_heard_s(recording: Any) -> float | None:
@@ -104,6 +98,7 @@ async def test_a_websocket_agent_is_given_text_or_prompt_after_the_delay_and_its
     ]
 
 
+@pytest.mark.slow
 async def test_an_uninterruptible_greeting_is_not_cut_by_a_key(stack: RunningStack, nats_url: str) -> None:
     # The demo agent barges in on itself when a key is pressed: a plain greeting is cut at once.
     simulator, _ = await twilio_for(stack, {}, name="interruptible")

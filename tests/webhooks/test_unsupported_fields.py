@@ -20,7 +20,18 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"selectedTools": [{"toolId": "8b2a6a6e-64f5-4b8c-9d53-1f1b2b2c3d4e"}]}, "toolId"),
     ({"selectedTools": [{"temporaryTool": {"modelToolName": "lookup"}}]}, "temporaryTool"),
     ({"selectedTools": [{"toolName": "hangUp", "nameOverride": "endCall"}]}, "nameOverride"),
-    ({"inactivityMessages": [{"duration": "30s", "message": "Still there?"}]}, "inactivityMessages"),
+]
+# Accepted fields whose values callbridge cannot act on: 422 with what is wrong (not "not supported yet").
+INVALID: list[tuple[dict[str, Any], str]] = [
+    ({"inactivityMessages": [{"duration": "-5s", "message": "Still there?"}]}, "may not be negative"),
+    (
+        {"selectedTools": [{"toolName": "hangUp", "parameterOverrides": {"strict": "no"}}]},
+        "parameterOverrides.strict must be a bool",
+    ),
+    (
+        {"selectedTools": [{"toolName": "leaveVoicemail", "parameterOverrides": {"result": 5}}]},
+        "parameterOverrides.result must be a str",
+    ),
 ]
 ACCEPTED: list[dict[str, Any]] = [
     {"recordingEnabled": False},
@@ -28,6 +39,21 @@ ACCEPTED: list[dict[str, Any]] = [
     {"selectedTools": [{"toolName": "coldTransfer", "parameterOverrides": {"target": "+15557654321"}}]},
     {"selectedTools": [{"toolName": "hangUp", "descriptionOverride": "End the call politely"}]},
     {"inactivityMessages": []},
+    {"inactivityMessages": [{"duration": "30s", "message": "Still there?"}]},
+    {
+        "inactivityMessages": [
+            {"duration": "30s", "message": "Are you still there?"},
+            {"duration": "10s", "message": "Goodbye.", "endBehavior": "END_BEHAVIOR_HANG_UP_SOFT"},
+            {"duration": "5s", "message": "", "endBehavior": "END_BEHAVIOR_HANG_UP_STRICT"},
+        ]
+    },
+    {"selectedTools": [{"toolName": "leaveVoicemail"}]},
+    {"selectedTools": [{"toolName": "hangUp", "parameterOverrides": {"strict": False}}]},
+    {
+        "selectedTools": [
+            {"toolName": "leaveVoicemail", "parameterOverrides": {"strict": False, "result": "[Voicemail]"}}
+        ]
+    },
     {"firstSpeakerSettings": {"agent": {}}},
     {"firstSpeakerSettings": {"agent": {"uninterruptible": False}}},
     {"firstSpeakerSettings": {"user": {}}},
@@ -71,6 +97,19 @@ async def test_fields_not_acted_on_are_refused_as_not_supported_yet(
         assert "not supported yet" in detail, detail
     assert (await api.client.get("/api/calls")).json()["total"] == 0
     assert (await api.client.get("/api/agents")).json()["total"] == 1  # only the host of the agent calls
+
+
+@pytest.mark.parametrize(("fields", "says"), INVALID, ids=lambda v: json.dumps(v)[:60])
+async def test_values_callbridge_cannot_act_on_are_refused_saying_why(
+    api: Api, fields: dict[str, Any], says: str
+) -> None:
+    for method, path, body in await _entry_points(api, fields):
+        response = await api.client.request(method, path, json=body)
+        assert response.status_code == 422, f"{method} {path}: {response.text}"
+        detail = json.dumps(response.json()["detail"])
+        assert says in detail, detail
+        assert "not supported yet" not in detail, detail
+    assert (await api.client.get("/api/calls")).json()["total"] == 0
 
 
 @pytest.mark.parametrize("fields", ACCEPTED, ids=lambda v: json.dumps(v)[:60])

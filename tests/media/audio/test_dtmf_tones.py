@@ -152,6 +152,7 @@ def test_the_detector_refuses_rates_that_cannot_carry_the_tones() -> None:
         DtmfDetector(2000)
 
 
+@pytest.mark.slow
 def test_no_false_digit_in_an_hour_of_speech_and_music() -> None:
     """Half an hour of speech (many voices, speeds, pitches, levels) and half an hour of music, through
     μ-law as a phone line carries them: not one digit. The same audio through a detector without the purity

@@ -7,7 +7,7 @@ session does not change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -42,11 +42,33 @@ class CallControl(Protocol):
         """The agent speaks now, whoever had the first turn (firstSpeakerSettings): a command made it."""
         ...
 
+    async def say(self, text: str, *, uninterruptible: bool = False) -> bool:
+        """The agent says ``text`` now: it gets the floor (firstSpeakerSettings) and a
+        ``forced_agent_message``. False, and nothing sent, if the agent does not speak text or the call
+        is ending."""
+        ...
+
     def hang_up(
-        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+        self,
+        reason: EndReason,
+        detail: str,
+        *,
+        before_end: Callable[[], Awaitable[None]] | None = None,
+        goodbye_asked: bool = False,
+        unless_caller_acts: bool = False,
+        if_cancelled: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         """Stop playing new agent audio, let what the agent sent play out (bounded), await ``before_end``,
-        then end the call with ``reason``. Returns at once; False if the call was already ending."""
+        then end the call with ``reason``. Returns at once; False if the call was already ending.
+
+        ``goodbye_asked``: the agent was just asked (``say``) to say something; it plays, all of it, before
+        the agent's audio stops. ``unless_caller_acts``: the caller speaking or pressing a key before the
+        end cancels the hang-up (the agent's audio plays again) and ``if_cancelled`` runs. See hang_up.py."""
+        ...
+
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        """The ``parameterOverrides`` (static parameters) of the call's ``selectedTools`` entry for
+        ``tool_name``; empty if it has none."""
         ...
 
     def hand_off(
@@ -65,10 +87,6 @@ class CallControl(Protocol):
 
     async def request_transfer(self, command: ColdTransfer) -> None:
         """Publish the cold transfer for the transfer service to carry out."""
-        ...
-
-    def tool_overrides(self, tool_name: str) -> Mapping[str, Any]:
-        """The ``parameterOverrides`` of the call's ``selectedTools`` entry for ``tool_name``."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:

@@ -70,7 +70,8 @@ class EventOutbox:
     async def flush(self, timeout_s: float) -> bool:
         """Wait until everything queued so far is published; False on timeout."""
         try:
-            await asyncio.wait_for(self._queue.join(), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._queue.join()
         except TimeoutError:
             return False
         return True

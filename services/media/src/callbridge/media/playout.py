@@ -89,6 +89,8 @@ class Playout:
         self._turn_sent_ms = 0
         self._turn_acked_ms = 0
         self.frames_sent = 0
+        self.frames_queued = 0
+        """Every frame ``play`` took (sent, queued or dropped): a later count means the agent's audio came."""
         self.first_sent_at: float | None = None
         """When the first frame was sent (clock seconds); None until then."""
         self.mark_round_trips: list[float] = []
@@ -134,6 +136,7 @@ class Playout:
     async def play(self, pcm: npt.NDArray[np.int16]) -> None:
         """Queue one frame (``frame_ms`` at the provider's rate); it leaves at once when within the lead."""
         message = self._stream.media_message(pcm)
+        self.frames_queued += 1
         self._drained.clear()
         if self._audio_waiter is not None:
             self._audio_waiter.set_result(None)
@@ -232,14 +235,17 @@ class Playout:
             self._drained.set()
         return truncation
 
-    async def wait_for_audio(self, timeout_s: float) -> bool:
-        """Wait until the next frame is played (e.g. the agent starts saying what it was asked to);
-        False on timeout."""
+    async def wait_for_audio(self, timeout_s: float, *, after: int | None = None) -> bool:
+        """Wait until the next frame is played (e.g. the agent starts saying what it was asked to), or
+        return at once if one was since ``frames_queued`` was ``after``; False on timeout."""
+        if after is not None and self.frames_queued > after:
+            return True
         waiter = self._audio_waiter
         if waiter is None:
             waiter = self._audio_waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(waiter)
         except TimeoutError:
             return False
         return True
@@ -247,10 +253,18 @@ class Playout:
     async def wait_drained(self, timeout_s: float) -> bool:
         """Wait until every frame sent has been played (its mark echoed); False on timeout."""
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._drained.wait()
         except TimeoutError:
             return False
         return True
+
+    async def wait_for_reply(self, asked_at: int, start_timeout_s: float, play_timeout_s: float) -> bool:
+        """The agent was asked to say something when ``frames_queued`` was ``asked_at``: wait until its
+        audio has started (at most ``start_timeout_s``), then until all of it has played (at most
+        ``play_timeout_s``). False if it never started or had not finished playing by then."""
+        started = await self.wait_for_audio(start_timeout_s, after=asked_at)
+        return started and await self.wait_drained(play_timeout_s)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

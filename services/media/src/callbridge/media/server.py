@@ -183,7 +183,8 @@ class MediaServer:
     async def wait_idle(self, timeout_s: float) -> bool:
         """Graceful shutdown: wait for the calls in progress to end; False if some outlived the timeout."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout=timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True

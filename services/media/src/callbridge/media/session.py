@@ -7,6 +7,8 @@ is, each built when the stream starts (they need its format):
 - ``agent_audio.py`` and ``playout.py``: the agent's audio, cut into the provider's frames and paced;
 - ``agent_bridge.py`` and ``tools.py``: the agent's messages, and the tools it invokes;
 - ``first_speaker.py``: who speaks first (``firstSpeakerSettings``), listening to the caller if need be;
+- ``caller_activity.py`` and ``inactivity.py``: the caller's speech and keys, ``inactivityMessages``;
+- ``hang_up.py``: what plays before a hang-up ends the call, and the caller cancelling it;
 - ``reports.py``: bad provider input, counted and reported within a rate limit.
 
 What stays here is the call's lifecycle: the wait for ``start``, the agent's connection and start,
@@ -31,10 +33,13 @@ from callbridge.media.agent_audio import AgentAudioFramer
 from callbridge.media.agent_bridge import AgentBridge
 from callbridge.media.agents.base import AgentConnection, AgentError
 from callbridge.media.audio.resampler import create_resampler
+from callbridge.media.caller_activity import CallerActivity
 from callbridge.media.caller_audio import CallerAudio
 from callbridge.media.clock import Clock, TimerHandle
 from callbridge.media.config import MediaSettings
 from callbridge.media.first_speaker import FirstTurn
+from callbridge.media.hang_up import HangUpPlan, HangUps
+from callbridge.media.inactivity import InactivityMonitor
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.playout import Playout
 from callbridge.media.providers.base import (
@@ -90,7 +95,6 @@ class CallSession:
         self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
-        self._hanging_up = False
         self._transfer_target: str | None = None
         """Where a cold transfer under way sends the caller: the stream's end is then ``transferred``."""
         self._by_provider = False
@@ -106,6 +110,16 @@ class CallSession:
         self._framer: AgentAudioFramer | None = None
         self._bridge: AgentBridge | None = None
         self._first_turn: FirstTurn | None = None
+        self._activity: CallerActivity | None = None
+        self._inactivity: InactivityMonitor | None = None
+        self._hang_ups = HangUps(
+            self._playout,
+            drain_timeout_s=settings.hang_up_drain_timeout_s,
+            log=log,
+            spawn=self._tasks.spawn,
+            end=self._request_end,
+            ended=lambda: self._end_reason is not None,
+        )
 
     # -- running the call -------------------------------------------------------------------------
 
@@ -137,6 +151,7 @@ class CallSession:
         caller: CallerAudio | None = None
         send_audio = resample = None  # the caller's audio path, once the stream has started
         listen = None  # the first turn's ear on the caller, while it listens (then None: no cost per frame)
+        activity: CallerActivity | None = None  # the caller's activity, once the stream has started
         stopped = False
         # One loop for the whole stream: one awaited recv, one parse and one dispatch per message, no
         # layers between (measured: each async layer costs about 1 µs a message, 0.1 ms per call-second).
@@ -156,6 +171,8 @@ class CallSession:
                         assert send_audio is not None and resample is not None  # noqa: PT018
                         if listen is not None and not listen(parsed.pcm):
                             listen = None
+                        if activity is not None and activity.listening:
+                            activity.on_audio(parsed.pcm)
                         await send_audio(resample(parsed.pcm).tobytes())
                         if notices:
                             reports.format_notices(notices)
@@ -165,6 +182,8 @@ class CallSession:
                         if caller is not None:
                             if self._first_turn is not None:
                                 self._first_turn.on_dtmf()
+                            if activity is not None:
+                                activity.on_dtmf()
                             caller.on_dtmf(parsed.digit)
                     elif isinstance(parsed, Cleared):
                         playout.on_cleared()
@@ -174,6 +193,7 @@ class CallSession:
                         start_deadline.reschedule(None)
                         caller = await self._start(parsed.info, agent_connected)
                         send_audio, resample = caller.send_audio, caller.resample
+                        activity = self._activity
                         first_turn = self._first_turn
                         if first_turn is not None and first_turn.listening:
                             listen = first_turn.on_caller_audio
@@ -245,6 +265,18 @@ class CallSession:
             log=self._log,
             input_rate_hz=info.sample_rate_hz,
         )
+        activity = self._activity = CallerActivity(call.vad_settings, info.sample_rate_hz, self._clock)
+        hang_ups = self._hang_ups
+        hang_ups.bridge, hang_ups.framer, hang_ups.activity = bridge, framer, activity
+        if call.inactivity_messages:
+            self._inactivity = InactivityMonitor(
+                call.inactivity_messages,
+                call=self,
+                activity=activity,
+                playout=self._playout,
+                spawn=self._tasks.spawn,
+                log=self._log,
+            )
         self._playout.start(f"playout-{call.call_id}")
         await agent_connected
         if self._end_reason is None:
@@ -252,6 +284,8 @@ class CallSession:
             await agent.start(bridge)
             first_turn.begin()
             self._started = True
+            if self._inactivity is not None:
+                self._inactivity.start()
             max_duration_s = call.max_duration.total_seconds()
             self._timers.append(
                 self._clock.call_at(self._clock.now() + max_duration_s, self._on_max_duration)
@@ -260,7 +294,8 @@ class CallSession:
 
     async def _connect_agent(self) -> None:
         try:
-            await asyncio.wait_for(self._agent.connect(), timeout=self._settings.agent_connect_timeout_s)
+            async with asyncio.timeout(self._settings.agent_connect_timeout_s):
+                await self._agent.connect()
         except (AgentError, TimeoutError) as exc:
             self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
@@ -276,7 +311,7 @@ class CallSession:
 
     @property
     def ending(self) -> bool:
-        return self._hanging_up or self._end_reason is not None
+        return self._hang_ups.under_way or self._end_reason is not None
 
     @property
     def agent_speaks_text(self) -> bool:
@@ -289,32 +324,52 @@ class CallSession:
         if self._first_turn is not None:
             await self._first_turn.give_agent_the_floor()
 
+    async def say(self, text: str, *, uninterruptible: bool = False) -> bool:
+        if not self._agent.speaks_text or self.ending:
+            return False
+        await self.give_agent_the_floor()  # what the agent is made to say is heard, first turn or not
+        self._hang_ups.asked_at = self._playout.frames_queued
+        await self._agent.send_message(
+            {
+                "type": "forced_agent_message",
+                "content": text,
+                "urgency": "immediate",
+                "uninterruptible": uninterruptible,
+            }
+        )
+        return True
+
     def hang_up(
-        self, reason: EndReason, detail: str, *, before_end: Callable[[], Awaitable[None]] | None = None
+        self,
+        reason: EndReason,
+        detail: str,
+        *,
+        before_end: Callable[[], Awaitable[None]] | None = None,
+        goodbye_asked: bool = False,
+        unless_caller_acts: bool = False,
+        if_cancelled: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         if self.ending:
             return False
-        self._hanging_up = True
-        if self._bridge is not None:
-            self._bridge.ending = True  # what the agent sends from now on is not played
-        self._tasks.spawn(self._play_out_then_end(reason, detail, before_end), "hang-up")
+        plan = HangUpPlan(reason, detail, before_end, goodbye_asked, unless_caller_acts, if_cancelled)
+        self._hang_ups.begin(plan, "hang-up")
         return True
 
     def hand_off(
         self, target: str, *, close_stream: bool, before: Callable[[], Awaitable[None]] | None = None
     ) -> bool:
+        transferred = f"transferred to {target}"
         if self._transfer_target is not None and self._end_reason is None:
-            if close_stream:
-                self._tasks.spawn(self._play_out_then_end(EndReason.TRANSFERRED, None, None), "hand-off")
+            if close_stream:  # the transfer service says: end the stream now (Exotel's flow connects)
+                self._hang_ups.begin(HangUpPlan(EndReason.TRANSFERRED, transferred), "hand-off")
             return True
         if self.ending:
             return False
         self._transfer_target = target
-        self._hanging_up = True
-        if self._bridge is not None:
-            self._bridge.ending = True  # what the agent sends from now on is not played
-        end = EndReason.TRANSFERRED if close_stream else None
-        self._tasks.spawn(self._play_out_then_end(end, None, before), "hand-off")
+        # As a hang-up: what the agent sent plays out, what it sends from now on does not; the call ends
+        # here only when the stream is ours to end, else when the provider stops it (``_provider_ended``).
+        plan = HangUpPlan(EndReason.TRANSFERRED if close_stream else None, transferred, before)
+        self._hang_ups.begin(plan, "hand-off")
         return True
 
     def abort_hand_off(self, detail: str) -> bool:
@@ -322,7 +377,7 @@ class CallSession:
             return False
         self._log.warning("transfer to %s failed: %s; the agent goes on", self._transfer_target, detail)
         self._transfer_target = None
-        self._hanging_up = False
+        self._hang_ups.under_way = False
         if self._bridge is not None:
             self._bridge.ending = False
         return True
@@ -330,32 +385,14 @@ class CallSession:
     async def request_transfer(self, command: ColdTransfer) -> None:
         await self._lifecycle.request_call_control(command)
 
-    def tool_overrides(self, tool_name: str) -> Mapping[str, Any]:
-        for tool in self.call.selected_tools:
-            if tool.tool_name == tool_name and tool.parameter_overrides:
-                return tool.parameter_overrides
-        return {}
-
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coroutine, name)
 
-    async def _play_out_then_end(
-        self,
-        reason: EndReason | None,
-        detail: str | None,
-        before_end: Callable[[], Awaitable[None]] | None,
-    ) -> None:
-        """``reason`` None: play out and run ``before_end`` only (a transfer the provider ends)."""
-        if self._framer is not None:
-            await self._framer.flush()  # the agent is done: its last part-frame need not wait
-            if not await self._playout.wait_drained(self._settings.hang_up_drain_timeout_s):
-                self._log.warning("hanging up before the agent's audio finished playing")
-        if before_end is not None:
-            await before_end()
-        if reason is EndReason.TRANSFERRED:
-            self._request_end(reason, detail or f"transferred to {self._transfer_target}")
-        elif reason is not None:
-            self._request_end(reason, detail or reason.value)
+    def tool_overrides(self, tool_name: str) -> dict[str, Any]:
+        for tool in self.call.selected_tools:
+            if tool.tool_name == tool_name and tool.parameter_overrides:
+                return dict(tool.parameter_overrides)
+        return {}
 
     # -- timers and ending ------------------------------------------------------------------------
 
@@ -365,12 +402,12 @@ class CallSession:
     async def _time_exceeded(self) -> None:
         message = self.call.time_exceeded_message
         if message and self._agent.speaks_text and not self.ending:
+            asked_at = self._playout.frames_queued
             await self._agent.send_message(
                 {"type": "forced_agent_message", "content": message, "urgency": "immediate"}
             )
             # The goodbye has played once the agent's audio for it started and then drained.
-            if await self._playout.wait_for_audio(TIME_EXCEEDED_REPLY_S):
-                await self._playout.wait_drained(TIME_EXCEEDED_DRAIN_S)
+            await self._playout.wait_for_reply(asked_at, TIME_EXCEEDED_REPLY_S, TIME_EXCEEDED_DRAIN_S)
         self._request_end(EndReason.TIMEOUT, "maxDuration reached")
 
     def _request_end(self, reason: EndReason, detail: str) -> None:
@@ -387,6 +424,8 @@ class CallSession:
             timer.cancel()
         if self._first_turn is not None:
             self._first_turn.close()
+        if self._inactivity is not None:
+            self._inactivity.close()
         if self._framer is not None:
             self._framer.close()
         reason = self._end_reason or EndReason.HANGUP

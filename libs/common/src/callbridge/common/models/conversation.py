@@ -93,8 +93,9 @@ class FirstSpeakerSettings(ApiModel):
 
 
 class VadSettings(ApiModel):
-    """How media's voice activity detector hears the caller while deciding who speaks first (it runs on
-    32 ms frames: durations count in whole frames). Stored too for agents that run their own VAD."""
+    """How media's voice activity detector hears the caller while deciding who speaks first, and for
+    inactivity messages and cancellable hang-ups (it runs on 32 ms frames: durations count in whole
+    frames). Stored too for agents that run their own VAD."""
 
     turn_endpoint_delay: Duration | None = None
     """Silence that ends the caller's turn (default ``"0.384s"``): when a caller who spoke first has
@@ -115,7 +116,8 @@ class VadSettings(ApiModel):
 
 
 class EndBehavior(enum.StrEnum):
-    """What happens after a timed message: keep waiting, or hang up (soft: unless the caller interacts)."""
+    """What happens after a timed message: keep waiting, or hang up once it has been said (soft: unless the
+    caller speaks or presses a key while it is said; strict: regardless)."""
 
     UNSPECIFIED = "END_BEHAVIOR_UNSPECIFIED"
     HANG_UP_SOFT = "END_BEHAVIOR_HANG_UP_SOFT"
@@ -123,24 +125,29 @@ class EndBehavior(enum.StrEnum):
 
 
 class TimedMessage(ApiModel):
-    """A message said after a time of caller inactivity (``inactivityMessages``, not supported yet)."""
+    """A message the agent says after a time of silence on the line (``inactivityMessages``): neither the
+    caller (speech heard by media's voice activity detector, or a key) nor the agent active."""
 
     duration: Duration
-    """Inactivity after the previous message, such as ``"30s"``."""
+    """Silence before it is said, counted from the end of the previous message (or from the last activity
+    on the line), such as ``"30s"``. Any activity of the caller starts the list again from its first
+    message."""
     message: str
-    """What the agent says; ``{{var}}`` placeholders are filled from ``templateContext``."""
+    """What the agent says (``forced_agent_message``); ``{{var}}`` placeholders are filled from
+    ``templateContext``. Empty: nothing is said (a silent hang-up, with an end behaviour)."""
     end_behavior: EndBehavior = EndBehavior.UNSPECIFIED
     """Whether the call ends after this message."""
 
 
 class SelectedTool(ApiModel):
-    """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only
-    ``{"toolName": "hangUp"}``, which callbridge executes itself, is supported yet."""
+    """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only the
+    built-in tools callbridge executes itself are supported yet, by ``toolName`` (``hangUp``,
+    ``leaveVoicemail``)."""
 
     tool_id: str | None = None
     """A durable tool's id. Not supported yet."""
     tool_name: str | None = None
-    """A tool by name; ``hangUp`` is the one callbridge executes."""
+    """A built-in tool by name, which callbridge executes: ``hangUp`` or ``leaveVoicemail``."""
     temporary_tool: JsonObject | None = None
     """An inline tool definition. Not supported yet."""
     name_override: str | None = Field(
@@ -153,7 +160,8 @@ class SelectedTool(ApiModel):
     auth_tokens: StringMap | None = None
     """Tokens for a durable tool's authentication. Not supported yet."""
     parameter_overrides: JsonObject | None = None
-    """Fixed parameter values, hidden from the model (for your agent's model)."""
+    """Fixed parameter values, hidden from the model: callbridge reads the static parameters of its tools
+    here (``strict`` of ``hangUp``; ``strict`` and ``result`` of ``leaveVoicemail``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SelectedTool:

@@ -14,8 +14,21 @@ from typing import Any, TypeVar
 
 S = TypeVar("S")
 
-SUPPORTED_TOOLS = frozenset({"hangUp", "coldTransfer"})
+SUPPORTED_TOOLS = frozenset(
+    {
+        "hangUp",
+        "leaveVoicemail",
+        "coldTransfer",
+    }
+)
 """Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
+STATIC_PARAMETER_TYPES: dict[str, dict[str, type]] = {
+    "hangUp": {"strict": bool},
+    "leaveVoicemail": {"strict": bool, "result": str},
+    "coldTransfer": {"target": str, "holdMusicUrl": str},
+}
+"""The static parameters (``parameterOverrides``) callbridge reads for its tools, and their JSON types:
+refused here when of another type, rather than when the agent invokes the tool mid-call."""
 _TOOL_FIELDS_NOT_ACTED_ON = (("name_override", "nameOverride"), ("auth_tokens", "authTokens"))
 """A renamed hangUp would not be recognised when invoked; callbridge's tools take no auth tokens.
 (``descriptionOverride``/``parameterOverrides`` are for the agent's model, which reads the call.)"""
@@ -43,12 +56,14 @@ def _recording(enabled: bool | None) -> list[str]:
 
 
 def _tools(tools: list[Any] | None) -> list[str]:
-    refused = []
+    refused: list[str] = []
+    wrong_types: list[str] = []
     for index, tool in enumerate(tools or ()):
         if tool.tool_name in SUPPORTED_TOOLS:
             extras = [alias for name, alias in _TOOL_FIELDS_NOT_ACTED_ON if getattr(tool, name) is not None]
             if extras:
                 refused.append(f"selectedTools[{index}]: {' and '.join(extras)}")
+            wrong_types.extend(_static_parameters(index, tool.tool_name, tool.parameter_overrides))
         elif tool.tool_name is not None:
             refused.append(f"selectedTools[{index}]: toolName {tool.tool_name!r}")
         elif tool.tool_id is not None:
@@ -56,18 +71,33 @@ def _tools(tools: list[Any] | None) -> list[str]:
         else:
             refused.append(f"selectedTools[{index}]: temporaryTool")
     if not refused:
-        return []
+        return wrong_types
     supported = " and ".join(f'{{"toolName": "{name}"}}' for name in sorted(SUPPORTED_TOOLS))
     return [
         f"{'; '.join(refused)}: not supported yet: callbridge executes only {supported} "
-        "(with descriptionOverride or parameterOverrides for the agent's model)"
+        "(with descriptionOverride or parameterOverrides for the agent's model)",
+        *wrong_types,
+    ]
+
+
+def _static_parameters(index: int, name: str, overrides: dict[str, Any] | None) -> list[str]:
+    types = STATIC_PARAMETER_TYPES.get(name, {})
+    return [
+        f"selectedTools[{index}].parameterOverrides.{key} must be a {kind.__name__} "
+        f"({'true or false' if kind is bool else 'text'}) for {name}"
+        for key, kind in types.items()
+        if overrides is not None and key in overrides and not isinstance(overrides[key], kind)
     ]
 
 
 def _inactivity(messages: list[Any] | None) -> list[str]:
-    if not messages:
-        return []
-    return ["inactivityMessages are not supported yet: callbridge does not play them; leave the list out"]
+    """A negative duration cannot be waited for (the duration pattern allows a sign). Checked here, not in
+    the model, so a record stored before this check can still be read."""
+    return [
+        f"inactivityMessages[{index}].duration may not be negative"
+        for index, message in enumerate(messages or ())
+        if message.duration.total_seconds() < 0
+    ]
 
 
 def _vad(settings: Any) -> list[str]:

@@ -141,8 +141,11 @@ class Scheduler:
                     await self.tick()
                 except Exception:  # a NATS hiccup must not stop scheduling: the next tick retries
                     logger.exception("scheduler tick failed")
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+                # arrives as the wake does, and this loop would then tick on for ever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.tick_s)
+                    async with asyncio.timeout(self._settings.tick_s):
+                        await self._wake.wait()
         finally:
             for task in list(self._placing):
                 task.cancel()

@@ -32,6 +32,8 @@ from callbridge.dialer.config import DialerSettings
 from callbridge.telephony import TelephonyConfigs
 from callbridge.telephony.accounts import ProviderAccounts
 
+STOP_TIMEOUT_S = 5.0
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,7 +95,10 @@ async def running_scheduler(
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Bounded: a cancellation lost inside the NATS client must not hold the dialer's shutdown.
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+            if pending:
+                logger.warning("%d scheduler tasks did not stop within %g s", len(pending), STOP_TIMEOUT_S)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

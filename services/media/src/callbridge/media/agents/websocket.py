@@ -146,7 +146,8 @@ class WebSocketAgent(AgentConnection):
         if ws is None:
             return
         try:
-            await asyncio.wait_for(ws.send(orjson.dumps(message).decode()), timeout=CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await ws.send(orjson.dumps(message).decode())
         except (ConnectionClosed, TimeoutError):
             self._log.warning("could not send %s to the agent", message.get("type"))
 
@@ -157,7 +158,8 @@ class WebSocketAgent(AgentConnection):
         reader, self._reader = self._reader, None
         if reader is not None and reader is not asyncio.current_task():
             try:
-                await asyncio.wait_for(reader, timeout=CLOSE_TIMEOUT_S)
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await reader
             except TimeoutError:
                 reader.cancel()
         if reader is not None:  # the call's counts, once the reader is done

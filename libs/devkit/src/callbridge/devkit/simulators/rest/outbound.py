@@ -261,7 +261,8 @@ async def _hung_up_within(hung_up: asyncio.Event, seconds: float) -> bool:
     """Wait ``seconds`` (the ring, the hold: the behaviour itself) unless hung up sooner; whether it was."""
     if seconds > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hung_up.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await hung_up.wait()
     return hung_up.is_set()
 
 
