@@ -121,7 +121,8 @@ class CallFields(ApiModel):
     selected_tools: list[SelectedTool] | None = Field(
         default=None,
         description="Tools the agent may invoke; only the built-ins callbridge executes itself are supported "
-        'yet: ``{"toolName": "hangUp"}`` and ``{"toolName": "leaveVoicemail"}``.',
+        'yet: ``{"toolName": "hangUp"}``, ``{"toolName": "leaveVoicemail"}`` and '
+        '``{"toolName": "coldTransfer"}``.',
     )
     medium: CallMedium | None = Field(
         default=None,

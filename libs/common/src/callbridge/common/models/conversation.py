@@ -142,12 +142,13 @@ class TimedMessage(ApiModel):
 class SelectedTool(ApiModel):
     """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only the
     built-in tools callbridge executes itself are supported yet, by ``toolName`` (``hangUp``,
-    ``leaveVoicemail``)."""
+    ``leaveVoicemail``, ``coldTransfer``)."""
 
     tool_id: str | None = None
     """A durable tool's id. Not supported yet."""
     tool_name: str | None = None
-    """A built-in tool by name, which callbridge executes: ``hangUp`` or ``leaveVoicemail``."""
+    """A built-in tool by name, which callbridge executes: ``hangUp``, ``leaveVoicemail`` or
+    ``coldTransfer``."""
     temporary_tool: JsonObject | None = None
     """An inline tool definition. Not supported yet."""
     name_override: str | None = Field(
@@ -161,7 +162,8 @@ class SelectedTool(ApiModel):
     """Tokens for a durable tool's authentication. Not supported yet."""
     parameter_overrides: JsonObject | None = None
     """Fixed parameter values, hidden from the model: callbridge reads the static parameters of its tools
-    here (``strict`` of ``hangUp``; ``strict`` and ``result`` of ``leaveVoicemail``)."""
+    here (``strict`` of ``hangUp``; ``strict`` and ``result`` of ``leaveVoicemail``; ``target``,
+    ``extraHeaders`` and ``holdMusicUrl`` of ``coldTransfer``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SelectedTool:
