@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
-from pydantic import ConfigDict, Field, HttpUrl, TypeAdapter, field_validator
+from pydantic import ConfigDict, Field, HttpUrl, TypeAdapter, field_validator, model_validator
 
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel, StoredModel
@@ -51,7 +51,7 @@ class ColdTransferRequest(ApiModel):
     extra_headers: dict[str, str] = Field(
         default_factory=dict,
         description="SIP headers (``X-…``) sent with a transfer to a SIP URI (Twilio as the URI's query, "
-        "Telnyx ``custom_headers``, Plivo ``sipHeaders``).",
+        "Telnyx ``custom_headers``, Plivo ``sipHeaders``); refused with a number, which carries none.",
     )
     hold_music_url: HttpUrl | None = Field(
         default=None,
@@ -79,6 +79,12 @@ class ColdTransferRequest(ApiModel):
                     f"extraHeaders.{name}: at most {MAX_HEADER_VALUE_CHARS} printable ASCII characters"
                 )
         return headers
+
+    @model_validator(mode="after")
+    def _headers_for_sip(self) -> Self:
+        if self.extra_headers and not self.is_sip:
+            raise ValueError("extraHeaders are sent with a transfer to a SIP URI only; leave them out")
+        return self
 
     @property
     def is_sip(self) -> bool:
