@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy libs/common/src libs/telephony/src libs/devkit/src services/webhooks/src services/media/src services/dialer/src tests bench examples
+	$(BIN)/mypy libs/common/src libs/telephony/src libs/devkit/src services/webhooks/src services/media/src services/dialer/src services/transfer/src tests bench examples
 
 bench: setup
 	$(BIN)/python -m bench.audio
@@ -37,7 +37,7 @@ bench: setup
 
 setup: $(STAMP) nats-server
 
-$(STAMP): requirements-dev.txt libs/common/pyproject.toml libs/telephony/pyproject.toml libs/devkit/pyproject.toml services/media/pyproject.toml services/webhooks/pyproject.toml services/dialer/pyproject.toml
+$(STAMP): requirements-dev.txt libs/common/pyproject.toml libs/telephony/pyproject.toml libs/devkit/pyproject.toml services/media/pyproject.toml services/webhooks/pyproject.toml services/dialer/pyproject.toml services/transfer/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt

@@ -11,18 +11,24 @@ from typing import Any
 
 import yaml
 
+from callbridge.common.health import health_app
 from callbridge.dialer.config import DialerSettings
-from callbridge.dialer.health import health_app
 from callbridge.media.config import MediaSettings
 from callbridge.media.server import MediaServer
+from callbridge.transfer.config import TransferSettings
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 from tests.webhooks.hostile import route_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "CALLBRIDGE_"
-SERVICES = ("webhooks", "media", "dialer")
-DEPLOYMENTS = {"webhooks": "callbridge-webhooks", "media": "callbridge-media", "dialer": "callbridge-dialer"}
+SERVICES = ("webhooks", "media", "dialer", "transfer")
+DEPLOYMENTS = {
+    "webhooks": "callbridge-webhooks",
+    "media": "callbridge-media",
+    "dialer": "callbridge-dialer",
+    "transfer": "callbridge-transfer",
+}
 # Served inside the cluster only: never routed by an Ingress.
 NOT_PUBLIC = ("/metrics", "/livez", "/readyz", "/healthz")
 # The standard OpenTelemetry variables the services are given (the SDK reads them itself).
@@ -39,6 +45,7 @@ KNOWN_SETTINGS = {
     "webhooks": settings_names(WebhooksSettings),
     "media": settings_names(MediaSettings),
     "dialer": settings_names(DialerSettings),
+    "transfer": settings_names(TransferSettings),
 }
 
 
@@ -131,7 +138,7 @@ def served_paths(service: str) -> set[str]:
     """The HTTP paths ``service`` answers, read from the service itself."""
     if service == "webhooks":
         return {case.path for case in route_cases(create_app(WebhooksSettings()))}
-    if service == "dialer":
+    if service in ("dialer", "transfer"):
         return {getattr(route, "path", "") for route in health_app(lambda: True).routes}
     # Media answers plain HTTP in process_request, before any WebSocket handshake.
     source = inspect.getsource(MediaServer.process_request)

@@ -93,6 +93,7 @@ def test_compose_runs_nats_with_authorization_and_publishes_only_what_must_be_re
             if name not in ("webhooks", "media"):
                 assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
     assert services["dialer"].get("ports") is None
+    assert services["transfer"].get("ports") is None
     for name in SERVICES:
         env = services[name]["environment"]
         assert env["CALLBRIDGE_NATS_USER"]
@@ -152,7 +153,7 @@ def test_prometheus_scrapes_every_service_on_its_metrics_port() -> None:
         for sd in job.get("dns_sd_configs", []):
             for name in sd["names"]:
                 scraped[name] = sd["port"]
-    ports = {"webhooks": 8000, "media": 8001, "dialer": 8002}
+    ports = {"webhooks": 8000, "media": 8001, "dialer": 8002, "transfer": 8003}
     assert scraped == ports
     for name, port in ports.items():
         assert f"{port}" in " ".join(services[name]["healthcheck"]["test"])  # the port the service serves

@@ -17,11 +17,18 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from callbridge.common.account_webhooks import metrics as account_webhook_metrics
 from callbridge.dialer import metrics as dialer_metrics
 from callbridge.media import metrics as media_metrics
+from callbridge.transfer import metrics as transfer_metrics
 from callbridge.webhooks import metrics as webhooks_metrics
 from tests.deploy.manifests import ROOT
 
 DASHBOARD = ROOT / "deploy/grafana/dashboards/callbridge.json"
-METRICS_MODULES = (media_metrics, webhooks_metrics, account_webhook_metrics, dialer_metrics)
+METRICS_MODULES = (
+    media_metrics,
+    webhooks_metrics,
+    account_webhook_metrics,
+    dialer_metrics,
+    transfer_metrics,
+)
 # What Prometheus stores for each kind of metric, after the family's name.
 SUFFIXES = {
     "counter": ("_total", "_created"),

@@ -9,7 +9,7 @@ import pytest
 
 from tests.deploy.manifests import ROOT, SERVICES, dockerfile_stages
 
-PORTS = {"webhooks": 8000, "media": 8001, "dialer": 8002}
+PORTS = {"webhooks": 8000, "media": 8001, "dialer": 8002, "transfer": 8003}
 
 
 @pytest.mark.parametrize("service", SERVICES)

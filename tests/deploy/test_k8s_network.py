@@ -66,8 +66,8 @@ def test_network_policies_let_in_only_what_each_service_needs(build: list[Docume
     policies = _policies_for(build, DEPLOYMENTS[service])
     from_ingress_controller = set().union(*(_from_namespace(p, "ingress-nginx") for p in policies))
     from_prometheus = set().union(*(_from_namespace(p, "monitoring") for p in policies))
-    # The ingress controller reaches webhooks and media, nothing reaches the dialer but Prometheus.
-    assert from_ingress_controller == (set() if service == "dialer" else {port})
+    # The ingress controller reaches webhooks and media; nothing reaches the workers but Prometheus.
+    assert from_ingress_controller == (set() if service in ("dialer", "transfer") else {port})
     assert port in from_prometheus
     assert int(deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]) == port
     egress = set().union(*(_allowed_ports(p, "egress") for p in policies))

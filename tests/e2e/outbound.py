@@ -137,8 +137,10 @@ async def place_call(stack: RunningStack, body: dict[str, Any], path: str = "/ap
 
 
 async def dialer_metric(stack: RunningStack, name: str, **labels: str) -> float:
-    """A sample of the dialer's ``/metrics`` (0 when absent)."""
-    async with httpx.AsyncClient(base_url=stack.dialer_url) as client:
+    """A sample of the dialer's ``/metrics`` (0 when absent); the transfer service's for its metrics
+    (``callbridge_transfer_*``)."""
+    url = stack.transfer_url if name.startswith("callbridge_transfer_") else stack.dialer_url
+    async with httpx.AsyncClient(base_url=url) as client:
         text = (await client.get("/metrics")).text
     wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     prefix = f"{name}{{{wanted}}} " if wanted else f"{name} "

@@ -16,7 +16,7 @@ E164_FROM = "+15550002222"
 # (call definition fields, what the 422 must say); each is refused in every place that takes it.
 REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"recordingEnabled": True}, "recordingEnabled"),
-    ({"selectedTools": [{"toolName": "coldTransfer"}]}, "coldTransfer"),
+    ({"selectedTools": [{"toolName": "queryCorpus"}]}, "queryCorpus"),
     ({"selectedTools": [{"toolId": "8b2a6a6e-64f5-4b8c-9d53-1f1b2b2c3d4e"}]}, "toolId"),
     ({"selectedTools": [{"temporaryTool": {"modelToolName": "lookup"}}]}, "temporaryTool"),
     ({"selectedTools": [{"toolName": "hangUp", "nameOverride": "endCall"}]}, "nameOverride"),
@@ -36,6 +36,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
 ACCEPTED: list[dict[str, Any]] = [
     {"recordingEnabled": False},
     {"selectedTools": [{"toolName": "hangUp"}]},
+    {"selectedTools": [{"toolName": "coldTransfer", "parameterOverrides": {"target": "+15557654321"}}]},
     {"selectedTools": [{"toolName": "hangUp", "descriptionOverride": "End the call politely"}]},
     {"selectedTools": [{"toolName": "playDtmfSounds"}]},
     {

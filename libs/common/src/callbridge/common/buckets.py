@@ -29,6 +29,8 @@ BATCH_ATTEMPTS_TTL = timedelta(days=30)
 """Longer than any call and any outcome's redelivery."""
 WEBHOOK_REPLAYS = "callbridge_webhook_replays"
 """Signatures of verified provider requests; a second request with the same signature is a replay."""
+CALL_CONTROL = "callbridge_call_control"
+"""Call-control command id -> its claim (call_control.py): a command delivered twice is carried out once."""
 
 WEBHOOK_REPLAYS_TTL = timedelta(hours=24)
 """Longer than twice Telnyx's ±300 s window (a request first seen at ts−300 can be replayed until
@@ -59,4 +61,5 @@ ALL = (
     WEBHOOK_PROGRESS,
     BATCHES,
     BATCH_ATTEMPTS,
+    CALL_CONTROL,
 )

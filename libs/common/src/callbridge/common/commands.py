@@ -58,8 +58,21 @@ class SayMessage(_CommandModel):
     urgency: Literal["immediate", "soon"] = "immediate"
 
 
-CallCommand = Annotated[HangUpCall | SayMessage, Field(discriminator="command")]
-COMMAND_VERBS: Final = frozenset({"hang_up", "say"})
+class TransferHandOff(_CommandModel):
+    """A cold transfer is under way (``begin``): the agent's audio stops, and when the provider stops the
+    stream the call ends as ``transferred``, not as a hang-up; with ``closeStream`` (Exotel, whose flow's
+    next applet connects the caller) media ends the stream itself. ``abort``: the provider refused the
+    transfer, and the call goes on with the agent."""
+
+    command: Literal["transfer"] = "transfer"
+    phase: Literal["begin", "abort"] = "begin"
+    target: str = Field(min_length=1, max_length=400)
+    close_stream: bool = False
+    detail: str | None = Field(default=None, max_length=MAX_DETAIL_CHARS)
+
+
+CallCommand = Annotated[HangUpCall | SayMessage | TransferHandOff, Field(discriminator="command")]
+COMMAND_VERBS: Final = frozenset({"hang_up", "say", "transfer"})
 
 
 class RefusalReason(enum.StrEnum):

@@ -13,18 +13,16 @@ from typing import Final
 from uuid import UUID
 
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
-from opentelemetry import propagate
+from nats.js.api import StreamConfig
 from pydantic import ConfigDict, Field
 
 from callbridge.common import subjects
 from callbridge.common.models.base import ApiModel
+from callbridge.common.work_queues import ensure_stream, publish_command, work_queue_config
 
 DIAL_DUPLICATE_WINDOW: Final = timedelta(minutes=10)
 DIAL_MAX_AGE: Final = timedelta(days=1)
 """A dial request nobody took within a day is dropped: the call it was for has long ended as unjoined."""
-PUBLISH_TIMEOUT_S: Final = 5.0
 
 
 class DialCall(ApiModel):
@@ -44,23 +42,17 @@ class DialCall(ApiModel):
 
 
 def dial_stream_config() -> StreamConfig:
-    return StreamConfig(
-        name=subjects.DIAL_STREAM,
-        subjects=[subjects.DIAL_SUBJECT],
-        retention=RetentionPolicy.WORK_QUEUE,
-        storage=StorageType.FILE,
-        max_age=DIAL_MAX_AGE.total_seconds(),
-        duplicate_window=DIAL_DUPLICATE_WINDOW.total_seconds(),
+    return work_queue_config(
+        subjects.DIAL_STREAM,
+        [subjects.DIAL_SUBJECT],
+        max_age=DIAL_MAX_AGE,
+        duplicate_window=DIAL_DUPLICATE_WINDOW,
     )
 
 
 async def ensure_dial_stream(js: JetStreamContext) -> None:
     """Create (or update) the dial stream. Idempotent; webhooks and the dialer call it at start-up."""
-    config = dial_stream_config()
-    try:
-        await js.add_stream(config)
-    except BadRequestError:
-        await js.update_stream(config)
+    await ensure_stream(js, dial_stream_config())
 
 
 class DialPublisher:
@@ -72,12 +64,6 @@ class DialPublisher:
     async def publish(self, request: DialCall) -> None:
         """Publish with the current trace context (W3C ``traceparent`` in the message headers), so the
         dialer's handling and the provider's REST request are spans of the trace that created the call."""
-        headers = {"Nats-Msg-Id": request.idempotency_key, "content-type": "application/json"}
-        propagate.inject(headers)
-        await self._js.publish(
-            subjects.DIAL_SUBJECT,
-            request.to_json(),
-            timeout=PUBLISH_TIMEOUT_S,
-            stream=subjects.DIAL_STREAM,
-            headers=headers,
+        await publish_command(
+            self._js, subjects.DIAL_SUBJECT, subjects.DIAL_STREAM, request.idempotency_key, request.to_json()
         )

@@ -87,6 +87,11 @@ class CallEnded(CallEvent):
     agent_messages_rejected: int = Field(
         default=0, description="Agent data messages that could not be parsed and were skipped."
     )
+    by_provider: bool = Field(
+        default=False,
+        description="The provider ended it (stopped or closed the stream, or reported the call over): "
+        "its call is over there already, and callbridge does not hang it up.",
+    )
 
     def summary(self) -> str:
         return f"ended: {self.end_reason} ({self.detail or ''}, {self.duration_ms} ms)"
@@ -226,6 +231,65 @@ class MediaFramesRejected(CallEvent):
         return f"{self.count} provider frame(s) rejected: {self.detail}"
 
 
+class CallTransferred(CallEvent):
+    """The outcome of a cold transfer: the provider took it (``transferred``; the stream stops and the call
+    ends as ``transferred``) or not (``failed``, ``detail`` says why; the call goes on with the agent)."""
+
+    EVENT = "transfer"
+    command_id: UUID
+    outcome: Literal["transferred", "failed"]
+    target: str
+    provider: Provider | None = None
+    origin: str = "api"
+    detail: str | None = None
+
+    def summary(self) -> str:
+        if self.outcome == "transferred":
+            return f"transferred to {self.target}"
+        return f"transfer to {self.target} failed: {self.detail or ''}"
+
+    def severity(self) -> Severity:
+        return Severity.INFO if self.outcome == "transferred" else Severity.WARNING
+
+
+class DtmfSent(CallEvent):
+    """The outcome of keys pressed out of band through the provider's API."""
+
+    EVENT = "dtmf_sent"
+    command_id: UUID
+    outcome: Literal["sent", "failed"]
+    digits: str
+    provider: Provider | None = None
+    origin: str = "api"
+    detail: str | None = None
+
+    def summary(self) -> str:
+        if self.outcome == "sent":
+            return f"sent keys {self.digits}"
+        return f"sending keys {self.digits} failed: {self.detail or ''}"
+
+    def severity(self) -> Severity:
+        return Severity.INFO if self.outcome == "sent" else Severity.WARNING
+
+
+class ProviderCallHungUp(CallEvent):
+    """The provider's call was hung up through its REST API after the call ended on callbridge's side
+    (``hung_up``), had ended there already (``already_ended``), or could not be (``failed``,
+    ``no_credentials``)."""
+
+    EVENT = "provider.hang_up"
+    command_id: UUID
+    provider: Provider
+    result: Literal["hung_up", "already_ended", "failed", "no_credentials"]
+    detail: str | None = None
+
+    def summary(self) -> str:
+        return f"{self.provider.value} call hang-up: {self.result}{': ' + self.detail if self.detail else ''}"
+
+    def severity(self) -> Severity:
+        return Severity.WARNING if self.result in ("failed", "no_credentials") else Severity.INFO
+
+
 EVENT_TYPES: tuple[type[CallEvent], ...] = (
     CallCreated,
     CallJoined,
@@ -240,6 +304,9 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     ProviderStreamError,
     MediaFormatNotice,
     DialStatusChanged,
+    CallTransferred,
+    DtmfSent,
+    ProviderCallHungUp,
 )
 EVENT_BY_NAME: dict[str, type[CallEvent]] = {cls.EVENT: cls for cls in EVENT_TYPES}
 

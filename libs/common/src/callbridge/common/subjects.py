@@ -77,3 +77,17 @@ DIAL_SUBJECT = f"{PREFIX}.cmd.dialer.dial"
 
 DIAL_CONSUMER = "dialer"
 """The durable pull consumer every dialer replica shares."""
+
+CALL_CONTROL_STREAM = "CALLBRIDGE_CALL_CONTROL"
+"""Work-queue stream of call-control commands (transfer, send DTMF, provider hang-up; call_control.py),
+each taken by one transfer replica."""
+
+CALL_CONTROL_WILDCARD = f"{PREFIX}.cmd.transfer.>"
+
+CALL_CONTROL_CONSUMER = "transfer"
+"""The durable pull consumer every transfer replica shares."""
+
+
+def call_control(verb: str) -> str:
+    """``callbridge.cmd.transfer.<verb>`` (``cold_transfer``, ``send_dtmf``, ``provider_hang_up``)."""
+    return f"{PREFIX}.cmd.transfer.{verb}"

@@ -1,4 +1,5 @@
-"""The whole callbridge stack in one process: webhooks, media and the dialer on one event loop, against a NATS
+"""The whole callbridge stack in one process: webhooks, media, the dialer and the transfer service on one
+event loop, against a NATS
 server.
 
 Used by ``callbridge up``, the end-to-end tests and the benchmark's quick mode. In production each service
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -29,6 +30,8 @@ from callbridge.dialer.main import serve_dialer
 from callbridge.media.config import MediaSettings
 from callbridge.media.main import serve_media
 from callbridge.telephony import TelephonyApiSettings
+from callbridge.transfer.config import TransferSettings
+from callbridge.transfer.main import serve_transfer
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.main import create_app
 
@@ -43,6 +46,8 @@ class StackConfig:
     media_port: int = 0
     dialer_port: int = 0
     """The dialer's health and metrics port."""
+    transfer_port: int = 0
+    """The transfer service's health and metrics port."""
     public_base_url: str | None = None
     media_public_url: str | None = None
     log_level: str = "WARNING"
@@ -69,6 +74,8 @@ class RunningStack:
     """Where the stack's services reach the providers' REST APIs."""
     dialer_url: str = ""
     """The dialer's health and metrics (``/readyz``, ``/metrics``)."""
+    transfer_url: str = ""
+    """The transfer service's health and metrics (``/readyz``, ``/metrics``)."""
 
 
 P = ParamSpec("P")
@@ -104,15 +111,24 @@ async def run_stack(config: StackConfig) -> AsyncIterator[RunningStack]:
         media_socket.close()
         raise
     try:
+        transfer_socket = _bind(config.host, config.transfer_port, "--transfer-port")
+    except BaseException:
+        webhooks_listener.close()
+        media_socket.close()
+        dialer_socket.close()
+        raise
+    try:
         async with (
             _running(config, webhooks_listener, media_socket) as stack,
             _dialer(config, stack, dialer_socket) as dialer_url,
+            _transfer(config, stack, transfer_socket) as transfer_url,
         ):
-            yield dataclasses.replace(stack, dialer_url=dialer_url)
+            yield dataclasses.replace(stack, dialer_url=dialer_url, transfer_url=transfer_url)
     finally:
         webhooks_listener.close()  # the servers close them too; these are for a start that failed early
         media_socket.close()
         dialer_socket.close()
+        transfer_socket.close()
 
 
 @contextlib.asynccontextmanager
@@ -217,8 +233,42 @@ async def _dialer(config: StackConfig, stack: RunningStack, sock: socket.socket)
         **nats,
         **stack.provider_apis.model_dump(),
     )
+    async with _worker(
+        "dialer", lambda stop, ready: serve_dialer(settings, stop, ready, sock=sock), config.host, port
+    ) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _transfer(config: StackConfig, stack: RunningStack, sock: socket.socket) -> AsyncIterator[str]:
+    """The transfer service, with the stack's public URL and provider API URLs; yields its health URL."""
+    port = sock.getsockname()[1]
+    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
+    settings = checked(
+        TransferSettings,
+        nats_url=config.nats_url,
+        secret_key=SecretStr(config.secret_key),
+        log_level=config.log_level,
+        public_base_url=stack.public_base_url,
+        transfer_host=config.host,
+        transfer_port=port,
+        **nats,
+        **stack.provider_apis.model_dump(),
+    )
+    async with _worker(
+        "transfer", lambda stop, ready: serve_transfer(settings, stop, ready, sock=sock), config.host, port
+    ) as url:
+        yield url
+
+
+Serve = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@contextlib.asynccontextmanager
+async def _worker(name: str, serve: Serve, host: str, port: int) -> AsyncIterator[str]:
+    """Run a worker service (dialer, transfer) until the stack stops; yields its health URL."""
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_dialer(settings, stop, ready, sock=sock), name="dialer")
+    task = asyncio.create_task(serve(stop, ready), name=name)
     try:
         async with asyncio.timeout(READY_TIMEOUT_S):
             waiting = asyncio.create_task(ready.wait())
@@ -226,8 +276,8 @@ async def _dialer(config: StackConfig, stack: RunningStack, sock: socket.socket)
             waiting.cancel()
             if task.done():
                 task.result()  # raises what stopped it
-                raise RuntimeError("the dialer stopped during start-up")
-        yield f"http://{config.host}:{port}"
+                raise RuntimeError(f"the {name} service stopped during start-up")
+        yield f"http://{host}:{port}"
     finally:
         stop.set()
         if ready.is_set():

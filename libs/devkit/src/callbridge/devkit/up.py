@@ -1,5 +1,5 @@
-"""``callbridge up``: NATS, webhooks, media and the dialer in the foreground, and simulated demo calls (one
-in, one out).
+"""``callbridge up``: NATS, webhooks, media, the dialer and the transfer service in the foreground, and
+simulated demo calls (one in, one out).
 
 Start-up order is data directory, nats-server, media, webhooks; shutdown runs the other way, so the services
 close their NATS connections before the private nats-server stops. That server runs in its own session:
@@ -78,6 +78,13 @@ def add_up_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         default=_env("CALLBRIDGE_DIALER_PORT", "0"),
         help="port of the dialer's /readyz and /metrics (CALLBRIDGE_DIALER_PORT, default 0: any free port)",
+    )
+    up.add_argument(
+        "--transfer-port",
+        type=int,
+        default=_env("CALLBRIDGE_TRANSFER_PORT", "0"),
+        help="port of the transfer service's /readyz and /metrics (CALLBRIDGE_TRANSFER_PORT, default 0: "
+        "any free port)",
     )
     up.add_argument(
         "--public-url",
@@ -269,6 +276,7 @@ def _stack_config(
         webhooks_port=args.webhooks_port,
         media_port=args.media_port,
         dialer_port=args.dialer_port,
+        transfer_port=args.transfer_port,
         public_base_url=args.public_url,
         media_public_url=args.media_public_url,
         log_level=args.log_level.upper(),
@@ -343,6 +351,7 @@ def _print_summary(
     print(f"  public base URL     {stack.public_base_url}")
     print(f"  media (join URLs)   {stack.media_public_url}")
     print(f"  dialer              {stack.dialer_url}  (/readyz, /metrics)")
+    print(f"  transfer            {stack.transfer_url}  (/readyz, /metrics)")
     for provider, url in provider_api_urls(args).items():
         print(f"  {PROVIDERS[provider].display_name} REST API".ljust(22) + url)
     key_note = "  (development default: set CALLBRIDGE_API_KEY)" if args.api_key == DEV_API_KEY else ""

@@ -56,6 +56,35 @@ class TelephonyProvider(ABC, Generic[StoredT]):
     """Whether a dial sent again with the same call id places no second call (Telnyx's ``command_id``): a
     dial whose answer was lost may then be sent again."""
     """The create-call parameters callbridge sets on every outbound call, in the provider's names."""
+    can_transfer: ClassVar[bool] = False
+    """Whether its REST API transfers a live call (a cold transfer: the REST client's ``transfer``)."""
+    transfer_closes_stream: ClassVar[bool] = False
+    """Whether a transfer is made by ending the stream so the provider's flow goes on (Exotel)."""
+    transfer_hold_music: ClassVar[bool] = False
+    """Whether a transfer can play hold music while the target rings (Plivo ``<Dial dialMusic>``)."""
+    can_send_dtmf: ClassVar[bool] = False
+    """Whether its REST API presses keys on a live call, out of band."""
+    dtmf_tone_length: ClassVar[bool] = False
+    """Whether that API takes each key's length (Telnyx ``duration_millis``)."""
+
+    def transfer_refusal(self, config: StoredT, target: str, *, hold_music: bool) -> str | None:
+        """Why a cold transfer to ``target`` cannot be made with the imported ``config``; None if it can."""
+        if not self.can_transfer:
+            return f"{self.display_name} has no API to transfer a live call"
+        if hold_music and not self.transfer_hold_music:
+            return f"holdMusicUrl: {self.display_name} plays no hold music on a cold transfer (Plivo does)"
+        return None
+
+    def dtmf_refusal(self, *, tone_length: bool) -> str | None:
+        """Why keys cannot be sent out of band on this provider; None if they can."""
+        if not self.can_send_dtmf:
+            return (
+                f"{self.display_name} has no API to send DTMF on a live call (Telnyx and Plivo do): "
+                "the agent's playDtmfSounds plays the tones in band"
+            )
+        if tone_length and not self.dtmf_tone_length:
+            return f"toneDuration: {self.display_name} chooses the key length itself; leave it out"
+        return None
 
     def check_dial_params(self, additional_params: Mapping[str, Any]) -> None:
         """``InvalidDialRequest`` if ``additionalParams`` set one of ``dial_reserved_params`` in any

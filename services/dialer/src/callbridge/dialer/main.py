@@ -8,7 +8,6 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Generator
 
 import uvicorn
 
@@ -21,7 +20,9 @@ from callbridge.common.bus import (
     open_stores,
     stop_broker,
 )
+from callbridge.common.call_control import CallControlPublisher, ensure_call_control_stream
 from callbridge.common.dialing import ensure_dial_stream
+from callbridge.common.health import HealthServer, health_app
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
@@ -30,25 +31,16 @@ from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.dialer import metrics
 from callbridge.dialer.batches.service import running_scheduler
 from callbridge.dialer.config import DialerSettings
-from callbridge.dialer.health import health_app
 from callbridge.dialer.placing import CallPlacer, RetryPolicy
 from callbridge.dialer.sweeper import sweep_forever
 from callbridge.dialer.urls import DialUrls
-from callbridge.dialer.worker import register_dialer, register_hang_ups
+from callbridge.dialer.worker import register_dialer
 from callbridge.telephony import RestClients, TelephonyConfigs
 
 logger = logging.getLogger("callbridge.dialer")
 
 SERVICE_NAME = "callbridge-dialer"
 HEALTH_READY_TIMEOUT_S = 15.0
-
-
-class _HealthServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the service decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
 
 
 async def serve_dialer(
@@ -64,6 +56,7 @@ async def serve_dialer(
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
     await ensure_jetstream(connection)
     await ensure_dial_stream(connection.jetstream())
+    await ensure_call_control_stream(connection.jetstream())
     stores = await open_stores(broker, call_retention=settings.call_retention)
     secret_key = settings.secret_key.get_secret_value()
     clients = RestClients(
@@ -79,12 +72,12 @@ async def serve_dialer(
         DialUrls(JoinTokenSigner(secret_key), settings.public_base_url, settings.media_public_url),
         RetryPolicy(tries=settings.dial_tries, backoff_s=settings.dial_backoff_s),
         tracer=tracer_provider.get_tracer(SERVICE_NAME),
+        call_control=CallControlPublisher(connection.jetstream()),
     )
     publisher = EventPublisher(broker)
     register_dialer(broker, placer, settings.max_concurrent_dials)
-    register_hang_ups(broker, stores.calls, clients)
     await broker.start()
-    health = _HealthServer(
+    health = HealthServer(
         uvicorn.Config(
             health_app(lambda: connection.is_connected),
             host=settings.dialer_host,

@@ -30,11 +30,6 @@ DIAL_SECONDS = Histogram(
 REQUESTS_REJECTED = Counter(
     "callbridge_dialer_requests_rejected_total", "Dial requests that could not be read, skipped"
 )
-PROVIDER_HANGUPS = Counter(
-    "callbridge_dialer_provider_hangups_total",
-    "Provider calls hung up because their callbridge call ended first (canceled, unjoined, ended by media)",
-    ["provider", "result"],
-)
 SLOTS_SWEPT = Counter(
     "callbridge_dialer_slots_swept_total", "Account slots of ended calls released by the sweep", ["account"]
 )

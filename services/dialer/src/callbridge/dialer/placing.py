@@ -23,6 +23,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Tracer
 
 from callbridge.common.bus import EventPublisher, Stores
+from callbridge.common.call_control import CallControlPublisher, ProviderHangUp
 from callbridge.common.call_records import finish_call, record_dial_status
 from callbridge.common.dialing import DialCall
 from callbridge.common.events import DialStatusChanged
@@ -32,7 +33,6 @@ from callbridge.common.models.provider_calls import ProviderCallLink, provider_c
 from callbridge.common.store import UnchangedError
 from callbridge.dialer import metrics
 from callbridge.dialer.dial_requests import dial_request
-from callbridge.dialer.hangups import hang_up_provider_call
 from callbridge.dialer.urls import DialUrls
 from callbridge.telephony import (
     DialRequest,
@@ -104,7 +104,11 @@ class CallPlacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         tracer: Tracer | None = None,
+        call_control: CallControlPublisher | None = None,
     ) -> None:
+        """``call_control``: where the hang-up of a call that ended while it was dialed goes (the transfer
+        service carries it out)."""
+        self._call_control = call_control
         self._stores = stores
         self._publisher = publisher
         self._clients = clients
@@ -252,16 +256,13 @@ class CallPlacer:
         )
         logger.info("call %s dialed through %s: %s", call.call_id, provider.value, result.provider_call_id)
         if final.ended is not None and result.provider_call_id is not None:
-            try:
-                await hang_up_provider_call(self._clients, provider, result.provider_call_id, call.call_id)
-            except ProviderUnavailable as exc:
+            # Its ``ended`` event came before the provider's id was known: nobody else would hang it up.
+            if self._call_control is None:
                 logger.error(
-                    "call %s ended while it was dialed; hanging up its %s call %s failed: %s",
-                    call.call_id,
-                    provider.value,
-                    result.provider_call_id,
-                    exc,
+                    "call %s ended while it was dialed; its %s call is left up", call.call_id, provider
                 )
+            else:
+                await self._call_control.publish(ProviderHangUp.after_end(call.call_id))
 
     async def _fail(self, call: Call, provider: Provider, detail: str, attempt: int) -> None:
         entry = DialStatusEntry(

@@ -1,5 +1,5 @@
-"""The dialer's JetStream consumers: dial requests (``CALLBRIDGE_DIAL``, a work queue) and ended calls (the
-events stream), each one durable pull consumer that every replica shares."""
+"""The dialer's JetStream consumer of dial requests (``CALLBRIDGE_DIAL``, a work queue): one durable pull
+consumer that every replica shares. (Provider calls left up when a call ends are the transfer service's.)"""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ from pydantic import ValidationError
 
 from callbridge.common import subjects
 from callbridge.common.dialing import DialCall
-from callbridge.common.events import CallEnded
-from callbridge.common.models.call import Call
-from callbridge.common.store import KvStore
 from callbridge.dialer import metrics
-from callbridge.dialer.hangups import on_call_ended
 from callbridge.dialer.placing import CallPlacer
-from callbridge.telephony import ProviderUnavailable, RestClients
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +21,6 @@ DIAL_ACK_WAIT_S = 120.0
 """Longer than a dial's tries and waits (each wait is bounded by MAX_WAIT_S and the join deadline)."""
 DIAL_RETRY_S = 5.0
 MAX_DIAL_DELIVERIES = 5
-ENDED_CONSUMER = "dialer-ended"
-HANG_UP_RETRY_S = 5.0
-MAX_HANG_UP_DELIVERIES = 10
 
 
 def register_dialer(broker: NatsBroker, placer: CallPlacer, max_concurrent: int) -> None:
@@ -63,32 +55,4 @@ def register_dialer(broker: NatsBroker, placer: CallPlacer, max_concurrent: int)
                 await msg.reject()
             return
         metrics.DIAL_REQUESTS.labels(outcome.value).inc()
-        await msg.ack()
-
-
-def register_hang_ups(broker: NatsBroker, calls: KvStore[Call], clients: RestClients) -> None:
-    @broker.subscriber(
-        subjects.call_events_wildcard(CallEnded.EVENT),
-        stream=JStream(subjects.EVENTS_STREAM, declare=False),
-        durable=ENDED_CONSUMER,
-        pull_sub=PullSub(batch_size=16, timeout=5.0),
-        config=ConsumerConfig(ack_wait=60.0, max_ack_pending=10_000),
-        ack_policy=AckPolicy.MANUAL,
-        max_workers=16,
-    )
-    async def on_ended(msg: NatsMessage) -> None:
-        try:
-            event = CallEnded.model_validate_json(msg.raw_message.data)
-        except ValidationError:
-            await msg.reject()
-            return
-        try:
-            await on_call_ended(event, calls, clients)
-        except ProviderUnavailable as exc:
-            deliveries = msg.raw_message.metadata.num_delivered
-            if deliveries < MAX_HANG_UP_DELIVERIES:
-                logger.warning("call %s: provider hang-up failed (%s): trying again", event.call_id, exc)
-                await msg.nack(delay=HANG_UP_RETRY_S)
-                return
-            logger.error("call %s: gave up hanging up the provider call: %s", event.call_id, exc)
         await msg.ack()

@@ -18,6 +18,7 @@ from callbridge.common.commands import (
     HangUpCall,
     RefusalReason,
     SayMessage,
+    TransferHandOff,
 )
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
@@ -52,7 +53,23 @@ async def say(command: SayMessage, call: CallControl) -> CommandReply:
     return CommandAccepted(detail="sent to the agent as a forced_agent_message")
 
 
-HANDLERS: Final[Mapping[str, Handler]] = {"hang_up": hang_up, "say": say}
+async def transfer(command: TransferHandOff, call: CallControl) -> CommandReply:
+    """The transfer service's hand-off around a cold transfer (see ``TransferHandOff``)."""
+    if command.phase == "abort":
+        call.abort_hand_off(command.detail or "the transfer failed")
+        return CommandAccepted(detail="the call goes on with the agent")
+    if not call.started:
+        return CommandRefused(
+            reason=RefusalReason.NOT_STARTED, detail="the call's stream has not started yet"
+        )
+    if not call.hand_off(command.target, close_stream=command.close_stream):
+        return CommandRefused(reason=RefusalReason.ENDING, detail="the call is ending")
+    if command.close_stream:
+        return CommandAccepted(detail="the stream ends once the agent's audio has played")
+    return CommandAccepted(detail="the call ends as transferred when the provider stops the stream")
+
+
+HANDLERS: Final[Mapping[str, Handler]] = {"hang_up": hang_up, "say": say, "transfer": transfer}
 
 
 async def carry_out(command: CallCommand, call: CallControl) -> CommandReply:

@@ -14,6 +14,7 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import EndReason
 
 RenderAudio = Callable[[int], npt.NDArray[np.int16]]
@@ -82,6 +83,24 @@ class CallControl(Protocol):
     def tool_overrides(self, tool_name: str) -> dict[str, Any]:
         """The ``parameterOverrides`` (static parameters) of the call's ``selectedTools`` entry for
         ``tool_name``; empty if it has none."""
+        ...
+
+    def hand_off(
+        self, target: str, *, close_stream: bool, before: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        """A cold transfer: stop playing new agent audio, let what the agent sent play out (bounded), await
+        ``before``; the stream's end (by the provider, or here with ``close_stream``) then ends the call as
+        ``transferred``. Returns at once; False if the call is ending otherwise. Again while a transfer is
+        under way: True, and with ``close_stream`` the stream ends now."""
+        ...
+
+    def abort_hand_off(self, detail: str) -> bool:
+        """The transfer failed: the agent speaks again. False if no transfer was under way or the call
+        ended meanwhile."""
+        ...
+
+    async def request_transfer(self, command: ColdTransfer) -> None:
+        """Publish the cold transfer for the transfer service to carry out."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:

@@ -36,7 +36,9 @@ GOODBYE_PLAY_S: Final = 60.0
 
 @dataclass(frozen=True, slots=True)
 class HangUpPlan:
-    reason: EndReason
+    reason: EndReason | None
+    """None: the audio plays out and ``before_end`` runs, and the call is left for its stream's end to end
+    (a cold transfer, which the provider ends)."""
     detail: str
     """The call's ``endDetail``."""
     before_end: Callable[[], Awaitable[None]] | None = None
@@ -101,7 +103,8 @@ class HangUps:
             await playing
         if plan.before_end is not None:
             await plan.before_end()
-        self._end(plan.reason, plan.detail)
+        if plan.reason is not None:
+            self._end(plan.reason, plan.detail)
 
     async def _play_out(self, goodbye_asked: bool) -> None:
         playout = self._playout

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from uuid import UUID
 
+from callbridge.common.call_control import CallControlPublisher, ColdTransfer
 from callbridge.common.call_listing import CallListing
 from callbridge.common.call_records import finish_call
 from callbridge.common.capacity import CapacityLedger
@@ -31,9 +32,12 @@ class CallLifecycle:
         replica: str,
         *,
         capacity: CapacityLedger | None = None,
+        call_control: CallControlPublisher | None = None,
     ) -> None:
-        """``capacity``: where an ended call gives its provider account's slot back."""
+        """``capacity``: where an ended call gives its provider account's slot back; ``call_control``:
+        where the agent's transfers go to the transfer service."""
         self._calls = calls
+        self._call_control = call_control
         self._listing = listing
         self._capacity = capacity
         self._outbox = outbox
@@ -83,6 +87,7 @@ class CallLifecycle:
         rejected_frames: int = 0,
         provider_errors: int = 0,
         agent_messages_rejected: int = 0,
+        by_provider: bool = False,
     ) -> bool:
         """Make the record final and publish ``ended`` with the call's counts; False if it had ended."""
         ended = await finish_call(
@@ -96,16 +101,23 @@ class CallLifecycle:
         )
         if ended is None:
             return False
-        if provider_errors or agent_messages_rejected:
+        if provider_errors or agent_messages_rejected or by_provider:
             ended = ended.model_copy(
                 update={
                     "provider_errors": provider_errors,
                     "agent_messages_rejected": agent_messages_rejected,
+                    "by_provider": by_provider,
                 }
             )
         self.publish(ended)
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True
+
+    async def request_call_control(self, command: ColdTransfer) -> None:
+        """Publish a call-control command for the transfer service (JetStream: kept until one takes it)."""
+        if self._call_control is None:
+            raise RuntimeError("this media replica publishes no call-control commands")
+        await self._call_control.publish(command)
 
     async def ensure_listed(self, call: Call) -> None:
         """An ended call whose ender died before entering it in the ended listings is entered now."""

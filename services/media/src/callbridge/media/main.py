@@ -19,6 +19,7 @@ from callbridge.common.bus import (
     open_stores,
     stop_broker,
 )
+from callbridge.common.call_control import CallControlPublisher, ensure_call_control_stream
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import monitor_loop_lag
 from callbridge.common.secrets import SecretBox
@@ -59,7 +60,15 @@ async def serve_media(
     replica = f"media-{settings.instance_id}"
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
-    lifecycle = CallLifecycle(stores.calls, stores.call_listing, outbox, replica, capacity=stores.capacity)
+    await ensure_call_control_stream(connection.jetstream())
+    lifecycle = CallLifecycle(
+        stores.calls,
+        stores.call_listing,
+        outbox,
+        replica,
+        capacity=stores.capacity,
+        call_control=CallControlPublisher(connection.jetstream()),
+    )
     register_deadlines(broker, stores.calls, lifecycle)
     await broker.start()
     secret_key = settings.secret_key.get_secret_value()

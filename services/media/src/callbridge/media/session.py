@@ -28,6 +28,7 @@ from uuid import UUID
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
+from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
@@ -99,6 +100,9 @@ class CallSession:
         self._reports = ProviderInputReports(call.call_id, lifecycle, log, asyncio.get_running_loop().time)
         self._end_reason: EndReason | None = None
         self._end_detail: str | None = None
+        self._transfer_target: str | None = None
+        """Where a cold transfer under way sends the caller: the stream's end is then ``transferred``."""
+        self._by_provider = False
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
@@ -211,13 +215,22 @@ class CallSession:
             self._request_end(EndReason.CONNECTION_ERROR, "no start message from the provider")
             return
         if caller is None:
-            self._request_end(EndReason.HANGUP, "stream closed before start")
+            self._provider_ended("stream closed before start")
         elif stopped:
-            self._request_end(EndReason.HANGUP, "provider sent stop")
+            self._provider_ended("provider sent stop")
         else:
-            self._request_end(
-                EndReason.HANGUP, f"provider closed the stream (code {self._socket.close_code})"
-            )
+            self._provider_ended(f"provider closed the stream (code {self._socket.close_code})")
+
+    def _provider_ended(self, detail: str) -> None:
+        """The provider ended the stream: a transfer under way ends the call as ``transferred`` (the
+        provider keeps the call, which media must not hang up, reference §1.4), else it is a hang-up."""
+        if self._end_reason is not None:
+            return
+        if self._transfer_target is not None:
+            self._request_end(EndReason.TRANSFERRED, f"transferred to {self._transfer_target}")
+        else:
+            self._by_provider = True
+            self._request_end(EndReason.HANGUP, detail)
 
     async def _start(self, info: StreamInfo, agent_connected: asyncio.Task[None]) -> CallerAudio:
         """The stream has started: record it, build the call's parts for its format, start the agent."""
@@ -367,6 +380,36 @@ class CallSession:
         self._hang_ups.begin(plan, "hang-up")
         return True
 
+    def hand_off(
+        self, target: str, *, close_stream: bool, before: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
+        transferred = f"transferred to {target}"
+        if self._transfer_target is not None and self._end_reason is None:
+            if close_stream:  # the transfer service says: end the stream now (Exotel's flow connects)
+                self._hang_ups.begin(HangUpPlan(EndReason.TRANSFERRED, transferred), "hand-off")
+            return True
+        if self.ending:
+            return False
+        self._transfer_target = target
+        # As a hang-up: what the agent sent plays out, what it sends from now on does not; the call ends
+        # here only when the stream is ours to end, else when the provider stops it (``_provider_ended``).
+        plan = HangUpPlan(EndReason.TRANSFERRED if close_stream else None, transferred, before)
+        self._hang_ups.begin(plan, "hand-off")
+        return True
+
+    def abort_hand_off(self, detail: str) -> bool:
+        if self._transfer_target is None or self._end_reason is not None:
+            return False
+        self._log.warning("transfer to %s failed: %s; the agent goes on", self._transfer_target, detail)
+        self._transfer_target = None
+        self._hang_ups.under_way = False
+        if self._bridge is not None:
+            self._bridge.ending = False
+        return True
+
+    async def request_transfer(self, command: ColdTransfer) -> None:
+        await self._lifecycle.request_call_control(command)
+
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coroutine, name)
 
@@ -424,6 +467,7 @@ class CallSession:
             rejected_frames=self._reports.rejected_frames,
             provider_errors=self._reports.provider_errors,
             agent_messages_rejected=self._agent.messages_rejected,
+            by_provider=self._by_provider,
         )
         if self._caller is not None:
             await self._caller.close()

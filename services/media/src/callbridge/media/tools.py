@@ -17,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+from pydantic import ValidationError
+
+from callbridge.common.call_control import ColdTransfer, ColdTransferRequest
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
 from callbridge.media.dtmf_tool import PLAY_DTMF_SOUNDS_TOOL, OutOfBandDtmf, PlayDtmfSoundsTool
@@ -36,6 +39,7 @@ __all__ = [
 ]
 
 HANG_UP_TOOL: Final = "hangUp"
+COLD_TRANSFER_TOOL: Final = "coldTransfer"
 LEAVE_VOICEMAIL_TOOL: Final = "leaveVoicemail"
 DEFAULT_VOICEMAIL_RESULT: Final = "[Leaving voicemail...]"
 MAX_VOICEMAIL_CHARS: Final = 4000
@@ -135,6 +139,43 @@ def _voicemail_refused(message: str, call: CallControl) -> str | None:
     return None
 
 
+class ColdTransferTool:
+    """``coldTransfer`` (``target``, ``extraHeaders``, ``holdMusicUrl``; the call's ``parameterOverrides``
+    win over the agent's): the agent's last words play out, the transfer goes to the transfer service and
+    the tool is answered; the provider then stops the stream and the call ends as ``transferred``. A
+    transfer the provider refuses gives the call back to the agent (the ``transfer`` event says why)."""
+
+    async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
+        merged = {**parameters, **call.tool_overrides(COLD_TRANSFER_TOOL)}
+        try:
+            request = ColdTransferRequest.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'parameters'}: {error['msg']}"
+                for error in exc.errors(include_url=False, include_input=False)[:3]
+            )
+            await call.send_to_agent(tool_error(invocation_id, f"coldTransfer: {problems}"[:300]))
+            return
+        command = ColdTransfer(
+            call_id=call.call_id,
+            origin="agent",
+            invocation_id=invocation_id,
+            **request.model_dump(by_alias=False),
+        )
+
+        async def publish() -> None:
+            try:
+                await call.request_transfer(command)
+            except Exception as exc:  # NATS unreachable or refusing: the call stays with the agent
+                call.abort_hand_off(f"the transfer could not be requested: {exc}")
+                await call.send_to_agent(tool_error(invocation_id, "coldTransfer could not be requested"))
+                return
+            await call.send_to_agent(tool_result(invocation_id, f"transferring the call to {request.target}"))
+
+        if not call.hand_off(request.target, close_stream=False, before=publish):
+            await call.send_to_agent(tool_error(invocation_id, "coldTransfer: the call is ending"))
+
+
 def default_tools(*, out_of_band_dtmf: OutOfBandDtmf | None = None) -> Mapping[str, ToolHandler]:
     """The tools every call's agent may invoke. ``out_of_band_dtmf``: how ``playDtmfSounds`` reaches the
     provider's DTMF API (dtmf_tool.py); None plays every key in band."""
@@ -142,4 +183,5 @@ def default_tools(*, out_of_band_dtmf: OutOfBandDtmf | None = None) -> Mapping[s
         HANG_UP_TOOL: HangUpTool(),
         LEAVE_VOICEMAIL_TOOL: LeaveVoicemailTool(),
         PLAY_DTMF_SOUNDS_TOOL: PlayDtmfSoundsTool(out_of_band_dtmf),
+        COLD_TRANSFER_TOOL: ColdTransferTool(),
     }

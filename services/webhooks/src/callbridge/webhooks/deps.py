@@ -10,9 +10,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
 from callbridge.common.bus import EventPublisher, Stores
+from callbridge.common.call_control import CallControlPublisher, CommandClaim
 from callbridge.common.call_factory import CallFactory
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
+from callbridge.common.store import KvStore
 from callbridge.telephony import RestClients, TelephonyConfigs
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.replays import ReplayGuard
@@ -33,6 +35,10 @@ class Services:
     media_commands: MediaCommands
     rest_clients: RestClients
     """The imported accounts' REST clients (hanging up a provider call nobody else would)."""
+    call_control: CallControlPublisher
+    """Where transfers and DTMF go to the transfer service."""
+    command_claims: KvStore[CommandClaim]
+    """The transfer service's claimed commands: a Plivo transfer's ``<Dial>`` is read from there."""
 
 
 def get_services(request: Request) -> Services:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from callbridge.common import buckets
 from callbridge.common.account_webhooks.delivery import DispatcherSettings, WebhookDispatcher
 from callbridge.common.bus import (
     EventPublisher,
@@ -23,6 +24,12 @@ from callbridge.common.bus import (
     ensure_jetstream,
     open_stores,
     stop_broker,
+)
+from callbridge.common.call_control import (
+    CLAIM_TTL,
+    CallControlPublisher,
+    CommandClaim,
+    ensure_call_control_stream,
 )
 from callbridge.common.call_factory import (
     CallCreationError,
@@ -41,6 +48,7 @@ from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.store import (
     ConflictError,
     CorruptRecordError,
+    KvStore,
     RecordTooLargeError,
     UnencodableRecordError,
 )
@@ -91,6 +99,8 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         secret_key = settings.secret_key.get_secret_value()
         await ensure_jetstream(connection)
         await ensure_dial_stream(connection.jetstream())
+        await ensure_call_control_stream(connection.jetstream())
+        claims = await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
         stores = await open_stores(broker, call_retention=settings.call_retention)
         configs = TelephonyConfigs(stores.telephony_configs)
         rest_clients = RestClients(configs, SecretBox(secret_key).decrypt, settings)
@@ -118,6 +128,8 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             replays=ReplayGuard(stores.webhook_replays),
             media_commands=MediaCommands(connection),
             rest_clients=rest_clients,
+            call_control=CallControlPublisher(connection.jetstream()),
+            command_claims=KvStore(claims, CommandClaim),
         )
         if settings.uses_dev_api_key:
             logger.warning(

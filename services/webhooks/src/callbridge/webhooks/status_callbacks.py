@@ -100,6 +100,7 @@ async def receive_status(
         return ProviderStatusReceipt(
             call_id=call_id, status=status.status, ended=False, end_reason=final.end_reason
         )
+    ended = ended.model_copy(update={"by_provider": True})  # its call is over at the provider already
     await services.publisher.publish(ended)
     logger.info("call %s ended by %s status %s: %s", call_id, name, status.status, ended.end_reason.value)
     return ProviderStatusReceipt(

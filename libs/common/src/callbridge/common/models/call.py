@@ -58,6 +58,8 @@ class EndReason(enum.StrEnum):
     NO_ANSWER = "no_answer"
     DIAL_FAILED = "dial_failed"
     CANCELED = "canceled"
+    TRANSFERRED = "transferred"
+    """Put through to another number or SIP URI (a cold transfer): the provider stopped the stream."""
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -119,8 +121,8 @@ class CallFields(ApiModel):
     selected_tools: list[SelectedTool] | None = Field(
         default=None,
         description="Tools the agent may invoke; only the built-ins callbridge executes itself are supported "
-        'yet: ``{"toolName": "hangUp"}``, ``{"toolName": "leaveVoicemail"}`` and '
-        '``{"toolName": "playDtmfSounds"}``.',
+        'yet: ``{"toolName": "hangUp"}``, ``{"toolName": "leaveVoicemail"}``, '
+        '``{"toolName": "playDtmfSounds"}`` and ``{"toolName": "coldTransfer"}``.',
     )
     medium: CallMedium | None = Field(
         default=None,

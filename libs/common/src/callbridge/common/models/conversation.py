@@ -142,13 +142,13 @@ class TimedMessage(ApiModel):
 class SelectedTool(ApiModel):
     """A tool the agent may use: exactly one of ``toolId``, ``toolName``, ``temporaryTool``. Only the
     built-in tools callbridge executes itself are supported yet, by ``toolName`` (``hangUp``,
-    ``leaveVoicemail``, ``playDtmfSounds``)."""
+    ``leaveVoicemail``, ``playDtmfSounds``, ``coldTransfer``)."""
 
     tool_id: str | None = None
     """A durable tool's id. Not supported yet."""
     tool_name: str | None = None
-    """A built-in tool by name, which callbridge executes: ``hangUp``, ``leaveVoicemail`` or
-    ``playDtmfSounds``."""
+    """A built-in tool by name, which callbridge executes: ``hangUp``, ``leaveVoicemail``,
+    ``playDtmfSounds`` or ``coldTransfer``."""
     temporary_tool: JsonObject | None = None
     """An inline tool definition. Not supported yet."""
     name_override: str | None = Field(
@@ -163,7 +163,8 @@ class SelectedTool(ApiModel):
     parameter_overrides: JsonObject | None = None
     """Fixed parameter values, hidden from the model: callbridge reads the static parameters of its tools
     here (``strict`` of ``hangUp``; ``strict`` and ``result`` of ``leaveVoicemail``; ``toneDuration`` and
-    ``spaceDuration`` of ``playDtmfSounds``)."""
+    ``spaceDuration`` of ``playDtmfSounds``; ``target``, ``extraHeaders`` and ``holdMusicUrl`` of
+    ``coldTransfer``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SelectedTool:

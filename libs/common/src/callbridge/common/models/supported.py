@@ -21,12 +21,14 @@ SUPPORTED_TOOLS = frozenset(
         "hangUp",
         "leaveVoicemail",
         "playDtmfSounds",
+        "coldTransfer",
     }
 )
 """Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
 STATIC_PARAMETER_TYPES: dict[str, dict[str, type]] = {
     "hangUp": {"strict": bool},
     "leaveVoicemail": {"strict": bool, "result": str},
+    "coldTransfer": {"target": str, "holdMusicUrl": str},
 }
 """The static parameters (``parameterOverrides``) callbridge reads for its tools, and their JSON types:
 refused here when of another type, rather than when the agent invokes the tool mid-call."""

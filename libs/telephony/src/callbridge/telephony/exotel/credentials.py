@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from callbridge.common.models.medium import Provider
+from callbridge.common.models.medium import E164_PATTERN, Provider
 from callbridge.telephony.credentials import AgentAccess, AgentAccessUpdate, StoredTelephonyConfig
 
 DEFAULT_SUBDOMAIN = "api.exotel.com"
@@ -32,6 +32,11 @@ _WEBHOOK_AUTH = (
     "A secret of 24 to 128 URL-safe characters you choose: Exotel's requests carry it as the Basic Auth "
     "password or as the last path segment. Write-only."
 )
+_FLOW_TRANSFER = (
+    "The number (E.164) the Connect applet after the Voicebot applet in your Exotel flow dials. Exotel has "
+    "no API to transfer a live call; with this set, a cold transfer to this number ends the stream and the "
+    "flow connects the caller. Unset: cold transfers are refused."
+)
 _SAMPLE_RATE = "The rate in Hz incoming calls ask for when the agent's template does not say; unset: 16000."
 
 
@@ -44,6 +49,7 @@ class ExotelConfigCreate(AgentAccess):
     subdomain: str = Field(default=DEFAULT_SUBDOMAIN, pattern=SUBDOMAIN_PATTERN, description=_SUBDOMAIN)
     webhook_secret: str = Field(pattern=WEBHOOK_SECRET_PATTERN, description=_WEBHOOK_AUTH)
     sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
+    flow_transfer_target: str | None = Field(default=None, pattern=E164_PATTERN, description=_FLOW_TRANSFER)
 
 
 class ExotelConfigUpdate(AgentAccessUpdate):
@@ -58,6 +64,7 @@ class ExotelConfigUpdate(AgentAccessUpdate):
         default=None, pattern=WEBHOOK_SECRET_PATTERN, description=_WEBHOOK_AUTH
     )
     sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
+    flow_transfer_target: str | None = Field(default=None, pattern=E164_PATTERN, description=_FLOW_TRANSFER)
 
 
 class ExotelConfigPublic(AgentAccess):
@@ -69,12 +76,13 @@ class ExotelConfigPublic(AgentAccess):
     subdomain: str = Field(description=_SUBDOMAIN)
     webhook_secret_prefix: str = Field(description="The webhook secret's first 4 characters.")
     sample_rate: ExotelSampleRate | None = Field(default=None, description=_SAMPLE_RATE)
+    flow_transfer_target: str | None = Field(default=None, description=_FLOW_TRANSFER)
 
 
 class StoredExotelConfig(StoredTelephonyConfig):
     PROVIDER = Provider.EXOTEL
     SECRETS = ("api_token", "webhook_secret")
-    CLEARABLE = ("sample_rate",)
+    CLEARABLE = ("sample_rate", "flow_transfer_target")
 
     account_sid: str
     api_key: str
@@ -84,6 +92,7 @@ class StoredExotelConfig(StoredTelephonyConfig):
     webhook_secret_encrypted: str
     webhook_secret_prefix: str
     sample_rate: ExotelSampleRate | None = None
+    flow_transfer_target: str | None = None
 
     def public(self) -> ExotelConfigPublic:
         return ExotelConfigPublic.model_validate(self._public_fields())

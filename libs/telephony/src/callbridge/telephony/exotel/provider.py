@@ -23,6 +23,25 @@ from callbridge.telephony.status import ProviderStatus
 class ExotelProvider(TelephonyProvider[StoredExotelConfig]):
     provider = Provider.EXOTEL
     display_name = "Exotel"
+    can_transfer = True
+    transfer_closes_stream = True
+
+    def transfer_refusal(self, config: StoredExotelConfig, target: str, *, hold_music: bool) -> str | None:
+        """Exotel has no transfer API (reference §4.5): the stream's end moves the flow on to its next
+        applet, which connects the caller where the config says the flow connects them."""
+        if config.flow_transfer_target is None:
+            return (
+                "Exotel has no API to transfer a live call: set flowTransferTarget on the Exotel config "
+                "when the flow's next applet (a Connect applet) dials that number"
+            )
+        if target != config.flow_transfer_target:
+            return (
+                f"the Exotel flow connects callers to {config.flow_transfer_target} only (flowTransferTarget)"
+            )
+        if hold_music:
+            return "holdMusicUrl: the Exotel flow's Connect applet plays its own music"
+        return None
+
     dial_reserved_params = dialing.RESERVED_PARAMS
     dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(

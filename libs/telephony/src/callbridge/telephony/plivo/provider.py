@@ -23,6 +23,9 @@ from callbridge.telephony.status import ProviderStatus
 class PlivoProvider(TelephonyProvider[StoredPlivoConfig]):
     provider = Provider.PLIVO
     display_name = "Plivo"
+    can_transfer = True
+    transfer_hold_music = True
+    can_send_dtmf = True
     dial_reserved_params = dialing.RESERVED_PARAMS
     dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(PlivoConfigCreate, PlivoConfigUpdate, PlivoConfigPublic, StoredPlivoConfig)

@@ -24,6 +24,9 @@ from callbridge.telephony.telnyx.credentials import (
 class TelnyxProvider(TelephonyProvider[StoredTelnyxConfig]):
     provider = Provider.TELNYX
     display_name = "Telnyx"
+    can_transfer = True
+    can_send_dtmf = True
+    dtmf_tone_length = True
     dial_is_idempotent = True  # command_id is the call id (dialing.py)
     dial_reserved_params = dialing.RESERVED_PARAMS
     dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM

@@ -24,6 +24,7 @@ from callbridge.telephony.twilio.credentials import (
 class TwilioProvider(TelephonyProvider[StoredTwilioConfig]):
     provider = Provider.TWILIO
     display_name = "Twilio"
+    can_transfer = True
     dial_reserved_params = dialing.RESERVED_PARAMS
     dial_ring_timeout_param = dialing.RING_TIMEOUT_PARAM
     credentials = CredentialModels(

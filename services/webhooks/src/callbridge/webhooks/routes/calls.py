@@ -10,12 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from callbridge.common.call_control import ColdTransferRequest, CommandAccepted, SendDtmfRequest
 from callbridge.common.call_factory import merge_agent_call
 from callbridge.common.call_listing import CallQuery, InvalidCursorError
 from callbridge.common.models.call import AgentCallCreate, CallCreate, CallHangUp, CallPage, CallPublic
 from callbridge.common.models.supported import refuse_unsupported
 from callbridge.webhooks import records
 from callbridge.webhooks.admission import ThrottleRef, throttle_admission
+from callbridge.webhooks.call_control import request_dtmf, request_transfer
 from callbridge.webhooks.deps import ApiKeyDep, ServicesDep
 from callbridge.webhooks.errors import InvalidRequestError
 from callbridge.webhooks.filters import AgentCallFilters, CallFilters
@@ -86,6 +88,37 @@ async def hang_up(services: ServicesDep, call_id: CallId) -> CallHangUp:
     asking again while it ends is accepted again. 409 once it has ended; 503 if the replica holding it
     cannot be reached."""
     return await hang_up_call(services.stores, services.publisher, services.media_commands, call_id)
+
+
+@router.post(
+    "/calls/{call_id}/transfer",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CommandAccepted,
+    responses={**BODY_ERRORS, **errors(404, 409)},
+)
+async def transfer(services: ServicesDep, call_id: CallId, body: ColdTransferRequest) -> CommandAccepted:
+    """Put the caller through to ``target`` (E.164 or SIP URI), a cold transfer: the agent leaves the call.
+    Twilio (call update with ``<Dial>``), Telnyx (``actions/transfer``), Plivo (transfer to ``<Dial>`` XML
+    served here); Exotel only where its config's ``flowTransferTarget`` says the flow's next applet
+    connects the caller there (the stream ends and the flow goes on). 202 with the ``commandId``: the
+    outcome is the call's ``transfer`` event, and a transferred call ends as ``transferred``. 409 for an
+    ended call or one no provider has answered yet; 422 when the provider cannot do it or has no imported
+    credentials, saying why."""
+    return await request_transfer(services, call_id, body)
+
+
+@router.post(
+    "/calls/{call_id}/send_dtmf",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CommandAccepted,
+    responses={**BODY_ERRORS, **errors(404, 409)},
+)
+async def send_dtmf(services: ServicesDep, call_id: CallId, body: SendDtmfRequest) -> CommandAccepted:
+    """Press keys on the call out of band, through the provider's API: Telnyx (``send_dtmf``, with
+    ``toneDuration``) and Plivo (``DTMF``); 422 on Twilio and Exotel, which have no such API. 202 with the
+    ``commandId``: the outcome is the call's ``dtmf_sent`` event. 409 for an ended call or one no provider
+    has answered yet."""
+    return await request_dtmf(services, call_id, body)
 
 
 @router.post(

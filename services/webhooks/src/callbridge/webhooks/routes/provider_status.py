@@ -8,9 +8,13 @@ Basic Auth with the webhook secret as the password, or by
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Request, Response
 
 from callbridge.telephony import provider_for
+from callbridge.webhooks.call_control import transfer_xml
 from callbridge.webhooks.deps import ServicesDep
 from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.openapi import errors
@@ -49,6 +53,23 @@ async def outbound_answer(
     call has ended."""
     provider_request = await read_provider_request(request, services.settings.public_base_url)
     return await answer_outbound_call(services, call_id, provider, provider_request)
+
+
+@router.post(
+    "/calls/{call_id}/transfer_xml/plivo/{command_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "Plivo XML with <Dial>"}},
+)
+async def plivo_transfer_xml(
+    services: ServicesDep,
+    call_id: CallId,
+    command_id: Annotated[UUID, Path(description="The transfer's commandId.")],
+    request: Request,
+) -> Response:
+    """The XML a Plivo call transferred by callbridge runs (its ``aleg_url``): ``<Dial>`` to the transfer's
+    target. Verified by Plivo's signature; 404 for an unknown transfer."""
+    provider_request = await read_provider_request(request, services.settings.public_base_url)
+    return await transfer_xml(services, services.command_claims, call_id, command_id, provider_request)
 
 
 @router.post("/telephony/{provider}/status", response_model=ProviderStatusReceipt)

@@ -1,10 +1,12 @@
-"""``/livez``, ``/readyz`` (``/healthz``) and ``/metrics`` over HTTP: liveness never depends on NATS, so a
-NATS blip makes the dialer unready, not restarted."""
+"""``/livez``, ``/readyz`` (``/healthz``) and ``/metrics`` over HTTP for the worker services (dialer,
+transfer): liveness never depends on NATS, so a NATS blip makes a worker unready, not restarted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Generator
 
+import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,3 +34,11 @@ def health_app(nats_connected: Callable[[], bool]) -> Starlette:
             Route("/metrics", metrics),
         ]
     )
+
+
+class HealthServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the service decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
