@@ -1,6 +1,6 @@
 """Every service exports how late its event loop runs (``callbridge_<service>_event_loop_lag_seconds``): a
 loop held up by blocking work shows on the gauge of each service that runs on it. The embedded stack runs
-webhooks, media and the dialer on one loop, so one stall moves all three."""
+webhooks, media, the dialer and the transfer service on one loop, so one stall moves all four."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ async def _lags(stack: RunningStack) -> dict[str, float | None]:
         "webhooks": stack.webhooks_url,
         "media": stack.media_url.replace("ws://", "http://"),
         "dialer": stack.dialer_url,
+        "transfer": stack.transfer_url,
     }
     async with httpx.AsyncClient() as client:
         return {

@@ -28,11 +28,13 @@ from callbridge.common.call_control import (
 )
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.health import HealthServer, health_app
+from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.store import KvStore
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.telephony import RestClients, TelephonyConfigs
+from callbridge.transfer import metrics
 from callbridge.transfer.claims import CommandClaims
 from callbridge.transfer.config import TransferSettings
 from callbridge.transfer.executor import CommandExecutor
@@ -99,7 +101,8 @@ async def serve_transfer(
         logger.info("transfer %s ready: health on port %d", settings.instance_id, settings.transfer_port)
         if ready is not None:
             ready.set()
-        await stop.wait()
+        async with loop_lag_monitored(metrics.EVENT_LOOP_LAG):
+            await stop.wait()
     finally:
         health.should_exit = True
         await _bounded(health_task, "the health server")

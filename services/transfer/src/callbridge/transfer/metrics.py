@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from callbridge.common.loop_lag import lag_gauge
+
 COMMANDS = Counter(
     "callbridge_transfer_commands_total",
     "Call-control commands handled, by command and what became of them (done, failed, already_claimed, "
@@ -25,3 +27,4 @@ PROVIDER_HANGUPS = Counter(
     "hang-up, maxDuration, unjoined, canceled), by result",
     ["provider", "result"],
 )
+EVENT_LOOP_LAG = lag_gauge("transfer")
