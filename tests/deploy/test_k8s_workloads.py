@@ -180,3 +180,11 @@ def test_every_container_has_resources_and_runs_unprivileged(build: list[Documen
             assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"], name
             # A read-only root: whatever a process writes goes to a mounted volume (/tmp, the store).
             assert spec["securityContext"]["readOnlyRootFilesystem"] is True, name
+
+
+def test_streams_and_buckets_are_replicated_on_every_nats_server(build: list[Document]) -> None:
+    """The services create their JetStream streams and KV buckets with CALLBRIDGE_NATS_REPLICAS copies: one
+    per server of the cluster, so losing a NATS pod loses no call record, event or delivery."""
+    servers = one(build, "StatefulSet", "nats")["spec"]["replicas"]
+    shared = one(build, "ConfigMap", "callbridge")["data"]
+    assert int(shared["CALLBRIDGE_NATS_REPLICAS"]) == servers == 3

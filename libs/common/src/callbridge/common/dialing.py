@@ -43,7 +43,7 @@ class DialCall(ApiModel):
         return self.model_dump_json().encode()
 
 
-def dial_stream_config() -> StreamConfig:
+def dial_stream_config(replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=subjects.DIAL_STREAM,
         subjects=[subjects.DIAL_SUBJECT],
@@ -51,12 +51,14 @@ def dial_stream_config() -> StreamConfig:
         storage=StorageType.FILE,
         max_age=DIAL_MAX_AGE.total_seconds(),
         duplicate_window=DIAL_DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
 
 
-async def ensure_dial_stream(js: JetStreamContext) -> None:
-    """Create (or update) the dial stream. Idempotent; webhooks and the dialer call it at start-up."""
-    config = dial_stream_config()
+async def ensure_dial_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create (or update) the dial stream with ``replicas`` copies. Idempotent; webhooks and the dialer
+    call it at start-up."""
+    config = dial_stream_config(replicas)
     try:
         await js.add_stream(config)
     except BadRequestError:

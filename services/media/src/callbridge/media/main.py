@@ -54,8 +54,10 @@ async def serve_media(
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
-    await ensure_jetstream(connection)
-    stores = await open_stores(broker, call_retention=settings.call_retention)
+    await ensure_jetstream(connection, replicas=settings.nats_replicas)
+    stores = await open_stores(
+        broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
+    )
     replica = f"media-{settings.instance_id}"
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()

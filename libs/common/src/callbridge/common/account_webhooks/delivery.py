@@ -116,9 +116,11 @@ class DispatcherSettings:
     """The first retry's delay; each next one doubles (Ultravox: 30 s, 1 m, 2 m, …)."""
     timeout_s: float = 10.0
     concurrency: int = 100
+    stream_replicas: int = 1
+    """Copies of the deliveries stream (CALLBRIDGE_NATS_REPLICAS)."""
 
 
-async def ensure_delivery_stream(js: JetStreamContext) -> None:
+async def ensure_delivery_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
     config = StreamConfig(
         name=DELIVERIES_STREAM,
         subjects=[f"{DELIVERY_PREFIX}.>"],
@@ -126,6 +128,7 @@ async def ensure_delivery_stream(js: JetStreamContext) -> None:
         storage=StorageType.FILE,
         duplicate_window=120.0,
         max_age=timedelta(days=2).total_seconds(),
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)
@@ -166,7 +169,7 @@ class WebhookDispatcher:
         self._cache: tuple[int, list[Webhook]] | None = None
 
     async def __aenter__(self) -> WebhookDispatcher:
-        await ensure_delivery_stream(self._js)
+        await ensure_delivery_stream(self._js, replicas=self._settings.stream_replicas)
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         for event_name in _KINDS:
