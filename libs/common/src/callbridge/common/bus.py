@@ -20,8 +20,8 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
-from callbridge.common.account_webhooks.delivery import Progress
 from callbridge.common.account_webhooks.models import Webhook
+from callbridge.common.account_webhooks.queue import Progress
 from callbridge.common.batch_store import BatchStore
 from callbridge.common.call_events import CallEventLog
 from callbridge.common.call_index import CallIndex
