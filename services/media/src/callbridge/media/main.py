@@ -38,6 +38,8 @@ logger = logging.getLogger("callbridge.media")
 
 SERVICE_NAME = "callbridge-media"
 LAG_INTERVAL_S = 0.5
+CUT_GRACE_S = 5.0
+"""After the drain timeout, how long cut calls may take to close their streams beyond their last audio."""
 
 
 async def serve_media(
@@ -90,14 +92,26 @@ async def serve_media(
             open_timeout=settings.request_timeout_s,
             create_connection=limited_connection(settings.media_max_connections),
         ) as ws_server:
-            logger.info("media %s listening on ws://%s:%d", replica, settings.media_host, settings.media_port)
+            host, port = next(iter(ws_server.sockets)).getsockname()[:2]  # the bound port, also for port 0
+            logger.info("media %s listening on ws://%s:%d", replica, host, port)
             if ready is not None:
                 ready.set()
             await stop.wait()
             logger.info("draining: %d calls in progress", len(server.sessions))
             ws_server.close(close_connections=False)  # new joins go to other replicas
-            if not await server.wait_idle(settings.drain_timeout_s):
-                logger.warning("drain timeout: cutting %d calls", len(server.sessions))
+            if await server.wait_idle(settings.drain_timeout_s):
+                logger.info("drained: every call ended")
+            else:
+                # Closing the server again would do nothing (websockets' close is idempotent, and the one
+                # above left connections open): the calls are ended here, or the exit would wait for them.
+                cut = server.cut_calls(
+                    f"media replica stopped: the drain timeout ({settings.drain_timeout_s:g} s) passed"
+                )
+                logger.warning("drain timeout: cutting %d calls", cut)
+                if not await server.wait_idle(settings.hang_up_drain_timeout_s + CUT_GRACE_S):
+                    logger.warning("%d calls did not end when cut: dropping them", len(server.sessions))
+                    for provider_socket in ws_server.connections:
+                        provider_socket.transport.abort()  # their handlers end; the exit waits for nothing
     finally:
         lag_monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
