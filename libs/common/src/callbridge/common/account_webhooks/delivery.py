@@ -54,6 +54,7 @@ from callbridge.common import buckets, subjects
 from callbridge.common.account_webhooks import metrics
 from callbridge.common.account_webhooks.models import EVENT_ORDER, Webhook, WebhookEvent
 from callbridge.common.account_webhooks.queue import (
+    CALLBACKS_SEGMENT,
     DELIVERIES_STREAM,
     DELIVERY_PREFIX,
     Delivery,
@@ -264,8 +265,10 @@ class WebhookDispatcher:
         ]
         if call is not None and call.callbacks is not None and call.callbacks.target(kind) is not None:
             receivers.append(None)  # the call's own callback
-        if receivers:
-            body = orjson.dumps({"event": kind.value, "call": call_public.model_dump(mode="json")}).decode()
+        if not receivers:
+            await message.ack()
+            return
+        body = orjson.dumps({"event": kind.value, "call": call_public.model_dump(mode="json")}).decode()
         for webhook_id in receivers:
             delivery = Delivery(
                 webhook_id=webhook_id,
@@ -278,7 +281,7 @@ class WebhookDispatcher:
                 delivery_subject(webhook_id, event.call_id),
                 delivery.model_dump_json().encode(),
                 stream=DELIVERIES_STREAM,
-                headers={"Nats-Msg-Id": f"{event.event_id}.{progress_key(webhook_id, event.call_id)}"},
+                headers={"Nats-Msg-Id": f"{event.event_id}.{webhook_id or CALLBACKS_SEGMENT}"},
             )
         await message.ack()
 
