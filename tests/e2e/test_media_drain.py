@@ -22,18 +22,20 @@ import pytest
 
 from callbridge.common.events import CallEnded, CallJoined
 from callbridge.common.models.medium import Provider
+from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.recording import StreamRecording
 from callbridge.devkit.simulators.rest import CalleeScript, SimulatedRestApi
 from callbridge.devkit.simulators.rest.accounts import new_account
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from callbridge.devkit.timeline import follow_call
-from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call
+from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
 from tests.e2e.media_processes import JoinRouter, MediaProcess
 from tests.e2e.outbound import import_account
 
 pytestmark = pytest.mark.slow  # two media processes and calls that last seconds
 
 FROM = "+15550002222"
+TO = "+15005550001"
 HOLD_S = 6.0
 """How long each callee stays on the line: long enough to signal a replica while both carry calls."""
 MAX_GAP_S = 0.25
@@ -54,8 +56,10 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def two_media_processes(
-    nats_url: str, hold_s: float, drain_timeout_s: float = 60.0
+    nats_url: str, hold_s: float, drain_timeout_s: float = 60.0, *, outbound: bool = True
 ) -> AsyncIterator[Stack]:
+    """``outbound``: the simulated Twilio account is imported for the dialer (else a test provisions an
+    inbound Twilio number itself)."""
     script = CalleeScript.parse([f"*=answers_and_speaks(ring_s=0.1, speech_s=1.0, hold_s={hold_s})"])
     account = new_account(Provider.TWILIO, script=script, allow_insecure_ws=True)
     env = {
@@ -73,7 +77,8 @@ async def two_media_processes(
             provider_api_urls={Provider.TWILIO: api_url},
         )
         async with run_stack(config) as stack:
-            await import_account(stack, Provider.TWILIO, account)
+            if outbound:
+                await import_account(stack, Provider.TWILIO, account)
             try:
                 for process in media.values():
                     await process.start()
@@ -221,3 +226,37 @@ async def test_calls_that_outlive_the_drain_timeout_are_cut_and_the_process_exit
         for call_id in on_b:
             assert (await ended(env, call_id)).end_reason.value == "hangup"
             assert_lost_no_frame(await recording_of(env, call_id))
+
+
+async def test_calls_of_a_killed_process_that_no_provider_reports_are_ended_by_the_deadline_consumer(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inbound streams whose provider posts no stream status callback: the deadline consumer (every media
+    replica shares it) ends the killed replica's calls as ``connection_error`` once their ``maxDuration``
+    and the grace have passed; the other replica ends its own at ``maxDuration`` as ``timeout``."""
+    monkeypatch.setenv("CALLBRIDGE_LOST_CALL_GRACE_S", "1")  # the media processes and the stack's media
+    async with two_media_processes(nats_url, HOLD_S, outbound=False) as env:
+        template = {"agentBackend": {"echo": {"sampleRate": 16000}}, "maxDuration": "4s", "joinTimeout": "3s"}
+        simulator, _ = await twilio_for(env.stack, template)
+        answers = [await simulator.incoming_call(from_number="+15005550006", to_number=TO) for _ in range(4)]
+        calls = [str(answer.parameters["callId"]) for answer in answers]
+        speech = tone(440.0, 8.0, 8000, -20.0)  # longer than maxDuration
+        streams = [asyncio.create_task(simulator.stream(answer, speech)) for answer in answers]
+        try:
+            on_a, on_b = split(env, await joined_on(env, calls))
+            env.media["a"].signal(signal.SIGKILL)
+            assert await env.media["a"].wait(10) == -signal.SIGKILL
+            for call_id in on_a:
+                end = await ended(env, call_id, timeout_s=20)
+                assert end.end_reason.value == "connection_error", end
+                assert "media replica lost the call" in (end.detail or "")
+            for call_id in on_b:
+                end = await ended(env, call_id, timeout_s=20)
+                assert end.end_reason.value == "timeout", end  # ended by b itself, at maxDuration
+            recordings = await asyncio.gather(*streams)
+        finally:
+            for stream in streams:
+                stream.cancel()
+        ended_by = {call: recording.ended_by for call, recording in zip(calls, recordings, strict=True)}
+        assert {ended_by[call] for call in on_a} == {"connection_lost"}
+        assert {ended_by[call] for call in on_b} == {"server"}

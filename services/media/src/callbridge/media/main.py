@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
+from datetime import timedelta
 
 from websockets.asyncio.server import serve
 
@@ -64,7 +65,9 @@ async def serve_media(
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
     lifecycle = CallLifecycle(stores.calls, stores.call_listing, outbox, replica, capacity=stores.capacity)
-    register_deadlines(broker, stores.calls, lifecycle)
+    register_deadlines(
+        broker, stores.calls, lifecycle, lost_call_grace=timedelta(seconds=settings.lost_call_grace_s)
+    )
     await broker.start()
     secret_key = settings.secret_key.get_secret_value()
     server = MediaServer(
