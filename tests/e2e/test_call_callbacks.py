@@ -18,8 +18,6 @@ from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
 from tests.e2e.webhook_receivers import RETRY_BASE_S, SECRET, Receiver, receivers
 
-pytestmark = pytest.mark.slow  # retries with real backoff; the given-up case takes 10 attempts
-
 RATE_HZ = 8000
 
 

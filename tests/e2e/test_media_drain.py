@@ -32,8 +32,6 @@ from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
 from tests.e2e.media_processes import JoinRouter, MediaProcess
 from tests.e2e.outbound import import_account
 
-pytestmark = pytest.mark.slow  # two media processes and calls that last seconds
-
 FROM = "+15550002222"
 TO = "+15005550001"
 HOLD_S = 6.0

@@ -12,8 +12,6 @@ from callbridge.devkit.stack import StackConfig, run_stack
 from tests.e2e.helpers import API_KEY, SECRET_KEY
 from tests.nats_cluster import SIZE, NatsCluster
 
-pytestmark = pytest.mark.slow  # a cluster of three servers electing a leader, then the whole stack
-
 
 @pytest.fixture
 def cluster() -> Iterator[NatsCluster]:
