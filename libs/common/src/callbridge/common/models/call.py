@@ -389,7 +389,7 @@ class CallPublic(StoredModel):
     callback_deliveries: CallbackDeliveries = Field(
         default_factory=CallbackDeliveries,
         description="How each of the call's callbacks is being delivered: status (pending, delivered, "
-        "given_up), failed attempts and recent failures; null for a callback whose event has not happened.",
+        "given_up), failed attempts and recent failures; null for a callback not attempted yet.",
     )
     provider_details: ProviderDetails | None = Field(
         default=None, description="The provider's identifiers for the call, filled in as they become known."

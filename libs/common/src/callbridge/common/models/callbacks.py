@@ -155,7 +155,7 @@ class CallbackDelivery(ApiModel):
 
 
 class CallbackDeliveries(ApiModel):
-    """How each of the call's callbacks is being delivered; null until its event happened."""
+    """How each of the call's callbacks is being delivered; null until its first attempt."""
 
     joined: CallbackDelivery | None = Field(default=None, description="The ``joined`` callback.")
     ended: CallbackDelivery | None = Field(default=None, description="The ``ended`` callback.")
