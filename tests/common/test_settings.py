@@ -54,3 +54,20 @@ def test_incomplete_or_conflicting_nats_credentials_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=fragment):
         CommonSettings.model_validate(fields)
+
+
+def test_nats_replicas_default_to_one_and_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert CommonSettings().nats_replicas == 1
+    monkeypatch.setenv("CALLBRIDGE_NATS_REPLICAS", "3")
+    assert CommonSettings().nats_replicas == 3
+
+
+@pytest.mark.parametrize("replicas", ["0", "6", "three"])
+def test_nats_replicas_outside_what_jetstream_allows_are_refused(
+    monkeypatch: pytest.MonkeyPatch, replicas: str
+) -> None:
+    monkeypatch.setenv("CALLBRIDGE_NATS_REPLICAS", replicas)
+    with pytest.raises(ValidationError, match="nats_replicas"):
+        CommonSettings()

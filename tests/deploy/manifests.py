@@ -14,6 +14,7 @@ import yaml
 from callbridge.common.health import health_app
 from callbridge.dialer.config import DialerSettings
 from callbridge.media.config import MediaSettings
+from callbridge.media.main import CUT_GRACE_S
 from callbridge.media.server import MediaServer
 from callbridge.transfer.config import TransferSettings
 from callbridge.webhooks.config import WebhooksSettings
@@ -35,6 +36,12 @@ NOT_PUBLIC = ("/metrics", "/livez", "/readyz", "/healthz")
 OTEL_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT"}
 
 Document = dict[str, Any]
+
+
+def cut_time_s() -> float:
+    """How long media takes past its drain timeout to end the calls it cuts (their last audio, then the
+    close), with its default settings."""
+    return MediaSettings().hang_up_drain_timeout_s + CUT_GRACE_S
 
 
 def settings_names(model: type[Any]) -> set[str]:

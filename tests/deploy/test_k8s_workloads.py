@@ -16,6 +16,7 @@ from tests.deploy.manifests import (
     PREFIX,
     Document,
     container,
+    cut_time_s,
     env_values,
     of_kind,
     one,
@@ -73,8 +74,9 @@ def test_media_drains_within_its_grace_period(build: list[Document]) -> None:
     assert command[0] == "sleep"
     pre_stop_s = float(command[1])
     margin_s = pod["terminationGracePeriodSeconds"] - pre_stop_s - drain_s
-    # Enough to close NATS and flush events after the drain, not so much that a stuck pod lingers.
-    assert 15 <= margin_s <= 120, (
+    # Enough to end the calls cut at the drain timeout, close NATS and flush events, not so much that a
+    # stuck pod lingers.
+    assert cut_time_s() + 15 <= margin_s <= 120, (
         f"grace period {pod['terminationGracePeriodSeconds']} s vs {pre_stop_s + drain_s}"
     )
     assert pre_stop_s < drain_s
@@ -180,3 +182,11 @@ def test_every_container_has_resources_and_runs_unprivileged(build: list[Documen
             assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"], name
             # A read-only root: whatever a process writes goes to a mounted volume (/tmp, the store).
             assert spec["securityContext"]["readOnlyRootFilesystem"] is True, name
+
+
+def test_streams_and_buckets_are_replicated_on_every_nats_server(build: list[Document]) -> None:
+    """The services create their JetStream streams and KV buckets with CALLBRIDGE_NATS_REPLICAS copies: one
+    per server of the cluster, so losing a NATS pod loses no call record, event or delivery."""
+    servers = one(build, "StatefulSet", "nats")["spec"]["replicas"]
+    shared = one(build, "ConfigMap", "callbridge")["data"]
+    assert int(shared["CALLBRIDGE_NATS_REPLICAS"]) == servers == 3

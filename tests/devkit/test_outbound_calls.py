@@ -233,6 +233,40 @@ async def test_a_stream_the_server_closes_ends_a_twilio_call_at_once(fake_server
     ]
 
 
+LOST_STREAM_EVENTS = {
+    Provider.TWILIO: ("stream-error", "completed"),
+    Provider.TELNYX: ("streaming.failed",),
+    Provider.PLIVO: ("DroppedStream",),
+}
+
+
+@pytest.mark.parametrize("provider", list(LOST_STREAM_EVENTS), ids=lambda p: p.value)
+async def test_a_stream_whose_connection_is_lost_is_reported_as_a_stream_failure(
+    fake_server: FakeServer, provider: Provider
+) -> None:
+    """A media server that dies mid-call (its socket gone, no close frame) is a stream error at the
+    provider (Twilio ``stream-error``, Telnyx ``streaming.failed``, Plivo ``DroppedStream``), not the
+    orderly stop of a server that closed the stream."""
+
+    async def die_after_start(ws: Any, log: Any) -> None:
+        await log.recv_until(ws, lambda message: message["event"] == "start")
+        ws.transport.abort()  # what the kernel does for a killed process: no close frame
+
+    fake_server.handler = die_after_start
+    script = CalleeScript.parse(["*=answers_silent(ring_s=0, hold_s=2)"])
+    async with served_api(provider, script) as account:
+        call = await ended(await place(account, fake_server))  # its callbacks are sent by then
+    found = statuses(fake_server, account)
+    assert call.recording is not None
+    assert call.recording.ended_by == "connection_lost"
+    names = [status.status for status in found]
+    expected = LOST_STREAM_EVENTS[provider]
+    assert tuple(name for name in names if name in expected)[: len(expected)] == expected, names
+    failed = next(s for s in found if s.status == expected[0])
+    assert failed.outcome is StatusOutcome.FAILED
+    assert failed.detail
+
+
 async def test_a_telnyx_call_whose_stream_the_server_closes_stays_up_until_hung_up(
     fake_server: FakeServer,
 ) -> None:

@@ -6,93 +6,19 @@ given up after 10 attempts and marked unhealthy; a slow receiver delays no other
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from callbridge.common.account_webhooks.signing import TIMESTAMP_HEADER, verify
-from callbridge.devkit.asgi import serve_asgi
 from callbridge.devkit.nats_server import free_port
 from callbridge.devkit.signals import tone
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from tests.e2e.helpers import API_KEY, SECRET_KEY, twilio_for
+from tests.e2e.webhook_receivers import RETRY_BASE_S, SECRET, Receiver, receivers
 
 RATE_HZ = 8000
-SECRET = "whsec-receiver-0123456789"
-RETRY_BASE_S = 0.2
-
-
-@dataclass
-class Received:
-    event: str
-    call_id: str
-    at: float
-    verified: bool
-    body: dict[str, Any]
-
-
-@dataclass
-class Receiver:
-    """An HTTP receiver: answers ``fail_first`` requests with 500 (then 204), each after ``delay_s``."""
-
-    fail_first: int = 0
-    delay_s: float = 0.0
-    requests: int = 0
-    received: list[Received] = field(default_factory=list)
-    url: str = ""
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: Request) -> Response:
-        body = await request.body()
-        self.requests += 1
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)  # a slow receiver, by design
-        if self.requests <= self.fail_first:
-            return Response(status_code=500)
-        document = json.loads(body)
-        headers = {name: value for name, value in request.headers.items()}
-        self.received.append(
-            Received(
-                document["event"],
-                document["call"]["callId"],
-                time.monotonic(),
-                verify(SECRET, body, headers) and TIMESTAMP_HEADER.lower() in headers,
-                document,
-            )
-        )
-        self.changed.set()
-        return Response(status_code=204)
-
-    def events_of(self, call_id: str) -> list[str]:
-        return [r.event for r in self.received if r.call_id == call_id]
-
-    async def wait_for(self, call_id: str, count: int, timeout_s: float = 20.0) -> list[str]:
-        async with asyncio.timeout(timeout_s):
-            while len(self.events_of(call_id)) < count:
-                self.changed.clear()
-                await self.changed.wait()
-        return self.events_of(call_id)
-
-
-@contextlib.asynccontextmanager
-async def receivers(*made: Receiver) -> AsyncIterator[None]:
-    routes = []
-    for index, receiver in enumerate(made):
-        routes.append(Route(f"/hook/{index}", receiver.handle, methods=["POST"]))
-    async with serve_asgi(Starlette(routes=routes), "127.0.0.1", free_port()) as base_url:
-        for index, receiver in enumerate(made):
-            receiver.url = f"{base_url}/hook/{index}"
-        yield
 
 
 @pytest.fixture

@@ -53,11 +53,18 @@ async def test_no_secret_reaches_events_logs_kv_or_api_answers_beyond_a_prefix(
             }
             backend = {"websocket": {"url": agent_url, "inputSampleRate": 16000, "headers": template_headers}}
             twilio_token = plant("Twilio auth token", secrets.token_urlsafe(24))
+            nobody = "http://127.0.0.1:9/callbacks"  # the discard port: every delivery attempt fails
+            template_callbacks = {
+                "ended": {
+                    "url": nobody,
+                    "secrets": [plant("template callback secret", secrets.token_urlsafe(24))],
+                }
+            }
             provisioned = await provision_twilio_agent(
                 stack.webhooks_url,
                 api_key,
                 stack.public_base_url,
-                call_template={"agentBackend": backend},
+                call_template={"agentBackend": backend, "callbacks": template_callbacks},
                 auth_token=twilio_token,
             )
             agent_id = provisioned.agent_id
@@ -104,12 +111,14 @@ async def test_no_secret_reaches_events_logs_kv_or_api_answers_beyond_a_prefix(
                 creation_answers["POST agent call"] = response.text
                 plant("agent call join token", _token(agent_call["joinUrl"]))
                 call_auth = plant("call header", secrets.token_urlsafe(24))
+                callback_secret = plant("call callback secret", secrets.token_urlsafe(24))
                 response = await api.post(
                     "/api/calls",
                     json={
                         "agentBackend": {
                             "websocket": {"url": agent_url, "headers": {"X-Call-Key": call_auth}}
-                        }
+                        },
+                        "callbacks": {"joined": {"url": nobody, "secrets": [callback_secret]}},
                     },
                 )
                 assert response.status_code == 201, response.text

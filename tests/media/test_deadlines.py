@@ -1,5 +1,6 @@
 """The deadline consumer on a real nats-server: calls nobody joined end as ``unjoined`` at their join
-deadline, calls whose replica was lost end as ``system_error`` after ``maxDuration`` and a grace period;
+deadline, calls whose replica was lost (killed: nothing ended them) end as ``connection_error`` after
+``maxDuration`` and a grace period (CALLBRIDGE_LOST_CALL_GRACE_S);
 each decision alone (``check_deadline``) and through the shared durable JetStream consumer."""
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ async def test_a_joined_call_is_left_to_its_replica_until_max_duration_and_the_g
     assert (await record_of(records, call)).ended is None
 
 
-async def test_a_joined_call_still_open_long_past_max_duration_was_lost_and_ends_as_system_error(
+async def test_a_joined_call_still_open_long_past_max_duration_was_lost_and_ends_as_connection_error(
     records: CallRecords,
 ) -> None:
     created = datetime.now(UTC) - AN_HOUR_AGO
@@ -74,7 +75,19 @@ async def test_a_joined_call_still_open_long_past_max_duration_was_lost_and_ends
     event = CallCreated(call_id=call.call_id, call=call.public())
     assert await check_deadline(event, records.stores.calls, records.lifecycle) is None
     ended = await records.published.wait_for(CallEnded)
-    assert (ended.end_reason, ended.detail) == (EndReason.SYSTEM_ERROR, "media replica lost the call")
+    assert ended.end_reason == EndReason.CONNECTION_ERROR  # issue 10: as when the provider reports it
+    assert ended.detail == "media replica lost the call (nothing ended it by maxDuration and the grace)"
+
+
+async def test_the_grace_after_max_duration_is_a_setting(records: CallRecords) -> None:
+    call = await store_call(records, max_duration=timedelta(minutes=10))
+    await records.lifecycle.claim(call.call_id)
+    event = CallCreated(call_id=call.call_id, call=call.public())
+    grace = timedelta(seconds=2)
+    delay_s = await check_deadline(event, records.stores.calls, records.lifecycle, lost_call_grace=grace)
+    assert delay_s is not None
+    expected_s = (timedelta(minutes=10) + grace).total_seconds()
+    assert expected_s - 5 < delay_s <= expected_s
 
 
 async def test_an_ended_or_deleted_call_needs_nothing_more(records: CallRecords) -> None:

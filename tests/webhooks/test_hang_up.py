@@ -5,6 +5,7 @@ tests/media and end to end in tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -41,9 +42,10 @@ async def mark_joined(nats_client: Client, call_id: str) -> None:
     kv = await nats_client.jetstream().key_value(buckets.CALLS)
     entry = await kv.get(call_id)
     assert entry.value is not None
-    record = entry.value.replace(b'"joined":null', f'"joined":"{datetime.now(UTC).isoformat()}"'.encode())
-    assert record != entry.value
-    await kv.update(call_id, record, last=entry.revision)
+    record = json.loads(entry.value)
+    assert record["joined"] is None
+    record["joined"] = datetime.now(UTC).isoformat()  # the call's own field, not callbackDeliveries.joined
+    await kv.update(call_id, json.dumps(record).encode(), last=entry.revision)
 
 
 @asynccontextmanager

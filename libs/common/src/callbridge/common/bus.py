@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,8 +20,8 @@ from nats.js.kv import KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 
 from callbridge.common import buckets, subjects
-from callbridge.common.account_webhooks.delivery import Progress
 from callbridge.common.account_webhooks.models import Webhook
+from callbridge.common.account_webhooks.queue import Progress
 from callbridge.common.batch_store import BatchStore
 from callbridge.common.call_events import CallEventLog
 from callbridge.common.call_index import CallIndex
@@ -117,8 +118,9 @@ def _without_userinfo(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-async def ensure_jetstream(connection: Client) -> None:
-    """Create (or update) the events stream. Idempotent; every service calls it at start-up."""
+async def ensure_jetstream(connection: Client, *, replicas: int = 1) -> None:
+    """Create (or update) the events stream with ``replicas`` copies (CALLBRIDGE_NATS_REPLICAS). Idempotent;
+    every service calls it at start-up."""
     js = connection.jetstream()
     config = StreamConfig(
         name=subjects.EVENTS_STREAM,
@@ -126,6 +128,7 @@ async def ensure_jetstream(connection: Client) -> None:
         storage=StorageType.FILE,
         max_age=EVENTS_MAX_AGE.total_seconds(),
         duplicate_window=120.0,
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)
@@ -153,25 +156,29 @@ class Stores:
     batches: BatchStore
 
 
-async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = None) -> Stores:
-    """Open (creating when missing) every KV bucket and the live-call stream; call records and their
-    index keep ``call_retention`` after their last change (None: for ever)."""
-    calls = await _key_value(broker, buckets.CALLS, history=1, ttl=call_retention)
-    call_index = await _key_value(broker, buckets.CALL_INDEX, history=1, ttl=call_retention)
+async def open_stores(
+    broker: NatsBroker, *, call_retention: timedelta | None = None, replicas: int = 1
+) -> Stores:
+    """Open (creating when missing) every KV bucket and the live-call stream, each with ``replicas`` copies
+    (CALLBRIDGE_NATS_REPLICAS); call records and their index keep ``call_retention`` after their last
+    change (None: for ever)."""
+    bucket = functools.partial(open_bucket, broker, replicas=replicas)
+    calls = await bucket(buckets.CALLS, history=1, ttl=call_retention)
+    call_index = await bucket(buckets.CALL_INDEX, history=1, ttl=call_retention)
     js = _connection(broker).jetstream()
-    await ensure_live_calls_stream(js)
-    agents = await _key_value(broker, buckets.AGENTS, history=5)
-    configs = await _key_value(broker, buckets.TELEPHONY_CONFIGS, history=5)
-    provider_calls = await _key_value(broker, buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
-    replays = await _key_value(broker, buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
+    await ensure_live_calls_stream(js, replicas=replicas)
+    agents = await bucket(buckets.AGENTS, history=5)
+    configs = await bucket(buckets.TELEPHONY_CONFIGS, history=5)
+    provider_calls = await bucket(buckets.PROVIDER_CALLS, ttl=buckets.PROVIDER_CALLS_TTL)
+    replays = await bucket(buckets.WEBHOOK_REPLAYS, ttl=buckets.WEBHOOK_REPLAYS_TTL)
     call_records = KvStore(calls, Call)
-    throttles = await _key_value(broker, buckets.CALL_THROTTLES, history=1)
-    throttle_usage = await _key_value(broker, buckets.THROTTLE_USAGE, history=1)
-    capacity = await _key_value(broker, buckets.CAPACITY, history=1)
-    account_webhooks = await _key_value(broker, buckets.ACCOUNT_WEBHOOKS, history=1)
-    webhook_progress = await _key_value(broker, buckets.WEBHOOK_PROGRESS, ttl=buckets.WEBHOOK_PROGRESS_TTL)
-    batches = await _key_value(broker, buckets.BATCHES, history=1)
-    batch_attempts = await _key_value(broker, buckets.BATCH_ATTEMPTS, ttl=buckets.BATCH_ATTEMPTS_TTL)
+    throttles = await bucket(buckets.CALL_THROTTLES, history=1)
+    throttle_usage = await bucket(buckets.THROTTLE_USAGE, history=1)
+    capacity = await bucket(buckets.CAPACITY, history=1)
+    account_webhooks = await bucket(buckets.ACCOUNT_WEBHOOKS, history=1)
+    webhook_progress = await bucket(buckets.WEBHOOK_PROGRESS, ttl=buckets.WEBHOOK_PROGRESS_TTL)
+    batches = await bucket(buckets.BATCHES, history=1)
+    batch_attempts = await bucket(buckets.BATCH_ATTEMPTS, ttl=buckets.BATCH_ATTEMPTS_TTL)
     return Stores(
         calls=call_records,
         call_listing=CallListing(call_records, CallIndex(call_index), LiveCalls(js)),
@@ -189,8 +196,8 @@ async def open_stores(broker: NatsBroker, *, call_retention: timedelta | None = 
     )
 
 
-async def _key_value(
-    broker: NatsBroker, bucket: str, *, history: int = 1, ttl: timedelta | None = None
+async def open_bucket(
+    broker: NatsBroker, bucket: str, *, history: int = 1, ttl: timedelta | None = None, replicas: int = 1
 ) -> KeyValue:
     """Open a bucket with this version's settings, creating it when missing.
 
@@ -199,7 +206,7 @@ async def _key_value(
     """
     ttl_s = None if ttl is None else ttl.total_seconds()
     try:
-        return await broker.key_value(bucket, history=history, ttl=ttl_s)
+        return await broker.key_value(bucket, history=history, ttl=ttl_s, replicas=replicas)
     except BadRequestError as exc:
         if exc.err_code != STREAM_CONFIG_MISMATCH:
             raise
@@ -207,6 +214,7 @@ async def _key_value(
     config = (await js.stream_info(f"KV_{bucket}")).config
     config.max_msgs_per_subject = history
     config.max_age = ttl_s or 0.0  # 0: no limit
+    config.num_replicas = replicas
     await js.update_stream(config)
     return await broker.key_value(bucket, declare=False)
 

@@ -178,17 +178,19 @@ class CommandClaim(StoredModel):
     claim it again."""
 
 
-def call_control_stream_config() -> StreamConfig:
+def call_control_stream_config(replicas: int = 1) -> StreamConfig:
     return work_queue_config(
         subjects.CALL_CONTROL_STREAM,
         [subjects.CALL_CONTROL_WILDCARD],
         max_age=CALL_CONTROL_MAX_AGE,
         duplicate_window=CALL_CONTROL_DUPLICATE_WINDOW,
+        replicas=replicas,
     )
 
 
-async def ensure_call_control_stream(js: JetStreamContext) -> None:
-    await ensure_stream(js, call_control_stream_config())
+async def ensure_call_control_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create (or update) the call-control stream with ``replicas`` copies."""
+    await ensure_stream(js, call_control_stream_config(replicas))
 
 
 class CallControlPublisher:

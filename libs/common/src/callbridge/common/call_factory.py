@@ -106,13 +106,15 @@ _AGENT_CALL_OVERRIDES = (
     "first_speaker_settings",
     "voice",
     "agent_backend",
+    "callbacks",
 )
 
 
 def merge_agent_call(agent: Agent, request: AgentCallCreate, encrypt: Encrypt) -> SealedCallSettings:
     """The agent's template with the request's overrides applied and ``{{var}}`` placeholders filled.
 
-    The template's header values are sealed already; an overriding ``agentBackend`` is sealed here."""
+    The template's header values and callback secrets are sealed already; an overriding ``agentBackend``
+    or ``callbacks`` is sealed here."""
     fields = agent.call_template.model_dump(exclude_none=True, exclude={"context_schema"}, by_alias=False)
     settings = SealedCallSettings.model_validate(fields)
     overrides = {
@@ -120,6 +122,8 @@ def merge_agent_call(agent: Agent, request: AgentCallCreate, encrypt: Encrypt) -
     }
     if request.agent_backend is not None:
         overrides["agent_backend"] = request.agent_backend.seal(encrypt)
+    if request.callbacks is not None:
+        overrides["callbacks"] = request.callbacks.seal(encrypt)
     settings = settings.model_copy(update=overrides)
     return fill_templates(settings, request.template_context)
 

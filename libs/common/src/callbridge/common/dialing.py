@@ -41,18 +41,20 @@ class DialCall(ApiModel):
         return self.model_dump_json().encode()
 
 
-def dial_stream_config() -> StreamConfig:
+def dial_stream_config(replicas: int = 1) -> StreamConfig:
     return work_queue_config(
         subjects.DIAL_STREAM,
         [subjects.DIAL_SUBJECT],
         max_age=DIAL_MAX_AGE,
         duplicate_window=DIAL_DUPLICATE_WINDOW,
+        replicas=replicas,
     )
 
 
-async def ensure_dial_stream(js: JetStreamContext) -> None:
-    """Create (or update) the dial stream. Idempotent; webhooks and the dialer call it at start-up."""
-    await ensure_stream(js, dial_stream_config())
+async def ensure_dial_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create (or update) the dial stream with ``replicas`` copies. Idempotent; webhooks and the dialer
+    call it at start-up."""
+    await ensure_stream(js, dial_stream_config(replicas))
 
 
 class DialPublisher:

@@ -19,13 +19,14 @@ from nats.js.errors import BadRequestError, NotFoundError
 from callbridge.common import subjects
 
 
-async def ensure_live_calls_stream(js: JetStreamContext) -> None:
+async def ensure_live_calls_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
     config = StreamConfig(
         name=subjects.LIVE_CALLS_STREAM,
         subjects=[subjects.live_call_wildcard()],
         storage=StorageType.FILE,
         max_msgs_per_subject=1,
         allow_direct=True,
+        num_replicas=replicas,
     )
     try:
         await js.add_stream(config)

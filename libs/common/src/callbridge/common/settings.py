@@ -50,6 +50,15 @@ class CommonSettings(BaseSettings):
         description="Production only: run without NATS credentials because nothing but callbridge can reach "
         "the NATS server (a private network, a sidecar).",
     )
+    nats_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Copies JetStream keeps of every stream and KV bucket the services create (events, dial "
+        "requests, webhook deliveries, live calls, call records, …): 1 on a single NATS server, 3 on a "
+        "three-node cluster so that losing one server loses nothing. Applied at start-up; every service "
+        "must have the same value.",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(DEV_SECRET_KEY),
         description="Signs join URLs and encrypts provider secrets at rest. Shared by all services.",

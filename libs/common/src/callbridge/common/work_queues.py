@@ -16,8 +16,9 @@ PUBLISH_TIMEOUT_S: Final = 5.0
 
 
 def work_queue_config(
-    name: str, subjects: list[str], *, max_age: timedelta, duplicate_window: timedelta
+    name: str, subjects: list[str], *, max_age: timedelta, duplicate_window: timedelta, replicas: int = 1
 ) -> StreamConfig:
+    """A work-queue stream kept on disk with ``replicas`` copies (``CALLBRIDGE_NATS_REPLICAS``)."""
     return StreamConfig(
         name=name,
         subjects=subjects,
@@ -25,6 +26,7 @@ def work_queue_config(
         storage=StorageType.FILE,
         max_age=max_age.total_seconds(),
         duplicate_window=duplicate_window.total_seconds(),
+        num_replicas=replicas,
     )
 
 

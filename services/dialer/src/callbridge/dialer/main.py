@@ -54,10 +54,12 @@ async def serve_dialer(
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
-    await ensure_jetstream(connection)
-    await ensure_dial_stream(connection.jetstream())
-    await ensure_call_control_stream(connection.jetstream())
-    stores = await open_stores(broker, call_retention=settings.call_retention)
+    await ensure_jetstream(connection, replicas=settings.nats_replicas)
+    await ensure_dial_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    stores = await open_stores(
+        broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
+    )
     secret_key = settings.secret_key.get_secret_value()
     clients = RestClients(
         TelephonyConfigs(stores.telephony_configs),

@@ -38,6 +38,12 @@ class MediaSettings(CommonSettings):
         ge=0,
         description="On SIGTERM, how long calls in progress may continue before they are cut.",
     )
+    lost_call_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A joined call still open this long after its maxDuration was lost with its media "
+        "replica (killed) and is ended as connection_error by any replica.",
+    )
     telnyx_l16_byte_order: Literal["big", "little"] = Field(
         default="big",
         description="Byte order of Telnyx L16 (undocumented; RFC 3551 says big). The first inbound frames "

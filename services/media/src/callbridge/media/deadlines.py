@@ -2,9 +2,11 @@
 
 Every ``created`` event goes to one durable JetStream consumer that all media replicas share. The handler
 re-schedules the message with a delayed NAK until the call's join deadline; then, if nobody joined, it
-ends the call as ``unjoined``. For a joined call it waits until ``maxDuration`` plus a grace period has
-passed: a call still open then was lost with its replica (the replica that holds a call ends it itself at
-``maxDuration``), and is ended as ``system_error`` so its record does not stay open forever.
+ends the call as ``unjoined``. For a joined call it waits until ``maxDuration`` plus a grace period
+(CALLBRIDGE_LOST_CALL_GRACE_S) has passed: a call still open then was lost with its replica (the replica that
+holds a call ends it itself at ``maxDuration``; a killed one ends nothing) and no provider status callback
+ended it either (an inbound stream without one). It is ended as ``connection_error``, the reason the
+provider's stream-failure callback gives such a call, so its record does not stay open forever.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ LOST_CALL_GRACE = timedelta(seconds=60)
 ACK_WAIT_S = 30.0
 
 
-def register_deadlines(broker: NatsBroker, calls: KvStore[Call], lifecycle: CallLifecycle) -> None:
+def register_deadlines(
+    broker: NatsBroker,
+    calls: KvStore[Call],
+    lifecycle: CallLifecycle,
+    lost_call_grace: timedelta = LOST_CALL_GRACE,
+) -> None:
     @broker.subscriber(
         subjects.call_events_wildcard(CallCreated.EVENT),
         stream=JStream(subjects.EVENTS_STREAM, declare=False),
@@ -39,14 +46,20 @@ def register_deadlines(broker: NatsBroker, calls: KvStore[Call], lifecycle: Call
         ack_policy=AckPolicy.MANUAL,
     )
     async def on_call_created(event: CallCreated, msg: NatsMessage) -> None:
-        delay_s = await check_deadline(event, calls, lifecycle)
+        delay_s = await check_deadline(event, calls, lifecycle, lost_call_grace=lost_call_grace)
         if delay_s is None:
             await msg.ack()
         else:
             await msg.nack(delay=delay_s)
 
 
-async def check_deadline(event: CallCreated, calls: KvStore[Call], lifecycle: CallLifecycle) -> float | None:
+async def check_deadline(
+    event: CallCreated,
+    calls: KvStore[Call],
+    lifecycle: CallLifecycle,
+    *,
+    lost_call_grace: timedelta = LOST_CALL_GRACE,
+) -> float | None:
     """End the call if a deadline has passed; otherwise the seconds until the next check (None: done)."""
     found = await calls.find(str(event.call_id))
     if found is None:
@@ -62,9 +75,10 @@ async def check_deadline(event: CallCreated, calls: KvStore[Call], lifecycle: Ca
             return max(0.05, (deadline - now).total_seconds())
         await lifecycle.end(call.call_id, EndReason.UNJOINED, detail="nobody joined before joinTimeout")
         return None
-    lost_after = call.joined + call.max_duration + LOST_CALL_GRACE
+    lost_after = call.joined + call.max_duration + lost_call_grace
     if now < lost_after:
         return max(1.0, (lost_after - now).total_seconds())
     logger.error("call %s still open past maxDuration: its media replica was lost", call.call_id)
-    await lifecycle.end(call.call_id, EndReason.SYSTEM_ERROR, detail="media replica lost the call")
+    detail = "media replica lost the call (nothing ended it by maxDuration and the grace)"
+    await lifecycle.end(call.call_id, EndReason.CONNECTION_ERROR, detail=detail)
     return None

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
+from datetime import timedelta
 
 from websockets.asyncio.server import serve
 
@@ -39,6 +40,8 @@ from callbridge.media.vad import shared_model
 logger = logging.getLogger("callbridge.media")
 
 SERVICE_NAME = "callbridge-media"
+CUT_GRACE_S = 5.0
+"""After the drain timeout, how long cut calls may take to close their streams beyond their last audio."""
 
 
 async def serve_media(
@@ -55,12 +58,14 @@ async def serve_media(
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
-    await ensure_jetstream(connection)
-    stores = await open_stores(broker, call_retention=settings.call_retention)
+    await ensure_jetstream(connection, replicas=settings.nats_replicas)
+    stores = await open_stores(
+        broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
+    )
     replica = f"media-{settings.instance_id}"
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
-    await ensure_call_control_stream(connection.jetstream())
+    await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
     lifecycle = CallLifecycle(
         stores.calls,
         stores.call_listing,
@@ -69,7 +74,9 @@ async def serve_media(
         capacity=stores.capacity,
         call_control=CallControlPublisher(connection.jetstream()),
     )
-    register_deadlines(broker, stores.calls, lifecycle)
+    register_deadlines(
+        broker, stores.calls, lifecycle, lost_call_grace=timedelta(seconds=settings.lost_call_grace_s)
+    )
     await broker.start()
     secret_key = settings.secret_key.get_secret_value()
     server = MediaServer(
@@ -97,14 +104,26 @@ async def serve_media(
             open_timeout=settings.request_timeout_s,
             create_connection=limited_connection(settings.media_max_connections),
         ) as ws_server:
-            logger.info("media %s listening on ws://%s:%d", replica, settings.media_host, settings.media_port)
+            host, port = next(iter(ws_server.sockets)).getsockname()[:2]  # the bound port, also for port 0
+            logger.info("media %s listening on ws://%s:%d", replica, host, port)
             if ready is not None:
                 ready.set()
             await stop.wait()
             logger.info("draining: %d calls in progress", len(server.sessions))
             ws_server.close(close_connections=False)  # new joins go to other replicas
-            if not await server.wait_idle(settings.drain_timeout_s):
-                logger.warning("drain timeout: cutting %d calls", len(server.sessions))
+            if await server.wait_idle(settings.drain_timeout_s):
+                logger.info("drained: every call ended")
+            else:
+                # Closing the server again would do nothing (websockets' close is idempotent, and the one
+                # above left connections open): the calls are ended here, or the exit would wait for them.
+                cut = server.cut_calls(
+                    f"media replica stopped: the drain timeout ({settings.drain_timeout_s:g} s) passed"
+                )
+                logger.warning("drain timeout: cutting %d calls", cut)
+                if not await server.wait_idle(settings.hang_up_drain_timeout_s + CUT_GRACE_S):
+                    logger.warning("%d calls did not end when cut: dropping them", len(server.sessions))
+                    for provider_socket in ws_server.connections:
+                        provider_socket.transport.abort()  # their handlers end; the exit waits for nothing
     finally:
         lag_monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -180,6 +180,12 @@ class MediaServer:
             pass
         return None
 
+    def cut_calls(self, detail: str) -> int:
+        """End every call in progress as ``system_error`` (the drain timeout passed): each plays out the
+        agent's audio already sent (at most ``hang_up_drain_timeout_s``), then closes its stream. The number
+        of calls cut."""
+        return sum(session.hang_up(EndReason.SYSTEM_ERROR, detail) for session in list(self.sessions))
+
     async def wait_idle(self, timeout_s: float) -> bool:
         """Graceful shutdown: wait for the calls in progress to end; False if some outlived the timeout."""
         try:

@@ -17,6 +17,7 @@ from callbridge.common.bus import (
     connect_broker,
     create_broker,
     ensure_jetstream,
+    open_bucket,
     open_stores,
     stop_broker,
 )
@@ -58,10 +59,14 @@ async def serve_transfer(
     tracer_provider = setup_tracing(SERVICE_NAME, settings.otel_exporter_otlp_endpoint)
     broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
-    await ensure_jetstream(connection)
-    await ensure_call_control_stream(connection.jetstream())
-    stores = await open_stores(broker, call_retention=settings.call_retention)
-    claims_kv = await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
+    await ensure_jetstream(connection, replicas=settings.nats_replicas)
+    await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    stores = await open_stores(
+        broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
+    )
+    claims_kv = await open_bucket(
+        broker, buckets.CALL_CONTROL, ttl=CLAIM_TTL, replicas=settings.nats_replicas
+    )
     clients = RestClients(
         TelephonyConfigs(stores.telephony_configs),
         SecretBox(settings.secret_key.get_secret_value()).decrypt,

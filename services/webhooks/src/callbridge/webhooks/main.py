@@ -22,6 +22,7 @@ from callbridge.common.bus import (
     connect_broker,
     create_broker,
     ensure_jetstream,
+    open_bucket,
     open_stores,
     stop_broker,
 )
@@ -97,11 +98,15 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
         broker = create_broker(settings.nats_url, tracer_provider, settings.nats_credentials)
         connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
         secret_key = settings.secret_key.get_secret_value()
-        await ensure_jetstream(connection)
-        await ensure_dial_stream(connection.jetstream())
-        await ensure_call_control_stream(connection.jetstream())
-        claims = await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
-        stores = await open_stores(broker, call_retention=settings.call_retention)
+        await ensure_jetstream(connection, replicas=settings.nats_replicas)
+        await ensure_dial_stream(connection.jetstream(), replicas=settings.nats_replicas)
+        await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+        claims = await open_bucket(
+            broker, buckets.CALL_CONTROL, ttl=CLAIM_TTL, replicas=settings.nats_replicas
+        )
+        stores = await open_stores(
+            broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
+        )
         configs = TelephonyConfigs(stores.telephony_configs)
         rest_clients = RestClients(configs, SecretBox(secret_key).decrypt, settings)
         publisher = EventPublisher(broker)
@@ -149,6 +154,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
                 retry_base_s=settings.webhook_retry_base_s,
                 timeout_s=settings.webhook_timeout_s,
                 concurrency=settings.webhook_concurrency,
+                stream_replicas=settings.nats_replicas,
             ),
         )
         try:

@@ -1,4 +1,5 @@
-"""Delivering call events to account webhooks: at least once, in order per call, by any number of replicas.
+"""Delivering call events to account webhooks and to calls' own callbacks: at least once, in order per call,
+by any number of replicas.
 
 Two durable JetStream consumers, shared by every replica that runs a ``WebhookDispatcher``:
 
@@ -7,7 +8,10 @@ kind, each filtered to its subjects) and, for every webhook that asked for that 
 agent, when it names one), publishes one *delivery*: the exact body (``{"event", "call"}``, the call as
 ``GET /api/calls/{id}`` shows it) on ``callbridge.webhook_deliveries.<webhookId>.<callId>`` in the
 ``CALLBRIDGE_WEBHOOK_DELIVERIES`` work-queue stream, with ``Nats-Msg-Id`` = event id + webhook id, so a
-fan-out redelivered after a crash publishes no second delivery.
+fan-out redelivered after a crash publishes no second delivery. A ``joined`` or ``ended`` event of a call
+with a callback for it (``callbacks.joined``/``ended``) publishes one more, on
+``callbridge.webhook_deliveries.callbacks.<callId>``, delivered the same way (receivers.py: who gets what,
+and where each receiver's health shows).
 
 *Delivery* takes each delivery in its own task (at most ``concurrency`` at once per replica, so one slow
 receiver holds one slot, never another receiver's deliveries or a call) and POSTs it, signed (signing.py),
@@ -30,7 +34,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
@@ -44,35 +47,31 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
 )
-from nats.js.errors import BadRequestError
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from callbridge.common import buckets, subjects
 from callbridge.common.account_webhooks import metrics
-from callbridge.common.account_webhooks.models import (
-    EVENT_ORDER,
-    MAX_RECENT_FAILURES,
-    UNHEALTHY_AFTER_FAILURES,
-    Webhook,
-    WebhookEvent,
-    WebhookFailure,
-    WebhookStatus,
+from callbridge.common.account_webhooks.models import EVENT_ORDER, Webhook, WebhookEvent
+from callbridge.common.account_webhooks.queue import (
+    CALLBACKS_SEGMENT,
+    DELIVERIES_STREAM,
+    DELIVERY_PREFIX,
+    Delivery,
+    Progress,
+    delivery_subject,
+    ensure_delivery_stream,
+    progress_key,
 )
+from callbridge.common.account_webhooks.receivers import CallbackReceiver, Receiver, WebhookReceiver
 from callbridge.common.account_webhooks.signing import signed_headers
 from callbridge.common.events import CallCreated, CallEnded, CallJoined, parse_event
-from callbridge.common.models.base import StoredModel
 from callbridge.common.models.call import Call
 from callbridge.common.models.sealing import Decrypt
-from callbridge.common.store import ConflictError, KvStore, NotFoundError
+from callbridge.common.store import ConflictError, KvStore
 
 logger = logging.getLogger(__name__)
 
-DELIVERIES_STREAM = "CALLBRIDGE_WEBHOOK_DELIVERIES"
-DELIVERY_PREFIX = f"{subjects.PREFIX}.webhook_deliveries"
 DELIVERY_CONSUMER = "webhook-delivery"
 FANOUT_CONSUMER = "webhook-fanout-{kind}"
 MAX_ATTEMPTS = 10
@@ -90,47 +89,14 @@ _KINDS: dict[str, WebhookEvent] = {
 }
 
 
-def delivery_subject(webhook_id: UUID, call_id: UUID) -> str:
-    return f"{DELIVERY_PREFIX}.{webhook_id}.{call_id}"
-
-
-class Delivery(StoredModel):
-    webhook_id: UUID
-    call_id: UUID
-    event: WebhookEvent
-    occurred_at: datetime
-    body: str
-    """The exact JSON body POSTed (the same bytes on every attempt)."""
-
-
-class Progress(StoredModel):
-    """Per webhook and call: the events done (delivered or given up) and the attempts of each."""
-
-    done: list[WebhookEvent] = Field(default_factory=list)
-    attempts: dict[WebhookEvent, int] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True, slots=True)
 class DispatcherSettings:
     retry_base_s: float = 30.0
     """The first retry's delay; each next one doubles (Ultravox: 30 s, 1 m, 2 m, …)."""
     timeout_s: float = 10.0
     concurrency: int = 100
-
-
-async def ensure_delivery_stream(js: JetStreamContext) -> None:
-    config = StreamConfig(
-        name=DELIVERIES_STREAM,
-        subjects=[f"{DELIVERY_PREFIX}.>"],
-        retention=RetentionPolicy.WORK_QUEUE,
-        storage=StorageType.FILE,
-        duplicate_window=120.0,
-        max_age=timedelta(days=2).total_seconds(),
-    )
-    try:
-        await js.add_stream(config)
-    except BadRequestError:
-        await js.update_stream(config)
+    stream_replicas: int = 1
+    """Copies of the deliveries stream (CALLBRIDGE_NATS_REPLICAS)."""
 
 
 class WebhookDispatcher:
@@ -166,7 +132,7 @@ class WebhookDispatcher:
         self._cache: tuple[int, list[Webhook]] | None = None
 
     async def __aenter__(self) -> WebhookDispatcher:
-        await ensure_delivery_stream(self._js)
+        await ensure_delivery_stream(self._js, replicas=self._settings.stream_replicas)
         if self._http is None:
             self._http = httpx.AsyncClient(follow_redirects=False)
         for event_name in _KINDS:
@@ -274,42 +240,67 @@ class WebhookDispatcher:
             await message.term()  # not an event this version reads: skipped
             return
         kind = _KINDS.get(event.EVENT)
+        if kind is None:
+            await message.ack()
+            return
         webhooks = [
             webhook
             for webhook in await self._all_webhooks()
             if kind in webhook.events and webhook.created <= event.occurred_at
         ]
-        if kind is None or not webhooks:
-            await message.ack()
-            return
+        call: Call | None = None
         if isinstance(event, CallCreated):
-            call_public = event.call
+            call_public = event.call  # no callback for creation: the call record is not needed
         else:
             found = await self._calls.find(str(event.call_id))
             if found is None:  # deleted since: nothing to say about it
                 await message.ack()
                 return
-            call_public = found.value.public()
+            call = found.value
+            call_public = call.public()
+        receivers: list[UUID | None] = [
+            webhook.webhook_id
+            for webhook in webhooks
+            if webhook.agent_id is None or webhook.agent_id == call_public.agent_id
+        ]
+        if call is not None and call.callbacks is not None and call.callbacks.target(kind) is not None:
+            receivers.append(None)  # the call's own callback
+        if not receivers:
+            await message.ack()
+            return
         body = orjson.dumps({"event": kind.value, "call": call_public.model_dump(mode="json")}).decode()
-        for webhook in webhooks:
-            if webhook.agent_id is not None and webhook.agent_id != call_public.agent_id:
-                continue
+        for webhook_id in receivers:
             delivery = Delivery(
-                webhook_id=webhook.webhook_id,
+                webhook_id=webhook_id,
                 call_id=event.call_id,
                 event=kind,
                 occurred_at=event.occurred_at,
                 body=body,
             )
             await self._js.publish(
-                delivery_subject(webhook.webhook_id, event.call_id),
+                delivery_subject(webhook_id, event.call_id),
                 delivery.model_dump_json().encode(),
                 stream=DELIVERIES_STREAM,
-                headers={"Nats-Msg-Id": f"{event.event_id}.{webhook.webhook_id}"},
+                headers={"Nats-Msg-Id": f"{event.event_id}.{webhook_id or CALLBACKS_SEGMENT}"},
             )
         await message.ack()
 
     # -- delivery --------------------------------------------------------------------------------------
+
+    async def _receiver(self, delivery: Delivery) -> Receiver | None:
+        """Who the delivery goes to; None when that is gone (the webhook, the call, or its callback)."""
+        if delivery.webhook_id is not None:
+            found = await self._webhooks.find(str(delivery.webhook_id))
+            if found is None:
+                return None
+            return WebhookReceiver(found.value, delivery, self._calls, self._webhooks, self._decrypt)
+        call = await self._calls.find(str(delivery.call_id))
+        callback = None
+        if call is not None and call.value.callbacks is not None:
+            callback = call.value.callbacks.target(delivery.event)
+        if call is None or callback is None:
+            return None
+        return CallbackReceiver(call.value, callback, delivery, self._calls, self._decrypt)
 
     async def _deliver(self, message: Msg) -> None:
         try:
@@ -317,35 +308,35 @@ class WebhookDispatcher:
         except ValidationError:
             await message.term()
             return
-        found = await self._webhooks.find(str(delivery.webhook_id))
-        if found is None:  # the webhook was deleted
+        receiver = await self._receiver(delivery)
+        if receiver is None:
             await message.ack()
             return
-        webhook = found.value
-        key = f"{delivery.webhook_id}.{delivery.call_id}"
+        key = progress_key(delivery.webhook_id, delivery.call_id)
         progress = await self._progress.find(key)
         state = progress.value if progress else Progress()
         if delivery.event in state.done:
             await message.ack()  # a redelivery of what was done already
             return
-        if await self._earlier_pending(webhook, delivery, state):
+        if await receiver.earlier_pending(state):
             await message.nak(delay=ORDER_WAIT_S)
             return
-        failure = await self._post(webhook, delivery)
+        failure = await self._post(receiver, delivery)
         metrics.ATTEMPTS.labels("ok" if failure is None else "failed").inc()
         if failure is None:
             await self._mark(key, delivery.event, done=True)
-            await self._health(webhook.webhook_id, None)
+            await receiver.record(None, attempts=state.attempts.get(delivery.event, 0), gave_up=False)
             await message.ack()
             self._count(delivery.event, ok=True)
             return
         attempts = await self._mark(key, delivery.event, done=False)
-        await self._health(webhook.webhook_id, failure)
-        if attempts >= MAX_ATTEMPTS:
+        gave_up = attempts >= MAX_ATTEMPTS
+        await receiver.record(failure, attempts=attempts, gave_up=gave_up)
+        if gave_up:
             await self._mark(key, delivery.event, done=True)
             logger.warning(
-                "webhook %s: gave up %s of call %s after %d attempts (%s)",
-                webhook.webhook_id,
+                "%s: gave up %s of call %s after %d attempts (%s)",
+                f"webhook {delivery.webhook_id}" if delivery.webhook_id else "the call's callback",
                 delivery.event.value,
                 delivery.call_id,
                 attempts,
@@ -357,30 +348,17 @@ class WebhookDispatcher:
             return
         await message.nak(delay=self._settings.retry_base_s * 2 ** (attempts - 1))
 
-    async def _earlier_pending(self, webhook: Webhook, delivery: Delivery, state: Progress) -> bool:
-        """Whether an earlier event of this call, which this webhook should get, is not done yet."""
-        rank = EVENT_ORDER[delivery.event]
-        earlier = [e for e in webhook.events if EVENT_ORDER[e] < rank and e not in state.done]
-        if not earlier:
-            return False
-        found = await self._calls.find(str(delivery.call_id))
-        if found is None:
-            return False
-        call = found.value
-        happened = {WebhookEvent.STARTED: call.created, WebhookEvent.JOINED: call.joined}
-        return any((at := happened.get(event)) is not None and at >= webhook.created for event in earlier)
-
-    async def _post(self, webhook: Webhook, delivery: Delivery) -> str | None:
+    async def _post(self, receiver: Receiver, delivery: Delivery) -> str | None:
         """None when the receiver took it (2xx); otherwise what went wrong."""
         assert self._http is not None
         body = delivery.body.encode()
         try:
-            secrets = webhook.secrets(self._decrypt)
+            secrets = receiver.secrets()
         except Exception:
             return "its secrets cannot be opened with this secret key: set them again"
         try:
             response = await self._http.post(
-                webhook.url,
+                receiver.url,
                 content=body,
                 headers=signed_headers(secrets, body),
                 timeout=self._settings.timeout_s,
@@ -419,45 +397,6 @@ class WebhookDispatcher:
             except ConflictError:
                 continue
             return updated.attempts.get(event, 0)
-
-    async def _health(self, webhook_id: UUID, failure: str | None) -> None:
-        """A failure is recorded (and may make the webhook unhealthy); a success after failures heals it."""
-        now = datetime.now(UTC)
-
-        def change(webhook: Webhook) -> Webhook:
-            if failure is None:
-                if webhook.consecutive_failures == 0 and webhook.status is WebhookStatus.NORMAL:
-                    return webhook
-                return webhook.model_copy(
-                    update={
-                        "consecutive_failures": 0,
-                        "status": WebhookStatus.NORMAL,
-                        "last_status_change": now
-                        if webhook.status is not WebhookStatus.NORMAL
-                        else webhook.last_status_change,
-                    }
-                )
-            failures = [*webhook.recent_failures, WebhookFailure(timestamp=now, failure=failure)]
-            consecutive = webhook.consecutive_failures + 1
-            unhealthy = consecutive >= UNHEALTHY_AFTER_FAILURES
-            status = WebhookStatus.UNHEALTHY if unhealthy else webhook.status
-            return webhook.model_copy(
-                update={
-                    "recent_failures": failures[-MAX_RECENT_FAILURES:],
-                    "consecutive_failures": consecutive,
-                    "status": status,
-                    "last_status_change": now if status is not webhook.status else webhook.last_status_change,
-                }
-            )
-
-        if failure is None:
-            current = await self._webhooks.find(str(webhook_id))
-            if current is None or (
-                current.value.consecutive_failures == 0 and current.value.status is WebhookStatus.NORMAL
-            ):
-                return  # the common case: no write
-        with contextlib.suppress(NotFoundError):
-            await self._webhooks.mutate(str(webhook_id), change)
 
     def _count(self, event: WebhookEvent, *, ok: bool) -> None:
         metrics.DELIVERIES.labels(event.value, "delivered" if ok else "given_up").inc()

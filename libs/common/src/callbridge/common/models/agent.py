@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from callbridge.common.models.backend import AgentBackendPublic, StoredAgentBackend
 from callbridge.common.models.base import ApiModel, StoredModel
 from callbridge.common.models.call import CallFields, CallSettings
+from callbridge.common.models.callbacks import CallbacksPublic, SealedCallbacks
 from callbridge.common.models.json_values import JsonObject
 from callbridge.common.models.sealing import Encrypt
 from callbridge.common.models.supported import refuse_unsupported
@@ -28,10 +29,11 @@ class CallTemplate(CallSettings):
     context_schema: JsonObject | None = Field(default=None, description=_CONTEXT_SCHEMA)
 
     def stored(self, encrypt: Encrypt) -> StoredCallTemplate:
-        """The template with the agent's header values sealed, as KV stores it."""
+        """The template with the agent's header values and callback secrets sealed, as KV stores it."""
         fields = {name: getattr(self, name) for name in CallTemplatePublic.model_fields}
         backend = None if self.agent_backend is None else self.agent_backend.seal(encrypt)
-        return StoredCallTemplate.model_validate({**fields, "agent_backend": backend})
+        callbacks = None if self.callbacks is None else self.callbacks.seal(encrypt)
+        return StoredCallTemplate.model_validate({**fields, "agent_backend": backend, "callbacks": callbacks})
 
 
 class CallTemplatePublic(CallFields):
@@ -41,16 +43,21 @@ class CallTemplatePublic(CallFields):
     agent_backend: AgentBackendPublic | None = Field(
         default=None, description="Which agent speaks on the calls; header values are not returned."
     )
+    callbacks: CallbacksPublic | None = Field(
+        default=None, description="Each call's own callbacks; secrets are not returned (secretPrefixes)."
+    )
 
 
 class StoredCallTemplate(CallTemplatePublic):
     """An agent's call template as KV stores it: header values sealed."""
 
     agent_backend: StoredAgentBackend | None = None
+    callbacks: SealedCallbacks | None = None
 
     def public(self) -> CallTemplatePublic:
         fields = {name: getattr(self, name) for name in CallTemplatePublic.model_fields}
         fields["agent_backend"] = None if self.agent_backend is None else self.agent_backend.public()
+        fields["callbacks"] = None if self.callbacks is None else self.callbacks.public()
         return CallTemplatePublic.model_validate(fields)
 
 
@@ -97,7 +104,7 @@ class AgentPublic(StoredModel):
 
 
 class Agent(AgentPublic):
-    """An agent as KV stores it (header values sealed)."""
+    """An agent as KV stores it (header values and callback secrets sealed)."""
 
     call_template: StoredCallTemplate
 

@@ -18,6 +18,12 @@ from callbridge.common.models.backend import (
     demo_backend,
 )
 from callbridge.common.models.base import ApiModel, StoredModel
+from callbridge.common.models.callbacks import (
+    CallbackDeliveries,
+    CallbacksCreate,
+    CallbacksPublic,
+    SealedCallbacks,
+)
 from callbridge.common.models.conversation import (
     AgentFirstSpeaker,
     FirstSpeakerSettings,
@@ -172,22 +178,34 @@ _AGENT_BACKEND = (
 )
 
 
+_CALLBACKS = (
+    "The call's own callbacks: ``joined`` and ``ended``, each ``{url, secrets}``, POSTed "
+    '``{"event", "call"}`` and signed as account webhooks are. Secrets are write-only: answers show '
+    "secretPrefixes. ``billed`` is not supported (callbridge does not bill calls)."
+)
+
+
 class CallSettings(CallFields):
     """Call fields as a request gives them."""
 
     agent_backend: AgentBackend | None = Field(default=None, description=_AGENT_BACKEND)
+    callbacks: CallbacksCreate | None = Field(default=None, description=_CALLBACKS)
 
     def sealed(self, encrypt: Encrypt) -> SealedCallSettings:
-        """The same settings with the agent's header values sealed, ready to become a stored call."""
+        """The same settings with the agent's header values and the callbacks' secrets sealed, ready to
+        become a stored call."""
         fields = {name: getattr(self, name) for name in CallFields.model_fields}
         backend = None if self.agent_backend is None else self.agent_backend.seal(encrypt)
-        return SealedCallSettings.model_validate({**fields, "agent_backend": backend})
+        callbacks = None if self.callbacks is None else self.callbacks.seal(encrypt)
+        return SealedCallSettings.model_validate({**fields, "agent_backend": backend, "callbacks": callbacks})
 
 
 class SealedCallSettings(CallFields):
-    """Call fields with the agent's header values sealed: what a call is created from."""
+    """Call fields with the agent's header values and callback secrets sealed: what a call is created
+    from."""
 
     agent_backend: StoredAgentBackend | None = Field(default=None, description=_AGENT_BACKEND)
+    callbacks: SealedCallbacks | None = Field(default=None, description=_CALLBACKS)
 
 
 def _doc(name: str) -> str | None:
@@ -228,6 +246,7 @@ class AgentCallCreate(ApiModel):
     )
     voice: str | None = Field(default=None, description=_override("voice"))
     agent_backend: AgentBackend | None = Field(default=None, description=_override("agent_backend"))
+    callbacks: CallbacksCreate | None = Field(default=None, description=_override("callbacks"))
 
     @field_validator("metadata")
     @classmethod
@@ -372,6 +391,12 @@ class CallPublic(StoredModel):
         default_factory=dict, description="The template context the call was started with."
     )
     agent_backend: AgentBackendPublic = Field(default_factory=demo_backend, description=_AGENT_BACKEND)
+    callbacks: CallbacksPublic | None = Field(default=None, description=_CALLBACKS)
+    callback_deliveries: CallbackDeliveries = Field(
+        default_factory=CallbackDeliveries,
+        description="How each of the call's callbacks is being delivered: status (pending, delivered, "
+        "given_up), failed attempts and recent failures; null for a callback not attempted yet.",
+    )
     provider_details: ProviderDetails | None = Field(
         default=None, description="The provider's identifiers for the call, filled in as they become known."
     )
@@ -403,10 +428,11 @@ class CallPublic(StoredModel):
 
 
 class Call(CallPublic):
-    """A call as KV stores it: the agent's header values sealed, and no join URL (it is signed again from
-    the call id and join deadline when the creating request is asked again)."""
+    """A call as KV stores it: the agent's header values and callback secrets sealed, and no join URL (it
+    is signed again from the call id and join deadline when the creating request is asked again)."""
 
     agent_backend: StoredAgentBackend = Field(default_factory=demo_backend, description=_AGENT_BACKEND)
+    callbacks: SealedCallbacks | None = Field(default=None, description=_CALLBACKS)
     dial_claimed_attempt: int = 0
     """The highest dial attempt a dialer has claimed (compare-and-set): a redelivered request for an attempt
     at or below it is not dialed again. Not shown by the API."""
@@ -414,7 +440,11 @@ class Call(CallPublic):
     def public(self, *, join_url: str | None = None) -> CallPublic:
         """What the API and events show; ``join_url`` only for the answer to the creating request."""
         fields = {name: getattr(self, name) for name in CallPublic.model_fields}
-        fields.update(agent_backend=self.agent_backend.public(), join_url=join_url)
+        fields.update(
+            agent_backend=self.agent_backend.public(),
+            callbacks=None if self.callbacks is None else self.callbacks.public(),
+            join_url=join_url,
+        )
         return CallPublic.model_validate(fields)
 
 

@@ -47,6 +47,7 @@ def refuse_unsupported(settings: S) -> S:
         *_inactivity(getattr(settings, "inactivity_messages", None)),
         *_vad(getattr(settings, "vad_settings", None)),
         *_context_schema(getattr(settings, "context_schema", None)),
+        *_billed(getattr(settings, "callbacks", None)),
     ]
     if problems:
         raise ValueError("; ".join(problems))
@@ -140,4 +141,13 @@ def _context_schema(schema: dict[str, Any] | None) -> list[str]:
         return []
     return [
         "contextSchema is not supported yet: templateContext is not checked against a schema; leave it out"
+    ]
+
+
+def _billed(callbacks: Any) -> list[str]:
+    if getattr(callbacks, "billed", None) is None:  # sealed callbacks (stored) have no billed
+        return []
+    return [
+        "callbacks.billed is not supported: callbridge does not bill calls, so there is no billing event; "
+        "use callbacks.ended (the call's duration is in its joined and ended times)"
     ]

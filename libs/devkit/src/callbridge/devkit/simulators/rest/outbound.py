@@ -54,6 +54,7 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 SPEECH_DBFS = -10.0
 BUSY_AFTER_S = 0.1
+LOST_STREAM_ERROR = "the media stream's WebSocket connection was lost (closed without a close frame)"
 """How soon a busy line or a failing call is reported when the behaviour gives no time."""
 
 HungUpBy = Literal["callee", "stream", "api", "transfer"]
@@ -246,7 +247,10 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
         note(call.error)
         return
     call.recording = recording
-    flow.stream_closed(None)
+    # A server that dies mid-call (its socket gone without a close frame) is a stream failure at the
+    # provider (Twilio stream-error, Telnyx streaming.failed, Plivo DroppedStream); a close is a stop.
+    lost = recording.ended_by == "connection_lost"
+    flow.stream_closed(LOST_STREAM_ERROR if lost else None)
     note(f"stream ended by {recording.ended_by}")
     if call.line.transferred_to is not None:
         call.hung_up_by = "transfer"
