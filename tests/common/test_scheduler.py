@@ -5,12 +5,14 @@ auto-pause, duplicate ended events, the signed webhook, and takeover of a stoppe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from nats.aio.client import Client
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -384,6 +386,31 @@ async def test_the_scheduler_stops_when_cancelled_as_it_is_woken(nats_url: str, 
                 await asyncio.sleep(0.01)
         scheduler.wake()  # completes the wait it is in ...
         task.cancel()  # ... in the same turn as the cancellation
+        done, _ = await asyncio.wait({task}, timeout=5.0)
+        assert task in done, "the scheduler ticked on after its cancellation"
+        assert task.cancelled()
+
+
+async def test_the_scheduler_stops_when_a_tick_swallows_its_cancellation(
+    nats_url: str, nats_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nats-py's requests wait with asyncio.wait_for, which on 3.11 can swallow a cancellation: a tick
+    cancelled in a KV read went on as if nothing happened, and the scheduler with it until the connection
+    closed under it (the dialer's stop waited its 5 s bound for it, in the suite)."""
+    async with harness(nats_url, nats_client) as h:
+        scheduler = h.scheduler(tick_s=0.01)
+        in_tick = asyncio.Event()
+
+        async def swallowing_tick() -> None:
+            in_tick.set()
+            with contextlib.suppress(asyncio.CancelledError):  # as a lost cancellation does
+                await asyncio.Event().wait()
+            await asyncio.sleep(30.0)  # ... and the tick goes on to its next request, as if not cancelled
+
+        monkeypatch.setattr(scheduler, "tick", swallowing_tick)
+        task = asyncio.create_task(scheduler.run())
+        await in_tick.wait()
+        task.cancel()
         done, _ = await asyncio.wait({task}, timeout=5.0)
         assert task in done, "the scheduler ticked on after its cancellation"
         assert task.cancelled()

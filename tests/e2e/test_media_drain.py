@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.recording import StreamRecording
 from callbridge.devkit.simulators.rest import CalleeScript, SimulatedRestApi
 from callbridge.devkit.simulators.rest.accounts import new_account
+from callbridge.devkit.simulators.twilio_wire import FRAME_S
 from callbridge.devkit.stack import RunningStack, StackConfig, run_stack
 from callbridge.devkit.timeline import follow_call
 from tests.e2e.helpers import API_KEY, SECRET_KEY, get_call, twilio_for
@@ -148,7 +150,15 @@ def assert_lost_no_frame(recording: StreamRecording) -> None:
     assert recording.ended_by == "simulator", recording.ended_by
     assert recording.violations == []
     echoed_frames = sum(recording.outbound_media_bytes) / recording.outbound_bytes_per_frame
-    assert echoed_frames >= recording.frames_sent - IN_FLIGHT_FRAMES, (echoed_frames, recording.frames_sent)
+    # The callee hangs up on its schedule: frames it sent late (a loaded machine; measured) are still on their
+    # way back then, on top of the last 200 ms. A frame lost mid-call also shows as a gap, checked below.
+    late_frames = math.ceil(recording.max_send_lateness_s / FRAME_S)
+    in_flight = IN_FLIGHT_FRAMES + late_frames
+    assert echoed_frames >= recording.frames_sent - in_flight, (
+        echoed_frames,
+        recording.frames_sent,
+        in_flight,
+    )
     gaps = np.diff(recording.outbound_media_at_s)
     assert gaps.max() < MAX_GAP_S, f"a {gaps.max():.3f} s gap in the audio the caller heard"
 

@@ -19,6 +19,8 @@ PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN = "MAUPTEST000000000000", "plivo-token-up-tests"
 
 
 def test_up_takes_each_api_url_as_a_flag_or_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TWILIO", "TELNYX", "PLIVO"):
+        monkeypatch.delenv(f"CALLBRIDGE_{name}_API_URL")  # set for every e2e test (conftest.py)
     monkeypatch.setenv("CALLBRIDGE_EXOTEL_API_URL", "http://127.0.0.1:9004")
     args = build_parser().parse_args(["up", "--twilio-api-url", "http://127.0.0.1:9001"])
     assert provider_api_urls(args) == {
@@ -29,8 +31,9 @@ def test_up_takes_each_api_url_as_a_flag_or_from_the_environment(monkeypatch: py
 
 
 async def test_the_stack_reaches_a_simulated_provider_api_at_the_given_url(
-    nats_url: str, clean_jetstream: None
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CALLBRIDGE_TWILIO_API_URL")  # set for every e2e test (conftest.py): the default here
     simulated = PlivoRestApi(PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN)
     simulated.add_call("call-uuid-1")
     async with simulated.serve() as api_url:

@@ -138,7 +138,7 @@ class Scheduler:
             while True:
                 self._wake.clear()
                 try:
-                    await self.tick()
+                    await self._tick_until_cancelled()
                 except Exception:  # a NATS hiccup must not stop scheduling: the next tick retries
                     logger.exception("scheduler tick failed")
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
@@ -150,6 +150,18 @@ class Scheduler:
             for task in list(self._placing):
                 task.cancel()
             await asyncio.gather(*self._placing, return_exceptions=True)
+
+    async def _tick_until_cancelled(self) -> None:
+        """One tick, in a task of its own: a cancellation of run() stops run() at once even when the tick
+        loses it (nats-py's requests wait with asyncio.wait_for, which on 3.11 can swallow one); the tick is
+        then cancelled again and left to end, its outcome logged."""
+        tick = asyncio.create_task(self.tick(), name="scheduler-tick")
+        try:
+            await asyncio.shield(tick)
+        except asyncio.CancelledError:
+            tick.cancel()
+            tick.add_done_callback(_log_abandoned_tick)
+            raise
 
     async def tick(self) -> None:
         started = time.perf_counter()
@@ -434,6 +446,11 @@ class Scheduler:
         """Wait for the placements in flight (tests and shutdown)."""
         while self._placing:
             await asyncio.gather(*list(self._placing), return_exceptions=True)
+
+
+def _log_abandoned_tick(tick: asyncio.Task[None]) -> None:
+    if not tick.cancelled() and tick.exception() is not None:
+        logger.debug("a tick left behind at shutdown failed: %r", tick.exception())
 
 
 def _account(call: ScheduledCall) -> str | None:

@@ -101,7 +101,8 @@ async def running_scheduler(
             # Bounded: a cancellation lost inside the NATS client must not hold the dialer's shutdown.
             _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
             if pending:
-                logger.warning("%d scheduler tasks did not stop within %g s", len(pending), STOP_TIMEOUT_S)
+                names = ", ".join(sorted(task.get_name() for task in pending))
+                logger.warning("scheduler tasks did not stop within %g s: %s", STOP_TIMEOUT_S, names)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
