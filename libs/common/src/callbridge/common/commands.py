@@ -71,8 +71,22 @@ class TransferHandOff(_CommandModel):
     detail: str | None = Field(default=None, max_length=MAX_DETAIL_CHARS)
 
 
-CallCommand = Annotated[HangUpCall | SayMessage | TransferHandOff, Field(discriminator="command")]
-COMMAND_VERBS: Final = frozenset({"hang_up", "say", "transfer"})
+class WarmTransferUpdate(_CommandModel):
+    """A warm transfer's outcome, for the caller's call (on hold, its agent waiting on ``warmTransfer``):
+    ``connect``: the human accepted, the provider joins the calls now (the stream's end is ``transferred``);
+    ``return``: the hold ends and the agent gets the tool's result with ``reason``."""
+
+    command: Literal["warm_transfer"] = "warm_transfer"
+    phase: Literal["connect", "return"]
+    target: str = Field(min_length=1, max_length=400)
+    reason: str | None = Field(default=None, max_length=40)
+    detail: str | None = Field(default=None, max_length=MAX_DETAIL_CHARS)
+
+
+CallCommand = Annotated[
+    HangUpCall | SayMessage | TransferHandOff | WarmTransferUpdate, Field(discriminator="command")
+]
+COMMAND_VERBS: Final = frozenset({"hang_up", "say", "transfer", "warm_transfer"})
 
 
 class RefusalReason(enum.StrEnum):

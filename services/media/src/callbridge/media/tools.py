@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from callbridge.common.call_control import ColdTransfer, ColdTransferRequest
 from callbridge.common.models.call import EndReason
+from callbridge.common.warm_transfer import ACCEPT_TRANSFER_TOOL, DECLINE_TRANSFER_TOOL, WARM_TRANSFER_TOOL
 from callbridge.media.control import CallControl
 
 HANG_UP_TOOL: Final = "hangUp"
@@ -186,8 +187,14 @@ class ColdTransferTool:
 
 def default_tools() -> Mapping[str, ToolHandler]:
     """The tools every call's agent may invoke."""
+    # Imported here: the warm-transfer tools build on this module's results (tool_result, tool_error).
+    from callbridge.media.warm_tools import AcceptTransferTool, DeclineTransferTool, WarmTransferTool
+
     return {
         HANG_UP_TOOL: HangUpTool(),
         LEAVE_VOICEMAIL_TOOL: LeaveVoicemailTool(),
         COLD_TRANSFER_TOOL: ColdTransferTool(),
+        WARM_TRANSFER_TOOL: WarmTransferTool(),
+        ACCEPT_TRANSFER_TOOL: AcceptTransferTool(),
+        DECLINE_TRANSFER_TOOL: DeclineTransferTool(),
     }

@@ -22,6 +22,8 @@ class SimulatedProviderCall:
     transferred_to: str | None = None
     """Where the REST API transferred the call (a number or SIP URI); the stream stopped then."""
     transfer_headers: dict[str, str] = field(default_factory=dict)
+    conference: str | None = None
+    """The conference or bridge the REST API joined the call to (a warm transfer accepted)."""
     dtmf_sent: list[str] = field(default_factory=list)
     """The digits the REST API sent on the call, one entry per request, as asked."""
 
@@ -36,4 +38,10 @@ class SimulatedProviderCall:
         with the target (it keeps its live status)."""
         self.transferred_to = target
         self.transfer_headers = dict(headers or {})
+        self.hung_up.set()
+
+    def join_conference(self, room: str) -> None:
+        """The REST API joined the call to ``room`` with another call: its stream stops, the call goes on."""
+        self.conference = room
+        self.transferred_to = f"conference:{room}"
         self.hung_up.set()
