@@ -222,3 +222,54 @@ async def test_twilio_a_warm_transfer_accepted_joins_the_two_calls_and_both_end_
     assert not placed[HUMAN].line.hung_up_by_api
     assert len(agent.peers) == 2
     assert agent.peers[1].headers["X-Callbridge-Call-Id"] == leg_id
+
+
+async def test_twilio_a_caller_who_hangs_up_on_hold_ends_the_transfer_and_the_ringing_call(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    account = new_account(
+        provider,
+        script=CalleeScript.parse(
+            [f"{HUMAN}=no_answer(ring_s=20)", f"*={HOLDS.replace('hold_s=30', 'hold_s=2')}"]
+        ),
+        allow_insecure_ws=True,
+    )
+    async with agents(ringTimeout=20) as agent, stack_dialing(nats_url, provider, account) as stack:
+        call_id = await started_call(stack, nats_url, provider, agent.url)
+        steps = await transfer_steps(nats_url, call_id, until={"returned", "failed", "transferred"})
+        ended = await events_of(nats_url, call_id, until=CallEnded, timeout_s=TIMEOUT_S)
+        placed = {call.to: call for call in account.outbound.calls.values()}
+        async with asyncio.timeout(TIMEOUT_S):
+            await placed[HUMAN].ended.wait()
+    assert [(step.outcome, step.reason) for step in steps] == [("dialing", None), ("failed", "caller_left")]
+    assert isinstance(ended[-1], CallEnded)
+    assert ended[-1].end_reason == "hangup"
+    assert placed[HUMAN].outcome == "canceled"  # the human's phone stopped ringing: hung up through the API
+
+
+async def test_exotel_refuses_a_warm_transfer_clearly(nats_url: str, clean_jetstream: None) -> None:
+    provider = Provider.EXOTEL
+    account = account_for(provider, "busy")
+    async with agents() as agent, stack_dialing(nats_url, provider, account) as stack:
+        call_id = await started_call(stack, nats_url, provider, agent.url)
+        result = await tool_result(agent.peers[0])
+        await hang_up(stack, call_id)
+    assert "Exotel has no API to connect two calls" in result["errorMessage"]
+    assert len(account.outbound.calls) == 1  # nobody else was called
+
+
+async def test_hold_music_that_cannot_be_played_is_refused_to_the_agent(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    account = account_for(provider, "busy")
+    async with (
+        agents(holdMusicUrl="http://127.0.0.1:9/hold.mp3") as agent,
+        stack_dialing(nats_url, provider, account) as stack,
+    ):
+        call_id = await started_call(stack, nats_url, provider, agent.url)
+        result = await tool_result(agent.peers[0])
+        await hang_up(stack, call_id)
+    assert result["errorMessage"].startswith("warmTransfer: holdMusicUrl: it could not be fetched")
+    assert len(account.outbound.calls) == 1
