@@ -158,6 +158,16 @@ def state_key(call_id: UUID) -> str:
     return f"warm.{call_id}"
 
 
+def conference_room(call_id: UUID) -> str:
+    """The conference (Twilio, Plivo) an accepted warm transfer of ``call_id`` joins both calls in."""
+    return f"callbridge-{call_id}"
+
+
+def plivo_conference_path(call_id: UUID) -> str:
+    """Where webhooks serves the Plivo ``<Conference>`` of an accepted warm transfer of ``call_id``."""
+    return f"/api/calls/{call_id}/conference_xml/plivo"
+
+
 AnyCommand = Annotated[
     ColdTransfer | SendDtmf | ProviderHangUp | WarmTransfer | WarmTransferDecided,
     Field(discriminator="command"),

@@ -38,6 +38,8 @@ from callbridge.common.warm_transfer import (
     WarmTransfer,
     WarmTransferDecided,
     WarmTransferState,
+    conference_room,
+    plivo_conference_path,
     state_key,
 )
 from callbridge.telephony import JoinRequest, ProviderApiError, RestClients, UnsupportedByProvider
@@ -218,21 +220,19 @@ class WarmTransfers:
         if not await self._tell(first.call_id, WarmTransferUpdate(phase="connect", target=state.target)):
             await self._tell(leg.call_id, TransferHandOff(phase="abort", target="-", detail="join failed"))
             return "the caller's call could not be handed off"
-        room = f"callbridge-{first.call_id}"
+        xml_url = f"{self._public_base_url.rstrip('/')}{plivo_conference_path(first.call_id)}"
+        request = JoinRequest(
+            first_call_id=first_id,
+            second_call_id=leg_id,
+            room=conference_room(first.call_id),
+            xml_urls=(xml_url, xml_url),
+        )
         try:
-            await account[1].join(
-                JoinRequest(
-                    first_call_id=first_id, second_call_id=leg_id, room=room, xml_urls=self._xml(room)
-                )
-            )
+            await account[1].join(request)
         except (ProviderApiError, UnsupportedByProvider) as exc:
             await self._tell(leg.call_id, TransferHandOff(phase="abort", target="-", detail="join failed"))
             return f"{provider.value} refused to join the calls: {exc}"
         return None
-
-    def _xml(self, room: str) -> tuple[str, str]:
-        base = f"{self._public_base_url.rstrip('/')}/api/conference_xml/plivo/{room}"
-        return (base, base)
 
     async def _end_leg(self, leg: Call, decision: Decision) -> None:
         """Hang the human's call up: through its media replica when it streams, else at the provider."""

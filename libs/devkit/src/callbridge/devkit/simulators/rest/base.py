@@ -124,10 +124,15 @@ class SimulatedRestApi(ABC):
         """The provider's documented paths this simulator serves."""
 
     def join_conference(self, call: SimulatedProviderCall, room: str) -> None:
-        """The API put ``call`` into the conference or bridge ``room``: its stream stops, and the calls in
-        the room hear each other (recorded here)."""
+        """The API put ``call`` into the conference ``room``: its stream stops, and the calls in the room
+        hear each other (recorded here)."""
+        self.record_conference(call, room)
+        call.stop_stream()
+
+    def record_conference(self, call: SimulatedProviderCall, room: str) -> None:
+        """``call`` hears the other calls in ``room`` (a conference, or a bridge of two calls)."""
         self.conferences.setdefault(room, []).append(call.call_id)
-        call.join_conference(room)
+        call.conference = room
 
     @abstractmethod
     def telephony_config(self) -> dict[str, Any]:

@@ -24,6 +24,8 @@ class SimulatedProviderCall:
     transfer_headers: dict[str, str] = field(default_factory=dict)
     conference: str | None = None
     """The conference or bridge the REST API joined the call to (a warm transfer accepted)."""
+    stream_stopped: bool = False
+    """The REST API ended the call's stream (a join, Telnyx ``streaming_stop``) without ending the call."""
     dtmf_sent: list[str] = field(default_factory=list)
     """The digits the REST API sent on the call, one entry per request, as asked."""
 
@@ -40,8 +42,8 @@ class SimulatedProviderCall:
         self.transfer_headers = dict(headers or {})
         self.hung_up.set()
 
-    def join_conference(self, room: str) -> None:
-        """The REST API joined the call to ``room`` with another call: its stream stops, the call goes on."""
-        self.conference = room
-        self.transferred_to = f"conference:{room}"
+    def stop_stream(self) -> None:
+        """The REST API ended the call's media stream; the call goes on (in a conference or bridge, or
+        parked)."""
+        self.stream_stopped = True
         self.hung_up.set()

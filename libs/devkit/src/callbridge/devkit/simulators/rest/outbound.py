@@ -247,7 +247,7 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
     call.recording = recording
     flow.stream_closed(None)
     note(f"stream ended by {recording.ended_by}")
-    if call.line.conference is not None:
+    if call.line.conference is not None and call.line.stream_stopped:
         call.hung_up_by = "joined"
         note(f"joined to conference {call.line.conference}")
     elif call.line.transferred_to is not None:
