@@ -1,0 +1,92 @@
+"""What a call's end decides about a warm transfer, with the transfer's state in a real KV bucket: the human's
+leg ending busy, unanswered or hung up; the caller hanging up while the human is called; nothing once it is
+decided or for a call that is no part of one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+from faststream.nats import NatsBroker
+
+from callbridge.common import buckets
+from callbridge.common.bus import connect_broker, create_broker, ensure_jetstream, stop_broker
+from callbridge.common.call_control import CLAIM_TTL
+from callbridge.common.events import CallEnded
+from callbridge.common.ids import new_call_id
+from callbridge.common.models.call import Call, EndReason
+from callbridge.common.store import KvStore
+from callbridge.common.warm_transfer import WarmTransferDecided, WarmTransferState, state_key
+from callbridge.transfer.warm import decision_after_end
+
+
+@pytest.fixture
+async def states(nats_url: str, clean_jetstream: None) -> AsyncIterator[KvStore[WarmTransferState]]:
+    broker: NatsBroker = create_broker(nats_url)
+    connection = await connect_broker(broker, nats_url)
+    await ensure_jetstream(connection)
+    try:
+        kv = await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
+        yield KvStore(kv, WarmTransferState)
+    finally:
+        await stop_broker(broker)
+
+
+def call(transfer_of: UUID | None = None) -> Call:
+    return Call(call_id=new_call_id(), created=datetime.now(UTC), transfer_of=transfer_of)
+
+
+def ended(of: Call, reason: EndReason) -> CallEnded:
+    return CallEnded(call_id=of.call_id, end_reason=reason)
+
+
+@pytest.mark.parametrize(
+    ("reason", "decision"),
+    [
+        (EndReason.BUSY, "busy"),
+        (EndReason.NO_ANSWER, "no_answer"),
+        (EndReason.UNJOINED, "no_answer"),
+        (EndReason.DIAL_FAILED, "failed"),
+        (EndReason.HANGUP, "declined"),
+        (EndReason.AGENT_HANGUP, "declined"),
+    ],
+)
+async def test_the_legs_end_decides_with_its_reason(
+    states: KvStore[WarmTransferState], reason: EndReason, decision: str
+) -> None:
+    first = new_call_id()
+    leg = call(transfer_of=first)
+    decided = await decision_after_end(leg, ended(leg, reason), states)
+    again = await decision_after_end(leg, ended(leg, reason), states)
+    assert isinstance(decided, WarmTransferDecided)
+    assert (decided.call_id, decided.decision) == (first, decision)
+    assert again is not None
+    assert again.command_id == decided.command_id  # the same end seen twice is one command
+
+
+async def test_a_joined_leg_decides_nothing(states: KvStore[WarmTransferState]) -> None:
+    leg = call(transfer_of=new_call_id())
+    assert await decision_after_end(leg, ended(leg, EndReason.TRANSFERRED), states) is None
+
+
+async def test_the_caller_leaving_while_the_human_is_called_is_caller_left_and_only_then(
+    states: KvStore[WarmTransferState],
+) -> None:
+    caller, bystander = call(), call()
+    await states.create(
+        state_key(caller.call_id), WarmTransferState(call_id=caller.call_id, target="+15550001")
+    )
+    left = await decision_after_end(caller, ended(caller, EndReason.HANGUP), states)
+    nothing = await decision_after_end(bystander, ended(bystander, EndReason.HANGUP), states)
+    found = await states.find(state_key(caller.call_id))
+    assert found is not None
+    await states.update(
+        state_key(caller.call_id), found.value.model_copy(update={"phase": "decided"}), found.revision
+    )
+    after = await decision_after_end(caller, ended(caller, EndReason.HANGUP), states)
+    assert left is not None
+    assert (left.call_id, left.decision) == (caller.call_id, "caller_left")
+    assert nothing is None
+    assert after is None
