@@ -231,6 +231,9 @@ async def test_a_warm_transfer_accepted_joins_the_two_calls_and_both_end_as_tran
         async with asyncio.timeout(TIMEOUT_S):
             await placed[HUMAN].ended.wait()
             await placed[CALLER].ended.wait()
+        async with httpx.AsyncClient(base_url=stack.webhooks_url) as http:
+            unsigned = await http.post(f"/api/calls/{call_id}/conference_xml/plivo", data={"CallUUID": "x"})
+    assert unsigned.status_code == 403, unsigned.text  # Plivo's <Conference> is served to Plivo only
     assert [step.outcome for step in steps] == ["dialing", "transferred"]
     assert isinstance(ended[-1], CallEnded)
     assert ended[-1].end_reason == "transferred"
