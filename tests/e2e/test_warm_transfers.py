@@ -72,6 +72,9 @@ async def agents(leg_action: dict[str, Any] | None = None, **transfer: Any) -> A
             await peer.send_message(warm_transfer(parameters))
         elif leg_action is not None:
             await peer.send_message(leg_action)
+            if leg_action.get("toolName") == "leaveVoicemail":
+                await peer.wait_for_message("forced_agent_message", timeout_s=TIMEOUT_S)
+                await peer.send_audio(b"\x10\x27" * 8000)  # says the message: 0.5 s at 16 kHz
         await asyncio.Event().wait()  # stays connected until callbridge closes
 
     async with agent_server(script) as (url, peers):
@@ -139,6 +142,12 @@ RETURNS = [
         {"type": "client_tool_invocation", "toolName": "declineTransfer", "invocationId": "vm",
          "parameters": {"reason": "voicemail"}},
     ),
+    (
+        "answers_and_speaks(speech_s=0.5, hold_s=20)",
+        "voicemail",
+        {"type": "client_tool_invocation", "toolName": "leaveVoicemail", "invocationId": "vm",
+         "parameters": {"message": "Please call the caller back."}},
+    ),
 ]  # fmt: skip
 
 
@@ -146,7 +155,7 @@ JOINING = [Provider.TWILIO, Provider.TELNYX, Provider.PLIVO]
 RETURN_CASES = [
     pytest.param(provider, *case, id=f"{provider.value}-{name}")
     for name, case in zip(
-        ["busy", "no_answer", "key_2", "declineTransfer", "voicemail"], RETURNS, strict=True
+        ["busy", "no_answer", "key_2", "declineTransfer", "voicemail", "leaveVoicemail"], RETURNS, strict=True
     )
     for provider in JOINING
     if provider is Provider.TWILIO or name in ("busy", "key_2")

@@ -14,6 +14,7 @@ from faststream.nats import NatsBroker
 from callbridge.common import buckets
 from callbridge.common.bus import connect_broker, create_broker, ensure_jetstream, stop_broker
 from callbridge.common.call_control import CLAIM_TTL
+from callbridge.common.commands import VOICEMAIL_END_DETAIL
 from callbridge.common.events import CallEnded
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason
@@ -38,8 +39,8 @@ def call(transfer_of: UUID | None = None) -> Call:
     return Call(call_id=new_call_id(), created=datetime.now(UTC), transfer_of=transfer_of)
 
 
-def ended(of: Call, reason: EndReason) -> CallEnded:
-    return CallEnded(call_id=of.call_id, end_reason=reason)
+def ended(of: Call, reason: EndReason, detail: str | None = None) -> CallEnded:
+    return CallEnded(call_id=of.call_id, end_reason=reason, detail=detail)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +65,13 @@ async def test_the_legs_end_decides_with_its_reason(
     assert (decided.call_id, decided.decision) == (first, decision)
     assert again is not None
     assert again.command_id == decided.command_id  # the same end seen twice is one command
+
+
+async def test_a_voicemail_the_legs_agent_left_is_voicemail(states: KvStore[WarmTransferState]) -> None:
+    leg = call(transfer_of=new_call_id())
+    decided = await decision_after_end(leg, ended(leg, EndReason.AGENT_HANGUP, VOICEMAIL_END_DETAIL), states)
+    assert decided is not None
+    assert decided.decision == "voicemail"
 
 
 async def test_a_joined_leg_decides_nothing(states: KvStore[WarmTransferState]) -> None:

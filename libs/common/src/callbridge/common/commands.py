@@ -22,6 +22,8 @@ from pydantic.alias_generators import to_camel
 
 API_HANG_UP_DETAIL: Final = "hung up through the API"
 """The ``endDetail`` of a call ended by ``POST /api/calls/{callId}/hang_up``."""
+VOICEMAIL_END_DETAIL: Final = "agent left a voicemail (leaveVoicemail)"
+"""The ``endDetail`` of a call its agent's ``leaveVoicemail`` ended (a warm transfer's leg: voicemail)."""
 MAX_DETAIL_CHARS: Final = 200
 MAX_SAY_CHARS: Final = 4000
 

@@ -39,6 +39,8 @@ from callbridge.common.models.medium import E164_PATTERN
 WARM_TRANSFER_TOOL: Final = "warmTransfer"
 ACCEPT_TRANSFER_TOOL: Final = "acceptTransfer"
 DECLINE_TRANSFER_TOOL: Final = "declineTransfer"
+LEAVE_VOICEMAIL_TOOL: Final = "leaveVoicemail"
+"""Also given to the leg's agent: a voicemail it leaves ends the transfer as ``voicemail``."""
 ACCEPT_KEY, DECLINE_KEY = "1", "2"
 """The keys the human presses on the leg."""
 DEFAULT_RING_TIMEOUT_S: Final = 30
@@ -47,8 +49,8 @@ CONTEXT_PLACEHOLDER: Final = "{context}"
 DEFAULT_PROMPT_TEMPLATE: Final = (
     "You are calling a colleague to hand a caller over to them. Brief them on the caller: {context} "
     "Then ask whether they take the call: if they agree, invoke acceptTransfer; if they refuse, invoke "
-    "declineTransfer with their reason; if you reach a voicemail, invoke declineTransfer with reason "
-    "voicemail. They may also press 1 to accept or 2 to decline."
+    "declineTransfer with their reason; if you reach a voicemail, leave a short message with leaveVoicemail "
+    "or invoke declineTransfer with reason voicemail. They may also press 1 to accept or 2 to decline."
 )
 MAX_CONTEXT_CHARS: Final = 4000
 MAX_TEMPLATE_CHARS: Final = 8000

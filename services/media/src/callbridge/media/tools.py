@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from callbridge.common.call_control import ColdTransfer, ColdTransferRequest
+from callbridge.common.commands import VOICEMAIL_END_DETAIL
 from callbridge.common.models.call import EndReason
 from callbridge.common.warm_transfer import ACCEPT_TRANSFER_TOOL, DECLINE_TRANSFER_TOOL, WARM_TRANSFER_TOOL
 from callbridge.media.control import CallControl
@@ -130,7 +131,7 @@ class LeaveVoicemailTool:
         if await call.say(message, uninterruptible=strict):
             call.hang_up(
                 EndReason.AGENT_HANGUP,
-                "agent left a voicemail (leaveVoicemail)",
+                VOICEMAIL_END_DETAIL,
                 goodbye_asked=True,
                 unless_caller_acts=not strict,
             )

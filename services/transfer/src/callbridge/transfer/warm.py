@@ -21,6 +21,7 @@ from callbridge.common.call_factory import CallCreationError, CallFactory
 from callbridge.common.call_records import call_provider
 from callbridge.common.command_client import CallNotHeldError, CommandError, MediaCommands
 from callbridge.common.commands import (
+    VOICEMAIL_END_DETAIL,
     CallCommand,
     CommandAccepted,
     HangUpCall,
@@ -34,6 +35,7 @@ from callbridge.common.store import ConflictError, KvStore
 from callbridge.common.warm_transfer import (
     ACCEPT_TRANSFER_TOOL,
     DECLINE_TRANSFER_TOOL,
+    LEAVE_VOICEMAIL_TOOL,
     Decision,
     WarmTransfer,
     WarmTransferDecided,
@@ -142,7 +144,11 @@ class WarmTransfers:
                 },
                 "joinTimeout": timedelta(seconds=command.ring_timeout_s + JOIN_MARGIN_S),
                 "firstSpeakerSettings": {"agent": {}},
-                "selectedTools": [{"toolName": ACCEPT_TRANSFER_TOOL}, {"toolName": DECLINE_TRANSFER_TOOL}],
+                "selectedTools": [
+                    {"toolName": ACCEPT_TRANSFER_TOOL},
+                    {"toolName": DECLINE_TRANSFER_TOOL},
+                    {"toolName": LEAVE_VOICEMAIL_TOOL},
+                ],
                 "agentBackend": call.agent_backend.model_dump(by_alias=True),
             }
         )
@@ -313,6 +319,8 @@ async def decision_after_end(
         if reason is EndReason.TRANSFERRED:
             return None  # joined: the transfer was accepted
         decision = _LEG_END_DECISIONS.get(reason, "declined")
+        if reason is EndReason.AGENT_HANGUP and event.detail == VOICEMAIL_END_DETAIL:
+            decision = "voicemail"  # the leg's agent reached a voicemail and left the message
         return WarmTransferDecided.once(
             call.transfer_of,
             decision,
