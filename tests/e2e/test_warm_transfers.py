@@ -308,3 +308,42 @@ async def test_hold_music_that_cannot_be_played_is_refused_to_the_agent(
         await hang_up(stack, call_id)
     assert result["errorMessage"].startswith("warmTransfer: holdMusicUrl: it could not be fetched")
     assert len(account.outbound.calls) == 1
+
+
+async def test_twilio_after_a_busy_human_the_agent_may_try_another_who_accepts(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    other = "+15557650000"
+    account = new_account(
+        provider,
+        script=CalleeScript.parse(
+            [f"{HUMAN}=busy", f"{other}=answers_and_speaks(keys=1, speech_s=0.5, hold_s=20)", f"*={HOLDS}"]
+        ),
+        allow_insecure_ws=True,
+    )
+
+    async def script(peer: AgentPeer) -> None:
+        if "first" in connections:
+            return  # the second human's leg: its key decides
+        connections.append("first")
+        await peer.wait_for_audio(timeout_s=TIMEOUT_S)
+        await peer.send_message(warm_transfer({"target": HUMAN, "ringTimeout": 5}))
+        await tool_result(peer)
+        await peer.send_message(
+            warm_transfer({"target": other, "ringTimeout": 5}) | {"invocationId": "again"}
+        )
+
+    connections: list[str] = []
+    async with agent_server(script) as (url, _), stack_dialing(nats_url, provider, account) as stack:
+        call_id = await started_call(stack, nats_url, provider, url)
+        steps = await transfer_steps(nats_url, call_id, until={"transferred", "failed"})
+        ended = await events_of(nats_url, call_id, until=CallEnded, timeout_s=TIMEOUT_S)
+    assert [(step.outcome, step.reason, step.target) for step in steps] == [
+        ("dialing", None, HUMAN),
+        ("returned", "busy", HUMAN),
+        ("dialing", None, other),
+        ("transferred", None, other),
+    ]
+    assert isinstance(ended[-1], CallEnded)
+    assert ended[-1].end_reason == "transferred"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -20,7 +22,7 @@ from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.store import KvStore
 from callbridge.common.warm_transfer import WarmTransferDecided, WarmTransferState, state_key
-from callbridge.transfer.warm import decision_after_end
+from callbridge.transfer.warm import WarmTransfers, decision_after_end
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ async def test_the_legs_end_decides_with_its_reason(
     decided = await decision_after_end(leg, ended(leg, reason), states)
     again = await decision_after_end(leg, ended(leg, reason), states)
     assert isinstance(decided, WarmTransferDecided)
-    assert (decided.call_id, decided.decision) == (first, decision)
+    assert (decided.call_id, decided.decision, decided.leg_call_id) == (first, decision, leg.call_id)
     assert again is not None
     assert again.command_id == decided.command_id  # the same end seen twice is one command
 
@@ -98,3 +100,20 @@ async def test_the_caller_leaving_while_the_human_is_called_is_caller_left_and_o
     assert (left.call_id, left.decision) == (caller.call_id, "caller_left")
     assert nothing is None
     assert after is None
+
+
+async def test_a_decision_about_an_earlier_human_does_not_decide_the_transfer_under_way(
+    states: KvStore[WarmTransferState],
+) -> None:
+    caller, earlier_leg, leg = new_call_id(), new_call_id(), new_call_id()
+    state = WarmTransferState(call_id=caller, leg_call_id=leg, target="+15550001")
+    await states.create(state_key(caller), state)
+    # Nothing else is reached on this path: the stores, clients and media are not needed.
+    unused = cast(Any, None)
+    stores = cast(Any, SimpleNamespace(calls=None))
+    transfers = WarmTransfers(stores, states, unused, unused, unused, unused, "http://127.0.0.1:9")
+    stale = WarmTransferDecided.once(caller, "declined", "late", leg_call_id=earlier_leg)
+    assert not await transfers.decide(stale)
+    found = await states.find(state_key(caller))
+    assert found is not None
+    assert found.value.phase == "dialing"

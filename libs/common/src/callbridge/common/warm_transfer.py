@@ -129,10 +129,19 @@ class WarmTransferDecided(_Envelope):
     command: Literal["warm_transfer_decided"] = "warm_transfer_decided"
     decision: Decision
     detail: str | None = Field(default=None, max_length=300)
+    leg_call_id: UUID | None = None
+    """The human's call it came from: it decides only the transfer that called them (the agent may have
+    tried someone else since). None: the caller's own (``caller_left``)."""
 
     @classmethod
     def once(
-        cls, call_id: UUID, decision: Decision, source: str, detail: str | None = None
+        cls,
+        call_id: UUID,
+        decision: Decision,
+        source: str,
+        detail: str | None = None,
+        *,
+        leg_call_id: UUID | None = None,
     ) -> WarmTransferDecided:
         """A decision whose id comes from where it came from (``source``: the ended call, the key, the
         tool invocation), so the same fact seen twice is one command."""
@@ -142,6 +151,7 @@ class WarmTransferDecided(_Envelope):
             origin="callbridge",
             decision=decision,
             detail=detail,
+            leg_call_id=leg_call_id,
         )
 
 

@@ -453,6 +453,7 @@ class CallSession:
             "accepted" if digit == ACCEPT_KEY else "declined",
             f"decision:{self.call.call_id}",
             detail=f"the human pressed {digit}",
+            leg_call_id=self.call.call_id,
         )
         self._tasks.spawn(self._lifecycle.request_call_control(decision), "warm-transfer-key")
 

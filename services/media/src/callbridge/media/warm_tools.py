@@ -109,7 +109,9 @@ class _DecisionTool:
         reason = parameters.get("reason")
         detail = f"{self.name}: {reason}"[:300] if isinstance(reason, str) and reason else self.name
         await call.request_transfer(
-            WarmTransferDecided.once(first_call, decision, f"decision:{call.call_id}", detail=detail)
+            WarmTransferDecided.once(
+                first_call, decision, f"decision:{call.call_id}", detail=detail, leg_call_id=call.call_id
+            )
         )
         await call.send_to_agent(tool_result(invocation_id, json.dumps({"decision": decision})))
 

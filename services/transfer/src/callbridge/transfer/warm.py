@@ -29,6 +29,7 @@ from callbridge.common.commands import (
     WarmTransferUpdate,
 )
 from callbridge.common.events import CallEnded, CallTransferred
+from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason, SealedCallSettings
 from callbridge.common.models.medium import Provider
 from callbridge.common.store import ConflictError, KvStore
@@ -51,6 +52,10 @@ logger = logging.getLogger(__name__)
 JOIN_MARGIN_S: Final = 3
 """The leg's join timeout is its ring timeout and this: the dialer rings for the join timeout less 2 s, and
 the answered leg's stream has the rest to start."""
+
+BRIEFING_MAX: Final = timedelta(minutes=5)
+"""The human's call's ``maxDuration``: a briefing that decides nothing ends then (``declined``), and the
+caller, on hold all along, returns to the agent."""
 
 _LEG_END_DECISIONS: Final[dict[EndReason, Decision]] = {
     EndReason.BUSY: "busy",
@@ -97,21 +102,22 @@ class WarmTransfers:
                 raise WarmRefused(f"no {provider.value} credentials are imported: a warm transfer needs them")
             if not account[1].can_join:
                 raise WarmRefused(f"{provider.value} has no API to connect two calls")
+            settings = leg_settings(call, command, provider)
+            leg = new_call_id()  # chosen first: the state names the leg before it can ring, let alone end
             state = WarmTransferState(
-                call_id=call.call_id, target=command.target, invocation_id=command.invocation_id
+                call_id=call.call_id,
+                leg_call_id=leg,
+                target=command.target,
+                invocation_id=command.invocation_id,
             )
+            await self._begin(state)
             try:
-                await self._states.create(state_key(call.call_id), state)
-            except ConflictError:
-                raise WarmRefused("a warm transfer of this call was asked before") from None
-            leg = await self._place_leg(call, command, provider)
-            found = await self._states.find(state_key(call.call_id))
-            if found is not None:
-                await self._states.update(
-                    state_key(call.call_id),
-                    found.value.model_copy(update={"leg_call_id": leg}),
-                    found.revision,
+                await self._factory.create(
+                    settings, agent_id=call.agent_id, transfer_of=call.call_id, call_id=leg
                 )
+            except CallCreationError:
+                await self._states.delete(state_key(call.call_id))  # nothing rings: the agent may try again
+                raise
         except (WarmRefused, CallCreationError) as exc:
             await self._give_back(call.call_id, command.target, "failed", str(exc))
             await self._announce(
@@ -123,45 +129,20 @@ class WarmTransfers:
         logger.info("call %s: warm transfer: calling %s (call %s)", call.call_id, command.target, leg)
         return True
 
-    async def _place_leg(self, call: Call, command: WarmTransfer, provider: Provider) -> UUID:
-        medium = call.medium
-        settings_of_medium: dict[str, Any] = {}
-        if medium is not None:
-            settings_of_medium = medium.settings.model_dump(
-                by_alias=True, exclude_none=True, exclude={"outgoing"}
-            )
-        caller_id = self._caller_id(call)
-        if caller_id is None:
-            raise WarmRefused("the number to call the human from is not known (the call's own number)")
-        settings = SealedCallSettings.model_validate(
-            {
-                "systemPrompt": command.prompt(),
-                "medium": {
-                    provider.value: {
-                        **settings_of_medium,
-                        "outgoing": {"to": command.target, "from": caller_id},
-                    }
-                },
-                "joinTimeout": timedelta(seconds=command.ring_timeout_s + JOIN_MARGIN_S),
-                "firstSpeakerSettings": {"agent": {}},
-                "selectedTools": [
-                    {"toolName": ACCEPT_TRANSFER_TOOL},
-                    {"toolName": DECLINE_TRANSFER_TOOL},
-                    {"toolName": LEAVE_VOICEMAIL_TOOL},
-                ],
-                "agentBackend": call.agent_backend.model_dump(by_alias=True),
-            }
-        )
-        new = await self._factory.create(settings, agent_id=call.agent_id, transfer_of=call.call_id)
-        return new.call.call_id
-
-    @staticmethod
-    def _caller_id(call: Call) -> str | None:
-        """The account's number on the caller's call: what the human sees calling."""
-        if call.medium is not None and call.medium.outgoing is not None:
-            return call.medium.outgoing.from_
-        details = call.provider_details
-        return None if details is None else details.to
+    async def _begin(self, state: WarmTransferState) -> None:
+        """Record the transfer under way; WarmRefused while another one is (a declined one may be followed
+        by another: the agent tries someone else)."""
+        key = state_key(state.call_id)
+        found = await self._states.find(key)
+        try:
+            if found is None:
+                await self._states.create(key, state)
+            elif found.value.phase == "decided" and found.value.decision != "accepted":
+                await self._states.update(key, state, found.revision)
+            else:
+                raise WarmRefused("a warm transfer of this call is under way")
+        except ConflictError:
+            raise WarmRefused("a warm transfer of this call is under way") from None
 
     async def decide(self, command: WarmTransferDecided) -> bool:
         """Carry the first decision out; False when the transfer was decided before (or is unknown)."""
@@ -170,6 +151,8 @@ class WarmTransfers:
         if found is None or found.value.phase == "decided":
             return False
         state = found.value
+        if command.leg_call_id is not None and command.leg_call_id != state.leg_call_id:
+            return False  # about an earlier transfer's human: this one goes on
         try:
             await self._states.update(
                 key,
@@ -309,6 +292,46 @@ class WarmTransfers:
         )
 
 
+def leg_settings(call: Call, command: WarmTransfer, provider: Provider) -> SealedCallSettings:
+    """The human's call: the caller's provider medium (its codec and rate) dialing ``target`` from the
+    caller's call's own number, the caller's agent backend with the rendered prompt, speaking first, with the
+    decision tools; it rings ``ringTimeout`` and may last ``BRIEFING_MAX`` once answered."""
+    medium = call.medium
+    settings_of_medium: dict[str, Any] = {}
+    if medium is not None:
+        settings_of_medium = medium.settings.model_dump(
+            by_alias=True, exclude_none=True, exclude={"outgoing"}
+        )
+    caller_id = _caller_id(call)
+    if caller_id is None:
+        raise WarmRefused("the number to call the human from is not known (the call's own number)")
+    return SealedCallSettings.model_validate(
+        {
+            "systemPrompt": command.prompt(),
+            "medium": {
+                provider.value: {**settings_of_medium, "outgoing": {"to": command.target, "from": caller_id}}
+            },
+            "joinTimeout": timedelta(seconds=command.ring_timeout_s + JOIN_MARGIN_S),
+            "maxDuration": BRIEFING_MAX,
+            "firstSpeakerSettings": {"agent": {}},
+            "selectedTools": [
+                {"toolName": ACCEPT_TRANSFER_TOOL},
+                {"toolName": DECLINE_TRANSFER_TOOL},
+                {"toolName": LEAVE_VOICEMAIL_TOOL},
+            ],
+            "agentBackend": call.agent_backend.model_dump(by_alias=True),
+        }
+    )
+
+
+def _caller_id(call: Call) -> str | None:
+    """The account's number on the caller's call: what the human sees calling."""
+    if call.medium is not None and call.medium.outgoing is not None:
+        return call.medium.outgoing.from_
+    details = call.provider_details
+    return None if details is None else details.to
+
+
 async def decision_after_end(
     call: Call, event: CallEnded, states: KvStore[WarmTransferState]
 ) -> WarmTransferDecided | None:
@@ -326,6 +349,7 @@ async def decision_after_end(
             decision,
             f"leg-ended:{call.call_id}",
             detail=f"the human's call ended: {reason}",
+            leg_call_id=call.call_id,
         )
     found = await states.find(state_key(call.call_id))
     if found is None or found.value.phase == "decided":
