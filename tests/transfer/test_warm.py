@@ -5,7 +5,7 @@ decided or for a call that is no part of one."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 from uuid import UUID
@@ -20,9 +20,10 @@ from callbridge.common.commands import VOICEMAIL_END_DETAIL
 from callbridge.common.events import CallEnded
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason
+from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore
-from callbridge.common.warm_transfer import WarmTransferDecided, WarmTransferState, state_key
-from callbridge.transfer.warm import WarmTransfers, decision_after_end
+from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided, WarmTransferState, state_key
+from callbridge.transfer.warm import WarmTransfers, decision_after_end, leg_settings
 
 
 @pytest.fixture
@@ -117,3 +118,43 @@ async def test_a_decision_about_an_earlier_human_does_not_decide_the_transfer_un
     found = await states.find(state_key(caller))
     assert found is not None
     assert found.value.phase == "dialing"
+
+
+def test_the_humans_call_is_the_callers_medium_and_agent_with_the_prompt_and_the_decision_tools() -> None:
+    caller = Call.model_validate(
+        {
+            "callId": str(new_call_id()),
+            "created": datetime.now(UTC).isoformat(),
+            "medium": {
+                "telnyx": {
+                    "codec": "L16",
+                    "sampleRate": 16000,
+                    "outgoing": {"to": "+15550001111", "from": "+15550002222"},
+                }
+            },
+            "agentBackend": {"echo": {"sampleRate": 16000}},
+        }
+    )
+    command = WarmTransfer(
+        call_id=caller.call_id,
+        target="+15557654321",
+        context="a billing question.",
+        transfer_system_prompt_template="Brief them: {context} Then ask.",
+        ring_timeout_s=12,
+    )
+    settings = leg_settings(caller, command, Provider.TELNYX)
+    assert settings.system_prompt == "Brief them: a billing question. Then ask."
+    assert settings.medium is not None
+    assert settings.medium.model_dump(by_alias=True, exclude_none=True)["telnyx"] == {
+        "codec": "L16",
+        "sampleRate": 16000,
+        "outgoing": {"to": "+15557654321", "from": "+15550002222", "additionalParams": {}},
+    }
+    assert settings.join_timeout == timedelta(seconds=15)  # the dial rings 12 s (the dialer keeps 2 s)
+    assert settings.max_duration == timedelta(minutes=5)
+    assert [tool.tool_name for tool in settings.selected_tools or []] == [
+        "acceptTransfer",
+        "declineTransfer",
+        "leaveVoicemail",
+    ]
+    assert settings.agent_backend == caller.agent_backend
