@@ -108,11 +108,15 @@ class _DecisionTool:
         decision = self._decision(parameters)
         reason = parameters.get("reason")
         detail = f"{self.name}: {reason}"[:300] if isinstance(reason, str) and reason else self.name
-        await call.request_transfer(
-            WarmTransferDecided.once(
-                first_call, decision, f"decision:{call.call_id}", detail=detail, leg_call_id=call.call_id
+        try:
+            await call.request_transfer(
+                WarmTransferDecided.once(
+                    first_call, decision, f"decision:{call.call_id}", detail=detail, leg_call_id=call.call_id
+                )
             )
-        )
+        except Exception:  # NATS unreachable or refusing: the agent hears it was not passed on
+            await call.send_to_agent(tool_error(invocation_id, f"{self.name} could not be passed on"))
+            return
         await call.send_to_agent(tool_result(invocation_id, json.dumps({"decision": decision})))
 
     def _decision(self, parameters: dict[str, Any]) -> Decision:

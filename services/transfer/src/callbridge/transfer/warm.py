@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from callbridge.common.bus import EventPublisher, Stores
@@ -267,7 +267,7 @@ class WarmTransfers:
         self,
         call_id: UUID,
         command: WarmTransfer | WarmTransferDecided,
-        outcome: str,
+        outcome: Literal["transferred", "failed", "dialing", "returned"],
         provider: Provider | None,
         *,
         state: WarmTransferState | None = None,
@@ -280,7 +280,7 @@ class WarmTransfers:
             CallTransferred(
                 call_id=call_id,
                 command_id=command.command_id,
-                outcome=outcome,  # type: ignore[arg-type]  # one of the Literal's values, by construction
+                outcome=outcome,
                 target=target,
                 provider=provider,
                 origin=command.origin,
