@@ -60,7 +60,8 @@ def warm_transfer(parameters: dict[str, Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def agents(leg_action: dict[str, Any] | None = None, **transfer: Any) -> AsyncIterator[Agents]:
-    """The caller's agent invokes warmTransfer once it hears the caller; the leg's agent sends
+    """The caller's agent invokes warmTransfer once it hears the caller (and goes on talking, which the
+    caller on hold must not hear); the leg's agent sends
     ``leg_action`` (a tool invocation) once it hears the human, or nothing."""
     parameters = {"target": HUMAN, "context": "a billing question", "ringTimeout": 5, **transfer}
     connections: list[AgentPeer] = []
@@ -70,6 +71,8 @@ async def agents(leg_action: dict[str, Any] | None = None, **transfer: Any) -> A
         await peer.wait_for_audio(timeout_s=TIMEOUT_S)
         if len(connections) == 1:
             await peer.send_message(warm_transfer(parameters))
+            await asyncio.sleep(0.5)  # the agent's behaviour: it talks on, half a second into the hold
+            await peer.send_audio(b"\x10\x27" * 8000)  # 0.5 s of a constant, which the caller must not hear
         elif leg_action is not None:
             await peer.send_message(leg_action)
             if leg_action.get("toolName") == "leaveVoicemail":
@@ -200,6 +203,19 @@ async def test_a_warm_transfer_not_taken_returns_the_caller_to_the_agent_with_th
     byte_order: ByteOrder = "big" if provider is Provider.TELNYX else "little"  # the simulators' L16 orders
     sent = audio_sent_back(recording, byte_order=byte_order)
     assert dominant_hz(sent, recording.heard_rate_hz) == pytest.approx(440, abs=10)
+    assert not constant_run(sent, recording.heard_rate_hz // 50)  # the agent's words on hold were not played
+
+
+def constant_run(pcm: np.ndarray, length: int) -> bool:
+    """Whether ``length`` samples in a row hold one loud value (the agent's constant: hold music never)."""
+    loud = np.abs(pcm.astype(np.int32)) > 1000
+    same = np.concatenate([[False], pcm[1:] == pcm[:-1]]) & loud
+    run = 0
+    for value in same:
+        run = run + 1 if value else 0
+        if run >= length:
+            return True
+    return False
 
 
 def dominant_hz(pcm: np.ndarray, rate_hz: int) -> float:
