@@ -363,3 +363,37 @@ async def test_twilio_after_a_busy_human_the_agent_may_try_another_who_accepts(
     ]
     assert isinstance(ended[-1], CallEnded)
     assert ended[-1].end_reason == "transferred"
+
+
+async def test_twilio_the_agent_hears_silence_while_the_caller_is_on_hold(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    speaking = "answers_and_speaks(ring_s=0.2, tone_hz=440, speech_s=4, hold_s=30)"
+    account = new_account(
+        provider,
+        script=CalleeScript.parse([f"{HUMAN}=busy(ring_s=1.5)", f"*={speaking}"]),
+        allow_insecure_ws=True,
+    )
+    marks: dict[str, int] = {}
+
+    async def script(peer: AgentPeer) -> None:
+        await peer.wait_for_audio(min_bytes=3200, timeout_s=TIMEOUT_S)  # 0.1 s of the caller's tone
+        marks["invoked"] = len(peer.audio_in)
+        await peer.send_message(warm_transfer({"target": HUMAN, "ringTimeout": 5}))
+        await tool_result(peer)
+        marks["answered"] = len(peer.audio_in)
+        await asyncio.Event().wait()
+
+    async with agent_server(script) as (url, peers), stack_dialing(nats_url, provider, account) as stack:
+        call_id = await started_call(stack, nats_url, provider, url)
+        await transfer_steps(nats_url, call_id, until={"returned", "failed", "transferred"})
+        await tool_result(peers[0])
+        await hang_up(stack, call_id)
+    audio = np.frombuffer(bytes(peers[0].audio_in), dtype="<i2")
+    slack = 16000 // 5  # 0.2 s at 16 kHz: frames in flight when the hold began and ended
+    before = audio[: marks["invoked"] // 2]
+    on_hold = audio[marks["invoked"] // 2 + slack : marks["answered"] // 2 - slack]
+    assert np.abs(before).max() > 1000  # the caller's tone reached the agent before the hold
+    assert len(on_hold) > 16000  # more than a second on hold (busy after 1.5 s)
+    assert not on_hold.any()  # the caller still speaking, the agent hears silence

@@ -187,7 +187,11 @@ class CallSession:
                             listen = None
                         if activity is not None and activity.listening:
                             activity.on_audio(parsed.pcm)
-                        await send_audio(resample(parsed.pcm).tobytes())
+                        pcm = resample(parsed.pcm)
+                        if self._hold is None:
+                            await send_audio(pcm.tobytes())
+                        else:  # on hold: the agent hears silence (the resampler's state runs on)
+                            await send_audio(bytes(pcm.nbytes))
                         if notices:
                             reports.format_notices(notices)
                     elif isinstance(parsed, MarkPlayed):
