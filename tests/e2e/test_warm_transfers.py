@@ -275,10 +275,10 @@ async def test_a_warm_transfer_accepted_joins_the_two_calls_and_both_end_as_tran
     assert agent.peers[1].headers["X-Callbridge-Call-Id"] == leg_id
 
 
-async def test_twilio_a_caller_who_hangs_up_on_hold_ends_the_transfer_and_the_ringing_call(
-    nats_url: str, clean_jetstream: None
+@pytest.mark.parametrize("provider", JOINING, ids=[p.value for p in JOINING])
+async def test_a_caller_who_hangs_up_on_hold_ends_the_transfer_and_the_ringing_call(
+    nats_url: str, clean_jetstream: None, provider: Provider
 ) -> None:
-    provider = Provider.TWILIO
     account = new_account(
         provider,
         script=CalleeScript.parse(

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from callbridge.common.bus import EventPublisher, Stores
 from callbridge.common.call_factory import CallCreationError, CallFactory
-from callbridge.common.call_records import call_provider
+from callbridge.common.call_records import call_provider, finish_call
 from callbridge.common.command_client import CallNotHeldError, CommandError, MediaCommands
 from callbridge.common.commands import (
     VOICEMAIL_END_DETAIL,
@@ -81,6 +81,7 @@ class WarmTransfers:
         factory: CallFactory,
         public_base_url: str,
     ) -> None:
+        self._stores = stores
         self._calls = stores.calls
         self._states = states
         self._publisher = publisher
@@ -224,14 +225,18 @@ class WarmTransfers:
         return None
 
     async def _end_leg(self, leg: Call, decision: Decision) -> None:
-        """Hang the human's call up: through its media replica when it streams, else at the provider."""
+        """Hang the human's call up: through its media replica when it streams; while it rings, it ends as
+        ``canceled`` (as ``POST …/hang_up`` does), and its ``ended`` event has the provider's call hung up
+        (the transfer service's or the dialer's ``ProviderHangUp``); else at the provider."""
         if leg.ended is not None:
             return
+        detail = f"warm transfer ended: {decision}"
         try:
-            await self._media.send(leg.call_id, HangUpCall(detail=f"warm transfer ended: {decision}"))
+            await self._media.send(leg.call_id, HangUpCall(detail=detail))
             return
         except CallNotHeldError:
-            pass  # not streaming (still ringing): the provider hangs it up
+            if leg.joined is None and await self._cancel(leg.call_id, detail):
+                return
         except CommandError as exc:
             logger.warning(
                 "call %s: the leg's media replica: %s; hanging up at the provider", leg.call_id, exc
@@ -248,6 +253,23 @@ class WarmTransfers:
             await account[1].hang_up(details.call_id)
         except ProviderApiError as exc:
             logger.warning("call %s: hanging up the leg failed: %s", leg.call_id, exc)
+
+    async def _cancel(self, call_id: UUID, detail: str) -> bool:
+        """End a leg nobody joined as ``canceled``; False if it was joined (or ended) meanwhile."""
+        stores = self._stores
+        ended = await finish_call(
+            stores.calls,
+            stores.call_listing,
+            call_id,
+            EndReason.CANCELED,
+            detail=detail,
+            unless_joined=True,
+            capacity=stores.capacity,
+        )
+        if ended is None:
+            return False
+        await self._publisher.publish(ended)
+        return True
 
     async def _give_back(self, call_id: UUID, target: str, reason: str, detail: str | None) -> None:
         update = WarmTransferUpdate(
