@@ -20,6 +20,7 @@ import pytest
 from callbridge.common.events import CallEnded, CallEvent, CallJoined, CallTransferred
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.simulators.audio_codec import ByteOrder
+from callbridge.devkit.simulators.plivo import NONCE_HEADER, SIGNATURE_HEADER, PlivoSimulator
 from callbridge.devkit.simulators.rest import CalleeScript, SimulatedRestApi
 from callbridge.devkit.simulators.rest.accounts import new_account
 from callbridge.devkit.stack import RunningStack
@@ -397,3 +398,23 @@ async def test_twilio_the_agent_hears_silence_while_the_caller_is_on_hold(
     assert np.abs(before).max() > 1000  # the caller's tone reached the agent before the hold
     assert len(on_hold) > 16000  # more than a second on hold (busy after 1.5 s)
     assert not on_hold.any()  # the caller still speaking, the agent hears silence
+
+
+async def test_plivo_asking_for_a_warm_transfers_command_as_a_cold_transfers_xml_is_not_found(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.PLIVO
+    account = account_for(provider, "busy(ring_s=1.5)")
+    async with agents() as agent, stack_dialing(nats_url, provider, account) as stack:
+        call_id = await started_call(stack, nats_url, provider, agent.url)
+        steps = await transfer_steps(nats_url, call_id, until={"dialing"})
+        path = f"/api/calls/{call_id}/transfer_xml/plivo/{steps[0].command_id}"
+        url = f"{stack.public_base_url.rstrip('/')}{path}"
+        fields = {"CallUUID": "x"}
+        signer = PlivoSimulator(url, account.auth_id, account.auth_token)  # type: ignore[attr-defined]
+        headers = {SIGNATURE_HEADER: signer.sign(url, fields, "12345"), NONCE_HEADER: "12345"}
+        async with httpx.AsyncClient() as http:
+            response = await http.post(url, data=fields, headers=headers)
+        await tool_result(agent.peers[0])
+        await hang_up(stack, call_id)
+    assert response.status_code == 404, response.text

@@ -17,7 +17,6 @@ from xml.sax.saxutils import escape, quoteattr
 from fastapi import Response
 
 from callbridge.common.call_control import (
-    COMMANDS,
     ColdTransfer,
     ColdTransferRequest,
     CommandAccepted,
@@ -29,7 +28,7 @@ from callbridge.common.call_records import call_provider
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore
-from callbridge.common.warm_transfer import WarmTransferState, conference_room, state_key
+from callbridge.common.warm_transfer import ANY_COMMAND, WarmTransferState, conference_room, state_key
 from callbridge.telephony import StoredTelephonyConfig, TelephonyProvider, provider_for
 from callbridge.telephony.request import ProviderRequest
 from callbridge.webhooks.deps import Services
@@ -92,7 +91,8 @@ async def transfer_xml(
     plugin = provider_for(Provider.PLIVO)
     await verify_provider_request(services, plugin, request)
     found = await claims.find(str(command_id))
-    command = None if found is None else COMMANDS.validate_json(found.value.body)
+    # Any command's claim may be named here (a warm transfer's too): only a cold transfer has a <Dial>.
+    command = None if found is None else ANY_COMMAND.validate_json(found.value.body)
     if not isinstance(command, ColdTransfer) or command.call_id != call_id:
         raise NotFoundError(f"no transfer {command_id} of call {call_id}")
     return Response(content=plivo_dial_xml(command), media_type="application/xml")
