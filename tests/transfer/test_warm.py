@@ -12,30 +12,45 @@ from uuid import UUID
 
 import pytest
 from faststream.nats import NatsBroker
+from nats.js.kv import KeyValue
 
 from callbridge.common import buckets
 from callbridge.common.bus import connect_broker, create_broker, ensure_jetstream, stop_broker
-from callbridge.common.call_control import CLAIM_TTL
+from callbridge.common.call_control import CLAIM_TTL, CommandClaim
 from callbridge.common.commands import VOICEMAIL_END_DETAIL
 from callbridge.common.events import CallEnded
 from callbridge.common.ids import new_call_id
 from callbridge.common.models.call import Call, EndReason
 from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore
-from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided, WarmTransferState, state_key
+from callbridge.common.warm_transfer import (
+    ANY_COMMAND,
+    MAX_CONTEXT_CHARS,
+    MAX_TEMPLATE_CHARS,
+    WarmTransfer,
+    WarmTransferDecided,
+    WarmTransferState,
+    state_key,
+)
+from callbridge.transfer.claims import CommandClaims
 from callbridge.transfer.warm import WarmTransfers, decision_after_end, leg_settings
 
 
 @pytest.fixture
-async def states(nats_url: str, clean_jetstream: None) -> AsyncIterator[KvStore[WarmTransferState]]:
+async def bucket(nats_url: str, clean_jetstream: None) -> AsyncIterator[KeyValue]:
+    """The ``callbridge_call_control`` bucket, where claims and warm transfers' states live."""
     broker: NatsBroker = create_broker(nats_url)
     connection = await connect_broker(broker, nats_url)
     await ensure_jetstream(connection)
     try:
-        kv = await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
-        yield KvStore(kv, WarmTransferState)
+        yield await broker.key_value(buckets.CALL_CONTROL, ttl=CLAIM_TTL.total_seconds())
     finally:
         await stop_broker(broker)
+
+
+@pytest.fixture
+def states(bucket: KeyValue) -> KvStore[WarmTransferState]:
+    return KvStore(bucket, WarmTransferState)
 
 
 def call(transfer_of: UUID | None = None) -> Call:
@@ -158,3 +173,17 @@ def test_the_humans_call_is_the_callers_medium_and_agent_with_the_prompt_and_the
         "leaveVoicemail",
     ]
     assert settings.agent_backend == caller.agent_backend
+
+
+async def test_a_warm_transfer_with_its_longest_texts_is_claimed_and_read_back(bucket: KeyValue) -> None:
+    command = WarmTransfer(
+        call_id=new_call_id(),
+        target="+15557654321",
+        context='"' * MAX_CONTEXT_CHARS,  # each one escaped in the JSON kept with the claim
+        transfer_system_prompt_template="\\" * MAX_TEMPLATE_CHARS,
+    )
+    claims = CommandClaims(KvStore(bucket, CommandClaim))
+    assert await claims.claim(str(command.command_id), command.command, command.model_dump_json())
+    body = await claims.body(str(command.command_id))
+    assert body is not None
+    assert ANY_COMMAND.validate_json(body) == command

@@ -173,8 +173,10 @@ class CommandClaim(StoredModel):
     """A command taken by a transfer replica (key: its ``commandId``)."""
 
     command: str
-    body: str = Field(default="", max_length=8000)
-    """The command as published (JSON): webhooks reads a Plivo transfer's target from it."""
+    body: str = Field(default="", max_length=32_000)
+    """The command as published (JSON): webhooks reads a Plivo transfer's target from it. A warm transfer's
+    texts (its prompt template and context, at most 12,000 characters) may double when escaped in JSON: the
+    limit holds them."""
     claimed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     released: bool = False
     """Given back after a failure worth another try (the provider was unavailable): the next delivery may
