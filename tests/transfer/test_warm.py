@@ -33,7 +33,8 @@ from callbridge.common.warm_transfer import (
     state_key,
 )
 from callbridge.transfer.claims import CommandClaims
-from callbridge.transfer.warm import WarmTransfers, decision_after_end, leg_settings
+from callbridge.transfer.warm import WarmTransfers
+from callbridge.transfer.warm_leg import decision_after_end, leg_settings
 
 
 @pytest.fixture

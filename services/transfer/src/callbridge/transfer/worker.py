@@ -20,7 +20,7 @@ from callbridge.common.warm_transfer import ANY_COMMAND, WarmTransferState
 from callbridge.transfer import metrics
 from callbridge.transfer.executor import CommandExecutor, RetryLater
 from callbridge.transfer.hangups import hang_up_command
-from callbridge.transfer.warm import decision_after_end
+from callbridge.transfer.warm_leg import decision_after_end
 
 logger = logging.getLogger(__name__)
 
