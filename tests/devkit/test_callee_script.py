@@ -87,3 +87,17 @@ def test_a_behaviour_prints_as_it_is_written() -> None:
     assert parse_behaviour(str(parse_behaviour("answers_silent(hold_s=3, ring_s=1)"))) == CalleeBehaviour(
         "answers_silent", ring_s=1.0, hold_s=3.0
     )
+
+
+def test_keys_the_callee_presses_read_as_written_and_print_back() -> None:
+    behaviour = parse_behaviour("answers_and_speaks(keys=1#, keys_at_s=2)")
+    assert (behaviour.keys, behaviour.keys_at_s) == ("1#", 2.0)
+    assert behaviour.key_presses() == [(2.0, "1"), (2.3, "#")]
+    assert parse_behaviour(str(behaviour)) == behaviour
+    assert parse_behaviour("answers_silent").key_presses() == []
+
+
+@pytest.mark.parametrize("keys", ["12x", "", "A"])
+def test_keys_other_than_0_9_star_and_hash_are_refused(keys: str) -> None:
+    with pytest.raises(ScriptError, match="keys are 1 to 32 of 0-9"):
+        parse_behaviour(f"answers_and_speaks(keys={keys})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Final, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from nats.js import JetStreamContext
@@ -37,6 +37,9 @@ MAX_HEADER_VALUE_CHARS: Final = 256
 DTMF_DIGITS_PATTERN: Final = r"^[0-9*#A-DwW]{1,64}$"
 MIN_TONE_S, MAX_TONE_S = 0.1, 0.5
 """The key lengths a provider that takes one accepts (Telnyx ``duration_millis`` 100-500)."""
+if TYPE_CHECKING:
+    from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided
+
 _TARGET = re.compile(f"({E164_PATTERN})|({SIP_URI_PATTERN})")
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e]*$")
 _HANG_UP_NAMESPACE: Final = UUID("6f1d3c52-7a43-4f0e-9d0b-2c7a0c9f6a51")
@@ -170,8 +173,10 @@ class CommandClaim(StoredModel):
     """A command taken by a transfer replica (key: its ``commandId``)."""
 
     command: str
-    body: str = Field(default="", max_length=8000)
-    """The command as published (JSON): webhooks reads a Plivo transfer's target from it."""
+    body: str = Field(default="", max_length=32_000)
+    """The command as published (JSON): webhooks reads a Plivo transfer's target from it. A warm transfer's
+    texts (its prompt template and context, at most 12,000 characters) may double when escaped in JSON: the
+    limit holds them."""
     claimed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     released: bool = False
     """Given back after a failure worth another try (the provider was unavailable): the next delivery may
@@ -199,7 +204,9 @@ class CallControlPublisher:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
 
-    async def publish(self, command: ColdTransfer | SendDtmf | ProviderHangUp) -> None:
+    async def publish(
+        self, command: ColdTransfer | SendDtmf | ProviderHangUp | WarmTransfer | WarmTransferDecided
+    ) -> None:
         await publish_command(
             self._js,
             subjects.call_control(command.command),

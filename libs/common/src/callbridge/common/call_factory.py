@@ -214,6 +214,7 @@ class CallFactory:
         admit: Admit | None = None,
         origin: CallOrigin | None = None,
         call_id: UUID | None = None,
+        transfer_of: UUID | None = None,
     ) -> NewCall:
         """Validate, admit, store and announce; for ``medium.<provider>.outgoing``, also ask a dialer to
         place it.
@@ -225,7 +226,8 @@ class CallFactory:
         ``call_id``: an id the creator chose, so that creating the same call twice (a scheduler's retry
         after a crash) makes one call: CallExistsError, nothing taken, when a call has it already; if that
         call is outbound and no dialer has claimed it yet, its dial request is queued again (the creator
-        may have died before queuing it; the claim keeps it from being dialed twice)."""
+        may have died before queuing it; the claim keeps it from being dialed twice). ``transfer_of``: the
+        first call of the warm transfer this call is the second leg of."""
         medium = settings.medium
         outgoing = medium.outgoing if medium is not None else None
         account = None
@@ -250,6 +252,7 @@ class CallFactory:
             provider_details=provider_details,
             trace_context=current_trace_context(),
             origin=origin,
+            transfer_of=transfer_of,
         )
         if outgoing is not None:
             fields["direction"] = "outbound"

@@ -22,6 +22,8 @@ from pydantic.alias_generators import to_camel
 
 API_HANG_UP_DETAIL: Final = "hung up through the API"
 """The ``endDetail`` of a call ended by ``POST /api/calls/{callId}/hang_up``."""
+VOICEMAIL_END_DETAIL: Final = "agent left a voicemail (leaveVoicemail)"
+"""The ``endDetail`` of a call its agent's ``leaveVoicemail`` ended (a warm transfer's leg: voicemail)."""
 MAX_DETAIL_CHARS: Final = 200
 MAX_SAY_CHARS: Final = 4000
 
@@ -71,8 +73,22 @@ class TransferHandOff(_CommandModel):
     detail: str | None = Field(default=None, max_length=MAX_DETAIL_CHARS)
 
 
-CallCommand = Annotated[HangUpCall | SayMessage | TransferHandOff, Field(discriminator="command")]
-COMMAND_VERBS: Final = frozenset({"hang_up", "say", "transfer"})
+class WarmTransferUpdate(_CommandModel):
+    """A warm transfer's outcome, for the caller's call (on hold, its agent waiting on ``warmTransfer``):
+    ``connect``: the human accepted, the provider joins the calls now (the stream's end is ``transferred``);
+    ``return``: the hold ends and the agent gets the tool's result with ``reason``."""
+
+    command: Literal["warm_transfer"] = "warm_transfer"
+    phase: Literal["connect", "return"]
+    target: str = Field(min_length=1, max_length=400)
+    reason: str | None = Field(default=None, max_length=40)
+    detail: str | None = Field(default=None, max_length=MAX_DETAIL_CHARS)
+
+
+CallCommand = Annotated[
+    HangUpCall | SayMessage | TransferHandOff | WarmTransferUpdate, Field(discriminator="command")
+]
+COMMAND_VERBS: Final = frozenset({"hang_up", "say", "transfer", "warm_transfer"})
 
 
 class RefusalReason(enum.StrEnum):

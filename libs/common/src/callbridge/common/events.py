@@ -232,24 +232,35 @@ class MediaFramesRejected(CallEvent):
 
 
 class CallTransferred(CallEvent):
-    """The outcome of a cold transfer: the provider took it (``transferred``; the stream stops and the call
-    ends as ``transferred``) or not (``failed``, ``detail`` says why; the call goes on with the agent)."""
+    """The outcome of a transfer. Cold (``kind: cold``): the provider took it (``transferred``; the stream
+    stops and the call ends as ``transferred``) or not (``failed``, ``detail`` says why; the call goes on with
+    the agent). Warm (``kind: warm``), each step: ``dialing`` (the human's leg ``legCallId`` was placed),
+    then ``transferred`` (the human accepted: the provider joined the two calls) or ``returned`` (the caller
+    is back with the agent; ``reason``: ``declined``, ``no_answer``, ``busy``, ``voicemail``, ``caller_left``
+    or ``failed``)."""
 
     EVENT = "transfer"
     command_id: UUID
-    outcome: Literal["transferred", "failed"]
+    outcome: Literal["transferred", "failed", "dialing", "returned"]
     target: str
     provider: Provider | None = None
     origin: str = "api"
     detail: str | None = None
+    kind: Literal["cold", "warm"] = "cold"
+    reason: str | None = None
+    leg_call_id: UUID | None = None
 
     def summary(self) -> str:
         if self.outcome == "transferred":
             return f"transferred to {self.target}"
+        if self.outcome == "dialing":
+            return f"warm transfer: calling {self.target} (call {self.leg_call_id})"
+        if self.outcome == "returned":
+            return f"warm transfer to {self.target} ended ({self.reason}): the caller is back with the agent"
         return f"transfer to {self.target} failed: {self.detail or ''}"
 
     def severity(self) -> Severity:
-        return Severity.INFO if self.outcome == "transferred" else Severity.WARNING
+        return Severity.WARNING if self.outcome == "failed" else Severity.INFO
 
 
 class DtmfSent(CallEvent):

@@ -250,6 +250,7 @@ async def _transfer(config: StackConfig, stack: RunningStack, sock: socket.socke
         secret_key=SecretStr(config.secret_key),
         log_level=config.log_level,
         public_base_url=stack.public_base_url,
+        media_public_url=stack.media_public_url,
         transfer_host=config.host,
         transfer_port=port,
         **nats,

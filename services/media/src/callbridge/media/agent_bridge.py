@@ -61,6 +61,7 @@ class AgentBridge:
         self._tools = tools
         self._request_end = request_end
         self._ending = False
+        self._on_hold = False
         self._holding = False
         self._own_audio_playing = False
         self._held = bytearray()
@@ -86,8 +87,18 @@ class AgentBridge:
         self._ending = ending
         self._route_audio()
 
+    @property
+    def on_hold(self) -> bool:
+        """The caller is on hold (a warm transfer): the agent's audio is dropped, its clears ignored."""
+        return self._on_hold
+
+    @on_hold.setter
+    def on_hold(self, on_hold: bool) -> None:
+        self._on_hold = on_hold
+        self._route_audio()
+
     def _route_audio(self) -> None:
-        if self._ending:
+        if self._ending or self._on_hold:
             self.on_agent_audio = _drop_audio
         elif self._holding or self._own_audio_playing:
             self.on_agent_audio = self._hold
@@ -138,7 +149,7 @@ class AgentBridge:
         if self.closed:
             return
         if isinstance(message, PlaybackClearBuffer):
-            if self.uninterruptible:
+            if self.uninterruptible or self._on_hold:
                 self.clears_ignored += 1
             elif self._holding or self._own_audio_playing:
                 self._held.clear()  # nothing of it played yet: the cut turn is what was held

@@ -22,6 +22,7 @@ from callbridge.common.commands import (
 )
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
+from callbridge.media.warm_tools import warm_transfer_update
 
 Handler = Callable[[Any, CallControl], Awaitable[CommandReply]]
 
@@ -69,7 +70,12 @@ async def transfer(command: TransferHandOff, call: CallControl) -> CommandReply:
     return CommandAccepted(detail="the call ends as transferred when the provider stops the stream")
 
 
-HANDLERS: Final[Mapping[str, Handler]] = {"hang_up": hang_up, "say": say, "transfer": transfer}
+HANDLERS: Final[Mapping[str, Handler]] = {
+    "hang_up": hang_up,
+    "say": say,
+    "transfer": transfer,
+    "warm_transfer": warm_transfer_update,
+}
 
 
 async def carry_out(command: CallCommand, call: CallControl) -> CommandReply:

@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import EndReason
+from callbridge.common.models.medium import Provider
+from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided
 
 RenderAudio = Callable[[int], npt.NDArray[np.int16]]
 """Audio of callbridge's own, rendered at the rate it is asked for (the stream's outbound rate)."""
@@ -99,8 +101,36 @@ class CallControl(Protocol):
         ended meanwhile."""
         ...
 
-    async def request_transfer(self, command: ColdTransfer) -> None:
-        """Publish the cold transfer for the transfer service to carry out."""
+    async def request_transfer(self, command: ColdTransfer | WarmTransfer | WarmTransferDecided) -> None:
+        """Publish the transfer command for the transfer service to carry out."""
+        ...
+
+    @property
+    def provider(self) -> Provider | None:
+        """The provider streaming the call (None before its stream started)."""
+        ...
+
+    @property
+    def transfer_of(self) -> UUID | None:
+        """A warm transfer's second leg: the caller's call it offers."""
+        ...
+
+    @property
+    def agent_rate_hz(self) -> int:
+        """The agent's output rate: what hold audio is made at."""
+        ...
+
+    def begin_warm_hold(self, invocation_id: str, target: str, audio: npt.NDArray[np.int16]) -> bool:
+        """A warm transfer starts: the agent's audio stops and ``audio`` (at ``agent_rate_hz``) plays over and
+        over until ``end_warm_hold``. False if the call is ending, not started or on hold already."""
+        ...
+
+    async def stop_hold(self) -> None:
+        """The hold music stops at once and the agent's audio plays again (a no-op when not on hold)."""
+        ...
+
+    def take_warm_invocation(self) -> str | None:
+        """The ``warmTransfer`` invocation waiting for its result (once), or None."""
         ...
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:

@@ -14,6 +14,7 @@ from callbridge.common.events import CallEvent, CallJoined
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
 from callbridge.common.models.medium import CallMedium
 from callbridge.common.store import KvStore
+from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided
 from callbridge.media.outbox import EventOutbox
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class CallLifecycle:
         logger.info("call %s ended: %s%s", call_id, reason, f" ({detail})" if detail else "")
         return True
 
-    async def request_call_control(self, command: ColdTransfer) -> None:
+    async def request_call_control(self, command: ColdTransfer | WarmTransfer | WarmTransferDecided) -> None:
         """Publish a call-control command for the transfer service (JetStream: kept until one takes it)."""
         if self._call_control is None:
             raise RuntimeError("this media replica publishes no call-control commands")

@@ -25,11 +25,20 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 
 from callbridge.common.call_control import ColdTransfer
 from callbridge.common.models.call import Call, EndReason, ProviderDetails
+from callbridge.common.models.medium import Provider
+from callbridge.common.warm_transfer import (
+    ACCEPT_KEY,
+    DECLINE_KEY,
+    WarmTransfer,
+    WarmTransferDecided,
+)
 from callbridge.media import metrics
 from callbridge.media.agent_audio import AgentAudioFramer
 from callbridge.media.agent_bridge import AgentBridge
@@ -43,6 +52,7 @@ from callbridge.media.config import MediaSettings
 from callbridge.media.control import RenderAudio
 from callbridge.media.first_speaker import FirstTurn
 from callbridge.media.hang_up import HangUpPlan, HangUps
+from callbridge.media.hold import HoldPlayer
 from callbridge.media.inactivity import InactivityMonitor
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.own_audio import OwnAudio
@@ -103,6 +113,10 @@ class CallSession:
         self._transfer_target: str | None = None
         """Where a cold transfer under way sends the caller: the stream's end is then ``transferred``."""
         self._by_provider = False
+        self._hold: HoldPlayer | None = None
+        """The hold music while a warm transfer is under way."""
+        self._warm_invocation: str | None = None
+        """The ``warmTransfer`` invocation waiting for its result."""
         self._started = False
         self._tasks = CallTasks(call.call_id, log)
         self._timers: list[TimerHandle] = []
@@ -182,7 +196,11 @@ class CallSession:
                         detect_keys(parsed.pcm)
                         if activity is not None and activity.listening:
                             activity.on_audio(parsed.pcm)
-                        await send_audio(resample(parsed.pcm).tobytes())
+                        pcm = resample(parsed.pcm)
+                        if self._hold is None:
+                            await send_audio(pcm.tobytes())
+                        else:  # on hold: the agent hears silence (the resampler's state runs on)
+                            await send_audio(bytes(pcm.nbytes))
                         if notices:
                             reports.format_notices(notices)
                     elif isinstance(parsed, MarkPlayed):
@@ -305,6 +323,8 @@ class CallSession:
 
     def _on_key(self, digit: str) -> None:
         """A key the caller pressed (reported by the provider or heard in the audio, once)."""
+        if self.call.transfer_of is not None:  # the human on a warm transfer's second leg
+            self._on_leg_key(digit)
         if self._first_turn is not None:
             self._first_turn.on_dtmf()
         if self._activity is not None:
@@ -407,8 +427,64 @@ class CallSession:
             self._bridge.ending = False
         return True
 
-    async def request_transfer(self, command: ColdTransfer) -> None:
+    async def request_transfer(self, command: ColdTransfer | WarmTransfer | WarmTransferDecided) -> None:
         await self._lifecycle.request_call_control(command)
+
+    @property
+    def provider(self) -> Provider | None:
+        return self._stream.provider
+
+    @property
+    def transfer_of(self) -> UUID | None:
+        return self.call.transfer_of
+
+    @property
+    def agent_rate_hz(self) -> int:
+        return self._agent.output_rate_hz
+
+    def begin_warm_hold(self, invocation_id: str, target: str, audio: npt.NDArray[np.int16]) -> bool:
+        if self.ending or self._warm_invocation is not None or self._framer is None or self._bridge is None:
+            return False
+        self._bridge.on_hold = True  # the agent's audio from now on is dropped, its clears ignored
+        player = self._hold = HoldPlayer(audio, self._framer, self._playout, self._clock)
+        self._warm_invocation = invocation_id
+        self._log.info("warm transfer to %s: the caller is on hold", target)
+
+        async def cut_then_play() -> None:
+            if self._framer is not None:
+                self._framer.clear()
+            await self._playout.clear()  # what the agent was saying stops: the music starts now
+            if self._hold is player:  # not stopped meanwhile
+                player.start(self._tasks.spawn)
+
+        self._tasks.spawn(cut_then_play(), "hold")
+        return True
+
+    async def stop_hold(self) -> None:
+        player, self._hold = self._hold, None
+        if player is None:
+            return
+        await player.stop()
+        if self._bridge is not None:
+            self._bridge.on_hold = False
+
+    def take_warm_invocation(self) -> str | None:
+        invocation_id, self._warm_invocation = self._warm_invocation, None
+        return invocation_id
+
+    def _on_leg_key(self, digit: str) -> None:
+        """A key on a warm transfer's second leg: 1 accepts, 2 declines (the first decision wins)."""
+        first_call = self.call.transfer_of
+        if first_call is None or digit not in (ACCEPT_KEY, DECLINE_KEY):
+            return
+        decision = WarmTransferDecided.once(
+            first_call,
+            "accepted" if digit == ACCEPT_KEY else "declined",
+            f"decision:{self.call.call_id}",
+            detail=f"the human pressed {digit}",
+            leg_call_id=self.call.call_id,
+        )
+        self._tasks.spawn(self._lifecycle.request_call_control(decision), "warm-transfer-key")
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.spawn(coroutine, name)

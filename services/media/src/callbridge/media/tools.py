@@ -20,10 +20,13 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from callbridge.common.call_control import ColdTransfer, ColdTransferRequest
+from callbridge.common.commands import VOICEMAIL_END_DETAIL
 from callbridge.common.models.call import EndReason
+from callbridge.common.warm_transfer import ACCEPT_TRANSFER_TOOL, DECLINE_TRANSFER_TOOL, WARM_TRANSFER_TOOL
 from callbridge.media.control import CallControl
 from callbridge.media.dtmf_tool import PLAY_DTMF_SOUNDS_TOOL, OutOfBandDtmf, PlayDtmfSoundsTool
 from callbridge.media.tool_replies import tool_error, tool_result
+from callbridge.media.warm_tools import AcceptTransferTool, DeclineTransferTool, WarmTransferTool
 
 __all__ = [
     "HANG_UP_TOOL",
@@ -121,7 +124,7 @@ class LeaveVoicemailTool:
         if await call.say(message, uninterruptible=strict):
             call.hang_up(
                 EndReason.AGENT_HANGUP,
-                "agent left a voicemail (leaveVoicemail)",
+                VOICEMAIL_END_DETAIL,
                 goodbye_asked=True,
                 unless_caller_acts=not strict,
             )
@@ -184,4 +187,7 @@ def default_tools(*, out_of_band_dtmf: OutOfBandDtmf | None = None) -> Mapping[s
         LEAVE_VOICEMAIL_TOOL: LeaveVoicemailTool(),
         PLAY_DTMF_SOUNDS_TOOL: PlayDtmfSoundsTool(out_of_band_dtmf),
         COLD_TRANSFER_TOOL: ColdTransferTool(),
+        WARM_TRANSFER_TOOL: WarmTransferTool(),
+        ACCEPT_TRANSFER_TOOL: AcceptTransferTool(),
+        DECLINE_TRANSFER_TOOL: DeclineTransferTool(),
     }

@@ -26,6 +26,7 @@ from callbridge.common.commands import CommandRefused, TransferHandOff
 from callbridge.common.events import CallTransferred, DtmfSent, ProviderCallHungUp
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
+from callbridge.common.warm_transfer import WarmTransfer, WarmTransferDecided
 from callbridge.telephony import (
     ProviderApiError,
     ProviderRestClient,
@@ -38,10 +39,11 @@ from callbridge.telephony import (
 )
 from callbridge.transfer import metrics
 from callbridge.transfer.claims import CommandClaims
+from callbridge.transfer.warm import WarmTransfers
 
 logger = logging.getLogger(__name__)
 
-Command = ColdTransfer | SendDtmf | ProviderHangUp
+Command = ColdTransfer | SendDtmf | ProviderHangUp | WarmTransfer | WarmTransferDecided
 T = TypeVar("T")
 
 
@@ -78,13 +80,16 @@ class CommandExecutor:
         clients: RestClients,
         media: MediaCommands,
         public_base_url: str,
+        warm: WarmTransfers | None = None,
     ) -> None:
+        """``warm``: where warm transfers are carried out (None: refused, for tests of the rest)."""
         self._stores = stores
         self._claims = claims
         self._publisher = publisher
         self._clients = clients
         self._media = media
         self._public_base_url = public_base_url
+        self._warm = warm
 
     async def execute(self, command: Command) -> Outcome:
         """Claim and carry out the command; ``RetryLater`` when it should be delivered again."""
@@ -100,6 +105,8 @@ class CommandExecutor:
             return await self._transfer(found.value, command)
         if isinstance(command, SendDtmf):
             return await self._send_dtmf(found.value, command)
+        if isinstance(command, WarmTransfer | WarmTransferDecided):
+            return await self._warm_step(found.value, command)
         return await self._hang_up(found.value, command)
 
     async def _account(
@@ -179,6 +186,18 @@ class CommandExecutor:
         )
         logger.info("call %s transferred to %s through %s", call.call_id, command.target, provider)
         return Outcome.DONE
+
+    async def _warm_step(self, call: Call, command: WarmTransfer | WarmTransferDecided) -> Outcome:
+        if self._warm is None:
+            logger.error(
+                "call %s: %s: this replica carries out no warm transfers", call.call_id, command.command
+            )
+            return Outcome.SKIPPED
+        if isinstance(command, WarmTransfer):
+            done = await self._warm.start(call, command)
+        else:
+            done = await self._warm.decide(command)
+        return Outcome.DONE if done else Outcome.SKIPPED
 
     async def _hand_off(self, call: Call, command: ColdTransfer, *, close_stream: bool) -> None:
         """Tell the replica holding the call that a transfer is under way (it ends the stream itself for
@@ -283,7 +302,9 @@ class CommandExecutor:
             )
         )
 
-    async def _timed(self, provider: Provider, command: Command, request: Awaitable[T]) -> T:
+    async def _timed(
+        self, provider: Provider, command: ColdTransfer | SendDtmf | ProviderHangUp, request: Awaitable[T]
+    ) -> T:
         started = time.monotonic()
         try:
             return await request

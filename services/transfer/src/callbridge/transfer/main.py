@@ -27,18 +27,24 @@ from callbridge.common.call_control import (
     CommandClaim,
     ensure_call_control_stream,
 )
+from callbridge.common.call_factory import CallFactory, Outbound
 from callbridge.common.command_client import MediaCommands
+from callbridge.common.dialing import DialPublisher, ensure_dial_stream
 from callbridge.common.health import HealthServer, health_app
+from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
 from callbridge.common.store import KvStore
 from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.common.warm_transfer import WarmTransferState
 from callbridge.telephony import RestClients, TelephonyConfigs
+from callbridge.telephony.accounts import ProviderAccounts
 from callbridge.transfer import metrics
 from callbridge.transfer.claims import CommandClaims
 from callbridge.transfer.config import TransferSettings
 from callbridge.transfer.executor import CommandExecutor
+from callbridge.transfer.warm import WarmTransfers
 from callbridge.transfer.worker import register_commands, register_hang_ups
 
 logger = logging.getLogger("callbridge.transfer")
@@ -61,6 +67,7 @@ async def serve_transfer(
     connection = await connect_broker(broker, settings.nats_url, settings.nats_credentials)
     await ensure_jetstream(connection, replicas=settings.nats_replicas)
     await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    await ensure_dial_stream(connection.jetstream(), replicas=settings.nats_replicas)
     stores = await open_stores(
         broker, call_retention=settings.call_retention, replicas=settings.nats_replicas
     )
@@ -73,16 +80,35 @@ async def serve_transfer(
         settings,
         tracer=tracer_provider.get_tracer(SERVICE_NAME),
     )
+    secret_key = settings.secret_key.get_secret_value()
+    publisher = EventPublisher(broker)
+    media = MediaCommands(connection)
+    warm_states = KvStore(claims_kv, WarmTransferState)
+    # A warm transfer's second leg is an outbound call like any other: made here, placed by a dialer.
+    factory = CallFactory(
+        stores.calls,
+        stores.call_listing,
+        publisher,
+        JoinTokenSigner(secret_key),
+        settings.media_public_url,
+        capacity=stores.capacity,
+        outbound=Outbound(
+            accounts=ProviderAccounts(TelephonyConfigs(stores.telephony_configs)).resolve,
+            dials=DialPublisher(connection.jetstream()),
+        ),
+    )
+    warm = WarmTransfers(stores, warm_states, publisher, clients, media, factory, settings.public_base_url)
     executor = CommandExecutor(
         stores,
         CommandClaims(KvStore(claims_kv, CommandClaim)),
-        EventPublisher(broker),
+        publisher,
         clients,
-        MediaCommands(connection),
+        media,
         settings.public_base_url,
+        warm,
     )
     register_commands(broker, executor, settings.max_concurrent_commands)
-    register_hang_ups(broker, stores.calls, CallControlPublisher(connection.jetstream()))
+    register_hang_ups(broker, stores.calls, CallControlPublisher(connection.jetstream()), warm_states)
     await broker.start()
     health = HealthServer(
         uvicorn.Config(

@@ -12,13 +12,15 @@ from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
 from callbridge.common import subjects
-from callbridge.common.call_control import COMMANDS, CallControlPublisher
+from callbridge.common.call_control import CallControlPublisher
 from callbridge.common.events import CallEnded
 from callbridge.common.models.call import Call
 from callbridge.common.store import KvStore
+from callbridge.common.warm_transfer import ANY_COMMAND, WarmTransferState
 from callbridge.transfer import metrics
 from callbridge.transfer.executor import CommandExecutor, RetryLater
 from callbridge.transfer.hangups import hang_up_command
+from callbridge.transfer.warm_leg import decision_after_end
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def register_commands(broker: NatsBroker, executor: CommandExecutor, max_concurr
     )
     async def on_command(msg: NatsMessage) -> None:
         try:
-            command = COMMANDS.validate_json(msg.raw_message.data)
+            command = ANY_COMMAND.validate_json(msg.raw_message.data)
         except ValidationError as exc:
             metrics.COMMANDS_REJECTED.inc()
             logger.warning("unreadable call-control command skipped: %s", exc.errors(include_input=False)[:1])
@@ -72,7 +74,14 @@ def register_commands(broker: NatsBroker, executor: CommandExecutor, max_concurr
         await msg.ack()
 
 
-def register_hang_ups(broker: NatsBroker, calls: KvStore[Call], call_control: CallControlPublisher) -> None:
+def register_hang_ups(
+    broker: NatsBroker,
+    calls: KvStore[Call],
+    call_control: CallControlPublisher,
+    warm_states: KvStore[WarmTransferState],
+) -> None:
+    """Ended calls: their provider hang-up, and what their end decides about a warm transfer."""
+
     @broker.subscriber(
         subjects.call_events_wildcard(CallEnded.EVENT),
         stream=JStream(subjects.EVENTS_STREAM, declare=False),
@@ -93,6 +102,9 @@ def register_hang_ups(broker: NatsBroker, calls: KvStore[Call], call_control: Ca
             command = None if found is None else hang_up_command(found.value, event)
             if command is not None:
                 await call_control.publish(command)
+            decision = None if found is None else await decision_after_end(found.value, event, warm_states)
+            if decision is not None:
+                await call_control.publish(decision)
         except Exception:  # NATS or KV failing under it: the command id makes a second publish a no-op
             if msg.raw_message.metadata.num_delivered < MAX_DELIVERIES:
                 logger.exception(

@@ -5,8 +5,8 @@ event (``transfer``, ``dtmf_sent``).
 What is checked before anything is published, so a request that cannot succeed is refused clearly: the call
 exists (404), has not ended and its provider call is known (409), and its provider can do it with the
 imported credentials (422, the provider plugin's reason). Plivo runs a transfer by fetching XML from a URL:
-``transfer_xml`` serves the ``<Dial>`` of the claimed command, verified as any Plivo request.
-"""
+``transfer_xml`` serves the ``<Dial>`` of the claimed command, and ``conference_xml`` the ``<Conference>``
+that joins the two calls of an accepted warm transfer, each verified as any Plivo request."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from xml.sax.saxutils import escape, quoteattr
 from fastapi import Response
 
 from callbridge.common.call_control import (
-    COMMANDS,
     ColdTransfer,
     ColdTransferRequest,
     CommandAccepted,
@@ -29,6 +28,7 @@ from callbridge.common.call_records import call_provider
 from callbridge.common.models.call import Call
 from callbridge.common.models.medium import Provider
 from callbridge.common.store import KvStore
+from callbridge.common.warm_transfer import ANY_COMMAND, WarmTransferState, conference_room, state_key
 from callbridge.telephony import StoredTelephonyConfig, TelephonyProvider, provider_for
 from callbridge.telephony.request import ProviderRequest
 from callbridge.webhooks.deps import Services
@@ -91,10 +91,33 @@ async def transfer_xml(
     plugin = provider_for(Provider.PLIVO)
     await verify_provider_request(services, plugin, request)
     found = await claims.find(str(command_id))
-    command = None if found is None else COMMANDS.validate_json(found.value.body)
+    # Any command's claim may be named here (a warm transfer's too): only a cold transfer has a <Dial>.
+    command = None if found is None else ANY_COMMAND.validate_json(found.value.body)
     if not isinstance(command, ColdTransfer) or command.call_id != call_id:
         raise NotFoundError(f"no transfer {command_id} of call {call_id}")
     return Response(content=plivo_dial_xml(command), media_type="application/xml")
+
+
+async def conference_xml(
+    services: Services, states: KvStore[WarmTransferState], call_id: UUID, request: ProviderRequest
+) -> Response:
+    """The ``<Conference>`` both Plivo calls of an accepted warm transfer run (their ``aleg_url``), verified
+    by Plivo's signature; 404 unless the warm transfer of ``call_id`` was accepted."""
+    plugin = provider_for(Provider.PLIVO)
+    await verify_provider_request(services, plugin, request)
+    found = await states.find(state_key(call_id))
+    if found is None or found.value.decision != "accepted":
+        raise NotFoundError(f"no accepted warm transfer of call {call_id}")
+    return Response(content=plivo_conference_xml(conference_room(call_id)), media_type="application/xml")
+
+
+def plivo_conference_xml(room: str) -> str:
+    """``<Response><Conference>``: the room ends when either call leaves, no beep, no hold music."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Conference startConferenceOnEnter="true" '
+        f'endConferenceOnExit="true" enterSound="" exitSound="" waitSound="">{escape(room)}</Conference>'
+        "</Response>"
+    )
 
 
 def plivo_dial_xml(command: ColdTransfer) -> str:

@@ -15,6 +15,7 @@ from callbridge.common.call_factory import CallFactory
 from callbridge.common.command_client import MediaCommands
 from callbridge.common.secrets import SecretBox
 from callbridge.common.store import KvStore
+from callbridge.common.warm_transfer import WarmTransferState
 from callbridge.telephony import RestClients, TelephonyConfigs
 from callbridge.webhooks.config import WebhooksSettings
 from callbridge.webhooks.replays import ReplayGuard
@@ -39,6 +40,8 @@ class Services:
     """Where transfers and DTMF go to the transfer service."""
     command_claims: KvStore[CommandClaim]
     """The transfer service's claimed commands: a Plivo transfer's ``<Dial>`` is read from there."""
+    warm_transfers: KvStore[WarmTransferState]
+    """Warm transfers' states (same bucket): a Plivo join's ``<Conference>`` is served for accepted ones."""
 
 
 def get_services(request: Request) -> Services:

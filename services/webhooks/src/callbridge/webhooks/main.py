@@ -54,6 +54,7 @@ from callbridge.common.store import (
     UnencodableRecordError,
 )
 from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.common.warm_transfer import WarmTransferState
 from callbridge.telephony import ProviderAccounts, ProviderRequestError, RestClients, TelephonyConfigs
 from callbridge.webhooks import metrics
 from callbridge.webhooks.config import WebhooksSettings
@@ -135,6 +136,7 @@ def create_app(settings: WebhooksSettings | None = None) -> FastAPI:
             rest_clients=rest_clients,
             call_control=CallControlPublisher(connection.jetstream()),
             command_claims=KvStore(claims, CommandClaim),
+            warm_transfers=KvStore(claims, WarmTransferState),
         )
         if settings.uses_dev_api_key:
             logger.warning(

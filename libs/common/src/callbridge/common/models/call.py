@@ -65,7 +65,8 @@ class EndReason(enum.StrEnum):
     DIAL_FAILED = "dial_failed"
     CANCELED = "canceled"
     TRANSFERRED = "transferred"
-    """Put through to another number or SIP URI (a cold transfer): the provider stopped the stream."""
+    """Put through to another number or SIP URI (a cold transfer), or joined to the human a warm transfer
+    reached (both calls of it end so): the provider stopped the stream."""
 
 
 def _check_metadata(value: dict[str, str]) -> dict[str, str]:
@@ -413,6 +414,12 @@ class CallPublic(StoredModel):
         max_length=MAX_DIAL_STATUSES,
         description="An outbound call's progress at the provider, each step once, oldest first: "
         "``dialing`` when callbridge asked the provider, then what the provider's status callbacks said.",
+    )
+    transfer_of: UUID | None = Field(
+        default=None,
+        description="A warm transfer's second leg: the call whose caller is offered to this call's callee "
+        "(its agent briefs them; key 1 or ``acceptTransfer`` accepts, key 2 or ``declineTransfer`` "
+        "declines).",
     )
 
     @property

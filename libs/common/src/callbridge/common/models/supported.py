@@ -22,6 +22,9 @@ SUPPORTED_TOOLS = frozenset(
         "leaveVoicemail",
         "playDtmfSounds",
         "coldTransfer",
+        "warmTransfer",
+        "acceptTransfer",
+        "declineTransfer",
     }
 )
 """Tools callbridge executes itself when the agent invokes them (``client_tool_invocation``)."""
@@ -29,6 +32,12 @@ STATIC_PARAMETER_TYPES: dict[str, dict[str, type]] = {
     "hangUp": {"strict": bool},
     "leaveVoicemail": {"strict": bool, "result": str},
     "coldTransfer": {"target": str, "holdMusicUrl": str},
+    "warmTransfer": {
+        "target": str,
+        "holdMusicUrl": str,
+        "transferSystemPromptTemplate": str,
+        "ringTimeout": int,
+    },
 }
 """The static parameters (``parameterOverrides``) callbridge reads for its tools, and their JSON types:
 refused here when of another type, rather than when the agent invokes the tool mid-call."""

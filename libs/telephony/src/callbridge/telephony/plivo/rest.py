@@ -27,6 +27,7 @@ from callbridge.telephony.rest.client import (
     DialRequest,
     DialResult,
     HangUpResult,
+    JoinRequest,
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
@@ -48,6 +49,7 @@ _LIVE_STATUSES = {
 class PlivoRestClient(ProviderRestClient):
     provider = Provider.PLIVO
     can_transfer = True
+    can_join = True
     can_send_dtmf = True
 
     def __init__(self, auth_id: str, auth_token: str, *, api_url: str, timeout_s: float) -> None:
@@ -92,6 +94,15 @@ class PlivoRestClient(ProviderRestClient):
         body = {"legs": "aleg", "aleg_url": request.xml_url, "aleg_method": "POST"}
         path = self._call_path(provider_call_id)
         await self._api.request("POST", path, trailing_slash=True, json=body, expect=(200, 202))
+
+    async def join(self, request: JoinRequest) -> None:
+        """Both calls transferred to the ``<Conference>`` XML webhooks serves (``xml_urls``): the human's
+        first, then the caller's, each as a cold transfer is."""
+        calls = ((request.second_call_id, request.xml_urls[1]), (request.first_call_id, request.xml_urls[0]))
+        for call_id, xml_url in calls:
+            body = {"legs": "aleg", "aleg_url": xml_url, "aleg_method": "POST"}
+            path = self._call_path(call_id)
+            await self._api.request("POST", path, trailing_slash=True, json=body, expect=(200, 202))
 
     async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
         path = (*self._call_path(provider_call_id), "DTMF")

@@ -131,6 +131,21 @@ class TransferRequest:
         return self.target.lower().startswith(("sip:", "sips:"))
 
 
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """A warm transfer accepted: the provider connects two of its live calls to each other, and both media
+    streams end."""
+
+    first_call_id: str
+    """The caller's call (the provider's id)."""
+    second_call_id: str
+    """The human's call (the provider's id)."""
+    room: str
+    """A name unique to the transfer: Twilio's conference name."""
+    xml_urls: tuple[str, str] = ("", "")
+    """Plivo: where Plivo fetches each call's conference XML (webhooks serves it)."""
+
+
 MIN_DTMF_TONE_MS, MAX_DTMF_TONE_MS = 100, 500
 """The tone lengths Telnyx's send_dtmf accepts (``duration_millis``); other providers choose their own."""
 
@@ -143,6 +158,8 @@ class ProviderRestClient(ABC):
     """Whether ``transfer`` is a request to the provider (else it raises ``UnsupportedByProvider``)."""
     can_send_dtmf: ClassVar[bool] = False
     """Whether ``send_dtmf`` sends the keys out of band (else it raises ``UnsupportedByProvider``)."""
+    can_join: ClassVar[bool] = False
+    """Whether ``join`` connects two live calls (a warm transfer); else ``UnsupportedByProvider``."""
 
     @abstractmethod
     async def dial(self, request: DialRequest) -> DialResult:
@@ -164,6 +181,13 @@ class ProviderRestClient(ABC):
         ``CallNotFound`` (or ``CallAlreadyEnded``) when the call is over."""
         raise UnsupportedByProvider(
             self.provider, f"{self.provider.value} has no API to transfer a live call"
+        )
+
+    async def join(self, request: JoinRequest) -> None:
+        """Connect two live calls of the account to each other instead of their media streams, which the
+        provider then ends. ``CallNotFound`` (or ``CallAlreadyEnded``) when one is over."""
+        raise UnsupportedByProvider(
+            self.provider, f"{self.provider.value} has no API to connect two live calls"
         )
 
     async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:

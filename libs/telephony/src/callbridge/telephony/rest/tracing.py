@@ -21,6 +21,7 @@ from callbridge.telephony.rest.client import (
     DialRequest,
     DialResult,
     HangUpResult,
+    JoinRequest,
     ProviderCallState,
     ProviderRestClient,
     TransferRequest,
@@ -36,6 +37,7 @@ class TracedRestClient(ProviderRestClient):
         self.provider = client.provider  # type: ignore[misc]  # the wrapped client's, per instance
         self.can_transfer = client.can_transfer  # type: ignore[misc]
         self.can_send_dtmf = client.can_send_dtmf  # type: ignore[misc]
+        self.can_join = client.can_join  # type: ignore[misc]
 
     @property
     def wrapped(self) -> ProviderRestClient:
@@ -103,6 +105,9 @@ class TracedRestClient(ProviderRestClient):
             lambda: self._client.transfer(provider_call_id, request),
             provider_call_id=provider_call_id,
         )
+
+    async def join(self, request: JoinRequest) -> None:
+        await self._traced("join", lambda: self._client.join(request), provider_call_id=request.first_call_id)
 
     async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
         await self._traced(

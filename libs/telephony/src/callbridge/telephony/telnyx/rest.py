@@ -5,7 +5,8 @@ fields; the answer's ``data.call_control_id`` names the call from then on. A 429
 with Telnyx's ``x-ratelimit-reset`` (or a ``Retry-After``). Hang up: ``POST
 /v2/calls/{call_control_id}/actions/hangup``; a call that has ended already answers 422 with error code 90018.
 Fetch: ``GET /v2/calls/{call_control_id}`` (``is_alive``; Telnyx keeps it 10 minutes after the call).
-Transfer: ``POST …/actions/transfer`` (``to``, ``from``, SIP ``custom_headers``); DTMF: ``POST
+Transfer: ``POST …/actions/transfer`` (``to``, ``from``, SIP ``custom_headers``); a warm transfer's join:
+``…/actions/bridge`` (``call_control_id`` of the other call) then ``…/actions/streaming_stop``; DTMF: ``POST
 …/actions/send_dtmf`` (``digits`` with ``w``/``W`` pauses, ``duration_millis`` 100-500). Each action carries a
 fresh ``command_id``. ``Authorization: Bearer <API key>``. The SDK is imported here only, when a client is
 made: it takes about two seconds to import.
@@ -14,6 +15,7 @@ made: it takes about two seconds to import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -29,6 +31,7 @@ from callbridge.telephony.rest.client import (
     DialRequest,
     DialResult,
     HangUpResult,
+    JoinRequest,
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
@@ -49,6 +52,7 @@ class TelnyxRestClient(ProviderRestClient):
     provider = Provider.TELNYX
     can_transfer = True
     can_send_dtmf = True
+    can_join = True
 
     def __init__(self, api_key: str, config: StoredTelnyxConfig, *, api_url: str, timeout_s: float) -> None:
         self._config = config
@@ -94,6 +98,22 @@ class TelnyxRestClient(ProviderRestClient):
                 command_id=str(uuid.uuid4()),
             )
         )
+
+    async def join(self, request: JoinRequest) -> None:
+        """``actions/bridge`` of the caller's call with the human's, then ``actions/streaming_stop`` on both:
+        a bridge leaves the media forks running, and callbridge's agents leave the call."""
+        first = checked_call_id(self.provider, request.first_call_id)
+        second = checked_call_id(self.provider, request.second_call_id)
+        await self._request(
+            self._client.calls.actions.bridge(
+                first, call_control_id_to_bridge_with=second, command_id=str(uuid.uuid4())
+            )
+        )
+        for call_control_id in (second, first):
+            with contextlib.suppress(CallAlreadyEnded):  # the stream (or the call) is over already
+                await self._request(
+                    self._client.calls.actions.stop_streaming(call_control_id, command_id=str(uuid.uuid4()))
+                )
 
     async def send_dtmf(self, provider_call_id: str, digits: str, *, tone_ms: int | None = None) -> None:
         call_control_id = checked_call_id(self.provider, provider_call_id)

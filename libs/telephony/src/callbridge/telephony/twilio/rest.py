@@ -44,6 +44,7 @@ from callbridge.telephony.rest.client import (
     DialRequest,
     DialResult,
     HangUpResult,
+    JoinRequest,
     ProviderCallState,
     ProviderCallStatus,
     ProviderRestClient,
@@ -103,6 +104,7 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # the twilio SD
 class TwilioRestClient(ProviderRestClient):
     provider = Provider.TWILIO
     can_transfer = True
+    can_join = True
 
     def __init__(self, account_sid: str, auth_token: str, *, api_url: str, timeout_s: float) -> None:
         self._account_sid = account_sid
@@ -142,6 +144,13 @@ class TwilioRestClient(ProviderRestClient):
     async def transfer(self, provider_call_id: str, request: TransferRequest) -> None:
         call = self._sdk().calls(checked_call_id(self.provider, provider_call_id))
         await self._request(call.update_async(twiml=transfer_twiml(request)))
+
+    async def join(self, request: JoinRequest) -> None:
+        """Both calls updated into one ``<Conference>``: each call's new TwiML replaces its stream."""
+        twiml = conference_twiml(request.room)
+        for call_id in (request.second_call_id, request.first_call_id):
+            call = self._sdk().calls(checked_call_id(self.provider, call_id))
+            await self._request(call.update_async(twiml=twiml))
 
     async def fetch_call(self, provider_call_id: str) -> ProviderCallState:
         call = self._sdk().calls(checked_call_id(self.provider, provider_call_id))
@@ -196,6 +205,15 @@ def transfer_twiml(request: TransferRequest) -> str:
         dial.sip(uri)
     else:
         dial.number(request.target)
+    response = VoiceResponse()
+    response.append(dial)
+    return str(response)
+
+
+def conference_twiml(room: str) -> str:
+    """``<Response><Dial><Conference>``: the call joins the room, which ends when either leaves."""
+    dial = Dial()
+    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True, beep=False)
     response = VoiceResponse()
     response.append(dial)
     return str(response)

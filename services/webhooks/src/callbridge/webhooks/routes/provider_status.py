@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Request, Response
 
 from callbridge.telephony import provider_for
-from callbridge.webhooks.call_control import transfer_xml
+from callbridge.webhooks.call_control import conference_xml, transfer_xml
 from callbridge.webhooks.deps import ServicesDep
 from callbridge.webhooks.errors import NotFoundError
 from callbridge.webhooks.openapi import errors
@@ -70,6 +70,18 @@ async def plivo_transfer_xml(
     target. Verified by Plivo's signature; 404 for an unknown transfer."""
     provider_request = await read_provider_request(request, services.settings.public_base_url)
     return await transfer_xml(services, services.command_claims, call_id, command_id, provider_request)
+
+
+@router.post(
+    "/calls/{call_id}/conference_xml/plivo",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "Plivo XML with <Conference>"}},
+)
+async def plivo_conference_xml(services: ServicesDep, call_id: CallId, request: Request) -> Response:
+    """The XML both Plivo calls of an accepted warm transfer run (their ``aleg_url``): one ``<Conference>``
+    named after the caller's call. Verified by Plivo's signature; 404 unless that transfer was accepted."""
+    provider_request = await read_provider_request(request, services.settings.public_base_url)
+    return await conference_xml(services, services.warm_transfers, call_id, provider_request)
 
 
 @router.post("/telephony/{provider}/status", response_model=ProviderStatusReceipt)

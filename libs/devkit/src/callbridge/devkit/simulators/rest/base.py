@@ -89,6 +89,8 @@ class SimulatedRestApi(ABC):
         ``allow_insecure_ws`` lets outbound calls stream to a ``ws://`` URL (a local stack), which the
         providers refuse; ``ssl_context`` verifies a ``wss://`` one served with a local CA."""
         self.calls: dict[str, SimulatedProviderCall] = {}
+        self.conferences: dict[str, list[str]] = {}
+        """Conference (or bridge) name -> the ids of the calls joined in it, in the order they joined."""
         self.requests: list[ApiRequest] = []
         self._stall = _Stall()
         self.base_url: str | None = None
@@ -120,6 +122,17 @@ class SimulatedRestApi(ABC):
     @abstractmethod
     def routes(self) -> list[Route]:
         """The provider's documented paths this simulator serves."""
+
+    def join_conference(self, call: SimulatedProviderCall, room: str) -> None:
+        """The API put ``call`` into the conference ``room``: its stream stops, and the calls in the room
+        hear each other (recorded here)."""
+        self.record_conference(call, room)
+        call.stop_stream()
+
+    def record_conference(self, call: SimulatedProviderCall, room: str) -> None:
+        """``call`` hears the other calls in ``room`` (a conference, or a bridge of two calls)."""
+        self.conferences.setdefault(room, []).append(call.call_id)
+        call.conference = room
 
     @abstractmethod
     def telephony_config(self) -> dict[str, Any]:

@@ -14,10 +14,13 @@ A behaviour is written as ``name`` or ``name(arguments)``:
 - ``rate_limited`` or ``rate_limited(<seconds>)``: the provider refuses the dial itself with a 429 (and a
   ``Retry-After`` of that many seconds).
 
-Arguments are ``key=value`` (``ring_s``, ``hold_s``, ``speech_s``, ``tone_hz``, ``wav``,
-``retry_after_s``), or the one positional value above. A rule is ``<number or pattern>=<behaviour>``: an
-E.164 number, or a shell-style pattern (``*7`` for every number ending in 7, ``*`` for all); the first rule
-that matches decides, and a number no rule matches gets ``answers_and_speaks``.
+An answering callee presses ``keys`` (``0-9*#``) out of band, the first ``keys_at_s`` after its stream starts
+(0.3 s apart): the human accepting (1) or declining (2) a warm transfer.
+
+Arguments are ``key=value`` (``ring_s``, ``hold_s``, ``speech_s``, ``tone_hz``, ``wav``, ``retry_after_s``,
+``keys``, ``keys_at_s``), or the one positional value above. A rule is ``<number or pattern>=<behaviour>``:
+an E.164 number, or a shell-style pattern (``*7`` for every number ending in 7, ``*`` for all); the first
+rule that matches decides, and a number no rule matches gets ``answers_and_speaks``.
 """
 
 from __future__ import annotations
@@ -44,7 +47,10 @@ MAX_SECONDS = 3600.0
 MAX_RULES = 1000
 
 _CALL = re.compile(r"^\s*(?P<name>[a-z_]+)\s*(?:\((?P<args>[^()]*)\))?\s*$")
-_NUMBER_FIELDS = ("ring_s", "hold_s", "speech_s", "tone_hz", "retry_after_s")
+_NUMBER_FIELDS = ("ring_s", "hold_s", "speech_s", "tone_hz", "retry_after_s", "keys_at_s")
+_KEYS = re.compile(r"^[0-9*#]{1,32}$")
+DEFAULT_KEYS_AT_S = 1.0
+KEYS_SPACING_S = 0.3
 
 
 class ScriptError(ValueError):
@@ -68,6 +74,14 @@ class CalleeBehaviour:
     """A mono WAV file the callee says instead of the tone (resampled to the stream's rate)."""
     retry_after_s: float | None = None
     """``rate_limited``: the ``Retry-After`` the 429 carries; None: none."""
+    keys: str = ""
+    """Keys the callee presses once answered (out of band, as the provider's DTMF events)."""
+    keys_at_s: float = DEFAULT_KEYS_AT_S
+    """When the first key is pressed, from the stream's start."""
+
+    def key_presses(self) -> list[tuple[float, str]]:
+        """(seconds from the stream's start, key) of each key pressed."""
+        return [(self.keys_at_s + index * KEYS_SPACING_S, key) for index, key in enumerate(self.keys)]
 
     @property
     def answers(self) -> bool:
@@ -83,7 +97,16 @@ class CalleeBehaviour:
             f"{name}={getattr(self, name):g}"
             if isinstance(getattr(self, name), float)
             else f"{name}={getattr(self, name)}"
-            for name in ("ring_s", "hold_s", "speech_s", "tone_hz", "wav", "retry_after_s")
+            for name in (
+                "ring_s",
+                "hold_s",
+                "speech_s",
+                "tone_hz",
+                "wav",
+                "retry_after_s",
+                "keys",
+                "keys_at_s",
+            )
             if getattr(self, name) != getattr(defaults, name)
         ]
         return self.kind + (f"({', '.join(arguments)})" if arguments else "")
@@ -113,9 +136,14 @@ def parse_behaviour(text: str) -> CalleeBehaviour:
         raise ScriptError(f"unknown behaviour {name!r}; known: {known}")
     numbers: dict[str, float] = {}
     wav: str | None = None
+    keys = ""
     for key, value in keywords.items():
         if key == "wav":
             wav = value
+        elif key == "keys":
+            if not _KEYS.fullmatch(value):
+                raise ScriptError(f"{text[:80]!r}: keys are 1 to 32 of 0-9, * and #")
+            keys = value
         elif key in _NUMBER_FIELDS:
             numbers[key] = _seconds(key, value, text)
         else:
@@ -128,6 +156,8 @@ def parse_behaviour(text: str) -> CalleeBehaviour:
         tone_hz=numbers.get("tone_hz", DEFAULT_TONE_HZ),
         wav=wav,
         retry_after_s=numbers.get("retry_after_s"),
+        keys=keys,
+        keys_at_s=numbers.get("keys_at_s", DEFAULT_KEYS_AT_S),
     )
 
 

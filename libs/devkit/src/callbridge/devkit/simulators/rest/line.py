@@ -22,6 +22,10 @@ class SimulatedProviderCall:
     transferred_to: str | None = None
     """Where the REST API transferred the call (a number or SIP URI); the stream stopped then."""
     transfer_headers: dict[str, str] = field(default_factory=dict)
+    conference: str | None = None
+    """The conference or bridge the REST API joined the call to (a warm transfer accepted)."""
+    stream_stopped: bool = False
+    """The REST API ended the call's stream (a join, Telnyx ``streaming_stop``) without ending the call."""
     dtmf_sent: list[str] = field(default_factory=list)
     """The digits the REST API sent on the call, one entry per request, as asked."""
 
@@ -36,4 +40,10 @@ class SimulatedProviderCall:
         with the target (it keeps its live status)."""
         self.transferred_to = target
         self.transfer_headers = dict(headers or {})
+        self.hung_up.set()
+
+    def stop_stream(self) -> None:
+        """The REST API ended the call's media stream; the call goes on (in a conference or bridge, or
+        parked)."""
+        self.stream_stopped = True
         self.hung_up.set()

@@ -57,10 +57,10 @@ BUSY_AFTER_S = 0.1
 LOST_STREAM_ERROR = "the media stream's WebSocket connection was lost (closed without a close frame)"
 """How soon a busy line or a failing call is reported when the behaviour gives no time."""
 
-HungUpBy = Literal["callee", "stream", "api", "transfer"]
+HungUpBy = Literal["callee", "stream", "api", "transfer", "joined"]
 """Who ended an answered call: the callee hanging up, the server closing the media stream, the account's
 REST API hanging up, or its transfer of the call elsewhere (the stream stops; the simulated target answers
-and the call ends there)."""
+and the call ends there), or its joining the call to another in a conference or bridge (a warm transfer)."""
 
 
 class Outcome(enum.StrEnum):
@@ -236,6 +236,7 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
         recording = await start.simulator.stream(
             start.answer,
             audio,
+            dtmf=behaviour.key_presses(),
             hang_up_after_s=behaviour.hold_s,
             hang_up=hung_up,
             on_open=opened,
@@ -252,7 +253,10 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
     lost = recording.ended_by == "connection_lost"
     flow.stream_closed(LOST_STREAM_ERROR if lost else None)
     note(f"stream ended by {recording.ended_by}")
-    if call.line.transferred_to is not None:
+    if call.line.conference is not None and call.line.stream_stopped:
+        call.hung_up_by = "joined"
+        note(f"joined to conference {call.line.conference}")
+    elif call.line.transferred_to is not None:
         call.hung_up_by = "transfer"
         note(f"transferred to {call.line.transferred_to}")
     elif hung_up.is_set():

@@ -5,12 +5,12 @@ call, and an ended call's record (§3.5).
 404. ``POST …/Call/{call_uuid}/`` with ``legs=aleg`` and ``aleg_url`` transfers a call in progress: the
 account fetches that URL (POST, signed with V3 as every request to your URLs) and runs its
 ``<Response><Dial>`` with one ``<Number>`` or ``<User>`` (a SIP URI): the stream stops and the call goes on
-with the target, 202 ``{"message": "call transferred"}``; XML it cannot run leaves the call as it was and
-answers 400. ``POST …/Call/{call_uuid}/DTMF/`` (``digits``, ``leg``) records the keys, 202 ``{"message":
-"digits sent"}``. ``GET …/Call/{call_uuid}/?status=live`` returns a call in progress (404 otherwise); ``GET
-…/Call/{call_uuid}/`` an ended call's record (404 while it is live). HTTP Basic ``auth_id:auth_token``;
-anything else is 401. Errors are Plivo's JSON: ``{"api_id", "error"}``.
-"""
+with the target (or ``<Response><Conference>``: the call joins that room, recorded on the account), 202
+``{"message": "call transferred"}``; XML it cannot run leaves the call as it was and answers 400. ``POST
+…/Call/{call_uuid}/DTMF/`` (``digits``, ``leg``) records the keys, 202 ``{"message": "digits sent"}``. ``GET
+…/Call/{call_uuid}/?status=live`` returns a call in progress (404 otherwise); ``GET …/Call/{call_uuid}/`` an
+ended call's record (404 while it is live). HTTP Basic ``auth_id:auth_token``; anything else is 401. Errors
+are Plivo's JSON: ``{"api_id", "error"}``."""
 
 from __future__ import annotations
 
@@ -133,10 +133,14 @@ class PlivoRestApi(SimulatedRestApi):
         if response.status_code != 200:
             return _error(400, f"aleg_url answered HTTP {response.status_code}")
         try:
-            target = _dial_target(response.text)
+            room = _conference_room(response.text)
+            target = "" if room is not None else _dial_target(response.text)
         except ValueError as exc:
             return _error(400, f"aleg_url's XML cannot be run: {exc}")
-        call.transfer_by_api(target)
+        if room is not None:
+            self.join_conference(call, room)
+        else:
+            call.transfer_by_api(target)
         return JSONResponse({"api_id": str(uuid.uuid4()), "message": "call transferred"}, status_code=202)
 
     async def _dtmf(self, request: Request) -> Response:
@@ -161,6 +165,21 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def _conference_room(xml: str) -> str | None:
+    """The room of ``<Response><Conference>room</Conference>``; None for other XML."""
+    try:
+        root = ElementTree.fromstring(xml)  # noqa: S314 - expat caps entity expansion; no external entities
+    except ElementTree.ParseError:
+        return None  # _dial_target says why
+    conference = root.find("Conference") if root.tag == "Response" else None
+    if conference is None:
+        return None
+    room = (conference.text or "").strip()
+    if not room:
+        raise ValueError("<Conference> names no room")
+    return room
 
 
 def _dial_target(xml: str) -> str:

@@ -2,13 +2,13 @@
 status (reference §2.4).
 
 ``POST /v2/calls/{call_control_id}/actions/hangup`` ends a live call; one that has ended answers 422 with
-error code 90018. ``…/actions/transfer`` (``to``: +E.164 or a SIP URI, ``custom_headers``) stops the stream
-and sends the call to the target; ``…/actions/send_dtmf`` (``digits``, ``duration_millis`` 100-500) records
-the keys on the call; both answer 422 (90018) on an ended call and 422 (10015) for an invalid field.
-``GET /v2/calls/{call_control_id}`` returns ``is_alive``. ``Authorization: Bearer <API
-key>``; anything else is 401 (code 10009). Unknown calls are 404 (code 10005). Errors are Telnyx's JSON:
-``{"errors": [{"code", "title", "detail"}]}``.
-"""
+error code 90018. ``…/actions/bridge`` (``call_control_id``) connects two live calls (recorded as a room of
+the account's ``conferences``) and ``…/actions/streaming_stop`` ends a call's stream. ``…/actions/transfer``
+(``to``: +E.164 or a SIP URI, ``custom_headers``) stops the stream and sends the call to the target;
+``…/actions/send_dtmf`` (``digits``, ``duration_millis`` 100-500) records the keys on the call; both answer
+422 (90018) on an ended call and 422 (10015) for an invalid field. ``GET /v2/calls/{call_control_id}``
+returns ``is_alive``. ``Authorization: Bearer <API key>``; anything else is 401 (code 10009). Unknown calls
+are 404 (code 10005). Errors are Telnyx's JSON: ``{"errors": [{"code", "title", "detail"}]}``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,10 @@ class TelnyxRestApi(SimulatedRestApi):
             Route("/v2/calls/{call_control_id}/actions/hangup", self._hang_up, methods=["POST"]),
             Route("/v2/calls/{call_control_id}/actions/transfer", self._transfer, methods=["POST"]),
             Route("/v2/calls/{call_control_id}/actions/send_dtmf", self._send_dtmf, methods=["POST"]),
+            Route("/v2/calls/{call_control_id}/actions/bridge", self._bridge, methods=["POST"]),
+            Route(
+                "/v2/calls/{call_control_id}/actions/streaming_stop", self._streaming_stop, methods=["POST"]
+            ),
             Route("/v2/calls/{call_control_id}", self._status, methods=["GET"]),
         ]
 
@@ -176,6 +180,34 @@ class TelnyxRestApi(SimulatedRestApi):
             detail = "duration_millis must be between 100 and 500."
             return _error(422, BAD_REQUEST, "Invalid 'duration_millis'", detail, "duration_millis")
         call.dtmf_sent.append(digits)
+        return JSONResponse({"data": {"result": "ok"}})
+
+    async def _bridge(self, request: Request) -> JSONResponse:
+        """``actions/bridge``: ``call_control_id``, another live call of the account. The two calls hear
+        each other (recorded as the room ``bridge-<this call>``); their media streams go on until stopped."""
+        found = await self._action(request)
+        if isinstance(found, JSONResponse):
+            return found
+        call, body = found
+        other = self.calls.get(body.get("call_control_id") or "")
+        if other is None or other is call:
+            detail = "call_control_id must name another call of this account."
+            return _error(422, BAD_REQUEST, "Invalid 'call_control_id'", detail, "call_control_id")
+        if other.status != self.live_status:
+            detail = "This call is no longer active and can't receive commands."
+            return _error(422, CALL_ENDED, "Call has already ended", detail)
+        room = f"bridge-{call.call_id}"
+        self.record_conference(call, room)
+        self.record_conference(other, room)
+        return JSONResponse({"data": {"result": "ok"}})
+
+    async def _streaming_stop(self, request: Request) -> JSONResponse:
+        """``actions/streaming_stop``: the call's media stream ends; the call stays up (bridged or parked)."""
+        found = await self._action(request)
+        if isinstance(found, JSONResponse):
+            return found
+        call, _ = found
+        call.stop_stream()
         return JSONResponse({"data": {"result": "ok"}})
 
     async def _status(self, request: Request) -> JSONResponse:

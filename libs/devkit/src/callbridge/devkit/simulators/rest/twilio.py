@@ -5,7 +5,8 @@ hang-up and fetch (reference §1.4).
 progress; a call that has ended (or never existed) answers 404 with Twilio's error 20404. ``GET`` on the same
 path returns the call. ``Twiml=<Response><Dial>…</Dial></Response>`` on it transfers a call in progress: the
 stream stops and the call goes on with the ``<Number>`` or ``<Sip>`` target (recorded on the call, with a SIP
-URI's query as its headers); other TwiML is refused with 400. HTTP Basic ``AccountSid:AuthToken``; anything
+URI's query as its headers), or in the ``<Conference>`` room (recorded on the account, with every call that
+joined it); other TwiML is refused with 400. HTTP Basic ``AccountSid:AuthToken``; anything
 else is 401 with error 20003. Errors are Twilio's JSON: ``{"code", "message", "more_info", "status"}``.
 """
 
@@ -99,10 +100,14 @@ class TwilioRestApi(SimulatedRestApi):
         if call.status in ENDED:
             return not_found
         try:
-            target, headers = dial_target(twiml)
+            room = conference_room(twiml)
+            target, headers = ("", {}) if room is not None else dial_target(twiml)
         except ValueError as exc:
             return _error(400, INVALID_PARAMETER, f"Twiml is not valid: {exc}")
-        call.transfer_by_api(target, headers)
+        if room is not None:
+            self.join_conference(call, room)
+        else:
+            call.transfer_by_api(target, headers)
         return JSONResponse(self._resource(call.call_id, call.status, uri))
 
     def _resource(self, call_sid: str, status: str, uri: str) -> dict[str, Any]:
@@ -119,6 +124,22 @@ class TwilioRestApi(SimulatedRestApi):
             "date_updated": now,
             "uri": uri,
         }
+
+
+def conference_room(twiml: str) -> str | None:
+    """The room of ``<Response><Dial><Conference>room</Conference></Dial>``; None for other TwiML."""
+    try:
+        root = ElementTree.fromstring(twiml)  # noqa: S314 - as plivo_xml.py: expat caps entity expansion
+    except ElementTree.ParseError:
+        return None  # dial_target says why
+    dial = root.find("Dial") if root.tag == "Response" else None
+    conference = None if dial is None else dial.find("Conference")
+    if conference is None:
+        return None
+    room = (conference.text or "").strip()
+    if not room:
+        raise ValueError("<Conference> names no room")
+    return room
 
 
 def dial_target(twiml: str) -> tuple[str, dict[str, str]]:
