@@ -34,8 +34,11 @@ from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.log_redaction import install_handshake_redaction
 from callbridge.media.outbox import EventOutbox
+from callbridge.media.provider_dtmf import ProviderDtmf
 from callbridge.media.server import MediaServer
+from callbridge.media.tools import default_tools
 from callbridge.media.vad import shared_model
+from callbridge.telephony import TelephonyConfigs
 
 logger = logging.getLogger("callbridge.media")
 
@@ -66,13 +69,18 @@ async def serve_media(
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
     await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    call_control = CallControlPublisher(connection.jetstream())
     lifecycle = CallLifecycle(
         stores.calls,
         stores.call_listing,
         outbox,
         replica,
         capacity=stores.capacity,
-        call_control=CallControlPublisher(connection.jetstream()),
+        call_control=call_control,
+    )
+    # playDtmfSounds presses keys through the provider's API where it can (provider_dtmf.py).
+    out_of_band_dtmf = ProviderDtmf(
+        connection, call_control, stores.calls, TelephonyConfigs(stores.telephony_configs)
     )
     register_deadlines(
         broker, stores.calls, lifecycle, lost_call_grace=timedelta(seconds=settings.lost_call_grace_s)
@@ -87,6 +95,7 @@ async def serve_media(
         tracer_provider.get_tracer(SERVICE_NAME),
         lambda: connection.is_connected,
         CommandChannel(connection),
+        default_tools(out_of_band_dtmf=out_of_band_dtmf),
     )
     lag_monitor = asyncio.create_task(monitor_loop_lag(metrics.EVENT_LOOP_LAG), name="event-loop-lag")
     try:

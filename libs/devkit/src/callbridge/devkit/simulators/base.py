@@ -160,7 +160,11 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
             total_frames = math.ceil(hang_up_after_s / frame_s - 1e-9)
         else:
             total_frames = len(caller_audio.payloads) + math.ceil(max(tail_s, 0.0) / frame_s - 1e-9)
-        menu = None if phone_menu is None else PhoneMenu(phone_menu, setup.inbound, setup.frame_ms, setup.outbound)
+        menu = (
+            None
+            if phone_menu is None
+            else PhoneMenu(phone_menu, setup.inbound, setup.frame_ms, setup.outbound)
+        )
         plan = StreamPlan(
             audio=caller_audio,
             outbound=setup.outbound,
