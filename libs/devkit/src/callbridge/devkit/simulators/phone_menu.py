@@ -1,5 +1,6 @@
 """A phone menu on the simulated callee's side: it says its prompt, listens for keys pressed in band in what
-it hears, and answers the key with that option's reply ("press 1 for sales" ... "sales, please hold").
+it hears, and answers the key with that option's reply ("press 1 for sales" ... "sales, please hold"). Keys
+the provider passes out of band (sent through the account's REST API: ``pressed``) are answered the same way.
 
 An IVR hears keys as tones in the call's audio (in band) unless the provider passes them out of band, so the
 menu runs a DTMF receiver on the server's audio as the provider received it, decoded at the outbound rate:
