@@ -11,20 +11,28 @@ from datetime import timedelta
 
 from websockets.asyncio.server import serve
 
+from callbridge.common import buckets
 from callbridge.common.bus import (
     EventPublisher,
     NatsConnectError,
     connect_broker,
     create_broker,
     ensure_jetstream,
+    open_bucket,
     open_stores,
     stop_broker,
 )
-from callbridge.common.call_control import CallControlPublisher, ensure_call_control_stream
+from callbridge.common.call_control import (
+    CLAIM_TTL,
+    CallControlPublisher,
+    CommandClaim,
+    ensure_call_control_stream,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import monitor_loop_lag
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
+from callbridge.common.store import KvStore
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.command_channel import CommandChannel
@@ -79,8 +87,13 @@ async def serve_media(
         call_control=call_control,
     )
     # playDtmfSounds presses keys through the provider's API where it can (provider_dtmf.py).
+    claims = await open_bucket(broker, buckets.CALL_CONTROL, ttl=CLAIM_TTL, replicas=settings.nats_replicas)
     out_of_band_dtmf = ProviderDtmf(
-        connection, call_control, stores.calls, TelephonyConfigs(stores.telephony_configs)
+        connection,
+        call_control,
+        stores.calls,
+        TelephonyConfigs(stores.telephony_configs),
+        KvStore(claims, CommandClaim),
     )
     register_deadlines(
         broker, stores.calls, lifecycle, lost_call_grace=timedelta(seconds=settings.lost_call_grace_s)

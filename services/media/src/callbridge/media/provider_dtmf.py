@@ -7,6 +7,11 @@ provider's credentials are imported (the telephony configs bucket); only what th
 between keys). The command is published after subscribing to the call's ``dtmf_sent`` events, and its
 outcome awaited (at most ``timeout_s``): ``sent`` and the tool is answered; ``failed`` (the provider
 refused) or no outcome in time and the keys play in band instead, which the tool's result says.
+
+A command still unanswered is withdrawn before the keys play in band: media claims its ``commandId`` in the
+transfer service's claims bucket (``callbridge_call_control``), so a transfer replica taking it late finds it
+claimed and does not press the keys a second time. If a replica claimed it first, the keys may be on their
+way to the provider: media waits for the outcome once more (``timeout_s``) before playing them.
 """
 
 from __future__ import annotations
@@ -22,11 +27,17 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from callbridge.common import subjects
-from callbridge.common.call_control import MAX_TONE_S, MIN_TONE_S, CallControlPublisher, SendDtmf
+from callbridge.common.call_control import (
+    MAX_TONE_S,
+    MIN_TONE_S,
+    CallControlPublisher,
+    CommandClaim,
+    SendDtmf,
+)
 from callbridge.common.call_records import call_provider
 from callbridge.common.events import DtmfSent
 from callbridge.common.models.call import Call
-from callbridge.common.store import KvStore
+from callbridge.common.store import ConflictError, KvStore
 from callbridge.media.dtmf_tool import OutOfBandResult
 from callbridge.telephony import TelephonyConfigs, provider_for
 
@@ -47,9 +58,12 @@ class ProviderDtmf:
         call_control: CallControlPublisher,
         calls: KvStore[Call],
         configs: TelephonyConfigs,
+        claims: KvStore[CommandClaim],
         *,
         timeout_s: float = OUTCOME_TIMEOUT_S,
     ) -> None:
+        """``claims``: the transfer service's command claims, where an unanswered command is withdrawn."""
+        self._claims = claims
         self._connection = connection
         self._call_control = call_control
         self._calls = calls
@@ -115,9 +129,20 @@ class ProviderDtmf:
         )
         try:
             await self._call_control.publish(command)
-            async with asyncio.timeout(self._timeout_s):
-                return await arrived
-        except TimeoutError:
-            return None
+            await asyncio.wait((arrived,), timeout=self._timeout_s)  # leaves ``arrived`` as it is
+            if not arrived.done() and not await self._withdraw(command):
+                # A transfer replica has it: the keys may be on their way to the provider.
+                await asyncio.wait((arrived,), timeout=self._timeout_s)
+            return arrived.result() if arrived.done() else None
         finally:
             await subscription.unsubscribe()
+
+    async def _withdraw(self, command: SendDtmf) -> bool:
+        """Claim the command before a transfer replica does, so none carries it out; False if one has."""
+        try:
+            await self._claims.create(
+                str(command.command_id), CommandClaim(command=command.command, body="withdrawn by media")
+            )
+        except ConflictError:
+            return False
+        return True
