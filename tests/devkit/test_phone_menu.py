@@ -66,3 +66,14 @@ def test_the_menu_says_its_prompt_until_it_hears_a_key_then_that_options_reply(
     assert all(payload is not None for payload in reply)
     assert _frequency([p for p in reply if p is not None], inbound) == pytest.approx(reply_hz, abs=5)
     assert menu.says(40) == base64.b64encode(inbound.silence * 320)  # after the reply: silence
+
+
+def test_the_menu_answers_keys_sent_out_of_band_without_hearing_them() -> None:
+    inbound = AudioCodec("L16", 16000)
+    menu = PhoneMenu(MenuScript(reply_s=0.5), inbound, 20, AudioCodec("PCMU", 8000))
+    menu.pressed("w2")  # through the provider's REST API: pauses are no keys
+    assert (menu.keys_pressed, menu.keys_heard) == ("2", "")
+    reply = [menu.says(index) for index in range(5, 25)]
+    assert _frequency([p for p in reply if p is not None], inbound) == pytest.approx(
+        DEFAULT_REPLIES_HZ["2"], abs=5
+    )

@@ -1,44 +1,40 @@
-"""The agent navigates a phone menu by DTMF on each provider: an outbound call through the API to a simulated
-IVR ("press 1 for sales": a prompt tone), the agent invokes ``playDtmfSounds`` with ``1``, media plays the
-keys in band through the provider's stream, the IVR recognises the key in what it hears and answers with the
-sales option's reply, which the agent hears. In band on all four providers for now (out of band on Telnyx
-and Plivo is the transfer service's, through dtmf_tool.OutOfBandDtmf)."""
+"""The agent navigates a phone menu by DTMF on each provider: an outbound call placed by the whole stack to a
+simulated IVR ("press 1 for sales": a prompt tone), the agent invokes ``playDtmfSounds`` with ``1``, and the
+IVR answers with the sales option's reply, which the agent hears. Out of band where the provider offers it
+(Telnyx, Plivo: media asks the transfer service, which sends the keys through the provider's REST API, and
+no tone is heard in the audio), in band elsewhere (Twilio, Exotel: the tones in the call's audio, which the
+IVR recognises). When the provider refuses the keys, or no credentials are imported, they play in band."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
+import httpx
 import numpy as np
 import pytest
 
-from callbridge.common.events import AgentToolInvoked, CallEnded
+from callbridge.common.events import AgentToolInvoked, CallEnded, CallJoined, DtmfSent
 from callbridge.common.models.medium import Provider
-from callbridge.common.secrets import SecretBox
 from callbridge.devkit.simulators.phone_menu import DEFAULT_REPLIES_HZ
-from callbridge.devkit.simulators.rest import CalleeScript, Outcome
+from callbridge.devkit.simulators.rest import CalleeScript, Outcome, SimulatedRestApi
 from callbridge.devkit.simulators.rest.accounts import new_account
+from callbridge.devkit.simulators.rest.outbound import OutboundCall
 from callbridge.devkit.stack import RunningStack
-from callbridge.telephony import DialRequest, provider_for
 from tests.e2e.agent_server import AgentPeer, agent_server
-from tests.e2e.helpers import SECRET_KEY, create_call, events_of
-from tests.e2e.outbound import (
-    client_settings,
-    import_account,
-    plivo_answer_server,
-    status_callback_url,
-    stored_config,
-)
+from tests.e2e.helpers import events_of
+from tests.e2e.outbound import place_call, stack_dialing
 
 PROMPT_HZ = 440.0
 IVR = CalleeScript.parse([f"*=phone_menu(ring_s=0.2, tone_hz={PROMPT_HZ:g}, speech_s=1, hold_s=3.5)"])
 MEDIUM: dict[Provider, dict[str, Any]] = {
-    Provider.TWILIO: {"twilio": {}},
-    Provider.TELNYX: {"telnyx": {"codec": "L16", "sampleRate": 16000}},
-    Provider.PLIVO: {"plivo": {"codec": "L16", "sampleRate": 16000}},
-    Provider.EXOTEL: {"exotel": {"sampleRate": 16000}},
+    Provider.TWILIO: {},
+    Provider.TELNYX: {"codec": "L16", "sampleRate": 16000},
+    Provider.PLIVO: {"codec": "L16", "sampleRate": 16000},
+    Provider.EXOTEL: {"sampleRate": 16000},
 }
+OUT_OF_BAND = {Provider.TELNYX, Provider.PLIVO}
 AGENT_RATE_HZ = 16000
 BYTES_PER_S = AGENT_RATE_HZ * 2
 CALL_TIMEOUT_S = 30.0
@@ -50,15 +46,24 @@ def dominant_hz(pcm: bytes) -> float:
     return float(np.fft.rfftfreq(samples.size, 1 / AGENT_RATE_HZ)[int(np.argmax(spectrum))])
 
 
-@pytest.mark.parametrize("provider", list(Provider), ids=[p.value for p in Provider])
-async def test_the_agent_presses_1_in_the_phone_menu_and_the_menu_answers_with_sales(
-    stack: RunningStack, nats_url: str, provider: Provider
-) -> None:
+async def navigate_menu(
+    provider: Provider,
+    nats_url: str,
+    *,
+    before_pressing: Callable[[RunningStack, OutboundCall], Any] | None = None,
+) -> tuple[dict[str, Any], OutboundCall, list[Any]]:
+    """Place a call to the IVR whose agent presses 1 once the prompt has played; what the agent heard (the
+    prompt, the tool's result, the reply), the simulated call, and the call's events."""
     heard: dict[str, Any] = {}
+    account: SimulatedRestApi = new_account(provider, script=IVR, allow_insecure_ws=True)
+    running: dict[str, RunningStack] = {}
 
     async def navigate(peer: AgentPeer) -> None:
         await peer.wait_for_audio(int(0.6 * BYTES_PER_S), timeout_s=CALL_TIMEOUT_S)  # the prompt plays
         heard["prompt"] = bytes(peer.audio_in[int(0.2 * BYTES_PER_S) : int(0.6 * BYTES_PER_S)])
+        if before_pressing is not None:
+            (placed,) = account.outbound.calls.values()
+            await before_pressing(running["stack"], placed)
         await peer.send_message(
             {
                 "type": "client_tool_invocation",
@@ -74,51 +79,90 @@ async def test_the_agent_presses_1_in_the_phone_menu_and_the_menu_answers_with_s
             peer.audio_in[answered_at + int(0.1 * BYTES_PER_S) :][: int(0.7 * BYTES_PER_S)]
         )
 
-    account = new_account(provider, script=IVR, allow_insecure_ws=True)
-    box = SecretBox(SECRET_KEY)
-    config = stored_config(account, provider, box)
-    async with agent_server(navigate) as (agent_url, _), account.serve() as api_url:
-        await import_account(stack, provider, account)
-        created = await create_call(
+    async with agent_server(navigate) as (agent_url, _), stack_dialing(nats_url, provider, account) as stack:
+        running["stack"] = stack
+        medium = {**MEDIUM[provider], "outgoing": {"to": "+15550001111", "from": "+15550002222"}}
+        response = await place_call(
             stack,
             {
-                "medium": MEDIUM[provider],
+                "medium": {provider.value: medium},
                 "agentBackend": {"websocket": {"url": agent_url, "inputSampleRate": AGENT_RATE_HZ}},
                 "selectedTools": [{"toolName": "playDtmfSounds"}],
             },
         )
-        call_id, join_url = created["callId"], created["joinUrl"]
-        status_url = status_callback_url(stack, call_id, provider, account)
-        async with (
-            plivo_answer_server(config, MEDIUM[provider], call_id, join_url, status_url) as answer_url,
-            provider_for(provider).rest_client(
-                config, box.decrypt, client_settings(provider, api_url)
-            ) as client,
-        ):
-            await client.dial(
-                DialRequest(
-                    call_id=UUID(call_id),
-                    to="+15550001111",
-                    from_="+15550002222",
-                    join_url=join_url,
-                    status_callback_url=status_url,
-                    answer_url=answer_url,
-                    codec="L16" if provider is Provider.TELNYX else None,
-                    sample_rate_hz=16000 if provider is not Provider.TWILIO else None,
-                )
-            )
-            (call,) = account.outbound.calls.values()
-            async with asyncio.timeout(CALL_TIMEOUT_S):
-                await call.ended.wait()
-    assert (call.outcome, call.error) == (Outcome.COMPLETED, None)
-    recording = call.recording
-    assert recording is not None
-    assert recording.violations == []
-    assert [key for _, key in recording.dtmf_heard] == ["1"]  # the menu heard the key, once
-    assert heard["result"] == {"type": "client_tool_result", "invocationId": "menu-1", "result": "pressed 1"}
+        assert response.status_code == 201, response.text
+        call_id = response.json()["callId"]
+        await events_of(nats_url, call_id, until=CallJoined, timeout_s=CALL_TIMEOUT_S)
+        (placed,) = account.outbound.calls.values()
+        async with asyncio.timeout(CALL_TIMEOUT_S):
+            await placed.ended.wait()
+        events = await events_of(nats_url, call_id, timeout_s=CALL_TIMEOUT_S)
+    return heard, placed, events
+
+
+def assert_menu_answered_sales(heard: dict[str, Any], placed: OutboundCall, events: list[Any]) -> None:
+    assert (placed.outcome, placed.error) == (Outcome.COMPLETED, None)
+    assert placed.recording is not None
+    assert placed.recording.violations == []
     assert dominant_hz(heard["prompt"]) == pytest.approx(PROMPT_HZ, abs=10)
     assert dominant_hz(heard["reply"]) == pytest.approx(DEFAULT_REPLIES_HZ["1"], abs=10)  # sales
-    events = await events_of(nats_url, call_id)
     tools = [event for event in events if isinstance(event, AgentToolInvoked)]
     assert [(event.tool_name, event.handled) for event in tools] == [("playDtmfSounds", True)]
     assert isinstance(events[-1], CallEnded)
+
+
+@pytest.mark.parametrize("provider", list(Provider), ids=[p.value for p in Provider])
+async def test_the_agent_presses_1_in_the_phone_menu_and_the_menu_answers_with_sales(
+    clean_jetstream: None, nats_url: str, provider: Provider
+) -> None:
+    heard, placed, events = await navigate_menu(provider, nats_url)
+    assert_menu_answered_sales(heard, placed, events)
+    assert placed.recording is not None
+    sent = [event for event in events if isinstance(event, DtmfSent)]
+    assert heard["result"] == {"type": "client_tool_result", "invocationId": "menu-1", "result": "pressed 1"}
+    if provider in OUT_OF_BAND:
+        assert placed.line.dtmf_sent == ["1"]  # through the provider's REST API
+        assert placed.recording.dtmf_heard == []  # and no tone in the audio
+        assert [(event.outcome, event.origin, event.digits) for event in sent] == [("sent", "agent", "1")]
+    else:
+        assert placed.line.dtmf_sent == []
+        assert [key for _, key in placed.recording.dtmf_heard] == ["1"]  # the menu heard the key, once
+        assert sent == []
+
+
+@pytest.mark.parametrize("provider", sorted(OUT_OF_BAND), ids=[p.value for p in sorted(OUT_OF_BAND)])
+async def test_keys_the_provider_refuses_out_of_band_play_in_band(
+    clean_jetstream: None, nats_url: str, provider: Provider
+) -> None:
+    async def refuse(_: RunningStack, placed: OutboundCall) -> None:
+        placed.line.refuse_dtmf = "the call cannot take DTMF now"
+
+    heard, placed, events = await navigate_menu(provider, nats_url, before_pressing=refuse)
+    assert_menu_answered_sales(heard, placed, events)
+    assert placed.recording is not None
+    assert placed.line.dtmf_sent == []
+    assert [key for _, key in placed.recording.dtmf_heard] == ["1"]  # in band after all
+    (failed,) = [event for event in events if isinstance(event, DtmfSent)]
+    assert failed.outcome == "failed"
+    assert "the call cannot take DTMF now" in (failed.detail or "")
+    result = heard["result"]["result"]
+    assert result.startswith("pressed 1 (in band: ")
+    assert "the call cannot take DTMF now" in result
+
+
+async def test_keys_play_in_band_without_imported_credentials(clean_jetstream: None, nats_url: str) -> None:
+    provider = Provider.PLIVO
+
+    async def forget_credentials(stack: RunningStack, _: OutboundCall) -> None:
+        async with httpx.AsyncClient(
+            base_url=stack.webhooks_url, headers={"X-API-Key": stack.api_key}
+        ) as api:
+            assert (await api.delete("/api/telephony_configs/plivo")).status_code == 204
+
+    heard, placed, events = await navigate_menu(provider, nats_url, before_pressing=forget_credentials)
+    assert_menu_answered_sales(heard, placed, events)
+    assert placed.recording is not None
+    assert placed.line.dtmf_sent == []
+    assert [key for _, key in placed.recording.dtmf_heard] == ["1"]
+    assert not any(isinstance(event, DtmfSent) for event in events)  # the transfer service was not asked
+    assert heard["result"]["result"] == "pressed 1"

@@ -365,3 +365,42 @@ async def test_an_agents_transfer_the_provider_cannot_make_gives_the_call_back_t
     assert "set flowTransferTarget" in (failed.detail or "")
     assert hung_up.status_code == 202, hung_up.text
     assert ended.end_reason == "hangup"
+
+
+async def test_an_agents_transfer_the_provider_refuses_tells_the_agent_why(
+    nats_url: str, clean_jetstream: None
+) -> None:
+    provider = Provider.TWILIO
+    account = account_for(provider)
+
+    async def transfer(peer: AgentPeer) -> None:
+        await peer.wait_for_audio()
+        (placed,) = account.outbound.calls.values()
+        account.calls.pop(placed.call_id)  # Twilio no longer knows the call: 404 / 20404
+        await peer.send_message(
+            {
+                "type": "client_tool_invocation",
+                "toolName": "coldTransfer",
+                "invocationId": "xfer",
+                "parameters": {"target": TARGET},
+            }
+        )
+
+    async with (
+        agent_server(transfer) as (agent_url, peers),
+        stack_dialing(nats_url, provider, account) as stack,
+    ):
+        agent = {"websocket": {"url": agent_url, "inputSampleRate": 16000, "outputSampleRate": 16000}}
+        call_id = await joined_call(stack, nats_url, outgoing(provider, agent))
+        failed = first(await collect(nats_url, call_id, CallTransferred), CallTransferred)
+        told = await peers[0].wait_for_message("user_text_message", timeout_s=TIMEOUT_S)
+        result = await peers[0].wait_for_message("client_tool_result", timeout_s=TIMEOUT_S)
+        hung_up = await post(stack, f"/api/calls/{call_id}/hang_up", {})
+        ended = first(await collect(nats_url, call_id, CallEnded), CallEnded)
+    assert failed.outcome == "failed"
+    assert result["invocationId"] == "xfer"
+    assert told["urgency"] == "immediate"
+    assert told["text"].startswith(f"[The transfer to {TARGET} failed: Twilio refused the transfer: ")
+    assert told["text"].endswith("The caller is still on the line with you.]")
+    assert hung_up.status_code == 202, hung_up.text
+    assert ended.end_reason == "hangup"  # the call went on with the agent

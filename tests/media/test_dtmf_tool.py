@@ -17,7 +17,7 @@ from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.dtmf_reader import read_keys
 from callbridge.media.agents.messages import ClientToolInvocation, PlaybackClearBuffer
 from callbridge.media.audio.dtmf_tones import synthesize
-from callbridge.media.dtmf_tool import OutOfBandDtmfError
+from callbridge.media.dtmf_tool import OutOfBandDtmfError, OutOfBandResult
 from callbridge.media.tools import default_tools
 from tests.e2e.provider_client import CODECS
 from tests.media.fakes import FakeAgent
@@ -224,27 +224,37 @@ class OutOfBand:
     """An OutOfBandDtmf as the transfer service's command would answer it: sent, not on this call, or
     refused by the provider."""
 
-    def __init__(self, answer: bool | str) -> None:
+    def __init__(self, answer: OutOfBandResult | str) -> None:
         self.answer = answer
-        self.sent: list[tuple[str, float, float]] = []
+        self.sent: list[tuple[str, float, float, str | None]] = []
 
-    async def send_dtmf(self, call_id: UUID, digits: str, *, tone_s: float, space_s: float) -> bool:
-        self.sent.append((digits, tone_s, space_s))
+    async def send_dtmf(
+        self, call_id: UUID, digits: str, *, tone_s: float, space_s: float, invocation_id: str | None = None
+    ) -> OutOfBandResult:
+        self.sent.append((digits, tone_s, space_s, invocation_id))
         if isinstance(self.answer, str):
             raise OutOfBandDtmfError(self.answer)
         return self.answer
 
 
+REFUSED = "Telnyx refused them out of band: call not in a state to send DTMF"
+
+
 @pytest.mark.parametrize(
     ("answer", "expected", "in_band"),
     [
-        (True, {"result": "pressed 12"}, ""),
-        (False, {"result": "pressed 12"}, "12"),
-        ("Telnyx answered 422: call has ended", {"errorMessage": "playDtmfSounds: Telnyx answered 422"}, ""),
+        (OutOfBandResult(sent=True), {"result": "pressed 12"}, ""),
+        (OutOfBandResult(sent=False), {"result": "pressed 12"}, "12"),
+        (
+            OutOfBandResult(sent=False, in_band_because=REFUSED),
+            {"result": f"pressed 12 (in band: {REFUSED})"},
+            "12",
+        ),
+        ("no such key on a phone", {"errorMessage": "playDtmfSounds: no such key on a phone"}, ""),
     ],
 )
 async def test_out_of_band_when_the_call_allows_it_else_in_band(
-    records: CallRecords, answer: bool | str, expected: dict[str, str], in_band: str
+    records: CallRecords, answer: OutOfBandResult | str, expected: dict[str, str], in_band: str
 ) -> None:
     clock = FakeClock()
     out_of_band = OutOfBand(answer)
@@ -257,9 +267,9 @@ async def test_out_of_band_when_the_call_allows_it_else_in_band(
         await clock.advance(1.0)
         result = await agent.wait_for_message("client_tool_result")
         heard = run.provider.heard()
-    assert out_of_band.sent == [("12", 0.2, 0.1)]
+    assert out_of_band.sent == [("12", 0.2, 0.1, "dtmf-1")]
     key, value = next(iter(expected.items()))
-    assert value in result[key]
+    assert result[key] == value
     assert read_keys(heard, 8000) == in_band
 
 

@@ -20,6 +20,7 @@ from callbridge.common.commands import (
     HangUpCall,
     RefusalReason,
     SayMessage,
+    TransferHandOff,
     parse_reply,
 )
 from callbridge.common.events import AgentToolInvoked
@@ -277,3 +278,30 @@ async def test_once_the_channel_is_closed_nobody_answers_for_the_call(records: C
             )
         with pytest.raises(CallNotHeldError):
             await commands.send(run.session.call_id, SayMessage(text="hi"))
+
+
+async def test_a_transfer_given_back_tells_the_agent_why_once(records: CallRecords) -> None:
+    agent = FakeAgent(RATE_HZ)
+    target = "+15557654321"
+    async with running_session(records, await new_call(records), agent) as run:
+        run.provider.start()
+        await run.started()
+        async with taking_commands(records, run) as commands:
+            call_id = run.session.call_id
+            stray = await commands.send(call_id, TransferHandOff(phase="abort", target=target, detail="x"))
+            begun = await commands.send(call_id, TransferHandOff(target=target))
+            aborted = await commands.send(
+                call_id, TransferHandOff(phase="abort", target=target, detail="Telnyx refused the transfer.")
+            )
+            again = await commands.send(call_id, TransferHandOff(phase="abort", target=target, detail="y"))
+    assert isinstance(begun, CommandAccepted)
+    assert all(isinstance(reply, CommandAccepted) for reply in (stray, aborted, again))
+    # Only the abort of a transfer under way tells the agent (no transfer: nothing to tell).
+    assert agent.messages_of("user_text_message") == [
+        {
+            "type": "user_text_message",
+            "text": f"[The transfer to {target} failed: Telnyx refused the transfer. "
+            "The caller is still on the line with you.]",
+            "urgency": "immediate",
+        }
+    ]

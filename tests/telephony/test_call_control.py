@@ -100,11 +100,18 @@ async def test_dtmf_out_of_band_where_the_provider_has_an_api(provider_api: Prov
     provider, api = provider_api.provider, provider_api.api
     call_id = CALL_IDS[provider]
     call = api.add_call(call_id)
+    heard: list[str] = []
+    call.key_listeners.append(heard.append)
     async with provider_api.client() as client:
         if provider in (Provider.TELNYX, Provider.PLIVO):
             assert client.can_send_dtmf
             await client.send_dtmf(call_id, "1w2#", tone_ms=50)  # clamped to Telnyx's 100 ms minimum
             await client.send_dtmf(call_id, "*9", tone_ms=250)
+            assert call.dtmf_sent == ["1w2#", "*9"]
+            assert heard == ["1w2#", "*9"]  # the call's listeners (a phone menu) heard them too
+            call.refuse_dtmf = "the call cannot take DTMF now"  # a test's script: the provider refuses
+            with pytest.raises(ProviderApiError, match="the call cannot take DTMF now"):
+                await client.send_dtmf(call_id, "3")
             assert call.dtmf_sent == ["1w2#", "*9"]
         else:
             assert not client.can_send_dtmf

@@ -64,7 +64,7 @@ class TransferHandOff(_CommandModel):
     """A cold transfer is under way (``begin``): the agent's audio stops, and when the provider stops the
     stream the call ends as ``transferred``, not as a hang-up; with ``closeStream`` (Exotel, whose flow's
     next applet connects the caller) media ends the stream itself. ``abort``: the provider refused the
-    transfer, and the call goes on with the agent."""
+    transfer, and the call goes on with the agent, which media tells why (``detail``)."""
 
     command: Literal["transfer"] = "transfer"
     phase: Literal["begin", "abort"] = "begin"

@@ -22,6 +22,7 @@ from callbridge.common.commands import (
 )
 from callbridge.common.models.call import EndReason
 from callbridge.media.control import CallControl
+from callbridge.media.tool_replies import transfer_failed
 from callbridge.media.warm_tools import warm_transfer_update
 
 Handler = Callable[[Any, CallControl], Awaitable[CommandReply]]
@@ -55,9 +56,12 @@ async def say(command: SayMessage, call: CallControl) -> CommandReply:
 
 
 async def transfer(command: TransferHandOff, call: CallControl) -> CommandReply:
-    """The transfer service's hand-off around a cold transfer (see ``TransferHandOff``)."""
+    """The transfer service's hand-off around a cold transfer (see ``TransferHandOff``). On ``abort`` the
+    agent speaks again and is told why the transfer failed (``tool_replies.transfer_failed``)."""
     if command.phase == "abort":
-        call.abort_hand_off(command.detail or "the transfer failed")
+        detail = command.detail or "no reason given"
+        if call.abort_hand_off(detail):
+            await call.send_to_agent(transfer_failed(command.target, detail.rstrip(".")))
         return CommandAccepted(detail="the call goes on with the agent")
     if not call.started:
         return CommandRefused(

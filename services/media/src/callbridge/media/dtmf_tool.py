@@ -46,15 +46,26 @@ class OutOfBandDtmfError(Exception):
     """The provider refused or failed to send the keys out of band; the message is for the agent."""
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfBandResult:
+    sent: bool
+    """The provider took the keys (the tool is answered); else they play in band."""
+    in_band_because: str | None = None
+    """Why keys that could have gone out of band play in band (the provider refused them, or did not answer
+    in time): the tool's result says so."""
+
+
 class OutOfBandDtmf(Protocol):
     """Keys through the provider's API instead of the audio (Telnyx ``send_dtmf``, Plivo's DTMF API),
-    reached by a call-control command to the transfer service. The media service's wiring gives one to
-    ``default_tools``; none means every call plays its keys in band."""
+    reached by a call-control command to the transfer service (provider_dtmf.py). The media service's wiring
+    gives one to ``default_tools``; none means every call plays its keys in band."""
 
-    async def send_dtmf(self, call_id: UUID, digits: str, *, tone_s: float, space_s: float) -> bool:
-        """Press ``digits`` on the call. True: the provider took them (the tool is answered). False: this
-        call cannot (its provider has no DTMF API, or no credentials allow it): the tool plays them in
-        band. Raises :class:`OutOfBandDtmfError` when the provider refused them."""
+    async def send_dtmf(
+        self, call_id: UUID, digits: str, *, tone_s: float, space_s: float, invocation_id: str | None = None
+    ) -> OutOfBandResult:
+        """Press ``digits`` on the call. ``sent``: the provider took them (the tool is answered). Not sent:
+        the tool plays them in band (the call's provider has no DTMF API, no credentials allow it, or the
+        provider refused them: ``in_band_because``). Raises :class:`OutOfBandDtmfError` for a tool error."""
         ...
 
 
@@ -125,24 +136,35 @@ class PlayDtmfSoundsTool:
         """Out of band if the call allows it, else in band (the agent's audio sent while the provider was
         asked then plays before the tones)."""
         try:
-            sent = await out_of_band.send_dtmf(
-                call.call_id, request.digits, tone_s=request.tone_s, space_s=request.space_s
+            result = await out_of_band.send_dtmf(
+                call.call_id,
+                request.digits,
+                tone_s=request.tone_s,
+                space_s=request.space_s,
+                invocation_id=invocation_id,
             )
         except OutOfBandDtmfError as exc:
             await call.send_to_agent(tool_error(invocation_id, f"playDtmfSounds: {exc}"))
             return
-        if sent:
+        if result.sent:
             await call.send_to_agent(tool_result(invocation_id, f"pressed {request.digits}"))
             return
         played = call.play_own_audio(self._render(request), PLAYED_MARGIN_S)
-        await self._answer_played(invocation_id, request, played, call)
+        await self._answer_played(invocation_id, request, played, call, result.in_band_because)
 
     @staticmethod
     async def _answer_played(
-        invocation_id: str, request: DtmfRequest, played: Awaitable[bool], call: CallControl
+        invocation_id: str,
+        request: DtmfRequest,
+        played: Awaitable[bool],
+        call: CallControl,
+        in_band_because: str | None = None,
     ) -> None:
         if await played:
-            await call.send_to_agent(tool_result(invocation_id, f"pressed {request.digits}"))
+            said = f"pressed {request.digits}"
+            if in_band_because is not None:
+                said += f" (in band: {in_band_because})"
+            await call.send_to_agent(tool_result(invocation_id, said))
         elif not call.ending:
             await call.send_to_agent(
                 tool_error(invocation_id, "playDtmfSounds: the provider did not confirm the keys were played")

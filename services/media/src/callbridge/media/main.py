@@ -11,20 +11,28 @@ from datetime import timedelta
 
 from websockets.asyncio.server import serve
 
+from callbridge.common import buckets
 from callbridge.common.bus import (
     EventPublisher,
     NatsConnectError,
     connect_broker,
     create_broker,
     ensure_jetstream,
+    open_bucket,
     open_stores,
     stop_broker,
 )
-from callbridge.common.call_control import CallControlPublisher, ensure_call_control_stream
+from callbridge.common.call_control import (
+    CLAIM_TTL,
+    CallControlPublisher,
+    CommandClaim,
+    ensure_call_control_stream,
+)
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import monitor_loop_lag
 from callbridge.common.secrets import SecretBox
 from callbridge.common.service_cli import load_settings, parse_service_args
+from callbridge.common.store import KvStore
 from callbridge.common.telemetry import configure_logging, setup_tracing
 from callbridge.media import metrics
 from callbridge.media.command_channel import CommandChannel
@@ -34,8 +42,11 @@ from callbridge.media.deadlines import register_deadlines
 from callbridge.media.lifecycle import CallLifecycle
 from callbridge.media.log_redaction import install_handshake_redaction
 from callbridge.media.outbox import EventOutbox
+from callbridge.media.provider_dtmf import ProviderDtmf
 from callbridge.media.server import MediaServer
+from callbridge.media.tools import default_tools
 from callbridge.media.vad import shared_model
+from callbridge.telephony import TelephonyConfigs
 
 logger = logging.getLogger("callbridge.media")
 
@@ -66,13 +77,23 @@ async def serve_media(
     outbox = EventOutbox(EventPublisher(broker))
     outbox.start()
     await ensure_call_control_stream(connection.jetstream(), replicas=settings.nats_replicas)
+    call_control = CallControlPublisher(connection.jetstream())
     lifecycle = CallLifecycle(
         stores.calls,
         stores.call_listing,
         outbox,
         replica,
         capacity=stores.capacity,
-        call_control=CallControlPublisher(connection.jetstream()),
+        call_control=call_control,
+    )
+    # playDtmfSounds presses keys through the provider's API where it can (provider_dtmf.py).
+    claims = await open_bucket(broker, buckets.CALL_CONTROL, ttl=CLAIM_TTL, replicas=settings.nats_replicas)
+    out_of_band_dtmf = ProviderDtmf(
+        connection,
+        call_control,
+        stores.calls,
+        TelephonyConfigs(stores.telephony_configs),
+        KvStore(claims, CommandClaim),
     )
     register_deadlines(
         broker, stores.calls, lifecycle, lost_call_grace=timedelta(seconds=settings.lost_call_grace_s)
@@ -87,6 +108,7 @@ async def serve_media(
         tracer_provider.get_tracer(SERVICE_NAME),
         lambda: connection.is_connected,
         CommandChannel(connection),
+        default_tools(out_of_band_dtmf=out_of_band_dtmf),
     )
     lag_monitor = asyncio.create_task(monitor_loop_lag(metrics.EVENT_LOOP_LAG), name="event-loop-lag")
     try:

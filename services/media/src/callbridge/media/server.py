@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -35,6 +35,7 @@ from callbridge.media.providers.base import StreamOptions
 from callbridge.media.providers.registry import detect_provider, stream_for, supported
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.session import CallSession
+from callbridge.media.tools import ToolHandler
 from callbridge.media.transport import WebsocketsProviderSocket
 
 logger = logging.getLogger(__name__)
@@ -58,8 +59,11 @@ class MediaServer:
         tracer: Tracer,
         nats_connected: Callable[[], bool],
         commands: CommandChannel,
+        tools: Mapping[str, ToolHandler] | None = None,
     ) -> None:
+        """``tools``: the table every call's agent invokes tools from (``tools.default_tools``)."""
         self._settings = settings
+        self._tools = tools
         self._commands = commands
         self._secret_box = secret_box
         self._nats_connected = nats_connected
@@ -146,6 +150,7 @@ class MediaServer:
             self._settings,
             self._tracer,
             log,
+            tools=self._tools,
         )
         self.sessions.add(session)
         self._idle.clear()

@@ -1,4 +1,5 @@
-"""The answers to an agent's tool invocation (``client_tool_result``), as every tool handler sends them."""
+"""The answers to an agent's tool invocation (``client_tool_result``), as every tool handler sends them, and
+what the agent is told when a tool's work fails after it was answered (a transfer the provider refused)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def tool_error(invocation_id: str, error: str) -> dict[str, Any]:
         "errorType": "undefined",
         "errorMessage": error,
     }
+
+
+def transfer_failed(target: str, detail: str) -> dict[str, Any]:
+    """A ``user_text_message`` telling the agent that the transfer to ``target`` failed (the transfer service
+    gave the call back: the provider refused it, or it could not be asked), and that it has the caller
+    again. The ``coldTransfer`` tool was answered when the transfer was requested."""
+    text = f"[The transfer to {target} failed: {detail}. The caller is still on the line with you.]"
+    return {"type": "user_text_message", "text": text, "urgency": "immediate"}

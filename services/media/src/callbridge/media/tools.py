@@ -144,9 +144,10 @@ def _voicemail_refused(message: str, call: CallControl) -> str | None:
 
 class ColdTransferTool:
     """``coldTransfer`` (``target``, ``extraHeaders``, ``holdMusicUrl``; the call's ``parameterOverrides``
-    win over the agent's): the agent's last words play out, the transfer goes to the transfer service and
-    the tool is answered; the provider then stops the stream and the call ends as ``transferred``. A
-    transfer the provider refuses gives the call back to the agent (the ``transfer`` event says why)."""
+        win over the agent's): the agent's last words play out, the transfer goes to the transfer service and
+        the tool is answered; the provider then stops the stream and the call ends as ``transferred``. A
+        transfer the provider refuses gives the call back to the agent, which is told why (a
+    ``user_text_message``, command_handlers.py; the ``transfer`` event says why too)."""
 
     async def invoke(self, invocation_id: str, parameters: dict[str, Any], call: CallControl) -> None:
         merged = {**parameters, **call.tool_overrides(COLD_TRANSFER_TOOL)}

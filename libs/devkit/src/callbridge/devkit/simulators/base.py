@@ -132,6 +132,7 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         hang_up: asyncio.Event | None = None,
         on_open: Callable[[str], None] | None = None,
         phone_menu: MenuScript | None = None,
+        out_of_band_keys: list[Callable[[str], None]] | None = None,
     ) -> StreamRecording:
         """Run the media stream the answer asked for, in real time, and return what was observed.
 
@@ -145,7 +146,8 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
         ``on_open`` is called with the stream's id once the WebSocket is open (when the provider reports the
         stream started). With ``phone_menu`` the caller is a phone menu: ``audio`` is its prompt, and it
         answers each key it hears in band in the server's audio (phone_menu.py; the keys are recorded in
-        ``dtmf_heard``).
+        ``dtmf_heard``); with ``out_of_band_keys`` too (a simulated call's ``key_listeners``, rest/line.py),
+        it answers the keys the provider's REST API sends as well.
         """
         setup = self._stream_setup(answer)
         caller_audio = caller_audio_for(audio, setup.inbound, setup.frame_ms)
@@ -158,6 +160,11 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
             total_frames = math.ceil(hang_up_after_s / frame_s - 1e-9)
         else:
             total_frames = len(caller_audio.payloads) + math.ceil(max(tail_s, 0.0) / frame_s - 1e-9)
+        menu = (
+            None
+            if phone_menu is None
+            else PhoneMenu(phone_menu, setup.inbound, setup.frame_ms, setup.outbound)
+        )
         plan = StreamPlan(
             audio=caller_audio,
             outbound=setup.outbound,
@@ -169,10 +176,10 @@ class ProviderSimulator(ABC, Generic[AnswerT]):
             record_heard=record_heard,
             record_media_messages=record_media_messages,
             hang_up=hang_up,
-            responder=None
-            if phone_menu is None
-            else PhoneMenu(phone_menu, setup.inbound, setup.frame_ms, setup.outbound),
+            responder=menu,
         )
+        if menu is not None and out_of_band_keys is not None:
+            out_of_band_keys.append(menu.pressed)
         async with await self._open_stream(setup.url, setup.headers) as ws:
             if on_open is not None:
                 on_open(setup.wire.stream_id)

@@ -1,5 +1,6 @@
 """A phone menu on the simulated callee's side: it says its prompt, listens for keys pressed in band in what
-it hears, and answers the key with that option's reply ("press 1 for sales" ... "sales, please hold").
+it hears, and answers the key with that option's reply ("press 1 for sales" ... "sales, please hold"). Keys
+the provider passes out of band (sent through the account's REST API: ``pressed``) are answered the same way.
 
 An IVR hears keys as tones in the call's audio (in band) unless the provider passes them out of band, so the
 menu runs a DTMF receiver on the server's audio as the provider received it, decoded at the outbound rate:
@@ -63,18 +64,29 @@ class PhoneMenu:
         self._reply: CallerAudio | None = None
         self._reply_from: int | None = None
         self.keys_heard = ""
+        self.keys_pressed = ""
 
     def hears(self, pcm: npt.NDArray[np.int16]) -> str:
         keys = self._reader.feed(pcm)
         if keys:
             self.keys_heard += keys
-            key = keys[-1]
-            frequency = self._script.replies_hz.get(key, INVALID_OPTION_HZ)
-            rate = self._inbound.sample_rate_hz
-            pcm_reply = tone(frequency, self._script.reply_s, rate, REPLY_DBFS)
-            self._reply = CallerAudio.from_pcm(pcm_reply, self._inbound, self._frame_ms)
-            self._reply_from = None  # from the next frame due
+            self._answer(keys[-1])
         return keys
+
+    def pressed(self, digits: str) -> None:
+        """Keys the provider passed out of band (its REST API's DTMF, rest/line.py): answered as heard
+        ones, recorded in ``keys_pressed`` (not ``keys_heard``: nothing was heard)."""
+        keys = "".join(char for char in digits if char not in "wW")
+        if keys:
+            self.keys_pressed += keys
+            self._answer(keys[-1])
+
+    def _answer(self, key: str) -> None:
+        frequency = self._script.replies_hz.get(key, INVALID_OPTION_HZ)
+        rate = self._inbound.sample_rate_hz
+        pcm_reply = tone(frequency, self._script.reply_s, rate, REPLY_DBFS)
+        self._reply = CallerAudio.from_pcm(pcm_reply, self._inbound, self._frame_ms)
+        self._reply_from = None  # from the next frame due
 
     def says(self, index: int) -> bytes | None:
         reply = self._reply

@@ -4,6 +4,7 @@ transferred it, or pressed keys on it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["SimulatedProviderCall"]
@@ -28,6 +29,16 @@ class SimulatedProviderCall:
     """The REST API ended the call's stream (a join, Telnyx ``streaming_stop``) without ending the call."""
     dtmf_sent: list[str] = field(default_factory=list)
     """The digits the REST API sent on the call, one entry per request, as asked."""
+    refuse_dtmf: str | None = None
+    """A test's script: the REST API refuses keys on this call with this message (the provider's error)."""
+    key_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    """Who hears the keys the REST API sends (out of band): the call's phone menu, when it has one."""
+
+    def press_keys(self, digits: str) -> None:
+        """The REST API sent ``digits`` on the call, out of band: recorded, and heard by the listeners."""
+        self.dtmf_sent.append(digits)
+        for listener in self.key_listeners:
+            listener(digits)
 
     def hang_up_by_api(self, status: str) -> None:
         """The REST API ended the call: it now has ``status``."""

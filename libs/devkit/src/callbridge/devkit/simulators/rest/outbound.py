@@ -241,6 +241,7 @@ async def _stream(flow: CallFlow, start: StreamStart, note: Callable[[str], None
             hang_up=hung_up,
             on_open=opened,
             phone_menu=MenuScript() if behaviour.kind == "phone_menu" else None,
+            out_of_band_keys=call.line.key_listeners,
         )
     except (SimulatorError, ValueError, OSError) as exc:  # OSError, ValueError: an unreadable WAV
         call.error = f"the stream could not be run: {exc}"

@@ -155,7 +155,9 @@ class PlivoRestApi(SimulatedRestApi):
             return _error(400, "digits must be 0-9, *, #, A-D, with w or W for pauses")
         if body is not None and body.get("leg", "aleg") not in ("aleg", "bleg"):
             return _error(400, "leg must be aleg or bleg")
-        call.dtmf_sent.append(digits)
+        if call.refuse_dtmf is not None:
+            return _error(400, call.refuse_dtmf)
+        call.press_keys(digits)
         return JSONResponse({"api_id": str(uuid.uuid4()), "message": "digits sent"}, status_code=202)
 
 

@@ -179,7 +179,9 @@ class TelnyxRestApi(SimulatedRestApi):
         if not isinstance(duration, int) or not 100 <= duration <= 500:
             detail = "duration_millis must be between 100 and 500."
             return _error(422, BAD_REQUEST, "Invalid 'duration_millis'", detail, "duration_millis")
-        call.dtmf_sent.append(digits)
+        if call.refuse_dtmf is not None:
+            return _error(422, BAD_REQUEST, "Cannot send DTMF", call.refuse_dtmf, "digits")
+        call.press_keys(digits)
         return JSONResponse({"data": {"result": "ok"}})
 
     async def _bridge(self, request: Request) -> JSONResponse:
