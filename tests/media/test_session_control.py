@@ -23,7 +23,7 @@ from callbridge.common.commands import (
     TransferHandOff,
     parse_reply,
 )
-from callbridge.common.events import AgentToolInvoked
+from callbridge.common.events import AgentToolAnswered, AgentToolInvoked
 from callbridge.common.models.call import EndReason
 from callbridge.common.models.conversation import FirstSpeakerSettings, UserFallback, UserFirstSpeaker
 from callbridge.devkit.signals import tone
@@ -112,6 +112,9 @@ async def test_a_tool_not_in_the_table_is_answered_with_an_error_and_the_call_go
     }
     invoked = await records.published.wait_for(AgentToolInvoked)
     assert invoked.handled is False
+    answered = await records.published.wait_for(AgentToolAnswered)
+    assert (answered.invocation_id, answered.outcome) == ("x", "error")
+    assert answered.detail == "tool 'lookupOrder' is not implemented by callbridge"
 
 
 async def test_a_tool_registered_in_the_table_is_dispatched_to_its_handler(records: CallRecords) -> None:
@@ -133,6 +136,12 @@ async def test_a_tool_registered_in_the_table_is_dispatched_to_its_handler(recor
     assert calls == [("o-1", {"reason": "done"}, True)]
     assert result == {"type": "client_tool_result", "invocationId": "o-1", "result": "order 42 shipped"}
     assert (await records.published.wait_for(AgentToolInvoked)).handled is True
+    answered = await records.published.wait_for(AgentToolAnswered)
+    assert (answered.invocation_id, answered.outcome, answered.detail) == (
+        "o-1",
+        "result",
+        "order 42 shipped",
+    )
 
 
 # -- commands --------------------------------------------------------------------------------------

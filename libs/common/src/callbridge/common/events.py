@@ -17,6 +17,8 @@ from callbridge.common.models.base import ApiModel
 from callbridge.common.models.call import CallPublic, DialStatus, EndReason, ProviderDetails
 from callbridge.common.models.medium import Provider
 
+MAX_TOOL_DETAIL_CHARS = 500
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -155,6 +157,22 @@ class AgentToolInvoked(CallEvent):
 
     def summary(self) -> str:
         return f"agent invoked {self.tool_name}{'' if self.handled else ' (not handled)'}"
+
+
+class AgentToolAnswered(CallEvent):
+    """What an agent's tool invocation came to: the ``client_tool_result`` callbridge answered it with (the
+    ``tool`` event with the same ``invocationId`` names the tool)."""
+
+    EVENT = "tool.answered"
+    invocation_id: str
+    outcome: Literal["result", "error"]
+    detail: str = Field(max_length=MAX_TOOL_DETAIL_CHARS)
+    """The result, or the error message, cut to 500 characters."""
+    response_type: str | None = None
+    """``hang-up`` when the call ends with the answer."""
+
+    def summary(self) -> str:
+        return f"tool {self.invocation_id} answered ({self.outcome}): {self.detail[:80]}"
 
 
 class ProviderStreamError(CallEvent):
@@ -310,6 +328,7 @@ EVENT_TYPES: tuple[type[CallEvent], ...] = (
     AgentStateChanged,
     PlayoutTruncated,
     AgentToolInvoked,
+    AgentToolAnswered,
     ProviderStatusReceived,
     MediaFramesRejected,
     ProviderStreamError,

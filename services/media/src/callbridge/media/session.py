@@ -72,6 +72,7 @@ from callbridge.media.providers.base import (
 from callbridge.media.ratelimit import CallLog
 from callbridge.media.reports import ProviderInputReports
 from callbridge.media.tasks import CallTasks
+from callbridge.media.tool_replies import tool_answered
 from callbridge.media.tools import ToolHandler, default_tools
 from callbridge.media.transport import ProviderSocket
 
@@ -359,6 +360,8 @@ class CallSession:
 
     async def send_to_agent(self, message: dict[str, Any]) -> None:
         await self._agent.send_message(message)
+        if message.get("type") == "client_tool_result":  # every tool's outcome is a call event
+            self._lifecycle.publish(tool_answered(self.call.call_id, message))
 
     def play_own_audio(self, render: RenderAudio, margin_s: float) -> Coroutine[Any, Any, bool]:
         if self._own_audio is None or self.ending:

@@ -4,6 +4,9 @@ what the agent is told when a tool's work fails after it was answered (a transfe
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
+
+from callbridge.common.events import MAX_TOOL_DETAIL_CHARS, AgentToolAnswered
 
 
 def tool_result(
@@ -36,3 +39,17 @@ def transfer_failed(target: str, detail: str) -> dict[str, Any]:
     again. The ``coldTransfer`` tool was answered when the transfer was requested."""
     text = f"[The transfer to {target} failed: {detail}. The caller is still on the line with you.]"
     return {"type": "user_text_message", "text": text, "urgency": "immediate"}
+
+
+def tool_answered(call_id: UUID, message: dict[str, Any]) -> AgentToolAnswered:
+    """The ``tool.answered`` event of a ``client_tool_result`` sent to the agent."""
+    error = message.get("errorMessage")
+    detail = str(error if error is not None else message.get("result", ""))
+    response_type = message.get("responseType")
+    return AgentToolAnswered(
+        call_id=call_id,
+        invocation_id=str(message.get("invocationId", "")),
+        outcome="error" if error is not None else "result",
+        detail=detail[:MAX_TOOL_DETAIL_CHARS],
+        response_type=response_type if isinstance(response_type, str) else None,
+    )
