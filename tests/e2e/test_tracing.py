@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from callbridge.common.events import CallJoined
 from callbridge.common.models.medium import Provider
 from callbridge.devkit.signals import tone
 from callbridge.devkit.simulators.rest import CalleeScript
@@ -144,3 +146,45 @@ async def test_the_dial_of_an_outbound_call_continues_its_trace(
     assert dial_span.attributes is not None
     assert dial_span.attributes["callbridge.call_id"] == call_id
     assert dial_span.attributes["callbridge.dial_outcome"] == "dialed"
+
+
+async def test_a_transfer_is_carried_out_in_the_calls_trace(
+    nats_url: str, clean_jetstream: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /api/calls/{id}/transfer → the ColdTransfer command (context in its NATS headers) → the transfer
+    service → the provider's REST API: the provider request is a span of the call's one trace, with the
+    call id and the provider's call id as attributes."""
+    exporter = InMemorySpanExporter()
+
+    def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return provider
+
+    for service in ("webhooks", "media", "dialer", "transfer"):
+        monkeypatch.setattr(f"callbridge.{service}.main.setup_tracing", setup_tracing)
+    script = CalleeScript.parse(["*=answers_and_speaks(ring_s=0.1, speech_s=0.5, hold_s=30)"])
+    account = new_account(Provider.TWILIO, script=script, allow_insecure_ws=True)
+    body = {
+        "medium": {"twilio": {"outgoing": {"to": "+15550001111", "from": "+15550002222"}}},
+        "agentBackend": {"echo": {}},
+    }
+    async with stack_dialing(nats_url, Provider.TWILIO, account) as stack:
+        response = await place_call(stack, body)
+        assert response.status_code == 201, response.text
+        call_id = response.json()["callId"]
+        await events_of(nats_url, call_id, until=CallJoined, timeout_s=30)
+        async with httpx.AsyncClient(base_url=stack.webhooks_url, headers={"X-API-Key": API_KEY}) as api:
+            transfer = await api.post(f"/api/calls/{call_id}/transfer", json={"target": "+15557654321"})
+        assert transfer.status_code == 202, transfer.text
+        await events_of(nats_url, call_id, timeout_s=30)  # until it has ended (transferred)
+        record = await get_call(stack, call_id)
+    trace_id = int(record["traceContext"]["traceparent"].split("-")[1], 16)
+    spans = exporter.get_finished_spans()
+    (transferred,) = [s for s in spans if s.name == "twilio transfer"]
+    assert transferred.context is not None
+    assert transferred.context.trace_id == trace_id
+    attributes = dict(transferred.attributes or {})
+    assert attributes["callbridge.call_id"] == call_id
+    (placed,) = account.outbound.calls.values()
+    assert attributes["callbridge.provider_call_id"] == placed.call_id

@@ -12,12 +12,14 @@ bucket before anything is sent, so a command delivered twice is carried out once
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Final, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
+from opentelemetry import propagate
 from pydantic import ConfigDict, Field, HttpUrl, TypeAdapter, field_validator, model_validator
 
 from callbridge.common import subjects
@@ -205,12 +207,19 @@ class CallControlPublisher:
         self._js = js
 
     async def publish(
-        self, command: ColdTransfer | SendDtmf | ProviderHangUp | WarmTransfer | WarmTransferDecided
+        self,
+        command: ColdTransfer | SendDtmf | ProviderHangUp | WarmTransfer | WarmTransferDecided,
+        *,
+        trace_context: Mapping[str, str] | None = None,
     ) -> None:
+        """``trace_context``: the call's (``Call.trace_context``), for a command asked for outside the call's
+        own work (an API request on a live call), so that carrying it out is part of the call's one trace;
+        None: the current span's."""
         await publish_command(
             self._js,
             subjects.call_control(command.command),
             subjects.CALL_CONTROL_STREAM,
             str(command.command_id),
             command.to_json(),
+            context=propagate.extract(dict(trace_context)) if trace_context else None,
         )

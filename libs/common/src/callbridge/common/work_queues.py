@@ -11,6 +11,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from opentelemetry import propagate
+from opentelemetry.context import Context
 
 PUBLISH_TIMEOUT_S: Final = 5.0
 
@@ -39,10 +40,16 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def publish_command(
-    js: JetStreamContext, subject: str, stream: str, idempotency_key: str, body: bytes
+    js: JetStreamContext,
+    subject: str,
+    stream: str,
+    idempotency_key: str,
+    body: bytes,
+    *,
+    context: Context | None = None,
 ) -> None:
-    """Publish with the current trace context (W3C ``traceparent`` in the headers), so the worker's handling
-    is a span of the trace that asked for it; ``Nats-Msg-Id`` makes a second publish of the key a no-op."""
+    """Publish with the current trace context, or ``context`` (W3C ``traceparent`` in the headers), so the
+    worker's handling is a span of that trace; ``Nats-Msg-Id`` makes a second publish of the key a no-op."""
     headers = {"Nats-Msg-Id": idempotency_key, "content-type": "application/json"}
-    propagate.inject(headers)
+    propagate.inject(headers, context=context)  # None: the current context
     await js.publish(subject, body, timeout=PUBLISH_TIMEOUT_S, stream=stream, headers=headers)

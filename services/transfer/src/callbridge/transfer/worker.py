@@ -9,11 +9,13 @@ import logging
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from callbridge.common import subjects
 from callbridge.common.call_control import CallControlPublisher
 from callbridge.common.events import CallEnded
+from callbridge.common.logs import bind_call
 from callbridge.common.models.call import Call
 from callbridge.common.store import KvStore
 from callbridge.common.warm_transfer import ANY_COMMAND, WarmTransferState
@@ -50,6 +52,8 @@ def register_commands(broker: NatsBroker, executor: CommandExecutor, max_concurr
             await msg.reject()  # terminal: redelivering it would not make it readable
             return
         deliveries = msg.raw_message.metadata.num_delivered
+        bind_call(command.call_id)  # its log lines and provider request spans carry the call id
+        trace.get_current_span().set_attribute("callbridge.call_id", str(command.call_id))
         try:
             outcome = await executor.execute(command)
         except RetryLater as exc:
@@ -97,6 +101,7 @@ def register_hang_ups(
         except ValidationError:
             await msg.reject()
             return
+        bind_call(event.call_id)
         try:
             found = await calls.find(str(event.call_id))
             command = None if found is None else hang_up_command(found.value, event)

@@ -44,7 +44,7 @@ async def request_transfer(services: Services, call_id: UUID, body: ColdTransfer
     if refusal is not None:
         raise InvalidRequestError(refusal)
     command = ColdTransfer(call_id=call_id, origin="api", **body.model_dump(by_alias=False))
-    await services.call_control.publish(command)
+    await services.call_control.publish(command, trace_context=call.trace_context)
     return CommandAccepted(call_id=call_id, command_id=command.command_id, command=command.command)
 
 
@@ -55,7 +55,7 @@ async def request_dtmf(services: Services, call_id: UUID, body: SendDtmfRequest)
     if refusal is not None:
         raise InvalidRequestError(refusal)
     command = SendDtmf(call_id=call_id, origin="api", **body.model_dump(by_alias=False))
-    await services.call_control.publish(command)
+    await services.call_control.publish(command, trace_context=call.trace_context)
     return CommandAccepted(call_id=call_id, command_id=command.command_id, command=command.command)
 
 

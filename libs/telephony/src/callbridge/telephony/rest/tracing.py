@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from callbridge.common.logs import current_call_id
 from callbridge.telephony.errors import ProviderApiError
 from callbridge.telephony.rest.client import (
     DialRequest,
@@ -58,6 +59,7 @@ class TracedRestClient(ProviderRestClient):
             span.set_attribute("callbridge.provider_operation", operation)
             if provider_call_id is not None:
                 span.set_attribute("callbridge.provider_call_id", provider_call_id)
+            call_id = call_id or current_call_id()  # the call whose work this is (logs.bind_call)
             if call_id is not None:
                 span.set_attribute("callbridge.call_id", call_id)
             try:
