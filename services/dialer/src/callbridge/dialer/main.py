@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 
 import uvicorn
 
 from callbridge.common.bus import (
     EventPublisher,
-    NatsConnectError,
     connect_broker,
     create_broker,
     ensure_jetstream,
@@ -26,8 +24,8 @@ from callbridge.common.health import HealthServer, health_app
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
-from callbridge.common.service_cli import load_settings, parse_service_args
-from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.common.service_main import run_service
+from callbridge.common.telemetry import setup_tracing
 from callbridge.dialer import metrics
 from callbridge.dialer.batches.service import running_scheduler
 from callbridge.dialer.config import DialerSettings
@@ -123,25 +121,11 @@ async def serve_dialer(
         tracer_provider.shutdown()
 
 
-async def _main(settings: DialerSettings) -> None:
-    configure_logging(
-        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await serve_dialer(settings, stop)
-
-
 def run() -> None:
     """``callbridge-dialer``: take dial requests from NATS; health and metrics on CALLBRIDGE_DIALER_PORT."""
-    parse_service_args(
-        SERVICE_NAME, "The callbridge dialer: places outbound calls through the providers.", DialerSettings
+    run_service(
+        SERVICE_NAME,
+        "The callbridge dialer: places outbound calls through the providers.",
+        DialerSettings,
+        serve_dialer,
     )
-    settings = load_settings(SERVICE_NAME, DialerSettings)
-    try:
-        asyncio.run(_main(settings))
-    except NatsConnectError as exc:
-        logger.error("cannot start: %s", exc)
-        raise SystemExit(1) from None

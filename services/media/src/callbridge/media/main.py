@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 from datetime import timedelta
 
@@ -14,7 +13,6 @@ from websockets.asyncio.server import serve
 from callbridge.common import buckets
 from callbridge.common.bus import (
     EventPublisher,
-    NatsConnectError,
     connect_broker,
     create_broker,
     ensure_jetstream,
@@ -31,9 +29,9 @@ from callbridge.common.call_control import (
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import monitor_loop_lag
 from callbridge.common.secrets import SecretBox
-from callbridge.common.service_cli import load_settings, parse_service_args
+from callbridge.common.service_main import run_service
 from callbridge.common.store import KvStore
-from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.common.telemetry import setup_tracing
 from callbridge.media import metrics
 from callbridge.media.command_channel import CommandChannel
 from callbridge.media.config import MediaSettings
@@ -155,31 +153,12 @@ async def serve_media(
         tracer_provider.shutdown()
 
 
-async def _main(settings: MediaSettings) -> None:
-    configure_logging(
-        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await serve_media(settings, stop)
-
-
 def run() -> None:
     """``callbridge-media``: serve join URLs on CALLBRIDGE_MEDIA_HOST:CALLBRIDGE_MEDIA_PORT."""
-    parse_service_args(
-        SERVICE_NAME, "The callbridge media service: provider media streams to agents.", MediaSettings
+    run_service(
+        SERVICE_NAME,
+        "The callbridge media service: provider media streams to agents.",
+        MediaSettings,
+        serve_media,
+        uvloop=True,
     )
-    try:
-        import uvloop
-    except ImportError:
-        runner = asyncio.run
-    else:
-        runner = uvloop.run
-    settings = load_settings(SERVICE_NAME, MediaSettings)
-    try:
-        runner(_main(settings))
-    except NatsConnectError as exc:
-        logger.error("cannot start: %s", exc)
-        raise SystemExit(1) from None

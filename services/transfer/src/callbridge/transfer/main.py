@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import socket
 
 import uvicorn
@@ -13,7 +12,6 @@ import uvicorn
 from callbridge.common import buckets
 from callbridge.common.bus import (
     EventPublisher,
-    NatsConnectError,
     connect_broker,
     create_broker,
     ensure_jetstream,
@@ -34,9 +32,9 @@ from callbridge.common.health import HealthServer, health_app
 from callbridge.common.join_tokens import JoinTokenSigner
 from callbridge.common.loop_lag import loop_lag_monitored
 from callbridge.common.secrets import SecretBox
-from callbridge.common.service_cli import load_settings, parse_service_args
+from callbridge.common.service_main import run_service
 from callbridge.common.store import KvStore
-from callbridge.common.telemetry import configure_logging, setup_tracing
+from callbridge.common.telemetry import setup_tracing
 from callbridge.common.warm_transfer import WarmTransferState
 from callbridge.telephony import RestClients, TelephonyConfigs
 from callbridge.telephony.accounts import ProviderAccounts
@@ -156,27 +154,11 @@ async def _bounded(task: asyncio.Future[None], what: str) -> None:
             raise
 
 
-async def _main(settings: TransferSettings) -> None:
-    configure_logging(
-        settings.log_level, settings.log_format, service=SERVICE_NAME, instance=settings.instance_id
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await serve_transfer(settings, stop)
-
-
 def run() -> None:
     """``callbridge-transfer``: call control from NATS; health and metrics on CALLBRIDGE_TRANSFER_PORT."""
-    parse_service_args(
+    run_service(
         SERVICE_NAME,
         "The callbridge transfer service: cold transfers, DTMF and hang-ups through the providers.",
         TransferSettings,
+        serve_transfer,
     )
-    settings = load_settings(SERVICE_NAME, TransferSettings)
-    try:
-        asyncio.run(_main(settings))
-    except NatsConnectError as exc:
-        logger.error("cannot start: %s", exc)
-        raise SystemExit(1) from None
