@@ -220,18 +220,8 @@ async def _running(
 async def _dialer(config: StackConfig, stack: RunningStack, sock: socket.socket) -> AsyncIterator[str]:
     """The dialer, placing calls with the stack's public URLs and provider API URLs; yields its health URL."""
     port = sock.getsockname()[1]
-    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
     settings = checked(
-        DialerSettings,
-        nats_url=config.nats_url,
-        secret_key=SecretStr(config.secret_key),
-        log_level=config.log_level,
-        public_base_url=stack.public_base_url,
-        media_public_url=stack.media_public_url,
-        dialer_host=config.host,
-        dialer_port=port,
-        **nats,
-        **stack.provider_apis.model_dump(),
+        DialerSettings, dialer_host=config.host, dialer_port=port, **_worker_settings(config, stack)
     )
     async with _worker(
         "dialer", lambda stop, ready: serve_dialer(settings, stop, ready, sock=sock), config.host, port
@@ -243,23 +233,28 @@ async def _dialer(config: StackConfig, stack: RunningStack, sock: socket.socket)
 async def _transfer(config: StackConfig, stack: RunningStack, sock: socket.socket) -> AsyncIterator[str]:
     """The transfer service, with the stack's public URL and provider API URLs; yields its health URL."""
     port = sock.getsockname()[1]
-    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
     settings = checked(
-        TransferSettings,
-        nats_url=config.nats_url,
-        secret_key=SecretStr(config.secret_key),
-        log_level=config.log_level,
-        public_base_url=stack.public_base_url,
-        media_public_url=stack.media_public_url,
-        transfer_host=config.host,
-        transfer_port=port,
-        **nats,
-        **stack.provider_apis.model_dump(),
+        TransferSettings, transfer_host=config.host, transfer_port=port, **_worker_settings(config, stack)
     )
     async with _worker(
         "transfer", lambda stop, ready: serve_transfer(settings, stop, ready, sock=sock), config.host, port
     ) as url:
         yield url
+
+
+def _worker_settings(config: StackConfig, stack: RunningStack) -> dict[str, Any]:
+    """What the dialer and the transfer service share: NATS, the secret key, the stack's public URLs (given
+    to the providers) and its provider API URLs."""
+    nats: dict[str, Any] = {} if config.nats_credentials is None else config.nats_credentials.settings()
+    return {
+        "nats_url": config.nats_url,
+        "secret_key": SecretStr(config.secret_key),
+        "log_level": config.log_level,
+        "public_base_url": stack.public_base_url,
+        "media_public_url": stack.media_public_url,
+        **nats,
+        **stack.provider_apis.model_dump(),
+    }
 
 
 Serve = Callable[[asyncio.Event, asyncio.Event], Coroutine[Any, Any, None]]
