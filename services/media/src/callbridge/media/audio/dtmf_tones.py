@@ -27,6 +27,7 @@ the same key separated by a gap are two.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ _BLOCK_S = 0.0256
 
 Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 
 
 def _tones(digit: str) -> tuple[float, float]:
@@ -109,6 +111,27 @@ def synthesize(
     return np.round(np.concatenate(parts) * 32767).astype(np.int16)
 
 
+@functools.cache
+def _kernels(rate_hz: int, block_n: int) -> tuple[Float32Array, Float32Array]:
+    """The single-bin DFT kernels of a block: the row and column tones (each at its nominal frequency and
+    the tolerance either side), and their second harmonics. Real and imaginary parts side by side, so one
+    real matrix product gives every bin of a block. Shared by every detector at a rate (read only): they are
+    most of a detector's memory."""
+    probes: list[float] = []
+    for frequency in ROWS_HZ + COLUMNS_HZ:
+        probes.extend(frequency * f for f in (1 - _FREQUENCY_TOLERANCE, 1.0, 1 + _FREQUENCY_TOLERANCE))
+    harmonics = [2 * frequency for frequency in ROWS_HZ + COLUMNS_HZ]
+    n = np.arange(block_n)
+
+    def kernel(frequencies: list[float]) -> Float32Array:
+        phases = 2 * np.pi * np.outer(n, np.array(frequencies)) / rate_hz
+        matrix = np.concatenate([np.cos(phases), np.sin(phases)], axis=1).astype(np.float32)
+        matrix.flags.writeable = False
+        return matrix
+
+    return kernel(probes), kernel(harmonics)
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorSettings:
     min_level_dbfs: float = -40.0
@@ -131,21 +154,10 @@ class DtmfDetector:
         self._settings = settings or DetectorSettings()
         self._block_n = round(_BLOCK_S * rate_hz)
         self._hop = self._block_n // 2
-        probes: list[float] = []
-        for frequency in ROWS_HZ + COLUMNS_HZ:
-            probes.extend(
-                frequency * factor for factor in (1 - _FREQUENCY_TOLERANCE, 1.0, 1 + _FREQUENCY_TOLERANCE)
-            )
-        harmonics = [2 * frequency for frequency in ROWS_HZ + COLUMNS_HZ]
-        self._n_tone_probes = len(probes)
-        frequencies = np.array(probes + harmonics)
-        n = np.arange(self._block_n)
-        phases = 2 * np.pi * np.outer(n, frequencies) / rate_hz
-        # Real and imaginary parts side by side: one real matrix product gives every bin of a block.
-        self._kernel = np.concatenate([np.cos(phases), np.sin(phases)], axis=1)
-        self._n_probes = len(frequencies)
+        self._tone_kernel, self._harmonic_kernel = _kernels(rate_hz, self._block_n)
+        self._n_tone_probes = self._tone_kernel.shape[1] // 2
         self._min_energy = self._block_n * (32767 * 10 ** (self._settings.min_level_dbfs / 20)) ** 2 / 2
-        self._pending = np.zeros(0, dtype=np.float64)
+        self._pending: Float32Array = np.zeros(0, dtype=np.float32)
         self._current: str | None = None
         self._run = 0
         self._reported: str | None = None
@@ -156,7 +168,7 @@ class DtmfDetector:
 
     def feed(self, pcm: Int16Array) -> str:
         """Take the samples; answer the digits recognised in them (usually empty)."""
-        floats = pcm.astype(np.float64)
+        floats = pcm.astype(np.float32)  # float32: half the memory traffic of the products below, ample range
         samples = np.concatenate([self._pending, floats]) if self._pending.size else floats
         block_n, hop = self._block_n, self._hop
         if samples.size < block_n:
@@ -171,19 +183,19 @@ class DtmfDetector:
             return ""
         # Overlapping blocks as a view (no copy): block i starts at sample i * hop. (The ndarray constructor
         # costs a microsecond; numpy's sliding_window_view, checking its arguments, ten.)
-        blocks: FloatArray = np.ndarray(
-            (count, block_n), dtype=np.float64, buffer=samples, strides=(hop * 8, 8)
+        blocks: Float32Array = np.ndarray(
+            (count, block_n), dtype=np.float32, buffer=samples, strides=(hop * 4, 4)
         )
         self._pending = samples[count * hop :].copy()
         energies = np.einsum("ij,ij->i", blocks, blocks)
         return "".join(digit for digit in self._decide_blocks(blocks, energies) if digit)
 
-    def _decide_blocks(self, blocks: FloatArray, energies: FloatArray) -> Iterator[str | None]:
+    def _decide_blocks(self, blocks: Float32Array, energies: Float32Array) -> Iterator[str | None]:
         """Each block's digit or None. The purity check runs on all blocks at once and rejects nearly every
         block of speech, music or silence; only the blocks that pass it get the other checks."""
-        bins = blocks @ self._kernel
-        powers = bins[:, : self._n_probes] ** 2 + bins[:, self._n_probes :] ** 2
-        tones = powers[:, : self._n_tone_probes].reshape(-1, 8, 3).max(axis=2)
+        n = self._n_tone_probes
+        bins = blocks @ self._tone_kernel
+        tones = (bins[:, :n] ** 2 + bins[:, n:] ** 2).reshape(-1, 8, 3).max(axis=2)
         # A sinusoid of amplitude A gives |X|^2 = (N A / 2)^2 and energy N A^2 / 2: a pure tone scores 1.
         strongest = tones[:, :4].max(axis=1) + tones[:, 4:].max(axis=1)
         candidates = (2 * strongest >= self._settings.min_purity * self._block_n * energies) & (
@@ -193,10 +205,16 @@ class DtmfDetector:
             self._idle(len(candidates))
             return
         for index, candidate in enumerate(candidates.tolist()):
-            digit = (
-                self._block_digit(tones[index], powers[index, self._n_tone_probes :]) if candidate else None
-            )
+            digit = self._block_digit(tones[index], self._harmonics(blocks[index])) if candidate else None
             yield self._step(digit)
+
+    def _harmonics(self, block: Float32Array) -> Float32Array:
+        """The powers at the second harmonic of each row and column tone: only for blocks that pass the
+        purity check (a few in a key press), not for every block."""
+        bins = block @ self._harmonic_kernel
+        half = bins.size // 2
+        result: Float32Array = bins[:half] ** 2 + bins[half:] ** 2
+        return result
 
     def _idle(self, blocks: int) -> None:
         """``blocks`` blocks in a row without a key: what ``_step(None)`` does for each, at once."""
@@ -207,7 +225,7 @@ class DtmfDetector:
         if self._run >= self._settings.min_blocks:
             self._reported = None
 
-    def _block_digit(self, tones: FloatArray, harmonics: FloatArray) -> str | None:
+    def _block_digit(self, tones: Float32Array, harmonics: Float32Array) -> str | None:
         """The digit of a loud, pure block, if its two tones pass the group, twist and harmonic checks."""
         settings = self._settings
         rows, columns = tones[:4].tolist(), tones[4:].tolist()
