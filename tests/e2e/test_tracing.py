@@ -72,6 +72,15 @@ async def test_the_webhook_and_the_media_call_are_one_trace(
     assert format(media_span.context.trace_id, "032x") == trace_id
     webhook_spans = [s for s in spans if s.name.startswith("POST /api/agents/") and s.context is not None]
     assert any(format(s.context.trace_id, "032x") == trace_id for s in webhook_spans if s.context)
+    # The provider's call SID and stream SID are attributes of the media call; the agent connection is a
+    # span of the same trace.
+    assert media_span.attributes["callbridge.provider_call_id"] == call.recording.call_sid
+    assert media_span.attributes["callbridge.stream_sid"] == call.recording.stream_sid
+    (agent_span,) = [s for s in spans if s.name == "agent.connect"]
+    assert agent_span.context is not None
+    assert format(agent_span.context.trace_id, "032x") == trace_id
+    assert agent_span.parent is not None
+    assert agent_span.parent.span_id == media_span.context.span_id
 
 
 async def test_an_outbound_call_is_one_trace_from_the_api_through_the_dialer_to_the_provider(

@@ -27,7 +27,7 @@ from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.trace import Tracer
 
 from callbridge.common.call_control import ColdTransfer
@@ -261,6 +261,10 @@ class CallSession:
             media_format=info.media_format,
         )
         self._started_at = self._playout.clock.now()
+        span = trace.get_current_span()  # the call's media.call span: the provider's ids join the trace
+        span.set_attribute("callbridge.provider", self._stream.provider.value)
+        span.set_attribute("callbridge.provider_call_id", info.call_id)
+        span.set_attribute("callbridge.stream_sid", info.stream_id)
         self.call = call = await self._lifecycle.started(self.call, details)
         self._log.info("joined: stream %s, %s", info.stream_id, info.media_format)
         agent = self._agent
@@ -334,11 +338,16 @@ class CallSession:
             self._caller.on_dtmf(digit)
 
     async def _connect_agent(self) -> None:
-        try:
-            async with asyncio.timeout(self._settings.agent_connect_timeout_s):
-                await self._agent.connect()
-        except (AgentError, TimeoutError) as exc:
-            self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
+        # A span of the call's trace (this task was spawned inside media.call): how long the agent took.
+        with self._tracer.start_as_current_span(
+            "agent.connect", attributes={"callbridge.call_id": str(self.call.call_id)}
+        ) as span:
+            try:
+                async with asyncio.timeout(self._settings.agent_connect_timeout_s):
+                    await self._agent.connect()
+            except (AgentError, TimeoutError) as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                self._request_end(EndReason.CONNECTION_ERROR, f"agent unavailable: {exc}")
 
     # -- what tools and commands may do (control.CallControl) -------------------------------------
 
